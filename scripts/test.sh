@@ -45,8 +45,7 @@ run_suites build-asan "build-asan (ASan+UBSan)"
 # 3. Fuzz targets: replay the seed corpus, then fuzz for a bounded time.
 fuzz_fail=0
 fuzz_count=0
-for f in build-asan/tests/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+for f in $(find build-asan/tests/fuzz -type f -name 'fuzz_*' -perm -u+x | sort); do
 	name=${f##*/fuzz_}
 	seeds=$ROOT/tests/fuzz/corpus/$name
 	work=$(mktemp -d)
