@@ -195,8 +195,9 @@ qb_crypto_key_present(const struct qb_crypto_key *key)
  * big-endian at pn_offset, seals the payload with the header as AAD and
  * nonce = iv XOR pn, appends the tag, then applies header protection to the
  * first byte (low 4 bits for a long header, 5 for a short one) and the pn
- * bytes. pn_len + payload_len must be at least 4 so the 16-byte sample
- * exists. Returns the protected packet length (pn_offset + pn_len +
+ * bytes. The first byte's low two bits must already say pn_len - 1, and
+ * pn_len + payload_len must be at least 4 so the 16-byte sample exists
+ * (pad the payload otherwise). Returns the protected packet length (pn_offset + pn_len +
  * payload_len + 16), QB_ERR_ARG (pn_len not 1..4, payload too short, no key)
  * or QB_ERR_CRYPTO.
  */
@@ -210,7 +211,9 @@ int qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_o
  * whose packet number starts at pn_offset, and decode the full packet number
  * against largest_pn (the largest pn received in this space, UINT64_MAX if
  * none; RFC 9000 §A.3). Fills hdr. The caller may then read the key-phase bit
- * from hdr->first_byte to choose the key for the open. Returns 0,
+ * (0x04 of a short header's hdr->first_byte, RFC 9000 §17.3.1) to choose the
+ * key for the open; the header-protection key is the same for both phases
+ * (RFC 9001 §6.1), so either phase's key removes it. Returns 0,
  * QB_ERR_TRUNCATED (no room for the sample and tag; the packet is untouched)
  * or QB_ERR_ARG (no key).
  */
