@@ -104,5 +104,6 @@ qb_long_type_of(uint32_t v, uint8_t bits)
 }
 
 #include "qburst/varint.h"
+#include "qburst/packet.h"
 
 #endif
