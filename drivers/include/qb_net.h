@@ -177,7 +177,8 @@ struct qb_udp_tmpl {
 	uint8_t family;                                /* QB_AF_INET or QB_AF_INET6 */
 	bool hw_cksum;                                 /* offload path (see qb_udp_prepend) */
 	uint16_t ip_sum;   /* IPv4: raw sum of the header with length/cksum 0 */
-	uint16_t l4_sum;   /* raw sum: pseudo-header addresses + proto + ports */
+	uint16_t phdr_sum; /* raw sum of the pseudo-header addresses + proto */
+	uint16_t l4_sum;   /* phdr_sum + the UDP ports */
 	uint64_t ol_flags; /* offload flags set on the hw_cksum path, else 0 */
 };
 
