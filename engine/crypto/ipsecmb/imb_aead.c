@@ -135,29 +135,45 @@ qb_imb_get_info(struct qb_imb_info *info)
 }
 
 int
-qb_imb_aead_init(struct qb_imb_aead *k, const uint8_t *key, size_t key_len, const uint8_t *iv)
+qb_imb_gcm_init(struct qb_imb_gcm *g, const uint8_t *key, size_t key_len)
 {
 	IMB_MGR *mgr = g_imb.mgr;
 
 	if (g_imb.err != 0 || mgr == NULL)
 		return QB_ERR_STATE;
-	/* ipsec-mb's VAES code loads the GHASH table with aligned moves. */
-	if (((uintptr_t)k & 63) != 0)
+	/* ipsec-mb documents 16-byte alignment for its key data. */
+	if (((uintptr_t)g & 15) != 0)
 		return QB_ERR_ARG;
 	if (key_len == 16) {
-		IMB_AES128_GCM_PRE(mgr, key, &k->gcm);
-		k->enc = mgr->gcm128_enc;
-		k->dec = mgr->gcm128_dec;
+		IMB_AES128_GCM_PRE(mgr, key, &g->gcm);
+		g->enc = mgr->gcm128_enc;
+		g->dec = mgr->gcm128_dec;
 	} else if (key_len == 32) {
-		IMB_AES256_GCM_PRE(mgr, key, &k->gcm);
-		k->enc = mgr->gcm256_enc;
-		k->dec = mgr->gcm256_dec;
+		IMB_AES256_GCM_PRE(mgr, key, &g->gcm);
+		g->enc = mgr->gcm256_enc;
+		g->dec = mgr->gcm256_dec;
 	} else {
 		return QB_ERR_ARG;
 	}
+	return 0;
+}
+
+int
+qb_imb_aead_init(struct qb_imb_aead *k, const uint8_t *key, size_t key_len, const uint8_t *iv)
+{
+	int rc = qb_imb_gcm_init(&k->g, key, key_len);
+
+	if (rc != 0)
+		return rc;
 	memcpy(k->iv, iv, QB_IMB_IV_LEN);
 	k->key_len = (uint8_t)key_len;
 	return 0;
+}
+
+void
+qb_imb_gcm_wipe(struct qb_imb_gcm *g)
+{
+	OPENSSL_cleanse(g, sizeof(*g));
 }
 
 void
@@ -207,14 +223,35 @@ make_nonce(uint8_t nonce[QB_IMB_IV_LEN], const uint8_t iv[QB_IMB_IV_LEN], uint64
 }
 
 int
+qb_imb_gcm_open(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad, size_t ad_len,
+                uint8_t *buf, size_t len)
+{
+	uint8_t tag[QB_IMB_TAG_LEN];
+	struct gcm_context_data ctx;
+
+	g->dec(&g->gcm, &ctx, buf, buf, len, nonce, ad, ad_len, tag, QB_IMB_TAG_LEN);
+	if (CRYPTO_memcmp(tag, buf + len, QB_IMB_TAG_LEN) != 0) {
+		/*
+		 * Decrypting first and checking afterwards keeps the good path
+		 * to one pass. On a forgery the keystream is applied again
+		 * (GCM's CTR mode is its own inverse), so the caller gets its
+		 * ciphertext back and no unauthenticated plaintext is left; QUIC
+		 * still needs the datagram (RFC 9000 §10.3.1, stateless reset).
+		 */
+		g->enc(&g->gcm, &ctx, buf, buf, len, nonce, ad, ad_len, tag, QB_IMB_TAG_LEN);
+		return QB_ERR_CRYPTO;
+	}
+	return 0;
+}
+
+int
 qb_imb_seal(const struct qb_imb_aead *k, uint64_t pn, const uint8_t *ad, size_t ad_len,
             uint8_t *buf, size_t len)
 {
 	uint8_t nonce[QB_IMB_IV_LEN];
-	struct gcm_context_data ctx;
 
 	make_nonce(nonce, k->iv, pn);
-	k->enc(&k->gcm, &ctx, buf, buf, len, nonce, ad, ad_len, buf + len, QB_IMB_TAG_LEN);
+	qb_imb_gcm_seal(&k->g, nonce, ad, ad_len, buf, len);
 	return 0;
 }
 
@@ -223,24 +260,11 @@ qb_imb_open(const struct qb_imb_aead *k, uint64_t pn, const uint8_t *ad, size_t 
             uint8_t *buf, size_t len)
 {
 	uint8_t nonce[QB_IMB_IV_LEN];
-	uint8_t tag[QB_IMB_TAG_LEN];
-	struct gcm_context_data ctx;
-	size_t clen;
+	int rc;
 
 	if (len < QB_IMB_TAG_LEN)
 		return QB_ERR_TRUNCATED;
-	clen = len - QB_IMB_TAG_LEN;
 	make_nonce(nonce, k->iv, pn);
-	k->dec(&k->gcm, &ctx, buf, buf, clen, nonce, ad, ad_len, tag, QB_IMB_TAG_LEN);
-	if (CRYPTO_memcmp(tag, buf + clen, QB_IMB_TAG_LEN) != 0) {
-		/*
-		 * Decrypting first and checking afterwards keeps the good path
-		 * to one pass. On a forgery the keystream is applied again
-		 * (GCM's CTR mode is its own inverse), so the caller gets its
-		 * ciphertext back and no unauthenticated plaintext is left.
-		 */
-		k->enc(&k->gcm, &ctx, buf, buf, clen, nonce, ad, ad_len, tag, QB_IMB_TAG_LEN);
-		return QB_ERR_CRYPTO;
-	}
-	return (int)clen;
+	rc = qb_imb_gcm_open(&k->g, nonce, ad, ad_len, buf, len - QB_IMB_TAG_LEN);
+	return rc != 0 ? rc : (int)(len - QB_IMB_TAG_LEN);
 }

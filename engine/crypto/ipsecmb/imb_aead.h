@@ -59,18 +59,24 @@ typedef void (*qb_imb_gcm_fn)(const struct gcm_key_data *, struct gcm_context_da
                               uint8_t *, uint64_t);
 
 /*
- * One direction's AEAD key: ipsec-mb's expanded AES round keys and GHASH
- * table (computed once at install), the static IV and the code path chosen
- * for this key size. Must be 64-byte aligned (the type says so; allocate it
- * with aligned_alloc or embed it in an aligned object). About 1.1 KiB.
+ * An AES-GCM key for ipsec-mb: the expanded AES round keys and GHASH table
+ * (computed once at install) and the code path chosen for this key size.
+ * Must be 16-byte aligned, which malloc and _Alignas(16) storage give;
+ * ipsec-mb reads the tables with unaligned loads, and a key copied to
+ * another 16-aligned place stays valid. 1024 bytes.
  */
-struct qb_imb_aead {
-	struct gcm_key_data gcm __attribute__((aligned(64)));
+struct qb_imb_gcm {
+	struct gcm_key_data gcm __attribute__((aligned(16)));
 	qb_imb_gcm_fn enc;
 	qb_imb_gcm_fn dec;
+} __attribute__((aligned(16)));
+
+/* One direction's AEAD key for the packet-number API: the GCM key and the IV. */
+struct qb_imb_aead {
+	struct qb_imb_gcm g;
 	uint8_t iv[QB_IMB_IV_LEN];
 	uint8_t key_len; /* 16 (AES-128-GCM) or 32 (AES-256-GCM) */
-} __attribute__((aligned(64)));
+};
 
 /* Header-protection key: the AES encryption round keys (RFC 9001 §5.4.3). */
 struct qb_imb_hp {
@@ -79,19 +85,46 @@ struct qb_imb_hp {
 };
 
 /*
- * Installs an AEAD key: key_len 16 or 32 bytes, iv QB_IMB_IV_LEN bytes (both
- * copied; the caller may wipe its copies). Returns 0, QB_ERR_ARG for another
- * key length or a misaligned k, QB_ERR_STATE when qb_imb_init() has not
- * succeeded.
+ * Installs a GCM key of key_len 16 or 32 bytes (copied; the caller may wipe
+ * its copy). Returns 0, QB_ERR_ARG for another key length or a g not 16-byte aligned,
+ * QB_ERR_STATE when qb_imb_init() has not succeeded.
  */
+int qb_imb_gcm_init(struct qb_imb_gcm *g, const uint8_t *key, size_t key_len);
+
+/* As qb_imb_gcm_init(), and the static IV (QB_IMB_IV_LEN bytes, copied). */
 int qb_imb_aead_init(struct qb_imb_aead *k, const uint8_t *key, size_t key_len, const uint8_t *iv);
 
 /* Installs a header-protection key (16 or 32 bytes). Same errors. */
 int qb_imb_hp_init(struct qb_imb_hp *hp, const uint8_t *key, size_t key_len);
 
-/* Overwrites key material with zeros (keys discarded, RFC 9001 §4.9, §6). */
+/* Overwrite key material with zeros (keys discarded, RFC 9001 §4.9, §6). */
+void qb_imb_gcm_wipe(struct qb_imb_gcm *g);
 void qb_imb_aead_wipe(struct qb_imb_aead *k);
 void qb_imb_hp_wipe(struct qb_imb_hp *hp);
+
+/*
+ * Seals len bytes at buf in place with a ready nonce (QB_IMB_IV_LEN bytes)
+ * and ad_len bytes of associated data at ad (not overlapping buf); writes
+ * the tag at buf + len. Inline: the per-packet path is one indirect call
+ * into ipsec-mb with its context on our stack.
+ */
+static inline void
+qb_imb_gcm_seal(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad, size_t ad_len,
+                uint8_t *buf, size_t len)
+{
+	struct gcm_context_data ctx;
+
+	g->enc(&g->gcm, &ctx, buf, buf, len, nonce, ad, ad_len, buf + len, QB_IMB_TAG_LEN);
+}
+
+/*
+ * Opens len bytes at buf in place, the tag following them at buf + len.
+ * Returns 0, or QB_ERR_CRYPTO when the tag does not verify (compared in
+ * constant time); then [buf, buf + len + QB_IMB_TAG_LEN) holds exactly its
+ * bytes from before the call.
+ */
+int qb_imb_gcm_open(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad,
+                    size_t ad_len, uint8_t *buf, size_t len);
 
 /*
  * Seals in place (RFC 9001 §5.3): nonce = iv XOR pn (left-padded, big
