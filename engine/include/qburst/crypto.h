@@ -209,13 +209,12 @@ int qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_o
  * place from a packet of pkt_len bytes (for a long header: up to the end
  * given by its Length field; for a short header: the rest of the datagram)
  * whose packet number starts at pn_offset, and decode the full packet number
- * against largest_pn (the largest pn received in this space, UINT64_MAX if
- * none; RFC 9000 §A.3). Fills hdr. The caller may then read the key-phase bit
- * (0x04 of a short header's hdr->first_byte, RFC 9000 §17.3.1) to choose the
- * key for the open; the header-protection key is the same for both phases
- * (RFC 9001 §6.1), so either phase's key removes it. Returns 0,
- * QB_ERR_TRUNCATED (no room for the sample and tag; the packet is untouched)
- * or QB_ERR_ARG (no key).
+ * against largest_pn (the largest pn received in this space, QB_PN_NONE =
+ * UINT64_MAX if none; RFC 9000 §A.3, qb_pn_decode()). Fills hdr. The caller may then read the
+ * key-phase bit (0x04 of a short header's hdr->first_byte, RFC 9000 §17.3.1) to choose the key for
+ * the open; the header-protection key is the same for both phases (RFC 9001 §6.1), so either
+ * phase's key removes it. Returns 0, QB_ERR_TRUNCATED (no room for the sample and tag; the packet
+ * is untouched) or QB_ERR_ARG (no key).
  */
 int qb_crypto_unprotect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t pkt_len,
                                size_t pn_offset, uint64_t largest_pn, struct qb_crypto_hdr *hdr);
