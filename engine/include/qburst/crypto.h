@@ -63,6 +63,9 @@ struct qb_aead_ops;
  * caller owns the storage (embed it; no allocation happens here); fields are
  * private to engine/crypto and its backends. A zeroed key is "absent";
  * qb_crypto_key_clear() returns a key to that state and wipes its secrets.
+ * Do not copy an installed key (assignment or memcpy): a backend's expanded
+ * state is not promised to survive a move. To switch keys at a key update,
+ * switch pointers or indexes (e.g. an array of keys indexed by key phase).
  */
 struct qb_crypto_key {
 	const struct qb_aead_ops *ops; /* the backend; NULL when no key is installed */
@@ -174,6 +177,16 @@ int qb_crypto_key_init(struct qb_crypto_key *key, enum qb_aead_alg alg, uint32_t
  * absent, or as qb_crypto_key_init().
  */
 int qb_crypto_key_update(struct qb_crypto_key *next, const struct qb_crypto_key *cur);
+
+/*
+ * AEAD usage limits (RFC 9001 §6.6): packets that may be sealed with one key
+ * (the confidentiality limit; UINT64_MAX when it can be disregarded, as for
+ * ChaCha20-Poly1305), and packets that may fail to open, over all keys of a
+ * connection, before the connection must close with AEAD_LIMIT_REACHED (the
+ * integrity limit). Counting is the caller's (the connection's) job.
+ */
+uint64_t qb_crypto_confidentiality_limit(enum qb_aead_alg alg);
+uint64_t qb_crypto_integrity_limit(enum qb_aead_alg alg);
 
 /* Release a key's backend state and wipe its secrets; the key becomes absent. */
 void qb_crypto_key_clear(struct qb_crypto_key *key);
