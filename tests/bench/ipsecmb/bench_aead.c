@@ -5,8 +5,10 @@
  * number), seal plus header protection (RFC 9001 §5.3, §5.4) through
  *   - bare ipsec-mb: the direct GCM call and ipsec-mb's one-block AES-CFB
  *     (AES-ECB of the sample, XORed into zeros),
- *   - bare BoringSSL: EVP_AEAD_CTX_seal and AES_encrypt,
- *   - ours on ipsec-mb: qb_imb_seal and qb_imb_hp_mask.
+ *   - bare BoringSSL: EVP_AEAD_CTX_seal and AES_encrypt, *   - ours, ipsec-mb core: qb_imb_seal and
+ * qb_imb_hp_mask (the backend's own calls, below the generic layer),
+ *   - ours on each backend: qb_crypto_protect() with a key installed on
+ *     ipsec-mb and one on BoringSSL (the path the engine uses).
  * Rounds interleave the variants; each figure is the median over rounds.
  * Usage: bench_aead [rounds] [packets-per-round]
  */
@@ -18,13 +20,15 @@
 #include <openssl/aead.h>
 #include <openssl/aes.h>
 
+#include "qburst/crypto.h"
 #include "crypto/ipsecmb/imb_aead.h"
-
-#define HDR_LEN  11 /* 0x40 | pn_len-1, DCID (8), packet number (2) */
-#define PN_OFF   9
-#define PN_LEN   2
-#define MAX_PKT  1500
-#define MAX_VARS 8
+#include "crypto/ipsecmb/select.h"
+#define HDR_LEN    11 /* 0x40 | pn_len-1, DCID (8), packet number (2) */
+#define PN_OFF     9
+#define PN_LEN     2
+#define MAX_PKT    1500
+#define FIRST_BYTE (0x40 | (PN_LEN - 1))
+#define MAX_VARS   8
 
 static uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 static uint8_t hp_key[16] = {16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
@@ -37,7 +41,7 @@ static EVP_AEAD_CTX ssl_ctx;
 static AES_KEY ssl_hp;
 static struct qb_imb_aead our_aead;
 static struct qb_imb_hp our_hp;
-
+static struct qb_crypto_key qb_key_imb, qb_key_ssl;
 static uint8_t pkt[MAX_PKT] __attribute__((aligned(64)));
 
 static inline void
@@ -54,6 +58,8 @@ nonce_of(uint8_t nonce[12], uint64_t pn)
 static inline void
 apply_mask(uint8_t *p, const uint8_t *mask)
 {
+	/* The mask is applied to a fresh header every time, as when sending. */
+	p[0] = FIRST_BYTE;
 	p[0] ^= mask[0] & 0x1f;
 	p[PN_OFF] ^= mask[1];
 	p[PN_OFF + 1] ^= mask[2];
@@ -99,6 +105,22 @@ ours_imb(size_t len, uint64_t pn)
 	apply_mask(pkt, mask);
 }
 
+static void
+ours_protect_imb(size_t len, uint64_t pn)
+{
+	pkt[0] = FIRST_BYTE;
+	if (qb_crypto_protect(&qb_key_imb, pkt, PN_OFF, PN_LEN, pn, len - HDR_LEN - 16) < 0)
+		abort();
+}
+
+static void
+ours_protect_ssl(size_t len, uint64_t pn)
+{
+	pkt[0] = FIRST_BYTE;
+	if (qb_crypto_protect(&qb_key_ssl, pkt, PN_OFF, PN_LEN, pn, len - HDR_LEN - 16) < 0)
+		abort();
+}
+
 struct variant {
 	const char *name;
 	void (*fn)(size_t len, uint64_t pn);
@@ -107,7 +129,9 @@ struct variant {
 static const struct variant variants[] = {
         {"bare ipsec-mb", bare_imb},
         {"bare BoringSSL", bare_ssl},
-        {"ours ipsec-mb", ours_imb},
+        {"imb core", ours_imb},
+        {"ours ipsec-mb", ours_protect_imb},
+        {"ours BoringSSL", ours_protect_ssl},
 };
 #define NVARS (sizeof(variants) / sizeof(variants[0]))
 
@@ -139,7 +163,7 @@ run(size_t len, int rounds, int per_round, double med[NVARS])
 	if (t == NULL)
 		abort();
 	memset(pkt, 0x5a, sizeof(pkt));
-	pkt[0] = 0x40 | (PN_LEN - 1);
+	pkt[0] = FIRST_BYTE;
 	for (r = 0; r < rounds; r++) {
 		for (v = 0; v < NVARS; v++) {
 			/* Rotate the order so no variant always runs first. */
@@ -166,6 +190,8 @@ main(int argc, char **argv)
 	int rounds = argc > 1 ? atoi(argv[1]) : 31;
 	int per_round = argc > 2 ? atoi(argv[2]) : 4000;
 	struct qb_imb_info info;
+	struct qb_crypto_choice choice;
+	uint8_t secret[32];
 	uint8_t dec[15 * 16] __attribute__((aligned(16)));
 	size_t s, v;
 
@@ -173,11 +199,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_aead [rounds] [packets-per-round]\n");
 		return 2;
 	}
-	if (qb_imb_init() != 0) {
-		qb_imb_get_info(&info);
-		fprintf(stderr, "bench_aead: ipsec-mb unusable: %s\n", info.why);
+	if (qb_crypto_select(QB_CRYPTO_IPSECMB, &choice) != 0) {
+		fprintf(stderr, "bench_aead: ipsec-mb unusable: %s\n", choice.reason);
 		return 1;
 	}
+	memset(secret, 0x3c, sizeof(secret));
+	if (qb_crypto_key_init(&qb_key_imb, QB_AEAD_AES128GCM, QB_CRYPTO_QUIC_V1, secret,
+	                       sizeof(secret), QB_CRYPTO_IPSECMB) != 0 ||
+	    qb_crypto_key_init(&qb_key_ssl, QB_AEAD_AES128GCM, QB_CRYPTO_QUIC_V1, secret,
+	                       sizeof(secret), QB_CRYPTO_BORINGSSL) != 0)
+		return 1;
 	qb_imb_get_info(&info);
 	bare_mgr = alloc_mb_mgr(0);
 	if (bare_mgr == NULL)
@@ -196,17 +227,22 @@ main(int argc, char **argv)
 	       rounds, per_round, info.name);
 	printf("%-6s", "bytes");
 	for (v = 0; v < NVARS; v++)
-		printf(" %16s", variants[v].name);
-	printf(" %14s %14s\n", "ours/bare-imb", "imb/BoringSSL");
+		printf(" %15s", variants[v].name);
+	printf(" %14s %14s %14s\n", "ours/bare imb", "ours/bare ssl", "ours imb/ssl");
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		double med[NVARS];
 
 		run(sizes[s], rounds, per_round, med);
 		printf("%-6zu", sizes[s]);
 		for (v = 0; v < NVARS; v++)
-			printf(" %16.1f", med[v]);
-		/* Rates, not times: ours at 0.95 of bare or better is the goal. */
-		printf(" %14.2f %14.2f\n", med[0] / med[2], med[1] / med[2]);
+			printf(" %15.1f", med[v]); /*
+			                            * Rate ratios (time of the reference over ours):
+			                            * ours on a backend at 0.95 of that backend bare
+			                            * or better, and ours on ipsec-mb at 2x ours on
+			                            * BoringSSL or better, are the goals.
+			                            */
+		printf(" %14.2f %14.2f %14.2f\n", med[0] / med[3], med[1] / med[4],
+		       med[4] / med[3]);
 	}
 	EVP_AEAD_CTX_cleanup(&ssl_ctx);
 	free_mb_mgr(bare_mgr);
