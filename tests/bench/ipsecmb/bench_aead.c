@@ -187,8 +187,8 @@ int
 main(int argc, char **argv)
 {
 	static const size_t sizes[] = {1200, 1452};
-	int rounds = argc > 1 ? atoi(argv[1]) : 31;
-	int per_round = argc > 2 ? atoi(argv[2]) : 4000;
+	int rounds = argc > 1 ? atoi(argv[1]) : 101;
+	int per_round = argc > 2 ? atoi(argv[2]) : 1000;
 	struct qb_imb_info info;
 	struct qb_crypto_choice choice;
 	uint8_t secret[32];
