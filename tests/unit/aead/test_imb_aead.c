@@ -325,6 +325,8 @@ Test(imb_cross, boringssl_avx2, .init = setup)
 
 Test(imb_cross, boringssl_avx, .init = setup)
 {
+	if (!__builtin_cpu_supports("avx"))
+		cr_skip_test("CPU has no AVX");
 	cr_assert_eq(qb_imb_test_reinit(IMB_ARCH_AVX, 0), 0);
 	all_checks();
 	qb_imb_test_reinit(IMB_ARCH_NONE, 0);
@@ -404,7 +406,8 @@ Test(imb_api, arch_matches_cpu, .init = setup)
 		cr_assert_geq(info.arch, IMB_ARCH_AVX2, "AVX2 CPU but ipsec-mb picked %s",
 		              info.name);
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	    __builtin_cpu_supports("avx512cd"))
 		cr_assert_eq(info.arch, IMB_ARCH_AVX512);
 }
 
