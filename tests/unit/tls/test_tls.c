@@ -12,6 +12,7 @@
 
 #include <openssl/pem.h>
 
+#include "qburst/crypto.h"
 #include "qburst/error.h"
 #include "qburst/tls.h"
 #include "crypto/tls/tls_cert.h"
@@ -776,6 +777,65 @@ Test(tls, post_handshake_ticket)
 	cr_assert(qb_tls_error_code(c) >= 0x100 && qb_tls_error_code(c) <= 0x1ff);
 	n = qb_tls_peer_tp(c, &p);
 	cr_assert_eq(n, sizeof(server_tp));
+	qb_tls_free(c);
+	qb_tls_free(s);
+	qb_tls_ctx_free(cctx);
+	qb_tls_ctx_free(sctx);
+}
+
+/* One packet protected with the key from `w`'s write secret of level and
+ * opened with the key from `r`'s read secret (qburst/crypto.h). */
+static void
+protect_across(struct qb_tls *w, struct qb_tls *r, enum qb_tls_level level)
+{
+	struct qb_tls_secret ws, rs;
+	struct qb_crypto_key *wk = calloc(1, sizeof(*wk)), *rk = calloc(1, sizeof(*rk));
+	struct qb_crypto_hdr hdr;
+	uint8_t pkt[1 + 8 + 2 + 40 + QB_CRYPTO_TAG_LEN];
+	int alg, n;
+
+	cr_assert_eq(qb_tls_secret(w, level, true, &ws), 0);
+	cr_assert_eq(qb_tls_secret(r, level, false, &rs), 0);
+	alg = qb_crypto_alg_from_cipher_suite((uint16_t)ws.cipher);
+	cr_assert_geq(alg, 0);
+	cr_assert_eq(qb_crypto_secret_len(alg), ws.len);
+	cr_assert_eq(qb_crypto_key_init(wk, alg, QB_CRYPTO_QUIC_V1, ws.secret, ws.len,
+	                                QB_CRYPTO_BORINGSSL),
+	             0);
+	cr_assert_eq(qb_crypto_key_init(rk, qb_crypto_alg_from_cipher_suite((uint16_t)rs.cipher),
+	                                QB_CRYPTO_QUIC_V1, rs.secret, rs.len, QB_CRYPTO_BORINGSSL),
+	             0);
+	/* A short header (RFC 9000 §17.3.1): 8-byte DCID, 2-byte pn. */
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x41;
+	memset(pkt + 1, 0xc1, 8);
+	memset(pkt + 11, 'q', 40);
+	n = qb_crypto_protect(wk, pkt, 9, 2, 7, 40);
+	cr_assert_eq(n, (int)sizeof(pkt));
+	cr_assert_eq(qb_crypto_unprotect(rk, pkt, sizeof(pkt), 9, UINT64_MAX, &hdr), 0);
+	cr_assert_eq(hdr.pn, 7);
+	cr_assert_eq(hdr.payload_len, 40);
+	cr_assert_eq(pkt[11], 'q');
+	cr_assert_eq(pkt[50], 'q');
+	qb_crypto_key_clear(wk);
+	qb_crypto_key_clear(rk);
+	free(wk);
+	free(rk);
+}
+
+Test(tls, secrets_make_working_packet_keys)
+{
+	struct qb_tls_ctx *sctx = server_ctx(alpn_both, 2);
+	struct qb_tls_ctx *cctx = client_ctx(alpn_both, 2, NULL, NULL);
+	struct qb_tls *c = qb_tls_new(cctx, "localhost", client_tp, sizeof(client_tp));
+	struct qb_tls *s = qb_tls_new(sctx, NULL, server_tp, sizeof(server_tp));
+
+	pump(c, s);
+	cr_assert(qb_tls_is_complete(c) && qb_tls_is_complete(s));
+	protect_across(c, s, QB_TLS_LEVEL_HANDSHAKE);
+	protect_across(s, c, QB_TLS_LEVEL_HANDSHAKE);
+	protect_across(c, s, QB_TLS_LEVEL_APP);
+	protect_across(s, c, QB_TLS_LEVEL_APP);
 	qb_tls_free(c);
 	qb_tls_free(s);
 	qb_tls_ctx_free(cctx);
