@@ -153,9 +153,21 @@ get_pto_time_and_space(const struct qb_recovery *rec, uint64_t now, enum qb_pn_s
 	return timeout;
 }
 
-/* Appendix A.8 SetLossDetectionTimer. */
+/*
+ * Appendix A.8 SetLossDetectionTimer. Every event calls it, but the result
+ * is only needed when the connection asks for its deadline (once per burst,
+ * not once per packet): the event's time is kept and the timer computed on
+ * demand, which gives the same value.
+ */
 static void
 set_loss_detection_timer(struct qb_recovery *rec, uint64_t now)
+{
+	rec->timer_dirty = true;
+	rec->timer_now = now;
+}
+
+static void
+compute_loss_detection_timer(struct qb_recovery *rec, uint64_t now)
 {
 	enum qb_pn_space space;
 	uint64_t t = get_loss_time_and_space(rec, &space);
@@ -366,7 +378,11 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 
 		if (r->tail == r->head || rg->hi < qb_sent_at(r, r->tail)->pn)
 			break; /* this range and every later (lower) one is old news */
-		seq = qb_sent_next_live(r, qb_sent_lower_bound(r, rg->lo), NULL);
+		/* Common case: the range reaches back past the oldest record. */
+		if (rg->lo <= qb_sent_at(r, r->tail)->pn)
+			seq = r->tail;
+		else
+			seq = qb_sent_next_live(r, qb_sent_lower_bound(r, rg->lo), NULL);
 		while (seq < r->head) {
 			struct qb_sent_pkt *p = qb_sent_at(r, seq);
 
@@ -441,7 +457,9 @@ qb_recovery_on_timeout(struct qb_recovery *rec, uint64_t now)
 	enum qb_pn_space space;
 	enum qb_ld_event ev;
 
-	if (rec->timer == QB_TIME_NONE || now < rec->timer)
+	uint64_t timer = qb_recovery_timer(rec);
+
+	if (timer == QB_TIME_NONE || now < timer)
 		return QB_LD_NONE;
 	if (get_loss_time_and_space(rec, &space) != QB_TIME_NONE) {
 		/* Time threshold loss detection. */
@@ -527,7 +545,6 @@ qb_recovery_on_retry(struct qb_recovery *rec, uint64_t now)
 		qb_rtt_init(rec->rtt, rec->rtt->initial);
 	rec->pto_count = 0;
 	rec->probes[QB_PN_INITIAL] = 0;
-	rec->timer = QB_TIME_NONE;
 	set_loss_detection_timer(rec, now);
 }
 
@@ -552,6 +569,16 @@ qb_recovery_set_amplification_limited(struct qb_recovery *rec, bool limited, uin
 		return;
 	rec->amplification_limited = limited;
 	set_loss_detection_timer(rec, now);
+}
+
+uint64_t
+qb_recovery_timer(struct qb_recovery *rec)
+{
+	if (rec->timer_dirty) {
+		rec->timer_dirty = false;
+		compute_loss_detection_timer(rec, rec->timer_now);
+	}
+	return rec->timer;
 }
 
 uint64_t

@@ -28,21 +28,84 @@ qb_sent_full(const struct qb_sent_ring *r)
 }
 
 /* Appends a record; the caller checked qb_sent_full() and the pn order. */
-struct qb_sent_pkt *qb_sent_push(struct qb_sent_ring *r);
+static inline struct qb_sent_pkt *
+qb_sent_push(struct qb_sent_ring *r)
+{
+	struct qb_sent_pkt *p = qb_sent_at(r, r->head);
+
+	r->head++;
+	return p;
+}
 
 /*
- * First live record at or after seq (head if none). *acked_between is OR-ed
- * with whether an acknowledged record lies in [seq, result).
+ * First live record at or after seq (head if none). *acked_between is set
+ * when an acknowledged record lies in [seq, result).
  */
-uint64_t qb_sent_next_live(struct qb_sent_ring *r, uint64_t seq, bool *acked_between);
+static inline uint64_t
+qb_sent_next_live(struct qb_sent_ring *r, uint64_t seq, bool *acked_between)
+{
+	bool acked = false;
+
+	while (seq < r->head) {
+		struct qb_sent_pkt *e = qb_sent_at(r, seq);
+		uint64_t n;
+
+		if (!(e->flags & QB_SENT_REMOVED))
+			break;
+		n = seq + e->skip;
+		if (n < r->head) {
+			struct qb_sent_pkt *f = qb_sent_at(r, n);
+
+			/* Path halving: e now spans what f spanned too. */
+			if (f->flags & QB_SENT_REMOVED) {
+				e->skip += f->skip;
+				e->flags |= f->flags & QB_SENT_SPAN_ACKED;
+			}
+		}
+		acked |= (e->flags & QB_SENT_SPAN_ACKED) != 0;
+		seq += e->skip;
+	}
+	if (acked_between != NULL && acked)
+		*acked_between = true;
+	return seq < r->head ? seq : r->head;
+}
 
 /* First sequence in [tail, head) whose pn >= pn (head if none). */
-uint64_t qb_sent_lower_bound(const struct qb_sent_ring *r, uint64_t pn);
+static inline uint64_t
+qb_sent_lower_bound(const struct qb_sent_ring *r, uint64_t pn)
+{
+	uint64_t lo = r->tail, hi = r->head;
 
-/* Marks a live record removed (acked: it was acknowledged) and advances the tail. */
-void qb_sent_remove(struct qb_sent_ring *r, uint64_t seq, bool acked);
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (qb_sent_at(r, mid)->pn < pn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
 
 /* Advances the tail past removed records. */
-void qb_sent_advance_tail(struct qb_sent_ring *r);
+static inline void
+qb_sent_advance_tail(struct qb_sent_ring *r)
+{
+	r->tail = qb_sent_next_live(r, r->tail, NULL);
+}
+
+/* Marks a live record removed (acked: it was acknowledged); frees slots at the tail. */
+static inline void
+qb_sent_remove(struct qb_sent_ring *r, uint64_t seq, bool acked)
+{
+	struct qb_sent_pkt *e = qb_sent_at(r, seq);
+
+	e->flags |= QB_SENT_REMOVED;
+	if (acked)
+		e->flags |= QB_SENT_SPAN_ACKED;
+	e->skip = 1;
+	if (seq == r->tail)
+		qb_sent_advance_tail(r);
+}
 
 #endif

@@ -261,7 +261,9 @@ struct qb_recovery {
 	struct qb_cc *cc;   /* the current path's congestion controller */
 	struct qb_recovery_cb cb;
 	uint64_t max_ack_delay; /* peer's (ns) */
-	uint64_t timer;         /* loss detection timer, QB_TIME_NONE: off */
+	uint64_t timer;         /* loss detection timer (read qb_recovery_timer()) */
+	uint64_t timer_now;     /* time of the event that last moved the timer */
+	bool timer_dirty;       /* timer must be recomputed at timer_now */
 	uint32_t pto_count;
 	uint8_t probes[QB_PN_SPACE_COUNT]; /* probe packets still owed per space */
 	enum qb_pn_space probe_space;      /* space of the last PTO */
@@ -316,12 +318,12 @@ int qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 int qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
                                 const struct qb_ack_info *ack, uint64_t now);
 
-/* The loss detection timer: when to call qb_recovery_on_timeout(), or QB_TIME_NONE. */
-static inline uint64_t
-qb_recovery_timer(const struct qb_recovery *rec)
-{
-	return rec->timer;
-}
+/*
+ * The loss detection timer: when to call qb_recovery_on_timeout(), or
+ * QB_TIME_NONE. A time at or before now means at once. (Computed lazily from
+ * the last event, hence not const.)
+ */
+uint64_t qb_recovery_timer(struct qb_recovery *rec);
 
 /*
  * OnLossDetectionTimeout (Appendix A.9). Returns what happened; for QB_LD_PTO
