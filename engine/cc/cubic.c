@@ -104,13 +104,14 @@ cubic_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
 	wc = w_cubic(cc, t);
 	if (wc < c->w_est) {
 		/* Reno-friendly region: cwnd follows W_est (never shrinks). */
-		inc = c->w_est > cwnd ? c->w_est - cwnd : 0;
-	} else {
-		/* Concave and convex regions (§4.4, §4.5): (target-cwnd)/cwnd
-		 * per segment acknowledged. */
-		inc = (target - cwnd) * acked / cwnd;
+		if (c->w_est > cwnd + 1.0)
+			cc->cwnd = (uint64_t)c->w_est;
+		c->cwnd_frac = 0;
+		return;
 	}
-	inc += c->cwnd_frac;
+	/* Concave and convex regions (§4.4, §4.5): (target - cwnd) / cwnd
+	 * per segment acknowledged; the fraction of a byte carries over. */
+	inc = (target - cwnd) * acked / cwnd + c->cwnd_frac;
 	c->cwnd_frac = inc - floor(inc);
 	cc->cwnd += (uint64_t)inc;
 }

@@ -531,13 +531,29 @@ qb_recovery_discard_space(struct qb_recovery *rec, enum qb_pn_space space, uint6
 }
 
 void
-qb_recovery_on_retry(struct qb_recovery *rec, uint64_t now)
+qb_recovery_requeue_space(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now)
 {
-	uint64_t bytes = drain_space(rec, QB_PN_INITIAL, rec->cb.on_lost);
-	uint64_t next_pn = rec->space[QB_PN_INITIAL].sent.next_pn;
+	struct qb_recovery_space *sp;
+	uint64_t bytes;
 
+	if ((unsigned)space >= QB_PN_SPACE_COUNT || rec->space[space].discarded)
+		return;
+	sp = &rec->space[space];
+	bytes = drain_space(rec, space, rec->cb.on_lost);
 	if (rec->cc != NULL && bytes > 0)
 		qb_cc_on_discarded(rec->cc, bytes);
+	sp->time_of_last_ack_eliciting = 0;
+	sp->loss_time = QB_TIME_NONE;
+	sp->eliciting_in_flight = 0;
+	set_loss_detection_timer(rec, now);
+}
+
+void
+qb_recovery_on_retry(struct qb_recovery *rec, uint64_t now)
+{
+	uint64_t next_pn = rec->space[QB_PN_INITIAL].sent.next_pn;
+
+	qb_recovery_requeue_space(rec, QB_PN_INITIAL, now);
 	space_reset(&rec->space[QB_PN_INITIAL]);
 	/* RFC 9000 §17.2.5.3: packet numbers keep increasing after Retry. */
 	rec->space[QB_PN_INITIAL].sent.next_pn = next_pn;

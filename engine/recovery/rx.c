@@ -67,9 +67,13 @@ qb_rx_is_duplicate(const struct qb_rx_space *rx, uint64_t pn)
 static void
 drop_oldest(struct qb_rx_space *rx)
 {
+	uint64_t above = rx->ranges[0].hi + 1;
+
 	memmove(&rx->ranges[0], &rx->ranges[1], (rx->n - 1) * sizeof(rx->ranges[0]));
 	rx->n--;
-	rx->floor = rx->ranges[0].lo;
+	/* Refuse the dropped range and the gap above it: a pn there would
+	 * need a slot below every range, which is what just ran out. */
+	rx->floor = rx->n > 0 ? rx->ranges[0].lo : above;
 }
 
 /*

@@ -279,9 +279,9 @@ struct qb_recovery {
 
 /*
  * Initialises rec. storage[s] holds cap[s] records for space s (a power of
- * two; it bounds how many packets may be outstanding in that space). rtt and
- * cc must be set with qb_recovery_set_path() before the first packet is
- * sent. Returns 0 or QB_ERR_ARG.
+ * two up to 2^30, one array per space; it bounds how many packets may be outstanding in that
+ * space). rtt and cc must be set with qb_recovery_set_path() before the first packet is sent.
+ * Returns 0 or QB_ERR_ARG.
  */
 int qb_recovery_init(struct qb_recovery *rec, const struct qb_recovery_config *cfg,
                      struct qb_sent_pkt *const storage[QB_PN_SPACE_COUNT],
@@ -298,10 +298,16 @@ bool qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
 
 /*
  * OnPacketSent (Appendix A.5). Packet numbers must increase within a space
- * (gaps allowed) and now must not decrease. An ack-eliciting packet in a
- * space owing probes counts as one. Returns 0, QB_ERR_NOMEM (ring full: the
- * packet is not recorded, do not send it), QB_ERR_ARG (pn not increasing) or
- * QB_ERR_STATE (space discarded).
+ * (gaps allowed) and now must not decrease (loss detection relies on send
+ * order being time order). An ack-eliciting packet in a space owing probes
+ * counts as one. Returns 0, QB_ERR_NOMEM (ring full: the packet is not
+ * recorded; do not send an in-flight packet then; an ACK-only packet may
+ * still go out untracked, its frame records released at once), QB_ERR_ARG
+ * (pn not increasing) or QB_ERR_STATE (space discarded).
+ *
+ * Path changes: packets sent on an earlier path are acknowledged against the
+ * congestion controller attached at the time of the ACK (bytes in flight
+ * saturate at 0).
  */
 int qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
                                const struct qb_sent_info *info, uint64_t now);
@@ -360,6 +366,14 @@ void qb_recovery_set_handshake_keys(struct qb_recovery *rec, uint64_t now);
  * qb_recovery_on_timeout() at once (Appendix A.6).
  */
 void qb_recovery_set_amplification_limited(struct qb_recovery *rec, bool limited, uint64_t now);
+
+/*
+ * Every packet outstanding in space goes to on_lost so its frames are sent
+ * again, leaving bytes in flight with no congestion event: for 0-RTT that the
+ * server rejected (RFC 9002 §6.4; call it before any 1-RTT packet is sent,
+ * since 0-RTT and 1-RTT share the Application space). The space stays usable.
+ */
+void qb_recovery_requeue_space(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now);
 
 /*
  * Client received Retry (RFC 9002 §6.3): Initial packets in flight go to

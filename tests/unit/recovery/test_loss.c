@@ -252,7 +252,8 @@ Test(loss, ack_of_unsent_packet_is_a_violation, .init = server)
 Test(loss, pn_must_increase_and_ring_full_is_reported)
 {
 	struct qb_sent_pkt small[4];
-	struct qb_sent_pkt *const storage[QB_PN_SPACE_COUNT] = {small, small, small};
+	static struct qb_sent_pkt small2[4], small3[4];
+	struct qb_sent_pkt *const storage[QB_PN_SPACE_COUNT] = {small, small2, small3};
 	const uint32_t cap[QB_PN_SPACE_COUNT] = {4, 4, 4};
 	struct qb_recovery_config cfg = {.is_server = true};
 	struct qb_sent_info si = {.pn = 0, .size = 100, .ack_eliciting = true, .in_flight = true};
@@ -563,4 +564,18 @@ Test(model, random_acks_account_for_every_packet)
 	cr_assert_eq(cc.bytes_in_flight, inflight * MDS);
 	cr_assert_eq(rec.space[QB_PN_APP].eliciting_in_flight, inflight);
 	cr_assert_gt(seen.lost, 100, "the walk exercised loss detection");
+}
+
+Test(discard, rejected_0rtt_is_requeued_without_congestion, .init = server)
+{
+	send(QB_PN_APP, 0, 0);
+	send(QB_PN_APP, 1, 0);
+	qb_recovery_requeue_space(&rec, QB_PN_APP, 10 * MS);
+	cr_assert_eq(seen.lost, 2);
+	cr_assert_eq(cc.bytes_in_flight, 0);
+	cr_assert_eq(cc.congestion_events, 0);
+	cr_assert_eq(cc.cwnd, 12000);
+	send(QB_PN_APP, 2, 20 * MS); /* the space goes on, pns keep increasing */
+	cr_assert_eq(ack1(QB_PN_APP, 2, 2, 0, 30 * MS), 0);
+	cr_assert_eq(seen.acked, 1);
 }

@@ -200,3 +200,19 @@ Test(rx, acked_ack_prunes_ranges, .init = setup_app)
 	cr_assert_eq(qb_rx_on_packet(&rx, 16, true, QB_ECN_NOT_ECT, 100), 0);
 	expect_ranges((struct qb_pn_range[]){{16, 16}}, 1);
 }
+
+Test(rx, single_slot_keeps_the_newest_range)
+{
+	struct qb_pn_range one[1];
+
+	cr_assert_eq(qb_rx_init(&rx, one, 1, 25 * MS, 3), 0);
+	cr_assert_eq(qb_rx_on_packet(&rx, 0, true, QB_ECN_NOT_ECT, 0), 0);
+	cr_assert_eq(qb_rx_on_packet(&rx, 1, true, QB_ECN_NOT_ECT, 0), 0);
+	cr_assert_eq(qb_rx_on_packet(&rx, 5, true, QB_ECN_NOT_ECT, 0), 0);
+	expect_ranges((struct qb_pn_range[]){{5, 5}}, 1);
+	cr_assert_eq(rx.floor, 2, "above the dropped range");
+	cr_assert_eq(qb_rx_on_packet(&rx, 3, true, QB_ECN_NOT_ECT, 0), 1,
+	             "no slot below the only range: refused");
+	cr_assert_eq(qb_rx_on_packet(&rx, 4, true, QB_ECN_NOT_ECT, 0), 0, "merges downward");
+	expect_ranges((struct qb_pn_range[]){{4, 5}}, 1);
+}
