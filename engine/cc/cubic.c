@@ -2,8 +2,11 @@
 /*
  * CUBIC, RFC 9438, with windows in bytes (§4.1: segments times
  * max_datagram_size, bytes acknowledged in place of segments) on top of
- * RFC 9002's recovery period and minimum window. Slow start is Reno's
- * (§4.10 allows it); HyStart++ is not implemented.
+ * RFC 9002's recovery period and minimum window. The first slow start uses
+ * HyStart++ (RFC 9406, as §4.10 recommends); later ones (after persistent
+ * congestion) are Reno's. Rounds are told apart by send time: a round ends
+ * when a packet sent after it began is acknowledged. The sender paces, so
+ * the burst limit L is infinite (RFC 9406 §4.3).
  */
 #include <math.h>
 
@@ -28,6 +31,75 @@ cubic_init(struct qb_cc *cc, uint64_t now)
 	c->last_ack_time = 0;
 	c->in_epoch = false;
 	c->fast_convergence = true;
+	c->hystart = true;
+	c->hs_state = QB_HS_SLOW_START;
+	c->hs_samples = 0;
+	c->hs_css_rounds = 0;
+	c->hs_round_start = 0;
+	c->hs_cur_min = UINT64_MAX;
+	c->hs_last_min = UINT64_MAX;
+	c->hs_css_baseline = UINT64_MAX;
+}
+
+/* RFC 9406 §4.2 constants. */
+#define HS_MIN_RTT_THRESH  (4 * 1000000ull)
+#define HS_MAX_RTT_THRESH  (16 * 1000000ull)
+#define HS_MIN_RTT_DIVISOR 8
+#define HS_N_RTT_SAMPLE    8
+#define HS_CSS_GROWTH_DIV  4
+#define HS_CSS_ROUNDS      5
+
+/* RFC 9406 §4.3, for one ACK in the first slow start. */
+static void
+hystart_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
+{
+	struct qb_cubic *c = &cc->u.cubic;
+
+	if (ack->newest_time_sent > c->hs_round_start) {
+		/* A new round: remember the last one's minimum. */
+		c->hs_round_start = now;
+		c->hs_last_min = c->hs_cur_min;
+		c->hs_cur_min = UINT64_MAX;
+		c->hs_samples = 0;
+		if (c->hs_state == QB_HS_CONSERVATIVE && ++c->hs_css_rounds >= HS_CSS_ROUNDS) {
+			/* Enough CSS rounds: congestion avoidance from here,
+			 * with W_max = cwnd and K = 0 (RFC 9438 §4.10). */
+			c->hs_state = QB_HS_DONE;
+			cc->ssthresh = cc->cwnd;
+			c->prior_cwnd = cc->cwnd;
+			return;
+		}
+	}
+	if (ack->latest_rtt != 0) {
+		if (ack->latest_rtt < c->hs_cur_min)
+			c->hs_cur_min = ack->latest_rtt;
+		c->hs_samples++;
+	}
+	if (c->hs_state == QB_HS_SLOW_START) {
+		cc->cwnd += ack->acked_bytes;
+		if (c->hs_samples >= HS_N_RTT_SAMPLE && c->hs_cur_min != UINT64_MAX &&
+		    c->hs_last_min != UINT64_MAX) {
+			uint64_t thresh = c->hs_last_min / HS_MIN_RTT_DIVISOR;
+
+			if (thresh < HS_MIN_RTT_THRESH)
+				thresh = HS_MIN_RTT_THRESH;
+			if (thresh > HS_MAX_RTT_THRESH)
+				thresh = HS_MAX_RTT_THRESH;
+			if (c->hs_cur_min >= c->hs_last_min + thresh) {
+				/* The delay grew: conservative slow start. */
+				c->hs_css_baseline = c->hs_cur_min;
+				c->hs_state = QB_HS_CONSERVATIVE;
+				c->hs_css_rounds = 0;
+			}
+		}
+		return;
+	}
+	cc->cwnd += ack->acked_bytes / HS_CSS_GROWTH_DIV;
+	if (c->hs_samples >= HS_N_RTT_SAMPLE && c->hs_cur_min < c->hs_css_baseline) {
+		/* The delay increase was spurious: back to slow start. */
+		c->hs_css_baseline = UINT64_MAX;
+		c->hs_state = QB_HS_SLOW_START;
+	}
 }
 
 /* W_cubic(t) of eq. 1, in bytes; t in seconds. */
@@ -78,7 +150,10 @@ cubic_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
 	}
 	c->last_ack_time = now;
 	if (cc->cwnd < cc->ssthresh) {
-		cc->cwnd += ack->acked_bytes; /* slow start */
+		if (c->hystart && c->hs_state != QB_HS_DONE)
+			hystart_on_ack(cc, ack, now);
+		else
+			cc->cwnd += ack->acked_bytes; /* slow start */
 		return;
 	}
 	if (!c->in_epoch)
@@ -132,6 +207,7 @@ cubic_on_congestion_event(struct qb_cc *cc, bool ecn, uint64_t now)
 	else
 		c->w_max = cwnd;
 	/* ssthresh from cwnd, as §4.6 notes many implementations do. */
+	c->hs_state = QB_HS_DONE; /* RFC 9406 §4.3: a loss ends HyStart++ */
 	ss = (uint64_t)(cwnd * CUBIC_BETA);
 	c->prior_cwnd = cc->cwnd;
 	cc->cwnd = ss > min ? ss : min;

@@ -348,7 +348,7 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 	struct qb_sent_ring *r;
 	uint64_t largest, acked_bytes = 0, newest_sent = 0, largest_new = QB_PN_NONE;
 	uint64_t largest_new_time = 0;
-	bool any_new = false, eliciting = false;
+	bool any_new = false, eliciting = false, sampled = false;
 	uint32_t k;
 	int rc;
 
@@ -419,6 +419,7 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 
 			qb_rtt_update(rec->rtt, latest, delay, rec->max_ack_delay,
 			              rec->handshake_confirmed, now);
+			sampled = true;
 		}
 	}
 
@@ -438,7 +439,7 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 		        .newest_time_sent = newest_sent,
 		        .smoothed_rtt = rec->rtt != NULL ? rec->rtt->smoothed : 0,
 		        .min_rtt = rec->rtt != NULL ? rec->rtt->min : 0,
-		        .latest_rtt = rec->rtt != NULL ? rec->rtt->latest : 0,
+		        .latest_rtt = sampled ? rec->rtt->latest : 0,
 		};
 
 		qb_cc_on_ack(rec->cc, &ca, now);

@@ -28,7 +28,7 @@ struct qb_cc_ack {
 	uint64_t newest_time_sent; /* time_sent of the most recently sent of them */
 	uint64_t smoothed_rtt;     /* after this ACK's sample, ns */
 	uint64_t min_rtt;          /* ns */
-	uint64_t latest_rtt;       /* ns, 0 without a sample in this ACK */
+	uint64_t latest_rtt;       /* this ACK's RTT sample, ns; 0: no sample */
 };
 
 /*
@@ -57,7 +57,20 @@ struct qb_cubic {
 	uint64_t last_ack_time; /* ns, to drop app-limited periods from t */
 	bool in_epoch;
 	bool fast_convergence;
+	/* HyStart++ (RFC 9406) in the first slow start, rounds told by send time. */
+	bool hystart;
+	uint8_t hs_state;        /* QB_HS_* */
+	uint32_t hs_samples;     /* RTT samples this round */
+	uint32_t hs_css_rounds;  /* rounds spent in conservative slow start */
+	uint64_t hs_round_start; /* a packet sent after this ends the round */
+	uint64_t hs_cur_min;     /* currentRoundMinRTT, UINT64_MAX: none */
+	uint64_t hs_last_min;    /* lastRoundMinRTT */
+	uint64_t hs_css_baseline;
 };
+
+#define QB_HS_SLOW_START   0
+#define QB_HS_CONSERVATIVE 1 /* CSS: growth / 4 */
+#define QB_HS_DONE         2
 
 struct qb_newreno {
 	uint64_t bytes_acked; /* congestion avoidance counter (RFC 3465 §2.1) */

@@ -245,6 +245,95 @@ Test(cubic, recovery_period_blocks_growth)
 	cr_assert_eq(cc.cwnd, 8400, "one reduction per recovery period");
 }
 
+/* ---- HyStart++ (RFC 9406) in CUBIC's first slow start ---- */
+
+static void
+ackr(uint64_t bytes, uint64_t sent, uint64_t latest, uint64_t now)
+{
+	struct qb_cc_ack a = {.acked_bytes = bytes,
+	                      .newest_time_sent = sent,
+	                      .smoothed_rtt = latest,
+	                      .latest_rtt = latest};
+
+	qb_cc_on_ack(&cc, &a, now);
+}
+
+/* One round: its first ACK acknowledges a packet sent at round_sent (after
+ * the previous round began), then n - 1 more from the same flight. */
+static void
+round_of(int n, uint64_t round_sent, uint64_t rtt, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		ackr(MDS, round_sent, rtt, now + (uint64_t)i);
+}
+
+Test(hystart, delay_increase_enters_css_then_avoidance)
+{
+	uint64_t before;
+	int r;
+
+	qb_cc_init(&cc, "cubic", MDS, 0);
+	round_of(8, 1, 100 * MS, 100 * MS); /* round 1: min 100 ms */
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_SLOW_START);
+	cr_assert_eq(cc.cwnd, 12000 + 8 * MDS, "slow start: + bytes acked");
+	/* Round 2: 8 samples of 113 ms >= 100 + max(4, min(16, 100/8 = 12.5)) ms. */
+	round_of(7, 150 * MS, 113 * MS, 200 * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_SLOW_START, "7 samples are not enough");
+	round_of(1, 150 * MS, 113 * MS, 210 * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_CONSERVATIVE);
+	cr_assert_eq(cc.u.cubic.hs_css_baseline, 113 * MS);
+	/* CSS grows by a quarter of the bytes acked. */
+	before = cc.cwnd;
+	ackr(MDS, 150 * MS, 113 * MS, 220 * MS);
+	cr_assert_eq(cc.cwnd, before + MDS / 4);
+	/* Four more CSS rounds; the ACK that opens the fifth ends CSS:
+	 * congestion avoidance with ssthresh = cwnd. */
+	for (r = 0; r < 4; r++)
+		round_of(8, (uint64_t)(350 + 100 * r) * MS, 113 * MS,
+		         (uint64_t)(400 + 100 * r) * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_CONSERVATIVE);
+	round_of(1, 750 * MS, 113 * MS, 800 * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_DONE);
+	cr_assert_eq(cc.ssthresh, cc.cwnd);
+	cr_assert_eq(cc.u.cubic.prior_cwnd, cc.cwnd);
+	/* The first avoidance ACK: K = 0, W_max = cwnd (RFC 9438 §4.10). */
+	before = cc.cwnd;
+	ackr(MDS, 2000 * MS, 113 * MS, 2100 * MS);
+	cr_assert_float_eq(cc.u.cubic.k, 0.0, 1e-12);
+	cr_assert_float_eq(cc.u.cubic.w_max, (double)before, 1e-9);
+}
+
+Test(hystart, spurious_increase_resumes_slow_start)
+{
+	qb_cc_init(&cc, "cubic", MDS, 0);
+	round_of(8, 1, 100 * MS, 100 * MS);
+	round_of(8, 150 * MS, 120 * MS, 200 * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_CONSERVATIVE);
+	round_of(8, 250 * MS, 100 * MS, 300 * MS); /* below the CSS baseline */
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_SLOW_START);
+}
+
+Test(hystart, small_jitter_stays_in_slow_start)
+{
+	qb_cc_init(&cc, "cubic", MDS, 0);
+	round_of(8, 1, 20 * MS, 100 * MS);
+	/* 20 ms: the threshold is the 4 ms floor; 23 ms is below it. */
+	round_of(8, 150 * MS, 23 * MS, 200 * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_SLOW_START);
+	round_of(8, 250 * MS, 27 * MS, 300 * MS); /* 27 >= 23 + 4 */
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_CONSERVATIVE);
+}
+
+Test(hystart, loss_ends_it)
+{
+	qb_cc_init(&cc, "cubic", MDS, 0);
+	round_of(8, 1, 100 * MS, 100 * MS);
+	qb_cc_on_congestion_event(&cc, 50 * MS, false, 150 * MS);
+	cr_assert_eq(cc.u.cubic.hs_state, QB_HS_DONE);
+}
+
 /* ---- Pacer ---- */
 
 Test(pacer, rate_is_five_quarters_cwnd_per_srtt)
