@@ -26,7 +26,9 @@
 #include "qburst/error.h"
 
 #define QB_TIME_NONE UINT64_MAX
-#define QB_PN_NONE   UINT64_MAX
+#ifndef QB_PN_NONE
+#define QB_PN_NONE UINT64_MAX /* as in qburst/varint.h */
+#endif
 
 /* RFC 9002 §6.1.1, §6.1.2, Appendix A.2 */
 #define QB_PACKET_THRESHOLD  3

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include "qburst/recovery.h"
+#include "qburst/varint.h" /* both define QB_PN_NONE */
 
 #define MS 1000000ull
 
