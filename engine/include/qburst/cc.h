@@ -81,7 +81,7 @@ struct qb_cc {
 	uint64_t cwnd;
 	uint64_t ssthresh; /* UINT64_MAX: infinite */
 	uint64_t bytes_in_flight;
-	uint64_t recovery_start; /* congestion_recovery_start_time, valid if in_recovery_valid */
+	uint64_t recovery_start; /* congestion_recovery_start_time, if has_recovery_start */
 	uint32_t max_datagram_size;
 	bool has_recovery_start;
 	bool app_limited; /* set by the connection: cwnd not fully used (§7.8) */
@@ -170,7 +170,7 @@ qb_cc_in_recovery(const struct qb_cc *cc, uint64_t sent_time)
 #define QB_PACER_BURST 10 /* default burst, packets */
 
 struct qb_pacer {
-	uint64_t tokens;   /* available credit in byte-nanoseconds/1e0 units: bytes * 1e9 */
+	uint64_t tokens;   /* credit, in bytes * 1e9 (so ns * bytes/s adds exactly) */
 	uint64_t capacity; /* burst in bytes * 1e9 */
 	uint64_t rate;     /* bytes per second; 0: not paced */
 	uint64_t last;     /* time tokens were last refilled */
