@@ -187,6 +187,15 @@ compute_loss_detection_timer(struct qb_recovery *rec, uint64_t now)
 	rec->timer = get_pto_time_and_space(rec, now, &space);
 }
 
+int
+qb_recovery_move_space(struct qb_recovery *rec, enum qb_pn_space space, struct qb_sent_pkt *storage,
+                       uint32_t cap)
+{
+	if ((unsigned)space >= QB_PN_SPACE_COUNT)
+		return QB_ERR_ARG;
+	return qb_sent_move(&rec->space[space].sent, storage, cap);
+}
+
 bool
 qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
 {

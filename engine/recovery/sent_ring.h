@@ -15,6 +15,9 @@
 
 int qb_sent_init(struct qb_sent_ring *r, struct qb_sent_pkt *slots, uint32_t cap);
 
+/* Copies the records held to new slots; sequences (and skips) are unchanged. */
+int qb_sent_move(struct qb_sent_ring *r, struct qb_sent_pkt *slots, uint32_t cap);
+
 static inline struct qb_sent_pkt *
 qb_sent_at(const struct qb_sent_ring *r, uint64_t seq)
 {

@@ -295,6 +295,16 @@ void qb_recovery_set_path(struct qb_recovery *rec, struct qb_rtt *rtt, struct qb
 /* The peer's max_ack_delay transport parameter, in ns. */
 void qb_recovery_set_max_ack_delay(struct qb_recovery *rec, uint64_t max_ack_delay);
 
+/*
+ * Moves space's records to new storage of cap records (a power of two up to
+ * 2^30, at least qb_recovery_outstanding()), e.g. from a small pool to a large
+ * one when a transfer grows. The old storage is no longer used and can go back
+ * to its pool. Returns 0, QB_ERR_ARG (bad capacity) or QB_ERR_NOBUF (cap too
+ * small for the records held).
+ */
+int qb_recovery_move_space(struct qb_recovery *rec, enum qb_pn_space space,
+                           struct qb_sent_pkt *storage, uint32_t cap);
+
 /* True when a packet can be recorded in space (its ring is not full). */
 bool qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space);
 

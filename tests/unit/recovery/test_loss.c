@@ -579,3 +579,108 @@ Test(discard, rejected_0rtt_is_requeued_without_congestion, .init = server)
 	cr_assert_eq(ack1(QB_PN_APP, 2, 2, 0, 30 * MS), 0);
 	cr_assert_eq(seen.acked, 1);
 }
+
+Test(loss, records_move_to_bigger_storage, .init = server)
+{
+	static struct qb_sent_pkt big[4096], tiny[2];
+	uint64_t pn;
+
+	qb_recovery_set_handshake_confirmed(&rec, 0);
+	for (pn = 0; pn < 10; pn++)
+		send(QB_PN_APP, pn, pn * MS);
+	cr_assert_eq(ack1(QB_PN_APP, 5, 5, 0, 20 * MS), 0); /* holes: 0..4 (2 lost), 6..9 */
+	cr_assert_eq(qb_recovery_move_space(&rec, QB_PN_APP, tiny, 2), QB_ERR_NOBUF);
+	cr_assert_eq(qb_recovery_move_space(&rec, QB_PN_APP, big, 3000), QB_ERR_ARG);
+	cr_assert_eq(qb_recovery_move_space(&rec, QB_PN_APP, big, 4096), 0);
+	for (pn = 10; pn < 2000; pn++)
+		send(QB_PN_APP, pn, 20 * MS + pn);
+	cr_assert_eq(ack1(QB_PN_APP, 0, 1999, 0, 40 * MS), 0);
+	cr_assert_eq(seen.acked + seen.lost, 2000, "every record survived the move");
+	cr_assert_eq(cc.bytes_in_flight, 0);
+	cr_assert_eq(qb_recovery_outstanding(&rec, QB_PN_APP), 0);
+}
+
+/* Arbitrary ACK frames (within what was sent) never break the accounting. */
+Test(model, arbitrary_ack_frames_keep_the_books)
+{
+	uint64_t now = 0, next = 0, pn;
+	uint32_t iter, k, n;
+	struct qb_pn_range r[16];
+
+	make(true);
+	qb_recovery_set_handshake_confirmed(&rec, 0);
+	memset(model_state, 0, sizeof(model_state));
+	model_ca = model_cl = 0;
+	srand(1234);
+	for (iter = 0; iter < 4000 && next < 19000; iter++) {
+		uint32_t burst = (uint32_t)rand() % 6;
+		struct qb_ack_info a = {.ranges = r};
+		uint64_t hi;
+		int rc;
+
+		for (k = 0; k < burst && qb_recovery_can_send(&rec, QB_PN_APP); k++) {
+			struct qb_sent_info si = {.pn = next,
+			                          .size = 100 + (uint32_t)rand() % 1100,
+			                          .frames = (uint32_t)next,
+			                          .ack_eliciting = rand() % 4 != 0};
+
+			si.in_flight = si.ack_eliciting || rand() % 2;
+			cr_assert_eq(qb_recovery_on_packet_sent(&rec, QB_PN_APP, &si, now), 0);
+			next += 1 + (uint64_t)(rand() % 2); /* sender-skipped pns */
+		}
+		now += (uint64_t)(rand() % 3000) * 1000;
+		if (next == 0)
+			continue;
+		/* Ranges anywhere below what was sent, sometimes malformed or beyond it. */
+		n = 1 + (uint32_t)rand() % 16;
+		hi = (uint64_t)rand() % (next + 2);
+		for (k = 0; k < n; k++) {
+			uint64_t len = (uint64_t)(rand() % 40);
+
+			r[k].hi = hi;
+			r[k].lo = hi > len ? hi - len : 0;
+			if (r[k].lo < 2)
+				break;
+			hi = r[k].lo - 2 - (uint64_t)(rand() % 50 == 0 ? 0 : rand() % 30);
+			if (hi > r[k].lo)
+				break;
+		}
+		a.nranges = k < n ? k + 1 : n;
+		a.ack_delay = (uint64_t)rand() % (100 * MS);
+		if (rand() % 50 == 0 && a.nranges > 1)
+			r[1].hi = r[0].lo; /* overlapping: malformed */
+		rc = qb_recovery_on_ack_received(&rec, QB_PN_APP, &a, now);
+		cr_assert(rc == 0 || rc == QB_ERR_PROTO || rc == QB_ERR_INVALID, "rc %d", rc);
+		if (r[0].hi >= next)
+			cr_assert_eq(rc, QB_ERR_PROTO);
+		model_drain();
+		qb_recovery_on_timeout(&rec, now);
+		model_drain();
+	}
+	{
+		uint64_t bytes = 0, eliciting = 0, live = 0;
+		const struct qb_sent_ring *ring = &rec.space[QB_PN_APP].sent;
+		uint64_t seq;
+
+		for (seq = ring->tail; seq < ring->head; seq++) {
+			const struct qb_sent_pkt *p = &ring->slots[seq & ring->mask];
+
+			if (p->flags & QB_SENT_REMOVED)
+				continue;
+			live++;
+			cr_assert_eq(model_state[p->pn], 0, "pn %lu ended but still held",
+			             (unsigned long)p->pn);
+			if (p->flags & QB_SENT_IN_FLIGHT)
+				bytes += p->size;
+			if (p->flags & QB_SENT_ACK_ELICITING)
+				eliciting++;
+		}
+		cr_assert_eq(cc.bytes_in_flight, bytes);
+		cr_assert_eq(rec.space[QB_PN_APP].eliciting_in_flight, eliciting);
+		for (pn = 0, k = 0; pn < next; pn++)
+			k += model_state[pn] != 0;
+		cr_assert_eq(k, seen.acked + seen.lost, "each ended packet reported once");
+		cr_assert_gt(seen.acked, 100);
+		cr_assert_gt(seen.lost, 100);
+	}
+}
