@@ -295,8 +295,9 @@ bool qb_streams_stop_requested(const struct qb_streams *m, uint64_t id, uint64_t
  * next span: lost data first, then new data limited by the stream's and the
  * connection's flow control and by max_len. false if nothing can be sent.
  * After writing a frame for it, call send_commit with the span, whose len may
- * be reduced (fin is then dropped unless the shorter span still ends the
- * stream); the caller records (stream_id, offset, len, fin) in its
+ * be reduced to fit the packet (then clear fin too: the FIN goes with the
+ * last byte; commit ignores a fin that does not end the stream); the caller
+ * records (stream_id, offset, len, fin) in its
  * sent-packet record and reports it back with on_data_acked / on_data_lost.
  */
 bool qb_streams_send_peek(struct qb_streams *m, size_t max_len, struct qb_send_span *out);
