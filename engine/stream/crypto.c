@@ -28,13 +28,13 @@ qb_crypto_stream_on_frame(struct qb_crypto_stream *cs, struct qb_stream_pools *p
 {
 	/* RFC 9000 §19.6: offset + length cannot exceed 2^62 - 1. */
 	if (offset > QB_STREAM_MAX_OFFSET || len > QB_STREAM_MAX_OFFSET - offset) {
-		*terr = QB_SE_FRAME_ENCODING_ERROR;
+		*terr = QB_TE_FRAME_ENCODING_ERROR;
 		return QB_ERR_PROTO;
 	}
 	/* RFC 9000 §7.5: data beyond what we are willing to buffer ahead of the
 	 * read point closes the connection with CRYPTO_BUFFER_EXCEEDED. */
 	if (offset + len > cs->rx.read + max_buffer) {
-		*terr = QB_SE_CRYPTO_BUFFER_EXCEEDED;
+		*terr = QB_TE_CRYPTO_BUFFER_EXCEEDED;
 		return QB_ERR_PROTO;
 	}
 	return qb_rbuf_write(&cs->rx, p, offset, data, len);

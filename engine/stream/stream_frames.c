@@ -70,11 +70,11 @@ static int
 rx_credit(struct qb_streams *m, struct qb_stream *s, uint64_t end, uint64_t *terr)
 {
 	if (end > s->rx_max)
-		return proto_err(terr, QB_SE_FLOW_CONTROL_ERROR);
+		return proto_err(terr, QB_TE_FLOW_CONTROL_ERROR);
 	if (end > s->rx_highest) {
 		uint64_t delta = end - s->rx_highest;
 		if (delta > m->rx.max - m->rx.highest)
-			return proto_err(terr, QB_SE_FLOW_CONTROL_ERROR);
+			return proto_err(terr, QB_TE_FLOW_CONTROL_ERROR);
 		m->rx.highest += delta;
 		s->rx_highest = end;
 	}
@@ -91,7 +91,7 @@ qb_streams_on_stream(struct qb_streams *m, uint64_t id, uint64_t offset, const u
 
 	/* RFC 9000 §19.8: offset + length beyond 2^62 - 1. */
 	if (offset > QB_STREAM_MAX_OFFSET || len > QB_STREAM_MAX_OFFSET - offset)
-		return proto_err(terr, QB_SE_FRAME_ENCODING_ERROR);
+		return proto_err(terr, QB_TE_FRAME_ENCODING_ERROR);
 	rc = qb_streams_frame_stream(m, id, true, &s, terr);
 	if (rc < 0 || s == NULL)
 		return rc;
@@ -100,9 +100,9 @@ qb_streams_on_stream(struct qb_streams *m, uint64_t id, uint64_t offset, const u
 	 * beyond it. */
 	if (s->rx_final != UINT64_MAX) {
 		if (end > s->rx_final || (fin && end != s->rx_final))
-			return proto_err(terr, QB_SE_FINAL_SIZE_ERROR);
+			return proto_err(terr, QB_TE_FINAL_SIZE_ERROR);
 	} else if (fin && end < s->rx_highest) {
-		return proto_err(terr, QB_SE_FINAL_SIZE_ERROR);
+		return proto_err(terr, QB_TE_FINAL_SIZE_ERROR);
 	}
 	rc = rx_credit(m, s, end, terr);
 	if (rc < 0)
@@ -129,13 +129,13 @@ qb_streams_on_reset_stream(struct qb_streams *m, uint64_t id, uint64_t error_cod
 	int rc;
 
 	if (final_size > QB_STREAM_MAX_OFFSET)
-		return proto_err(terr, QB_SE_FRAME_ENCODING_ERROR);
+		return proto_err(terr, QB_TE_FRAME_ENCODING_ERROR);
 	rc = qb_streams_frame_stream(m, id, true, &s, terr);
 	if (rc < 0 || s == NULL)
 		return rc;
 	/* RFC 9000 §4.5: a changed final size, or one below data received. */
 	if ((s->rx_final != UINT64_MAX && final_size != s->rx_final) || final_size < s->rx_highest)
-		return proto_err(terr, QB_SE_FINAL_SIZE_ERROR);
+		return proto_err(terr, QB_TE_FINAL_SIZE_ERROR);
 	rc = rx_credit(m, s, final_size, terr);
 	if (rc < 0)
 		return rc;
@@ -212,7 +212,7 @@ qb_streams_on_max_streams(struct qb_streams *m, bool bidi, uint64_t max, uint64_
 	int d = bidi ? QB_DIR_BIDI : QB_DIR_UNI;
 
 	if (max > QB_MAX_STREAMS_LIMIT)
-		return proto_err(terr, QB_SE_FRAME_ENCODING_ERROR); /* RFC 9000 §19.11 */
+		return proto_err(terr, QB_TE_FRAME_ENCODING_ERROR); /* RFC 9000 §19.11 */
 	if (max > m->local_limit[d])
 		m->local_limit[d] = max;
 	return 0;
@@ -242,7 +242,7 @@ qb_streams_on_streams_blocked(struct qb_streams *m, bool bidi, uint64_t limit, u
 	(void)m;
 	(void)bidi;
 	if (limit > QB_MAX_STREAMS_LIMIT)
-		return proto_err(terr, QB_SE_FRAME_ENCODING_ERROR); /* RFC 9000 §19.14 */
+		return proto_err(terr, QB_TE_FRAME_ENCODING_ERROR); /* RFC 9000 §19.14 */
 	return 0;
 }
 

@@ -7,18 +7,9 @@
 #include <sys/queue.h>
 
 #include "qburst/stream.h"
+#include "qburst/wire.h"
 
-/*
- * Transport error codes (RFC 9000 §20.1) this layer raises. Private numeric
- * constants until qburst/wire.h's enum qb_transport_error is on main.
- */
-#define QB_SE_FLOW_CONTROL_ERROR        0x3
-#define QB_SE_STREAM_LIMIT_ERROR        0x4
-#define QB_SE_STREAM_STATE_ERROR        0x5
-#define QB_SE_FINAL_SIZE_ERROR          0x6
-#define QB_SE_FRAME_ENCODING_ERROR      0x7
-#define QB_SE_TRANSPORT_PARAMETER_ERROR 0x8
-#define QB_SE_CRYPTO_BUFFER_EXCEEDED    0xd
+/* Transport error codes (RFC 9000 §20.1) come from enum qb_transport_error. */
 
 /* Frame types (RFC 9000 §19) used in struct qb_ctrl_frame. */
 #define QB_FT_RESET_STREAM         0x04

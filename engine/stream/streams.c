@@ -190,7 +190,7 @@ qb_streams_set_peer_params(struct qb_streams *m, const struct qb_stream_params *
 	/* RFC 9000 §4.6: a max_streams above 2^60 is a TRANSPORT_PARAMETER_ERROR. */
 	if (peer->max_streams_bidi > QB_MAX_STREAMS_LIMIT ||
 	    peer->max_streams_uni > QB_MAX_STREAMS_LIMIT) {
-		*terr = QB_SE_TRANSPORT_PARAMETER_ERROR;
+		*terr = QB_TE_TRANSPORT_PARAMETER_ERROR;
 		return QB_ERR_PROTO;
 	}
 	m->peer = *peer;
@@ -261,20 +261,20 @@ qb_streams_frame_stream(struct qb_streams *m, uint64_t id, bool recv_frame, stru
 	 * our send-only stream, or a send-side frame on the peer's send-only
 	 * stream, is a STREAM_STATE_ERROR. */
 	if (uni && local == recv_frame) {
-		*terr = QB_SE_STREAM_STATE_ERROR;
+		*terr = QB_TE_STREAM_STATE_ERROR;
 		return QB_ERR_PROTO;
 	}
 	if (local) {
 		/* A frame for a local stream we have not opened yet. */
 		if (n >= m->local_opened[d]) {
-			*terr = QB_SE_STREAM_STATE_ERROR;
+			*terr = QB_TE_STREAM_STATE_ERROR;
 			return QB_ERR_PROTO;
 		}
 		*out = qb_streams_lookup(m, id); /* NULL: closed, ignore the frame */
 		return 0;
 	}
 	if (n >= m->remote_limit[d]) {
-		*terr = QB_SE_STREAM_LIMIT_ERROR; /* RFC 9000 §4.6 */
+		*terr = QB_TE_STREAM_LIMIT_ERROR; /* RFC 9000 §4.6 */
 		return QB_ERR_PROTO;
 	}
 	if (n < m->remote_opened[d]) {
