@@ -251,8 +251,9 @@ sbuf_chunk(struct qb_sbuf *sb, uint32_t cs, uint64_t off)
 
 	while (c != NULL && c->base < base)
 		c = c->next;
-	if (c != NULL)
-		sb->hint = c;
+	if (c == NULL || c->base != base)
+		return NULL; /* below the acknowledged prefix, or past the end */
+	sb->hint = c;
 	return c;
 }
 
@@ -294,6 +295,9 @@ qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, co
 {
 	const uint32_t w = qb_chunk_words(cs);
 
+	/* Acks may have moved past lost_lo (and freed its chunk) meanwhile. */
+	if (sb->lost_lo < sb->acked)
+		sb->lost_lo = sb->acked;
 	while (sb->lost > 0 && sb->lost_lo < sb->sent) {
 		struct qb_chunk *c = sbuf_chunk(sb, cs, sb->lost_lo);
 		uint32_t from, to, lim;

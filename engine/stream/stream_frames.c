@@ -115,9 +115,14 @@ qb_streams_on_stream(struct qb_streams *m, uint64_t id, uint64_t offset, const u
 	}
 	if (s->rx_state != QB_RECV_RECV && s->rx_state != QB_RECV_SIZE_KNOWN)
 		return 0; /* all data already here, or reset: nothing to keep */
+	uint64_t contig = s->rb.contig;
 	rc = qb_rbuf_write(&s->rb, m->pools, offset, data, len);
-	if (s->rx_state == QB_RECV_SIZE_KNOWN && s->rb.contig == s->rx_final)
+	if (s->rx_state == QB_RECV_SIZE_KNOWN && s->rb.contig == s->rx_final) {
 		s->rx_state = QB_RECV_DATA_RECVD;
+		qb_streams_event(m, s, QB_STREAM_EV_READABLE); /* the FIN is readable */
+	} else if (s->rb.contig > contig) {
+		qb_streams_event(m, s, QB_STREAM_EV_READABLE);
+	}
 	return rc;
 }
 
@@ -151,6 +156,7 @@ qb_streams_on_reset_stream(struct qb_streams *m, uint64_t id, uint64_t error_cod
 	qb_streams_conn_consumed(m, final_size - s->rb.read, 0, false);
 	qb_rbuf_free(&s->rb, m->pools);
 	qb_streams_ctrl_clear(m, s, QB_SC_MAX_STREAM_DATA | QB_SC_STOP_SENDING);
+	qb_streams_event(m, s, QB_STREAM_EV_READABLE);
 	return 0;
 }
 
@@ -165,6 +171,7 @@ qb_streams_on_stop_sending(struct qb_streams *m, uint64_t id, uint64_t error_cod
 	if (!s->stop_received) {
 		s->stop_received = true;
 		s->peer_stop_err = error_code;
+		qb_streams_event(m, s, QB_STREAM_EV_STOPPED);
 	}
 	/* RFC 9000 §3.5: answer with RESET_STREAM, copying the error code,
 	 * unless all data was already acknowledged or the stream is reset. */

@@ -104,8 +104,11 @@ struct qb_stream {
 	bool fin_pending;       /* the FIN must be sent (first time or again) */
 	bool fin_acked;
 	bool stop_received;
+	bool write_blocked; /* a write came up short: tell when room returns */
+	uint8_t events;     /* QB_STREAM_EV_* not yet taken by the application */
 	TAILQ_ENTRY(qb_stream) sq_link;
 	TAILQ_ENTRY(qb_stream) ctrl_link;
+	TAILQ_ENTRY(qb_stream) ev_link; /* in ev_q while events != 0 */
 };
 
 TAILQ_HEAD(qb_stream_list, qb_stream);
@@ -149,6 +152,7 @@ struct qb_streams {
 	struct qb_stream_list send_q;    /* streams with something to send */
 	struct qb_stream_list blocked_q; /* streams with new data, connection-blocked */
 	struct qb_stream_list ctrl_q;    /* streams with control frames due */
+	struct qb_stream_list ev_q;      /* streams with application events */
 };
 
 struct qb_stream *qb_streams_lookup(const struct qb_streams *m, uint64_t id);
@@ -157,6 +161,7 @@ int qb_streams_frame_stream(struct qb_streams *m, uint64_t id, bool recv_frame,
 void qb_streams_sched(struct qb_streams *m, struct qb_stream *s);
 void qb_streams_ctrl_set(struct qb_streams *m, struct qb_stream *s, uint8_t flag);
 void qb_streams_ctrl_clear(struct qb_streams *m, struct qb_stream *s, uint8_t flag);
+void qb_streams_event(struct qb_streams *m, struct qb_stream *s, uint8_t ev);
 bool qb_streams_maybe_close(struct qb_streams *m, struct qb_stream *s);
 void qb_streams_do_reset(struct qb_streams *m, struct qb_stream *s, uint64_t error_code);
 void qb_streams_conn_consumed(struct qb_streams *m, uint64_t n, uint64_t now, bool tune);

@@ -122,6 +122,7 @@ qb_streams_create(struct qb_stream_pools *p, const struct qb_streams_config *cfg
 	TAILQ_INIT(&m->send_q);
 	TAILQ_INIT(&m->blocked_q);
 	TAILQ_INIT(&m->ctrl_q);
+	TAILQ_INIT(&m->ev_q);
 	return m;
 }
 
@@ -333,6 +334,8 @@ qb_streams_maybe_close(struct qb_streams *m, struct qb_stream *s)
 		TAILQ_REMOVE(&m->blocked_q, s, sq_link);
 	if (s->ctrl != 0)
 		TAILQ_REMOVE(&m->ctrl_q, s, ctrl_link);
+	if (s->events != 0)
+		TAILQ_REMOVE(&m->ev_q, s, ev_link);
 	table_remove(m, s);
 	stream_release(m, s);
 	if (id_is_local(m, id)) {
@@ -505,6 +508,10 @@ qb_streams_on_data_acked(struct qb_streams *m, uint64_t id, uint64_t offset, uin
 	if (s == NULL || !tx_active(s))
 		return; /* closed or reset: nothing to keep */
 	qb_sbuf_on_acked(&s->sb, m->pools, offset, len);
+	if (s->write_blocked && s->sb.end - s->sb.acked < m->cfg.send_buffer_max) {
+		s->write_blocked = false;
+		qb_streams_event(m, s, QB_STREAM_EV_WRITABLE);
+	}
 	if (fin && s->fin_set) {
 		s->fin_acked = true;
 		s->fin_pending = false;
@@ -553,6 +560,10 @@ qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t 
 	if (s->sb.end + min_u64(len, room) > QB_STREAM_MAX_OFFSET)
 		return QB_ERR_ARG;
 	took = qb_sbuf_append(&s->sb, m->pools, data, (size_t)min_u64(len, room));
+	/* Short of the buffer limit: say when acks make room. (Short of pool
+	 * chunks is a global condition the application retries on its own.) */
+	if (took < len && took == room)
+		s->write_blocked = true;
 	if (took == 0 && len > 0) {
 		qb_streams_sched(m, s);
 		return room == 0 ? 0 : QB_ERR_NOMEM;
@@ -602,6 +613,30 @@ qb_streams_stop_requested(const struct qb_streams *m, uint64_t id, uint64_t *err
 	return true;
 }
 
+/* --- Application events -------------------------------------------------- */
+
+void
+qb_streams_event(struct qb_streams *m, struct qb_stream *s, uint8_t ev)
+{
+	if (s->events == 0)
+		TAILQ_INSERT_TAIL(&m->ev_q, s, ev_link);
+	s->events |= ev;
+}
+
+bool
+qb_streams_next_event(struct qb_streams *m, uint64_t *id, unsigned *events)
+{
+	struct qb_stream *s = TAILQ_FIRST(&m->ev_q);
+
+	if (s == NULL)
+		return false;
+	TAILQ_REMOVE(&m->ev_q, s, ev_link);
+	*id = s->id;
+	*events = s->events;
+	s->events = 0;
+	return true;
+}
+
 /* --- Control frames ------------------------------------------------------ */
 
 void
@@ -622,47 +657,57 @@ qb_streams_ctrl_clear(struct qb_streams *m, struct qb_stream *s, uint8_t flag)
 		TAILQ_REMOVE(&m->ctrl_q, s, ctrl_link);
 }
 
-bool
-qb_streams_ctrl_peek(struct qb_streams *m, struct qb_ctrl_frame *f)
+/* A BLOCKED frame whose limit has moved since it was queued says nothing. */
+static bool
+conn_ctrl_stale(const struct qb_streams *m, uint8_t bit)
 {
-	struct qb_stream *s;
-
-	memset(f, 0, sizeof(*f));
-	if (m->ctrl != 0) {
-		uint8_t bit = m->ctrl & (uint8_t)-m->ctrl;
-		switch (bit) {
-		case QB_MC_MAX_DATA:
-			f->type = QB_FT_MAX_DATA;
-			f->value = m->rx.max;
-			break;
-		case QB_MC_DATA_BLOCKED:
-			f->type = QB_FT_DATA_BLOCKED;
-			f->value = m->tx.blocked_at;
-			break;
-		case QB_MC_MAX_STREAMS_BIDI:
-			f->type = QB_FT_MAX_STREAMS_BIDI;
-			f->value = m->remote_limit[QB_DIR_BIDI];
-			break;
-		case QB_MC_MAX_STREAMS_UNI:
-			f->type = QB_FT_MAX_STREAMS_UNI;
-			f->value = m->remote_limit[QB_DIR_UNI];
-			break;
-		case QB_MC_SBLOCKED_BIDI:
-			f->type = QB_FT_STREAMS_BLOCKED_BIDI;
-			f->value = m->local_blocked_at[QB_DIR_BIDI];
-			break;
-		default:
-			f->type = QB_FT_STREAMS_BLOCKED_UNI;
-			f->value = m->local_blocked_at[QB_DIR_UNI];
-			break;
-		}
-		return true;
+	switch (bit) {
+	case QB_MC_DATA_BLOCKED:
+		return m->tx.blocked_at != m->tx.max;
+	case QB_MC_SBLOCKED_BIDI:
+		return m->local_blocked_at[QB_DIR_BIDI] != m->local_limit[QB_DIR_BIDI];
+	case QB_MC_SBLOCKED_UNI:
+		return m->local_blocked_at[QB_DIR_UNI] != m->local_limit[QB_DIR_UNI];
 	}
-	s = TAILQ_FIRST(&m->ctrl_q);
-	if (s == NULL)
-		return false;
+	return false;
+}
+
+static void
+conn_ctrl_fill(const struct qb_streams *m, uint8_t bit, struct qb_ctrl_frame *f)
+{
+	switch (bit) {
+	case QB_MC_MAX_DATA:
+		f->type = QB_FT_MAX_DATA;
+		f->value = m->rx.max;
+		break;
+	case QB_MC_DATA_BLOCKED:
+		f->type = QB_FT_DATA_BLOCKED;
+		f->value = m->tx.blocked_at;
+		break;
+	case QB_MC_MAX_STREAMS_BIDI:
+		f->type = QB_FT_MAX_STREAMS_BIDI;
+		f->value = m->remote_limit[QB_DIR_BIDI];
+		break;
+	case QB_MC_MAX_STREAMS_UNI:
+		f->type = QB_FT_MAX_STREAMS_UNI;
+		f->value = m->remote_limit[QB_DIR_UNI];
+		break;
+	case QB_MC_SBLOCKED_BIDI:
+		f->type = QB_FT_STREAMS_BLOCKED_BIDI;
+		f->value = m->local_blocked_at[QB_DIR_BIDI];
+		break;
+	default:
+		f->type = QB_FT_STREAMS_BLOCKED_UNI;
+		f->value = m->local_blocked_at[QB_DIR_UNI];
+		break;
+	}
+}
+
+static void
+stream_ctrl_fill(const struct qb_stream *s, uint8_t bit, struct qb_ctrl_frame *f)
+{
 	f->stream_id = s->id;
-	switch (s->ctrl & (uint8_t)-s->ctrl) {
+	switch (bit) {
 	case QB_SC_RESET_STREAM:
 		f->type = QB_FT_RESET_STREAM;
 		f->value = s->tx_final;
@@ -681,7 +726,33 @@ qb_streams_ctrl_peek(struct qb_streams *m, struct qb_ctrl_frame *f)
 		f->value = s->tx_blocked_at;
 		break;
 	}
-	return true;
+}
+
+bool
+qb_streams_ctrl_peek(struct qb_streams *m, struct qb_ctrl_frame *f)
+{
+	struct qb_stream *s;
+
+	memset(f, 0, sizeof(*f));
+	while (m->ctrl != 0) {
+		uint8_t bit = m->ctrl & (uint8_t)-m->ctrl;
+		if (conn_ctrl_stale(m, bit)) {
+			m->ctrl &= (uint8_t)~bit;
+			continue;
+		}
+		conn_ctrl_fill(m, bit, f);
+		return true;
+	}
+	while ((s = TAILQ_FIRST(&m->ctrl_q)) != NULL) {
+		uint8_t bit = s->ctrl & (uint8_t)-s->ctrl;
+		if (bit == QB_SC_STREAM_DATA_BLOCKED && s->tx_blocked_at != s->tx_max) {
+			qb_streams_ctrl_clear(m, s, bit);
+			continue;
+		}
+		stream_ctrl_fill(s, bit, f);
+		return true;
+	}
+	return false;
 }
 
 static uint8_t

@@ -291,6 +291,19 @@ int qb_streams_stop_sending(struct qb_streams *m, uint64_t id, uint64_t error_co
 bool qb_streams_stop_requested(const struct qb_streams *m, uint64_t id, uint64_t *error_code);
 
 /*
+ * Application events, edge-triggered: a stream is queued once when something
+ * new happens to it and leaves the queue when next_event returns it.
+ * READABLE: new contiguous data, the FIN, or a reset from the peer (read it
+ * with read_peek). WRITABLE: a write came up short and room is back.
+ * STOPPED: the peer sent STOP_SENDING (the stream's send side was reset).
+ * Returns false when no stream has pending events.
+ */
+#define QB_STREAM_EV_READABLE 0x1
+#define QB_STREAM_EV_WRITABLE 0x2
+#define QB_STREAM_EV_STOPPED  0x4
+bool qb_streams_next_event(struct qb_streams *m, uint64_t *id, unsigned *events);
+
+/*
  * Transmission. send_peek picks the next stream round-robin and gives the
  * next span: lost data first, then new data limited by the stream's and the
  * connection's flow control and by max_len. false if nothing can be sent.

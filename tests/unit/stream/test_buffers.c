@@ -345,3 +345,36 @@ Test(buffers, pool_exhaustion_is_survivable)
 	cr_assert_eq(p.chunks.in_use, 0);
 	qb_stream_pools_fini(&p);
 }
+
+Test(buffers, loss_below_an_ack_that_freed_chunks)
+{
+	struct qb_stream_pools p;
+	struct qb_crypto_stream cs;
+	static uint8_t src[3000];
+	struct qb_send_span s;
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 3);
+	cr_assert_eq(qb_stream_pools_init(&p, 1024, 8, 4), 0);
+	qb_crypto_stream_init(&cs);
+	cr_assert_eq(qb_crypto_stream_write(&cs, &p, src, sizeof(src)), (int)sizeof(src));
+	while (qb_crypto_stream_send_peek(&cs, &p, 1200, &s))
+		qb_crypto_stream_send_commit(&cs, &p, s.offset, s.len);
+	qb_crypto_stream_on_lost(&cs, &p, 100, 100);
+	qb_crypto_stream_on_lost(&cs, &p, 2500, 100);
+	/* The first loss is then acknowledged (spuriously lost), with the
+	 * chunks below 2048: only the second range is resent. */
+	qb_crypto_stream_on_acked(&cs, &p, 0, 2048);
+	cr_assert_eq(p.chunks.in_use, 1);
+	cr_assert(qb_crypto_stream_send_peek(&cs, &p, 1200, &s));
+	cr_assert(s.retransmit);
+	cr_assert_eq(s.offset, 2500);
+	cr_assert_eq(s.len, 100);
+	cr_assert_arr_eq(s.data, src + 2500, 100);
+	qb_crypto_stream_send_commit(&cs, &p, s.offset, s.len);
+	cr_assert_not(qb_crypto_stream_send_peek(&cs, &p, 1200, &s));
+	qb_crypto_stream_on_acked(&cs, &p, 2048, 952);
+	cr_assert_eq(p.chunks.in_use, 0);
+	qb_crypto_stream_free(&cs, &p);
+	qb_stream_pools_fini(&p);
+}

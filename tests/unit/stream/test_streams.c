@@ -877,3 +877,79 @@ Test(streams, thousand_concurrent_streams_without_leaks, .timeout = 30)
 	qb_streams_destroy(c);
 	qb_streams_destroy(s);
 }
+
+Test(streams, application_events_are_edge_triggered)
+{
+	struct qb_stream_params pp = peer_params();
+	struct qb_streams_config cfg = config(false);
+	struct qb_streams *s = make(true, &pp), *c;
+	struct qb_send_span x;
+	uint64_t id, terr;
+	unsigned ev;
+
+	cr_assert_not(qb_streams_next_event(s, &id, &ev));
+	cr_assert_eq(qb_streams_on_stream(s, 0, 0, buf, 100, false, &terr), 0);
+	cr_assert_eq(qb_streams_on_stream(s, 0, 100, buf, 100, false, &terr), 0);
+	cr_assert(qb_streams_next_event(s, &id, &ev));
+	cr_assert_eq(id, 0);
+	cr_assert_eq(ev, QB_STREAM_EV_READABLE);
+	cr_assert_not(qb_streams_next_event(s, &id, &ev)); /* once per change */
+	/* Out-of-order data is not readable yet; filling the gap is. */
+	cr_assert_eq(qb_streams_on_stream(s, 0, 300, buf, 100, true, &terr), 0);
+	cr_assert_not(qb_streams_next_event(s, &id, &ev));
+	cr_assert_eq(qb_streams_on_stream(s, 0, 200, buf, 100, false, &terr), 0);
+	cr_assert(qb_streams_next_event(s, &id, &ev));
+	cr_assert_eq(ev, QB_STREAM_EV_READABLE);
+	/* A reset is readable too. */
+	cr_assert_eq(qb_streams_on_reset_stream(s, 4, 5, 0, &terr), 0);
+	cr_assert(qb_streams_next_event(s, &id, &ev));
+	cr_assert_eq(id, 4);
+	cr_assert_eq(ev, QB_STREAM_EV_READABLE);
+	qb_streams_destroy(s);
+
+	/* STOP_SENDING, and room back after a short write. */
+	cfg.send_buffer_max = 1500;
+	c = qb_streams_create(&pools, &cfg);
+	cr_assert_eq(qb_streams_set_peer_params(c, &pp, &terr), 0);
+	cr_assert_eq(qb_streams_open(c, true, &id), 0);
+	cr_assert_eq(qb_streams_write(c, id, buf, 2000, false), 1500);
+	cr_assert_eq(qb_streams_write(c, id, buf, 10, false), 0);
+	cr_assert(qb_streams_send_peek(c, 1000, &x));
+	qb_streams_send_commit(c, &x);
+	cr_assert_not(qb_streams_next_event(c, &id, &ev));
+	qb_streams_on_data_acked(c, x.stream_id, x.offset, x.len, false);
+	cr_assert(qb_streams_next_event(c, &id, &ev));
+	cr_assert_eq(ev, QB_STREAM_EV_WRITABLE);
+	cr_assert_eq(qb_streams_write(c, id, buf, 2000, false), 1000);
+	cr_assert_eq(qb_streams_on_stop_sending(c, id, 3, &terr), 0);
+	cr_assert(qb_streams_next_event(c, &id, &ev));
+	cr_assert_eq(ev, QB_STREAM_EV_STOPPED);
+	qb_streams_destroy(c);
+}
+
+Test(streams, blocked_frames_are_dropped_once_the_limit_moves)
+{
+	struct qb_stream_params pp = peer_params();
+	struct qb_send_span sp[16];
+	struct qb_ctrl_frame f;
+	struct qb_streams *c;
+	uint64_t id, terr;
+
+	pp.max_data = 1000;
+	pp.max_stream_data_bidi_remote = 500;
+	c = make(false, &pp);
+	cr_assert_eq(qb_streams_open(c, true, &id), 0);
+	cr_assert_eq(qb_streams_write(c, id, buf, 2000, false), 2000);
+	cr_assert_eq(send_spans(c, 1200, sp, 16), 1);
+	/* STREAM_DATA_BLOCKED(500) is queued, then the peer raises the limit
+	 * before it went out: it is not sent. */
+	cr_assert_eq(qb_streams_on_max_stream_data(c, id, 5000, &terr), 0);
+	cr_assert_eq(drain_ctrl(c, FT_STREAM_DATA_BLOCKED, NULL), 0);
+	cr_assert_eq(send_spans(c, 1200, sp, 16), 1); /* up to the connection's 1000 */
+	cr_assert(qb_streams_ctrl_peek(c, &f));
+	cr_assert_eq(f.type, FT_DATA_BLOCKED);
+	cr_assert_eq(f.value, 1000);
+	cr_assert_eq(qb_streams_on_max_data(c, 2000), 0);
+	cr_assert_eq(drain_ctrl(c, FT_DATA_BLOCKED, NULL), 0);
+	qb_streams_destroy(c);
+}
