@@ -399,36 +399,43 @@ qb_sbuf_on_acked(struct qb_sbuf *sb, struct qb_stream_pools *p, uint64_t off, ui
 	if (off >= end)
 		return;
 	sbuf_clear_lost(sb, cs, off, end);
-	for (uint64_t pos = off; pos < end;) {
-		uint64_t stop;
-		c = sbuf_chunk(sb, cs, pos);
-		if (c == NULL)
-			return;
-		stop = end < c->base + cs ? end : c->base + cs;
-		bits_set(c->map, (uint32_t)(pos - c->base), (uint32_t)(stop - c->base));
-		pos = stop;
-	}
-	if (off > sb->acked)
+	if (off > sb->acked) {
+		/* Out of order: remember the bytes until the prefix reaches them. */
+		for (uint64_t pos = off; pos < end;) {
+			uint64_t stop;
+			c = sbuf_chunk(sb, cs, pos);
+			if (c == NULL)
+				return;
+			stop = end < c->base + cs ? end : c->base + cs;
+			bits_set(c->map, (uint32_t)(pos - c->base), (uint32_t)(stop - c->base));
+			pos = stop;
+		}
 		return;
-	/* The acknowledged prefix grew: move it over the bits and free chunks. */
+	}
+	/* The prefix grows to `end` without bits, then over bytes acknowledged
+	 * out of order earlier; chunks wholly below it are done. */
+	sb->acked = end;
 	c = sb->head;
 	while (c != NULL) {
-		uint32_t idx = bits_find(c->map, (uint32_t)(sb->acked - c->base), cs, false);
+		uint32_t idx;
+		if (c->base + cs <= sb->acked) {
+			sb->head = c->next;
+			if (sb->tail == c)
+				sb->tail = NULL;
+			if (sb->hint == c)
+				sb->hint = NULL;
+			if (sb->cur == c)
+				sb->cur = NULL;
+			qb_pool_put(&p->chunks, c);
+			c = sb->head;
+			continue;
+		}
+		idx = bits_find(c->map, (uint32_t)(sb->acked - c->base), cs, false);
 		if (c->base + idx > sb->sent)
 			idx = (uint32_t)(sb->sent - c->base);
-		sb->acked = c->base + idx;
-		if (idx < cs)
+		if (c->base + idx == sb->acked)
 			break;
-		/* Fully acknowledged: every byte of it was sent, so it is done. */
-		sb->head = c->next;
-		if (sb->tail == c)
-			sb->tail = NULL;
-		if (sb->hint == c)
-			sb->hint = NULL;
-		if (sb->cur == c)
-			sb->cur = NULL;
-		qb_pool_put(&p->chunks, c);
-		c = sb->head;
+		sb->acked = c->base + idx;
 	}
 	if (sb->acked == sb->end)
 		qb_sbuf_free(sb, p); /* all acknowledged: hold no chunk while idle */

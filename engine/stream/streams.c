@@ -444,6 +444,20 @@ stream_span(struct qb_streams *m, struct qb_stream *s, size_t max_len, struct qb
 	return false;
 }
 
+unsigned
+qb_streams_tx_status(const struct qb_streams *m)
+{
+	unsigned st = 0;
+
+	if (!TAILQ_EMPTY(&m->send_q))
+		st |= QB_STREAMS_TX_DATA;
+	if (m->ctrl != 0 || !TAILQ_EMPTY(&m->ctrl_q))
+		st |= QB_STREAMS_TX_CTRL;
+	if (!TAILQ_EMPTY(&m->blocked_q))
+		st |= QB_STREAMS_TX_BLOCKED;
+	return st;
+}
+
 bool
 qb_streams_send_peek(struct qb_streams *m, size_t max_len, struct qb_send_span *out)
 {

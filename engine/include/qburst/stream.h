@@ -313,6 +313,14 @@ bool qb_streams_next_event(struct qb_streams *m, uint64_t *id, unsigned *events)
  * records (stream_id, offset, len, fin) in its
  * sent-packet record and reports it back with on_data_acked / on_data_lost.
  */
+/* What the streams have for the next packet (QB_STREAMS_TX_* bits): stream
+ * data ready (DATA), control frames due (CTRL), and stream data held back
+ * only by the connection's flow control (BLOCKED: MAX_DATA will free it). */
+#define QB_STREAMS_TX_DATA    0x1
+#define QB_STREAMS_TX_CTRL    0x2
+#define QB_STREAMS_TX_BLOCKED 0x4
+unsigned qb_streams_tx_status(const struct qb_streams *m);
+
 bool qb_streams_send_peek(struct qb_streams *m, size_t max_len, struct qb_send_span *out);
 void qb_streams_send_commit(struct qb_streams *m, const struct qb_send_span *sent);
 void qb_streams_on_data_acked(struct qb_streams *m, uint64_t id, uint64_t offset, uint64_t len,
