@@ -64,6 +64,21 @@ stream_window_update(struct qb_streams *m, struct qb_stream *s, uint64_t now)
 	qb_streams_ctrl_set(m, s, QB_SC_MAX_STREAM_DATA);
 }
 
+/* The application stopped reading: count everything received as consumed,
+ * hold nothing, and finish the receive side once the final size is known. */
+static void
+rx_discard(struct qb_streams *m, struct qb_stream *s)
+{
+	qb_streams_conn_consumed(m, s->rx_highest - s->rb.read, 0, false);
+	qb_rbuf_free(&s->rb, m->pools);
+	s->rb.read = s->rb.contig = s->rb.hi = s->rx_highest;
+	if (s->rx_final == UINT64_MAX || s->rx_highest != s->rx_final)
+		return;
+	s->rx_state = QB_RECV_DATA_READ;
+	qb_streams_ctrl_clear(m, s, QB_SC_STOP_SENDING | QB_SC_MAX_STREAM_DATA);
+	qb_streams_maybe_close(m, s);
+}
+
 /* Credit checks shared by STREAM and RESET_STREAM (RFC 9000 §4.1, §4.5), then
  * the accounting once they pass. */
 static int
@@ -115,6 +130,10 @@ qb_streams_on_stream(struct qb_streams *m, uint64_t id, uint64_t offset, const u
 	}
 	if (s->rx_state != QB_RECV_RECV && s->rx_state != QB_RECV_SIZE_KNOWN)
 		return 0; /* all data already here, or reset: nothing to keep */
+	if (s->rx_discard) {
+		rx_discard(m, s);
+		return 0;
+	}
 	uint64_t contig = s->rb.contig;
 	rc = qb_rbuf_write(&s->rb, m->pools, offset, data, len);
 	if (s->rx_state == QB_RECV_SIZE_KNOWN && s->rb.contig == s->rx_final) {
@@ -312,10 +331,16 @@ qb_streams_stop_sending(struct qb_streams *m, uint64_t id, uint64_t error_code)
 
 	if (s == NULL || s->rx_state == QB_RECV_NONE)
 		return QB_ERR_STATE;
-	/* RFC 9000 §3.5: only useful while data may still come. */
-	if (s->rx_state != QB_RECV_RECV && s->rx_state != QB_RECV_SIZE_KNOWN)
-		return 0;
-	s->stop_err = error_code;
-	qb_streams_ctrl_set(m, s, QB_SC_STOP_SENDING);
+	if (s->rx_state != QB_RECV_RECV && s->rx_state != QB_RECV_SIZE_KNOWN &&
+	    s->rx_state != QB_RECV_DATA_RECVD)
+		return 0; /* read or reset already */
+	s->rx_discard = true;
+	/* RFC 9000 §3.5: only useful while the peer may still be sending. */
+	if (s->rx_state == QB_RECV_RECV) {
+		s->stop_err = error_code;
+		qb_streams_ctrl_set(m, s, QB_SC_STOP_SENDING);
+		qb_streams_ctrl_clear(m, s, QB_SC_MAX_STREAM_DATA);
+	}
+	rx_discard(m, s); /* may close the stream */
 	return 0;
 }

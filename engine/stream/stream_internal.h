@@ -104,6 +104,7 @@ struct qb_stream {
 	bool fin_pending;       /* the FIN must be sent (first time or again) */
 	bool fin_acked;
 	bool stop_received;
+	bool rx_discard;    /* the application stopped reading */
 	bool write_blocked; /* a write came up short: tell when room returns */
 	uint8_t events;     /* QB_STREAM_EV_* not yet taken by the application */
 	TAILQ_ENTRY(qb_stream) sq_link;

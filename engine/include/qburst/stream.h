@@ -285,7 +285,10 @@ int64_t qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data,
                          bool fin);
 /* Abandon sending: RESET_STREAM with error_code (RFC 9000 §3.1, §19.4). */
 int qb_streams_reset(struct qb_streams *m, uint64_t id, uint64_t error_code);
-/* Ask the peer to stop sending: STOP_SENDING with error_code (§3.5, §19.5). */
+/* Stop reading: incoming data is discarded from now on (its credit returned
+ * at once) and, while data may still come, STOP_SENDING with error_code is
+ * sent (RFC 9000 §3.5, §19.5). The receive side is finished once the final
+ * size is known (FIN or RESET_STREAM; a reset is still reported). */
 int qb_streams_stop_sending(struct qb_streams *m, uint64_t id, uint64_t error_code);
 /* The peer sent STOP_SENDING on this stream (its code in *error_code). */
 bool qb_streams_stop_requested(const struct qb_streams *m, uint64_t id, uint64_t *error_code);

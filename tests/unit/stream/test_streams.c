@@ -616,8 +616,12 @@ Test(streams, stop_sending_makes_the_peer_reset)
 		cr_assert_eq(qb_streams_on_stream(s, id, sp[i].offset, sp[i].data, sp[i].len,
 		                                  sp[i].fin, &terr),
 		             0);
-	/* The server asks the client to stop. */
+	/* The server asks the client to stop: what arrived is discarded. */
+	struct qb_streams_fc before, after;
+	uint32_t chunks = pools.chunks.in_use;
+	qb_streams_get_fc(s, &before);
 	cr_assert_eq(qb_streams_stop_sending(s, id, 77), 0);
+	cr_assert_eq(pools.chunks.in_use, chunks - 2); /* the server's two chunks */
 	cr_assert(qb_streams_ctrl_peek(s, &f));
 	cr_assert_eq(f.type, FT_STOP_SENDING);
 	cr_assert_eq(f.error_code, 77);
@@ -634,8 +638,6 @@ Test(streams, stop_sending_makes_the_peer_reset)
 	cr_assert_eq(f.value, 2000);
 	qb_streams_ctrl_sent(c, &f);
 	/* The server gets the RESET_STREAM: the reader sees the reset. */
-	struct qb_streams_fc before, after;
-	qb_streams_get_fc(s, &before);
 	cr_assert_eq(qb_streams_on_reset_stream(s, id, f.error_code, f.value, &terr), 0);
 	cr_assert_eq(qb_streams_recv_state(s, id), QB_RECV_RESET_RECVD);
 	qb_streams_get_fc(s, &after);
@@ -952,4 +954,34 @@ Test(streams, blocked_frames_are_dropped_once_the_limit_moves)
 	cr_assert_eq(qb_streams_on_max_data(c, 2000), 0);
 	cr_assert_eq(drain_ctrl(c, FT_DATA_BLOCKED, NULL), 0);
 	qb_streams_destroy(c);
+}
+
+Test(streams, stop_sending_discards_until_the_final_size)
+{
+	struct qb_stream_params pp = peer_params();
+	struct qb_streams *s = make(true, &pp);
+	struct qb_streams_fc fc;
+	struct qb_ctrl_frame f;
+	uint64_t terr;
+
+	cr_assert_eq(qb_streams_on_stream(s, 2, 0, buf, 1500, false, &terr), 0);
+	cr_assert_eq(pools.chunks.in_use, 2);
+	cr_assert_eq(qb_streams_stop_sending(s, 2, 5), 0);
+	cr_assert_eq(pools.chunks.in_use, 0);
+	cr_assert_eq(drain_ctrl(s, FT_STOP_SENDING, &f), 1);
+	cr_assert_eq(f.error_code, 5);
+	/* Data still in flight is counted and dropped, never buffered. */
+	cr_assert_eq(qb_streams_on_stream(s, 2, 2000, buf, 1000, false, &terr), 0);
+	cr_assert_eq(pools.chunks.in_use, 0);
+	cr_assert_eq(qb_streams_count(s), 1);
+	/* The FIN fixes the final size: the stream is done, its credit back. */
+	cr_assert_eq(qb_streams_on_stream(s, 2, 3000, buf, 500, true, &terr), 0);
+	cr_assert_eq(qb_streams_count(s), 0);
+	qb_streams_get_fc(s, &fc);
+	cr_assert_eq(fc.rx_consumed, 3500);
+	cr_assert_eq(fc.rx_highest, 3500);
+	/* A STOP_SENDING lost afterwards is not resent. */
+	qb_streams_ctrl_lost(s, &f);
+	cr_assert_eq(drain_ctrl(s, FT_STOP_SENDING, NULL), 0);
+	qb_streams_destroy(s);
 }
