@@ -156,6 +156,14 @@ struct qb_streams {
 	struct qb_stream_list ev_q;      /* streams with application events */
 };
 
+/* The send side can still send (Ready, Send or Data Sent). */
+static inline bool
+qb_stream_tx_active(const struct qb_stream *s)
+{
+	return s->tx_state == QB_SEND_READY || s->tx_state == QB_SEND_SEND ||
+	       s->tx_state == QB_SEND_DATA_SENT;
+}
+
 struct qb_stream *qb_streams_lookup(const struct qb_streams *m, uint64_t id);
 int qb_streams_frame_stream(struct qb_streams *m, uint64_t id, bool recv_frame,
                             struct qb_stream **out, uint64_t *terr);
