@@ -175,6 +175,12 @@ qb_streams_on_reset_stream(struct qb_streams *m, uint64_t id, uint64_t error_cod
 	qb_streams_conn_consumed(m, final_size - s->rb.read, 0, false);
 	qb_rbuf_free(&s->rb, m->pools);
 	qb_streams_ctrl_clear(m, s, QB_SC_MAX_STREAM_DATA | QB_SC_STOP_SENDING);
+	if (s->rx_discard) {
+		/* The application stopped reading: nobody to tell. */
+		s->rx_state = QB_RECV_RESET_READ;
+		qb_streams_maybe_close(m, s);
+		return 0;
+	}
 	qb_streams_event(m, s, QB_STREAM_EV_READABLE);
 	return 0;
 }

@@ -275,11 +275,12 @@ int qb_streams_read_consume(struct qb_streams *m, uint64_t id, size_t n, uint64_
 
 /*
  * Application send side. write copies data into chunks (the caller's buffer
- * is free on return) and returns the bytes taken (< len when the pool or
- * cfg->send_buffer_max is short; try again after acks), QB_ERR_NOMEM if none
- * could be taken, QB_ERR_STATE if the stream cannot send (no send side, FIN
- * already written, reset). fin ends the stream after these bytes, and only
- * if every byte was taken. len 0 with fin is a bare FIN.
+ * is free on return) and returns the bytes taken: fewer than len (0 too)
+ * when cfg->send_buffer_max is reached (a WRITABLE event follows when acks
+ * make room) or the chunk pool runs short; QB_ERR_NOMEM if the pool gave
+ * nothing; QB_ERR_STATE if the stream cannot send (no send side, FIN already
+ * written, reset). fin ends the stream after these bytes, and only if every
+ * byte was taken. len 0 with fin is a bare FIN.
  */
 int64_t qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
                          bool fin);
@@ -287,8 +288,8 @@ int64_t qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data,
 int qb_streams_reset(struct qb_streams *m, uint64_t id, uint64_t error_code);
 /* Stop reading: incoming data is discarded from now on (its credit returned
  * at once) and, while data may still come, STOP_SENDING with error_code is
- * sent (RFC 9000 §3.5, §19.5). The receive side is finished once the final
- * size is known (FIN or RESET_STREAM; a reset is still reported). */
+ * sent (RFC 9000 §3.5, §19.5). The receive side finishes by itself once the
+ * final size is known (FIN or RESET_STREAM, neither reported). */
 int qb_streams_stop_sending(struct qb_streams *m, uint64_t id, uint64_t error_code);
 /* The peer sent STOP_SENDING on this stream (its code in *error_code). */
 bool qb_streams_stop_requested(const struct qb_streams *m, uint64_t id, uint64_t *error_code);

@@ -637,15 +637,15 @@ Test(streams, stop_sending_makes_the_peer_reset)
 	cr_assert_eq(f.error_code, 77); /* RFC 9000 §3.5: the code is copied */
 	cr_assert_eq(f.value, 2000);
 	qb_streams_ctrl_sent(c, &f);
-	/* The server gets the RESET_STREAM: the reader sees the reset. */
+	/* The server gets the RESET_STREAM: its reader had stopped reading, so
+	 * the receive side is done at once (Reset Read). */
 	cr_assert_eq(qb_streams_on_reset_stream(s, id, f.error_code, f.value, &terr), 0);
-	cr_assert_eq(qb_streams_recv_state(s, id), QB_RECV_RESET_RECVD);
+	cr_assert_eq(qb_streams_recv_state(s, id), QB_RECV_RESET_READ);
 	qb_streams_get_fc(s, &after);
 	cr_assert_eq(after.rx_consumed, before.rx_consumed + 2000); /* credit returned */
 	cr_assert_eq(qb_streams_read_peek(s, id, &r), 0);
 	cr_assert(r.reset);
 	cr_assert_eq(r.error_code, 77);
-	cr_assert_eq(qb_streams_recv_state(s, id), QB_RECV_RESET_READ);
 	/* A STOP_SENDING lost after the reset is not resent. */
 	qb_streams_ctrl_lost(s, &(struct qb_ctrl_frame){.type = FT_STOP_SENDING, .stream_id = id});
 	cr_assert_eq(drain_ctrl(s, FT_STOP_SENDING, NULL), 0);
