@@ -3,7 +3,10 @@
 # net_null, one forwarding lcore each (-l 0-1), the same frame sizes (64 and
 # 1200 bytes, testpmd's --txpkts), one after the other, interleaved over
 # ROUNDS rounds of SECONDS each. Each run's rate is the median of its
-# per-second Tx-pps lines; the ratio is udpgen's median over testpmd's.
+# per-second Tx-pps lines. The summary line per size gives the median rate of
+# each over the rounds and the median of the per-round ratios (a round's two
+# runs are seconds apart, so their ratio is the least disturbed by the load
+# of a shared machine).
 # Environment: ROUNDS (default 3), SECONDS_PER_RUN (default 5), SIZES.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,7 +27,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR
 # (no previous sample) and EAL start-up takes a while: run it longer.
 run_testpmd() { # SIZE
 	# shellcheck disable=SC2046
-	{ timeout -s INT $((SECS + 3)) "$TESTPMD" $(eal qb-bench-tp) -- --forward-mode=txonly \
+	{ timeout -s INT $((SECS + 4)) "$TESTPMD" $(eal qb-bench-tp) -- --forward-mode=txonly \
 		--txpkts="$1" --stats-period=1 2>/dev/null || true; } |
 		awk '/Tx-pps:/ && $2 > 0 { print $2 }' | median
 }
@@ -41,16 +44,20 @@ printf '%-6s %-6s %14s %14s %7s\n' size round testpmd_pps udpgen_pps ratio
 for size in $SIZES; do
 	tp_all=()
 	qb_all=()
+	ratios=()
 	for r in $(seq "$ROUNDS"); do
 		tp=$(run_testpmd "$size")
 		qb=$(run_udpgen "$size")
+		ratio=$(awk -v a="$qb" -v b="$tp" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
 		tp_all+=("$tp")
 		qb_all+=("$qb")
-		printf '%-6s %-6s %14.0f %14.0f %7.3f\n' "$size" "$r" "$tp" "$qb" \
-			"$(awk -v a="$qb" -v b="$tp" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+		ratios+=("$ratio")
+		printf '%-6s %-6s %14.0f %14.0f %7.3f\n' "$size" "$r" "$tp" "$qb" "$ratio"
 	done
 	tpm=$(printf '%s\n' "${tp_all[@]}" | median)
 	qbm=$(printf '%s\n' "${qb_all[@]}" | median)
-	printf '%-6s %-6s %14.0f %14.0f %7.3f\n' "$size" median "$tpm" "$qbm" \
-		"$(awk -v a="$qbm" -v b="$tpm" 'BEGIN { print (b > 0 ? a / b : 0) }')"
+	rm=$(printf '%s\n' "${ratios[@]}" | sort -n |
+		awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+	printf '%-6s %-6s %14.0f %14.0f %7.3f  (udpgen/testpmd, median of the rounds)\n' "$size" median \
+		"$tpm" "$qbm" "$rm"
 done

@@ -7,6 +7,9 @@
 #  afpacket: qburst in A on net_af_packet over a veth pair, the kernel socket
 #            in B (software checksums: net_af_packet has no offload).
 #  afpacket6: the same over IPv6 (neighbour discovery, software checksums).
+#  neigh:    the same with a static --neigh and no ARP at all (1 ms timeout).
+#  gateway:  a destination outside --ip's prefix (on B's loopback), reached
+#            through --gateway, the gateway's MAC by ARP.
 #  sink:     qburst --mode=sink in A over the veth pair; the kernel in B sends
 #            datagrams to it, so the sink must answer ARP first.
 # Next hops are resolved by ARP/ND (no --dst-mac). Checksums are verified
@@ -81,13 +84,27 @@ tap)
 	[ "$rc" -eq 0 ] || fail "qburst exited $rc"
 	grep -q 'offloaded checksums' "$WORK/qb.err" || fail "net_tap did not take the offload path"
 	;;
-afpacket | afpacket6)
+afpacket | afpacket6 | neigh | gateway)
 	veth_pair 198.18.3.1/24 2001:db8:3::1/64
-	if [ "$CASE" = afpacket6 ]; then
+	case $CASE in
+	afpacket6)
 		ip_args="--ip=2001:db8:3::2/64 --dst-ip=2001:db8:3::1"
+		;;
+	neigh)
+		mac=$(ip -n "$NB" link show "$VB" | awk '/ether/ { print $2 }')
+		ip_args="--ip=198.18.3.2/24 --dst-ip=198.18.3.1 --neigh=198.18.3.1,$mac --arp-timeout=1"
+		;;
+	gateway)
+		ip -n "$NB" addr add 198.19.0.7/32 dev lo || fail "address on lo"
+		ip_args="--ip=198.18.3.2/24 --dst-ip=198.19.0.7 --gateway=198.18.3.1"
+		;;
+	*)
+		ip_args="--ip=198.18.3.2/24 --dst-ip=198.18.3.1"
+		;;
+	esac
+	if [ "$CASE" = afpacket6 ]; then
 		start_receiver "$NB" $PORT $((SIZE - 62))
 	else
-		ip_args="--ip=198.18.3.2/24 --dst-ip=198.18.3.1"
 		start_receiver "$NB" $PORT $((SIZE - 42))
 	fi
 	start_capture "$NB" "$VB" $PORT 20
