@@ -4,6 +4,7 @@
 #  tap:      qburst runs inside namespace A on net_tap; the tap's kernel side
 #            is in A too, with the receiving socket (offload path: net_tap
 #            advertises checksum offload and fills the sums itself).
+#  tap6:     the same over IPv6.
 #  afpacket: qburst in A on net_af_packet over a veth pair, the kernel socket
 #            in B (software checksums: net_af_packet has no offload).
 #  afpacket6: the same over IPv6 (neighbour discovery, software checksums).
@@ -16,7 +17,7 @@
 # twice: the kernel drops bad UDP checksums (rx checksumming is turned off
 # on the receiving veth so the kernel really checks), and tcpdump -vv must
 # report "udp sum ok" for every captured datagram.
-# usage: kernel.sh QBURST tap|afpacket|afpacket6|sink
+# usage: kernel.sh QBURST tap|tap6|afpacket|afpacket6|neigh|gateway|sink
 . "$(dirname "$0")/lib.sh"
 
 need_netns
@@ -63,20 +64,28 @@ tx_pkts() {
 udpgen_args="--mode=udpgen --dst-port=$PORT --flows=4 --pkt-size=$SIZE --rate=2000 --duration=2 --stats-period=0.5 --stats-json=$J"
 
 case $CASE in
-tap)
+tap | tap6)
 	[ -c /dev/net/tun ] || fail "needs /dev/net/tun (net_tap)"
 	TAP=qbtap$$
 	new_netns "$NA"
-	start_receiver "$NA" $PORT $((SIZE - 42))
+	if [ "$CASE" = tap6 ]; then
+		ip_args="--ip=2001:db8:2::2/64 --dst-ip=2001:db8:2::1"
+		peer=2001:db8:2::1/64
+		start_receiver "$NA" $PORT $((SIZE - 62))
+	else
+		ip_args="--ip=198.18.2.2/24 --dst-ip=198.18.2.1"
+		peer=198.18.2.1/24
+		start_receiver "$NA" $PORT $((SIZE - 42))
+	fi
 	# shellcheck disable=SC2046,SC2086
 	ip netns exec "$NA" timeout -s KILL 30 "$QB" -l 0-1 $(eal) --vdev=net_tap0,iface=$TAP -- \
-		--ip=198.18.2.2/24 --dst-ip=198.18.2.1 --arp-timeout=15000 $udpgen_args \
-		>"$WORK/qb.out" 2>"$WORK/qb.err" &
+		$ip_args --arp-timeout=15000 $udpgen_args >"$WORK/qb.out" 2>"$WORK/qb.err" &
 	QBPID=$!
 	CLEANUPS+=("kill $QBPID")
-	# EAL creates the tap: give its kernel side the peer's address.
+	# EAL creates the tap: give its kernel side the peer's address while
+	# udpgen keeps asking for the peer's MAC (--arp-timeout).
 	for i in $(seq 100); do ip -n "$NA" link show "$TAP" >/dev/null 2>&1 && break; sleep 0.1; done
-	ip -n "$NA" addr add 198.18.2.1/24 dev "$TAP" || fail "no tap $TAP in $NA: $(cat "$WORK/qb.err")"
+	ip -n "$NA" addr add $peer dev "$TAP" nodad || fail "no tap $TAP in $NA: $(cat "$WORK/qb.err")"
 	ip -n "$NA" link set "$TAP" up
 	start_capture "$NA" "$TAP" $PORT 20
 	rc=0
@@ -154,6 +163,6 @@ check_pools "$WORK/qb.err"
 wait "$RECV_PID" || fail "receiver failed: $(cat "$WORK/recv.err")"
 check_received "$(tx_pkts)"
 check_capture
-errs=$(udp_csum_errors "$( [ "$CASE" = tap ] && echo "$NA" || echo "$NB")")
+errs=$(udp_csum_errors "$(case $CASE in tap*) echo "$NA" ;; *) echo "$NB" ;; esac)")
 [ "$errs" = 0 ] || fail "the kernel counted $errs UDP checksum errors"
 echo "PASS: kernel $CASE"

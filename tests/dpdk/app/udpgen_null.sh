@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # udpgen on net_null0,no-rx=1 (BRIEF §9: --dst-mac, no ARP there).
-# usage: udpgen_null.sh QBURST basic|single|sigint|rate|ipv6
+# usage: udpgen_null.sh QBURST basic|single|sigint|sigterm|rate|ipv6
 . "$(dirname "$0")/lib.sh"
 
 NULL="--vdev=net_null0,no-rx=1"
@@ -36,18 +36,21 @@ single)
 	[ "$n" -ge 2 ] || fail "$n periodic lines in 1 s at a 0.25 s period"
 	check_pools "$WORK/single.err"
 	;;
-sigint)
-	# --duration=0 runs until SIGINT; the JSON is still written.
+sigint | sigterm)
+	# --duration=0 runs until SIGINT/SIGTERM; the JSON is still written.
+	sig=INT
+	signo=2
+	[ "$CASE" = sigterm ] && sig=TERM && signo=15
 	# shellcheck disable=SC2046,SC2086
 	timeout -s KILL 20 "$QB" -l 0-1 $(eal) $NULL -- $V4 --duration=0 --stats-json="$J" \
 		>"$WORK/sigint.out" 2>"$WORK/sigint.err" &
 	pid=$!
 	sleep 2
-	kill -INT $pid
+	kill -$sig $pid
 	rc=0
 	wait $pid || rc=$?
-	[ "$rc" -eq 0 ] || fail "exit $rc after SIGINT"
-	grep -q 'stopped by signal 2' "$WORK/sigint.err" || fail "no stop-by-signal log"
+	[ "$rc" -eq 0 ] || fail "exit $rc after SIG$sig"
+	grep -q "stopped by signal $signo" "$WORK/sigint.err" || fail "no stop-by-signal log"
 	check_json "$J" udpgen 1 "tx_pkts > 0"
 	check_pools "$WORK/sigint.err"
 	;;
