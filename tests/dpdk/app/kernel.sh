@@ -13,11 +13,12 @@
 #            through --gateway, the gateway's MAC by ARP.
 #  sink:     qburst --mode=sink in A over the veth pair; the kernel in B sends
 #            datagrams to it, so the sink must answer ARP first.
+#  sink6:    the same over IPv6 (neighbour solicitation answered).
 # Next hops are resolved by ARP/ND (no --dst-mac). Checksums are verified
 # twice: the kernel drops bad UDP checksums (rx checksumming is turned off
 # on the receiving veth so the kernel really checks), and tcpdump -vv must
 # report "udp sum ok" for every captured datagram.
-# usage: kernel.sh QBURST tap|tap6|afpacket|afpacket6|neigh|gateway|sink
+# usage: kernel.sh QBURST tap|tap6|afpacket|afpacket6|neigh|gateway|sink|sink6
 . "$(dirname "$0")/lib.sh"
 
 need_netns
@@ -124,31 +125,43 @@ afpacket | afpacket6 | neigh | gateway)
 	[ "$rc" -eq 0 ] || fail "qburst exited $rc"
 	grep -q 'software checksums' "$WORK/qb.err" || fail "net_af_packet did not take the software path"
 	;;
-sink)
+sink | sink6)
 	veth_pair 198.18.4.1/24 2001:db8:4::1/64
-	# shellcheck disable=SC2046
+	if [ "$CASE" = sink6 ]; then
+		me=2001:db8:4::2
+		ip_args="--ip=$me/64"
+		family=AF_INET6
+		frame=162
+	else
+		me=198.18.4.2
+		ip_args="--ip=$me/24"
+		family=AF_INET
+		frame=142
+	fi
+	# shellcheck disable=SC2046,SC2086
 	ip netns exec "$NA" timeout -s KILL 30 "$QB" -l 0-1 $(eal) --vdev=net_af_packet0,iface=$VA -- \
-		--mode=sink --ip=198.18.4.2/24 --duration=4 --stats-json="$J" \
+		--mode=sink $ip_args --duration=4 --stats-json="$J" \
 		>"$WORK/qb.out" 2>"$WORK/qb.err" &
 	QBPID=$!
 	CLEANUPS+=("kill $QBPID")
 	sleep 1.5
-	# The kernel must resolve 198.18.4.2 by ARP: the sink answers it.
+	# The kernel must resolve the sink's address by ARP or neighbour
+	# solicitation: the sink answers it.
 	ip netns exec "$NB" python3 -c '
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+import socket, sys, time
+s = socket.socket(getattr(socket, sys.argv[1]), socket.SOCK_DGRAM)
 for i in range(200):
-    s.sendto(b"x" * 100, ("198.18.4.2", 9999))
+    s.sendto(b"x" * 100, (sys.argv[2], 9999))
     time.sleep(0.002)
-' || fail "kernel could not send (ARP unanswered?)"
+' $family $me || fail "kernel could not send (ARP/ND unanswered?)"
 	rc=0
 	wait $QBPID || rc=$?
 	[ "$rc" -eq 0 ] || fail "qburst sink exited $rc"
-	ip -n "$NB" neigh show 198.18.4.2 | grep -qi "$(ip -n "$NA" link show "$VA" | awk '/ether/ {print $2}')" ||
+	ip -n "$NB" neigh show $me | grep -qi "$(ip -n "$NA" link show "$VA" | awk '/ether/ {print $2}')" ||
 		fail "kernel did not learn the sink's MAC: $(ip -n "$NB" neigh show)"
-	# 200 datagrams of 142-byte frames, the ARP request(s) and maybe
-	# IPv6 noise from the kernel; one ARP reply (or more) sent.
-	check_json "$J" sink 1 "rx_pkts >= 201" "tx_pkts >= 1" "rx_bytes >= 200 * 142"
+	# 200 datagrams, the ARP request(s) or solicitation(s) and maybe IPv6
+	# noise from the kernel; one reply (or more) sent.
+	check_json "$J" sink 1 "rx_pkts >= 201" "tx_pkts >= 1" "rx_bytes >= 200 * $frame"
 	check_pools "$WORK/qb.err"
 	echo "PASS: kernel $CASE"
 	exit 0
