@@ -118,7 +118,10 @@ run_workers(const struct qb_mode_ops *ops)
 	} else {
 		RTE_LCORE_FOREACH_WORKER(lcore)
 		{
-			rte_eal_remote_launch(qb_worker_loop, &app.workers[i], lcore);
+			if (rte_eal_remote_launch(qb_worker_loop, &app.workers[i], lcore) != 0) {
+				QB_LOG(ERR, "lcore %u: cannot launch worker %u", lcore, i);
+				qb_stop_request();
+			}
 			i++;
 		}
 		while (!qb_stop_requested()) {
