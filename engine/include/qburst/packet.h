@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qburst/wire.h"
+#include "qburst/varint.h"
+#include "qburst/wire_common.h"
 
 /* qb_pkt_parse() flags. */
 #define QB_PARSE_GREASE_OK 0x1 /* fixed bit may be 0: grease_quic_bit sent (RFC 9287) */
