@@ -70,6 +70,50 @@ int qb_pkt_parse(const uint8_t *dgram, size_t len, size_t offset, size_t short_d
 int qb_dgram_parse(const uint8_t *dgram, size_t len, size_t short_dcid_len, unsigned flags,
                    struct qb_pkt_hdr *h, size_t max);
 
+/* ---- After header protection is removed ----------------------------------- */
+
+/* Packet number length (1..4) from the unprotected first byte. */
+static inline size_t
+qb_pkt_pn_len(uint8_t first)
+{
+	return (size_t)(first & 0x03) + 1;
+}
+
+/* Short header: the key phase bit of the unprotected first byte (RFC 9001 §6). */
+static inline bool
+qb_pkt_key_phase(uint8_t first)
+{
+	return (first & 0x04) != 0;
+}
+
+/*
+ * The reserved bits of the unprotected first byte are zero: 0x0c in a long
+ * header, 0x18 in a short one. If not, after successful removal of packet
+ * protection, the connection closes with PROTOCOL_VIOLATION (RFC 9000 §17.2,
+ * §17.3.1).
+ */
+static inline bool
+qb_pkt_reserved_ok(uint8_t first)
+{
+	return (first & ((first & 0x80) ? 0x0c : 0x18)) == 0;
+}
+
+/* The truncated packet number at p (pn_len 1..4 bytes, big-endian). */
+static inline uint64_t
+qb_pkt_get_pn(const uint8_t *p, size_t pn_len)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < pn_len; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * True if the datagram's last 16 bytes equal token: a Stateless Reset (RFC
+ * 9000 §10.3.1). Compared in constant time. False if len < 21.
+ */
+bool qb_stateless_reset_match(const uint8_t *dgram, size_t len, const uint8_t *token);
+
 /* ---- Encoder -------------------------------------------------------------- */
 
 /*
@@ -212,5 +256,15 @@ int qb_pkt_enc_retry(uint8_t *buf, size_t cap, uint32_t version, uint8_t unused4
 int qb_pkt_enc_vn(uint8_t *buf, size_t cap, uint8_t unused7, const uint8_t *dcid, size_t dcid_len,
                   const uint8_t *scid, size_t scid_len, const uint32_t *versions,
                   size_t n_versions);
+
+/*
+ * Writes a Stateless Reset of exactly len bytes (>= 21; RFC 9000 §10.3): a
+ * short-header-looking first byte (0x40 | random 6 bits), len - 17 further
+ * unpredictable bytes, then the 16-byte token. unpredictable supplies
+ * len - 16 random bytes (the caller's generator; this layer draws none).
+ * Returns len, or QB_ERR_ARG if len < 21.
+ */
+int qb_pkt_enc_stateless_reset(uint8_t *buf, size_t len, const uint8_t *unpredictable,
+                               const uint8_t *token);
 
 #endif

@@ -586,3 +586,28 @@ Test(frame, closed_packet_takes_nothing_more)
 	cr_assert_eq(qb_pkt_enc_len(&e), 100);
 	cr_assert_eq(mem[2], 0x08, "STREAM without OFF, LEN, FIN");
 }
+
+Test(frame, rfc9001_a2_client_payload)
+{
+	/* The client Initial's CRYPTO frame then PADDING to 1162 bytes. */
+	static uint8_t pl[1162];
+	size_t n = hex2bin("060040f1010000ed0303ebf8fa56f129 39b9584a3896472ec40bb863cfd3e868"
+	                   "04fe3a47f06a2b69484c000004130113 02010000c000000010000e00000b6578"
+	                   "616d706c652e636f6dff01000100000a 00080006001d00170018001000070005"
+	                   "04616c706e0005000501000000000033 00260024001d00209370b2c9caa47fba"
+	                   "baf4559fedba753de171fa71f50f1ce1 5d43e994ec74d748002b000302030400"
+	                   "0d0010000e0403050306030203080408 050806002d00020101001c0002400100"
+	                   "3900320408ffffffffffffffff050480 00ffff07048000ffff08011001048000"
+	                   "75300901100f088394c8f03e51570806 048000ffff",
+	                   pl, sizeof(pl));
+	cr_assert_eq(n, 245);
+	struct qb_frame f[4];
+	size_t k = decode_all(pl, sizeof(pl), f, 4);
+	cr_assert_eq(k, 2);
+	cr_assert_eq(f[0].type, QB_FT_CRYPTO);
+	cr_assert_eq(f[0].crypto.len, 241);
+	cr_assert_eq(f[1].type, QB_FT_PADDING);
+	cr_assert_eq(f[1].padding.len, 1162 - 245, "one PADDING run");
+	for (size_t i = 0; i < k; i++)
+		cr_assert_eq(qb_frame_check(f[i].type, QB_PKT_INITIAL, false), 0);
+}

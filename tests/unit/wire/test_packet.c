@@ -439,3 +439,54 @@ Test(packet, v2_type_codes)
 	cr_assert_eq(QB_TE_CRYPTO_ERROR, 0x100);
 	cr_assert_eq(qb_te_crypto_error(0x28), 0x128);
 }
+
+Test(packet, rfc9001_a3_protected_server_initial_visible_fields)
+{
+	/* The protected packet of RFC 9001 A.3: what is visible before HP removal. */
+	uint8_t d[200];
+	size_t n = hex2bin("cf000000010008f067a5502a4262b500 4075c0d95a482cd0991cd25b0aac406a"
+	                   "5816b6394100f37a1c69797554780bb3 8cc5a99f5ede4cf73c3ec2493a1839b3"
+	                   "dbcba3f6ea46c5b7684df3548e7ddeb9 c3bf9c73cc3f3bded74b562bfb19fb84"
+	                   "022f8ef4cdd93795d77d06edbb7aaf2f 58891850abbdca3d20398c276456cbc4"
+	                   "2158407dd074ee",
+	                   d, sizeof(d));
+	struct qb_pkt_hdr h;
+	cr_assert_eq(qb_pkt_parse(d, n, 0, 8, 0, &h), 0);
+	cr_assert_eq(h.type, QB_PKT_INITIAL);
+	cr_assert_eq(h.pn_offset, 18);
+	cr_assert_eq(h.end, n);
+	cr_assert_eq(h.len, 18 + 0x75);
+	/* After HP removal (RFC 9001 A.3: first byte c1, pn 0001). */
+	cr_assert_eq(qb_pkt_pn_len(0xc1), 2);
+	cr_assert(qb_pkt_reserved_ok(0xc1));
+	cr_assert(!qb_pkt_reserved_ok(0xc5));
+	cr_assert(!qb_pkt_reserved_ok(0x48));
+	cr_assert(qb_pkt_reserved_ok(0x44));
+	cr_assert(qb_pkt_key_phase(0x44));
+	const uint8_t pn[2] = {0x00, 0x01};
+	cr_assert_eq(qb_pkt_get_pn(pn, 2), 1);
+}
+
+Test(packet, stateless_reset)
+{
+	uint8_t rnd[64], tok[16], b[64];
+	for (int i = 0; i < 64; i++)
+		rnd[i] = (uint8_t)(0xff - i);
+	memset(tok, 0x5c, sizeof(tok));
+	cr_assert_eq(qb_pkt_enc_stateless_reset(b, 20, rnd, tok), QB_ERR_ARG);
+	memset(b, 0xee, sizeof(b));
+	cr_assert_eq(qb_pkt_enc_stateless_reset(b, 21, rnd, tok), 21);
+	cr_assert_eq(b[0], 0x40 | (0xff & 0x3f), "short-header form, fixed bit set");
+	cr_assert_arr_eq(b + 1, rnd + 1, 4);
+	cr_assert_arr_eq(b + 5, tok, 16);
+	cr_assert_eq(b[21], 0xee);
+	cr_assert(qb_stateless_reset_match(b, 21, tok));
+	cr_assert(!qb_stateless_reset_match(b, 20, tok));
+	b[20] ^= 1;
+	cr_assert(!qb_stateless_reset_match(b, 21, tok));
+	/* It parses as a short header (it is meant to look like one). */
+	b[20] ^= 1;
+	struct qb_pkt_hdr h;
+	cr_assert_eq(qb_pkt_parse(b, 21, 0, 0, 0, &h), 0);
+	cr_assert_eq(h.type, QB_PKT_1RTT);
+}
