@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The BoringSSL backend: EVP_AEAD for the three AEADs, AES_encrypt and
+ * CRYPTO_chacha_20 for header protection (RFC 9001 §5.4). Every context is
+ * set up once per key in init(); the per-packet calls allocate nothing.
+ */
+#include <string.h>
+
+#include <openssl/aead.h>
+#include <openssl/aes.h>
+#include <openssl/chacha.h>
+#include <openssl/mem.h>
+
+#include "crypto/aead_backend.h"
+
+struct qb_bssl_state {
+	EVP_AEAD_CTX aead;
+	union {
+		AES_KEY aes;        /* AES-ECB header protection */
+		uint8_t chacha[32]; /* ChaCha20 header protection key */
+	} hp;
+};
+
+_Static_assert(sizeof(struct qb_bssl_state) <= QB_CRYPTO_STATE_SIZE,
+               "BoringSSL state does not fit in struct qb_crypto_key");
+
+/*
+ * EVP_AEAD_CTX_open zeroes its output when the tag does not match, which
+ * would destroy a datagram the caller still needs (a stateless reset is
+ * recognised after a failed open, RFC 9000 §10.3.1). So open decrypts into
+ * this per-thread scratch and copies back only on success.
+ */
+static _Thread_local uint8_t qb_bssl_scratch[QB_CRYPTO_RETRY_MAX];
+
+static const EVP_AEAD *
+qb_bssl_aead(enum qb_aead_alg alg)
+{
+	switch (alg) {
+	case QB_AEAD_AES128GCM:
+		return EVP_aead_aes_128_gcm();
+	case QB_AEAD_AES256GCM:
+		return EVP_aead_aes_256_gcm();
+	case QB_AEAD_CHACHA20POLY1305:
+		return EVP_aead_chacha20_poly1305();
+	}
+	return NULL;
+}
+
+static int
+qb_bssl_init(struct qb_crypto_key *key, const uint8_t *aead_key, const uint8_t *hp_key)
+{
+	struct qb_bssl_state *st = qb_aead_state(key);
+	const EVP_AEAD *aead = qb_bssl_aead(key->alg);
+
+	if (aead == NULL || EVP_AEAD_key_length(aead) != key->key_len)
+		return QB_ERR_UNSUPPORTED;
+	if (!EVP_AEAD_CTX_init(&st->aead, aead, aead_key, key->key_len, QB_CRYPTO_TAG_LEN, NULL))
+		return QB_ERR_CRYPTO;
+	if (key->alg == QB_AEAD_CHACHA20POLY1305) {
+		memcpy(st->hp.chacha, hp_key, 32);
+	} else if (AES_set_encrypt_key(hp_key, key->key_len * 8, &st->hp.aes) != 0) {
+		EVP_AEAD_CTX_cleanup(&st->aead);
+		return QB_ERR_CRYPTO;
+	}
+	return 0;
+}
+
+static void
+qb_bssl_clear(struct qb_crypto_key *key)
+{
+	struct qb_bssl_state *st = qb_aead_state(key);
+
+	EVP_AEAD_CTX_cleanup(&st->aead);
+}
+
+static int
+qb_bssl_seal(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+             size_t aad_len, uint8_t *buf, size_t len)
+{
+	const struct qb_bssl_state *st = qb_aead_state_const(key);
+	size_t tag_len;
+
+	/* The scatter form writes the tag straight after the ciphertext with
+	 * no length bookkeeping beyond the tag. */
+	if (!EVP_AEAD_CTX_seal_scatter(&st->aead, buf, buf + len, &tag_len, QB_CRYPTO_TAG_LEN,
+	                               nonce, QB_CRYPTO_IV_LEN, buf, len, NULL, 0, aad, aad_len))
+		return QB_ERR_CRYPTO;
+	return 0;
+}
+
+static int
+qb_bssl_open(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+             size_t aad_len, uint8_t *buf, size_t len)
+{
+	const struct qb_bssl_state *st = qb_aead_state_const(key);
+	uint8_t *out = qb_bssl_scratch;
+
+	if (len > sizeof(qb_bssl_scratch))
+		return QB_ERR_CRYPTO;
+	if (!EVP_AEAD_CTX_open_gather(&st->aead, out, nonce, QB_CRYPTO_IV_LEN, buf, len, buf + len,
+	                              QB_CRYPTO_TAG_LEN, aad, aad_len))
+		return QB_ERR_CRYPTO;
+	memcpy(buf, out, len);
+	return 0;
+}
+
+static void
+qb_bssl_hp_mask(const struct qb_crypto_key *key, const uint8_t *sample, uint8_t *mask)
+{
+	const struct qb_bssl_state *st = qb_aead_state_const(key);
+
+	if (key->alg == QB_AEAD_CHACHA20POLY1305) {
+		/* RFC 9001 §5.4.4: counter = sample[0..3] little-endian,
+		 * nonce = sample[4..15]; mask = ChaCha20 of five zero bytes. */
+		static const uint8_t zeros[QB_CRYPTO_HP_MASK_LEN];
+		uint32_t counter = (uint32_t)sample[0] | (uint32_t)sample[1] << 8 |
+		                   (uint32_t)sample[2] << 16 | (uint32_t)sample[3] << 24;
+		CRYPTO_chacha_20(mask, zeros, QB_CRYPTO_HP_MASK_LEN, st->hp.chacha, sample + 4,
+		                 counter);
+	} else {
+		/* RFC 9001 §5.4.3: mask = AES-ECB(hp_key, sample). */
+		AES_encrypt(sample, mask, &st->hp.aes);
+	}
+}
+
+const struct qb_aead_ops qb_aead_boringssl_ops = {
+        .id = QB_CRYPTO_BORINGSSL,
+        .name = "boringssl",
+        .init = qb_bssl_init,
+        .clear = qb_bssl_clear,
+        .seal = qb_bssl_seal,
+        .open = qb_bssl_open,
+        .hp_mask = qb_bssl_hp_mask,
+};

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Whole-packet protection (RFC 9001 §5.3, §5.4): the per-packet path. The
+ * backend ciphers; this file builds the nonce, applies and removes header
+ * protection, decodes the packet number and guarantees that a failed
+ * unprotect leaves the packet exactly as received.
+ */
+#include <string.h>
+
+#include "crypto/aead_backend.h"
+
+/* nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).
+ * The pn only reaches the last 8 bytes, so one 64-bit XOR does it. */
+static inline void
+qb_nonce(uint8_t *nonce, const uint8_t *iv, uint64_t pn)
+{
+	uint64_t tail;
+
+	memcpy(nonce, iv, QB_CRYPTO_IV_LEN);
+	memcpy(&tail, nonce + 4, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	tail ^= __builtin_bswap64(pn);
+#else
+	tail ^= pn;
+#endif
+	memcpy(nonce + 4, &tail, 8);
+}
+
+/* Header protection covers the low 4 bits of a long header's first byte
+ * and the low 5 of a short header's (RFC 9001 §5.4.1). */
+static inline uint8_t
+qb_first_byte_mask(uint8_t first)
+{
+	return (first & 0x80) ? 0x0f : 0x1f;
+}
+
+int
+qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset, size_t pn_len,
+                  uint64_t pn, size_t payload_len)
+{
+	const struct qb_aead_ops *ops = key->ops;
+	size_t hdr_len = pn_offset + pn_len;
+	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t mask[QB_CRYPTO_SAMPLE_LEN];
+	uint8_t *pnp = pkt + pn_offset;
+
+	/* The sample starts 4 bytes after the pn and needs 16 bytes, tag
+	 * included: pn_len + payload_len >= 4 (RFC 9001 §5.4.2). The first
+	 * byte's pn-length bits must agree with pn_len. */
+	if (ops == NULL || pn_len < 1 || pn_len > 4 || pn_len + payload_len < 4 || pn_offset < 1 ||
+	    (size_t)(pkt[0] & 0x03) + 1 != pn_len)
+		return QB_ERR_ARG;
+	switch (pn_len) {
+	case 4:
+		*pnp++ = (uint8_t)(pn >> 24);
+		/* fall through */
+	case 3:
+		*pnp++ = (uint8_t)(pn >> 16);
+		/* fall through */
+	case 2:
+		*pnp++ = (uint8_t)(pn >> 8);
+		/* fall through */
+	default:
+		*pnp = (uint8_t)pn;
+	}
+	qb_nonce(nonce, key->iv, pn);
+	if (ops->seal(key, nonce, pkt, hdr_len, pkt + hdr_len, payload_len) != 0)
+		return QB_ERR_CRYPTO;
+	ops->hp_mask(key, pkt + pn_offset + 4, mask);
+	pkt[0] ^= mask[0] & qb_first_byte_mask(pkt[0]);
+	pnp = pkt + pn_offset;
+	for (size_t i = 0; i < pn_len; i++)
+		pnp[i] ^= mask[1 + i];
+	return (int)(hdr_len + payload_len + QB_CRYPTO_TAG_LEN);
+}
+
+/* RFC 9000 §A.3: the packet number closest to largest + 1 whose low
+ * pn_nbits bits are truncated. largest == UINT64_MAX means none yet. */
+static uint64_t
+qb_pn_decode(uint64_t largest, uint64_t truncated, unsigned pn_nbits)
+{
+	uint64_t expected = largest + 1;
+	uint64_t win = (uint64_t)1 << pn_nbits;
+	uint64_t hwin = win / 2;
+	uint64_t candidate = (expected & ~(win - 1)) | truncated;
+
+	if (candidate + hwin <= expected && candidate < ((uint64_t)1 << 62) - win)
+		return candidate + win;
+	if (candidate > expected + hwin && candidate >= win)
+		return candidate - win;
+	return candidate;
+}
+
+int
+qb_crypto_unprotect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t pkt_len,
+                           size_t pn_offset, uint64_t largest_pn, struct qb_crypto_hdr *hdr)
+{
+	uint8_t mask[QB_CRYPTO_SAMPLE_LEN];
+	uint8_t *pnp = pkt + pn_offset;
+	uint64_t truncated = 0;
+	uint8_t first;
+	size_t pn_len;
+
+	if (key->ops == NULL || pn_offset < 1)
+		return QB_ERR_ARG;
+	/* The sample is taken as if the pn were 4 bytes long; with the tag
+	 * it must fit (RFC 9001 §5.4.2). That also bounds every pn byte. */
+	if (pkt_len < pn_offset || pkt_len - pn_offset < 4 + QB_CRYPTO_SAMPLE_LEN)
+		return QB_ERR_TRUNCATED;
+	key->ops->hp_mask(key, pnp + 4, mask);
+	hdr->protected_bytes[0] = pkt[0];
+	memcpy(hdr->protected_bytes + 1, pnp, 4);
+	first = pkt[0] ^ (mask[0] & qb_first_byte_mask(pkt[0]));
+	pn_len = (size_t)(first & 0x03) + 1;
+	pkt[0] = first;
+	for (size_t i = 0; i < pn_len; i++) {
+		pnp[i] ^= mask[1 + i];
+		truncated = truncated << 8 | pnp[i];
+	}
+	hdr->first_byte = first;
+	hdr->pn_offset = pn_offset;
+	hdr->pn_len = pn_len;
+	hdr->pn = qb_pn_decode(largest_pn, truncated, (unsigned)pn_len * 8);
+	/* pn_offset + 20 <= pkt_len, so this cannot underflow. */
+	hdr->payload_len = pkt_len - pn_offset - pn_len - QB_CRYPTO_TAG_LEN;
+	return 0;
+}
+
+void
+qb_crypto_unprotect_restore(uint8_t *pkt, const struct qb_crypto_hdr *hdr)
+{
+	pkt[0] = hdr->protected_bytes[0];
+	memcpy(pkt + hdr->pn_offset, hdr->protected_bytes + 1, hdr->pn_len);
+}
+
+int
+qb_crypto_unprotect_payload(const struct qb_crypto_key *key, uint8_t *pkt,
+                            struct qb_crypto_hdr *hdr)
+{
+	size_t hdr_len = hdr->pn_offset + hdr->pn_len;
+	uint8_t nonce[QB_CRYPTO_IV_LEN];
+
+	if (key->ops == NULL) {
+		qb_crypto_unprotect_restore(pkt, hdr);
+		return QB_ERR_ARG;
+	}
+	qb_nonce(nonce, key->iv, hdr->pn);
+	if (key->ops->open(key, nonce, pkt, hdr_len, pkt + hdr_len, hdr->payload_len) != 0) {
+		/* The backend left the payload intact; put the header back. */
+		qb_crypto_unprotect_restore(pkt, hdr);
+		return QB_ERR_CRYPTO;
+	}
+	return 0;
+}
+
+int
+qb_crypto_unprotect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pkt_len, size_t pn_offset,
+                    uint64_t largest_pn, struct qb_crypto_hdr *hdr)
+{
+	int rc = qb_crypto_unprotect_header(key, pkt, pkt_len, pn_offset, largest_pn, hdr);
+
+	if (rc != 0)
+		return rc;
+	return qb_crypto_unprotect_payload(key, pkt, hdr);
+}
+
+void
+qb_crypto_hp_mask(const struct qb_crypto_key *key, const uint8_t *sample, uint8_t *mask)
+{
+	uint8_t full[QB_CRYPTO_SAMPLE_LEN];
+
+	key->ops->hp_mask(key, sample, full);
+	memcpy(mask, full, QB_CRYPTO_HP_MASK_LEN);
+}
