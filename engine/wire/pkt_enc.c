@@ -169,7 +169,7 @@ qb_pkt_enc_pad_for_sample(struct qb_pkt_enc *e)
 }
 
 int
-qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_info *info)
+qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
 {
 	if (!e->open)
 		return QB_ERR_STATE;

@@ -139,7 +139,7 @@ struct qb_pkt_enc {
 };
 
 /* What the crypto layer needs to seal and protect a finished packet. */
-struct qb_pkt_info {
+struct qb_pkt_layout {
 	size_t offset;      /* packet start in the datagram */
 	size_t pn_offset;   /* pn field, from the packet start */
 	size_t pn_len;      /* 1..4 */
@@ -223,7 +223,7 @@ int qb_pkt_enc_pad_for_sample(struct qb_pkt_enc *e);
  * crypto layer to write) and fills *info. Returns 0, QB_ERR_STATE if no
  * packet is open, QB_ERR_NOBUF if the sample padding does not fit.
  */
-int qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_info *info);
+int qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info);
 
 /* Drops the open packet: the cursor goes back to its start. */
 void qb_pkt_enc_abort(struct qb_pkt_enc *e);

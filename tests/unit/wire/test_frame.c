@@ -494,7 +494,7 @@ Test(frame, stream_fitting)
 		uint8_t mem[256];
 		memset(mem, 0xc3, sizeof(mem));
 		struct qb_pkt_enc e;
-		struct qb_pkt_info info;
+		struct qb_pkt_layout info;
 		uint8_t cid[8] = {0};
 		qb_pkt_enc_init(&e, mem, cap);
 		cr_assert_eq(qb_pkt_enc_begin_short(&e, cid, 8, false, false, 1, 2), 0);
@@ -532,7 +532,7 @@ Test(frame, stream_fin_only_and_crypto_and_datagram)
 {
 	uint8_t mem[200];
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t taken = 99;
 	qb_pkt_enc_init(&e, mem, sizeof(mem));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_HANDSHAKE, NULL, 0, NULL, 0,

@@ -28,7 +28,7 @@ static const char server_payload[] =
 
 /* Builds the client Initial of RFC 9001 A.2 (v1) or RFC 9369 A.2 (v2). */
 static size_t
-client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_info *info)
+client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_layout *info)
 {
 	uint8_t frames[300];
 	size_t fl = hex2bin(client_crypto, frames, sizeof(frames));
@@ -48,7 +48,7 @@ client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_info *inf
 Test(packet, rfc9001_a2_client_initial_header)
 {
 	uint8_t d[1300], want[64];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
 	size_t hl = hex2bin("c300000001088394c8f03e5157080000449e00000002", want, sizeof(want));
 	cr_assert_eq(n, 1200);
@@ -76,7 +76,7 @@ Test(packet, rfc9001_a2_client_initial_header)
 Test(packet, rfc9369_a2_client_initial_header_v2)
 {
 	uint8_t d[1300], want[64];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_2, d, sizeof(d), &info);
 	size_t hl = hex2bin("d36b3343cf088394c8f03e5157080000449e00000002", want, sizeof(want));
 	cr_assert_arr_eq(d, want, hl, "header bytes differ from RFC 9369 A.2");
@@ -94,7 +94,7 @@ server_initial(uint32_t version, const char *hdr_hex)
 	size_t pn = hex2bin(server_payload, pl, sizeof(pl));
 	size_t hl = hex2bin(hdr_hex, want, sizeof(want));
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, version, QB_PKT_INITIAL, NULL, 0, server_scid, 8,
 	                                   NULL, 0, 1, 2),
@@ -161,7 +161,7 @@ Test(packet, rfc9001_a5_short_header)
 	/* RFC 9001 A.5: unprotected header 4200bff4, payload 01: 21 bytes. */
 	uint8_t d[64];
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_short(&e, NULL, 0, false, false, 654360564, 3), 0);
 	*qb_pkt_enc_ptr(&e) = 0x01;
@@ -189,7 +189,7 @@ Test(packet, short_header_bits_and_sample_padding)
 {
 	uint8_t d[64], cid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_short(&e, cid, 8, true, true, 7, 1), 0);
 	*qb_pkt_enc_ptr(&e) = 0x01; /* PING */
@@ -209,7 +209,7 @@ Test(packet, coalesced_walk)
 {
 	uint8_t d[1500], cid[8] = {9, 9, 9, 9, 9, 9, 9, 9};
 	struct qb_pkt_enc e;
-	struct qb_pkt_info i1, i2, i3;
+	struct qb_pkt_layout i1, i2, i3;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_INITIAL, cid, 8, cid, 4,
 	                                   (const uint8_t *)"tok", 3, 0, 1),
@@ -263,7 +263,7 @@ Test(packet, trailing_zeros_end_the_walk)
 Test(packet, every_truncation_rejected)
 {
 	uint8_t d[1300];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
 	struct qb_pkt_hdr h;
 	for (size_t cut = 0; cut < n; cut++) {
@@ -285,7 +285,7 @@ Test(packet, every_truncation_rejected)
 Test(packet, malformed_rejected)
 {
 	uint8_t d[1300];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
 	struct qb_pkt_hdr h;
 	/* DCID length 21 in v1. */
@@ -413,7 +413,7 @@ Test(packet, length_capped_to_two_byte_varint)
 {
 	static uint8_t d[20000];
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_HANDSHAKE, NULL, 0, NULL, 0,
 	                                   NULL, 0, 0, 1),
