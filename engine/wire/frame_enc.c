@@ -318,17 +318,20 @@ qb_pkt_enc_stream_hdr(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset,
 	if (TOO_BIG(stream_id | offset) || len > QB_VARINT_MAX - offset || (len == 0 && !fin))
 		return QB_ERR_ARG;
 	size_t room = qb_pkt_enc_room(e);
-	size_t h0 = 1 + VL(stream_id) + (offset ? VL(offset) : 0);
+	size_t id_len = VL(stream_id), off_len = offset ? VL(offset) : 0;
+	size_t h0 = 1 + id_len + off_len;
+	size_t len_len = VL(len);
 	uint8_t type = QB_FT_STREAM | (offset ? QB_STREAM_OFF : 0);
 	size_t take;
 	bool close = false;
-	if (h0 + VL(len) + len <= room) {
+	if (h0 + len_len + len <= room) {
 		/* Whole: with a Length, so frames may follow. */
 		take = len;
 		type |= QB_STREAM_LEN | (fin ? QB_STREAM_FIN : 0);
 	} else if (room > h0 && len >= room - h0) {
 		/* Fills the packet to its end: no Length needed (RFC 9000 §19.8). */
 		take = room - h0;
+		len_len = 0;
 		close = true;
 		if (fin && take == len)
 			type |= QB_STREAM_FIN;
@@ -338,16 +341,17 @@ qb_pkt_enc_stream_hdr(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset,
 		if (a <= VL(a))
 			return QB_ERR_NOBUF;
 		take = a - VL(a);
+		len_len = VL(take);
 		type |= QB_STREAM_LEN;
 	}
 	uint8_t *p = qb_pkt_enc_ptr(e);
 	*p++ = type;
-	p = qb_varint_put(p, stream_id);
-	if (offset)
-		p = qb_varint_put(p, offset);
-	if (type & QB_STREAM_LEN)
-		p = qb_varint_put(p, take);
-	qb_pkt_enc_advance(e, (size_t)(p - qb_pkt_enc_ptr(e)));
+	p = qb_varint_put_n(p, stream_id, id_len);
+	if (off_len)
+		p = qb_varint_put_n(p, offset, off_len);
+	if (len_len)
+		p = qb_varint_put_n(p, take, len_len);
+	qb_pkt_enc_advance(e, h0 + len_len);
 	/* The data runs to the packet's limit: nothing may follow it. */
 	e->closed = close;
 	*taken = take;
