@@ -292,10 +292,17 @@ qb_frame_enc_ack(uint8_t *buf, size_t room, const struct qb_ack_range *r, size_t
 int
 qb_pkt_enc_frame(struct qb_pkt_enc *e, const struct qb_frame *f)
 {
+	/* STREAM without LEN and DATAGRAM 0x30 run to the packet's end. */
+	bool open_ended = f->type == QB_FT_DATAGRAM ||
+	                  (f->type >= 0x08 && f->type <= 0x0f && !(f->type & QB_STREAM_LEN));
 	int n = qb_frame_encode(qb_pkt_enc_ptr(e), qb_pkt_enc_room(e), f);
 	if (n < 0)
 		return n;
+	/* Nothing can follow it, so not even sample padding: it must reach it. */
+	if (open_ended && e->pn_len + qb_pkt_enc_payload_len(e) + (size_t)n < 4)
+		return QB_ERR_ARG;
 	qb_pkt_enc_advance(e, (size_t)n);
+	e->closed = open_ended;
 	return 0;
 }
 

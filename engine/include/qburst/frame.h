@@ -226,7 +226,12 @@ int qb_frame_enc_ack(uint8_t *p, size_t room, const struct qb_ack_range *r, size
 
 /* ---- Writing frames into the open packet of a packet encoder -------------- */
 
-/* Appends f (qb_frame_encode()); 0, QB_ERR_NOBUF or QB_ERR_ARG. */
+/*
+ * Appends f (qb_frame_encode()); 0, QB_ERR_NOBUF or QB_ERR_ARG. A frame that
+ * runs to the packet's end (STREAM without LEN, DATAGRAM 0x30) closes the
+ * packet to further frames and padding; it is refused (QB_ERR_ARG) if the
+ * packet would then be too short for the header-protection sample.
+ */
 int qb_pkt_enc_frame(struct qb_pkt_enc *e, const struct qb_frame *f);
 
 /* Appends an ACK frame (qb_frame_enc_ack()); returns 0 or the error. */

@@ -51,8 +51,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 			/* Re-encoding the ranges gives a frame that decodes to them. */
 			if (k == f.ack.range_count + 1) {
+				const uint64_t ecn[3] = {f.ack.ect0, f.ack.ect1, f.ack.ce};
 				int m = qb_frame_enc_ack(re, sizeof(re), r, k, f.ack.delay,
-				                         f.ack.ecn ? &f.ack.ect0 : NULL, NULL);
+				                         f.ack.ecn ? ecn : NULL, NULL);
 				if (m <= 0)
 					abort();
 			}

@@ -611,3 +611,26 @@ Test(frame, rfc9001_a2_client_payload)
 	for (size_t i = 0; i < k; i++)
 		cr_assert_eq(qb_frame_check(f[i].type, QB_PKT_INITIAL, false), 0);
 }
+
+Test(frame, open_ended_frames_close_the_packet)
+{
+	uint8_t mem[100];
+	struct qb_pkt_enc e;
+	qb_pkt_enc_init(&e, mem, sizeof(mem));
+	cr_assert_eq(qb_pkt_enc_begin_short(&e, NULL, 0, false, false, 0, 1), 0);
+	/* An empty DATAGRAM 0x30 would leave pn + frames at 2 < 4: refused. */
+	struct qb_frame dg = {.type = QB_FT_DATAGRAM, .datagram = {big, 0}};
+	cr_assert_eq(qb_pkt_enc_frame(&e, &dg), QB_ERR_ARG);
+	dg.datagram.len = 5;
+	cr_assert_eq(qb_pkt_enc_frame(&e, &dg), 0);
+	cr_assert_eq(qb_pkt_enc_room(&e), 0, "nothing may follow DATAGRAM 0x30");
+	struct qb_frame ping = {.type = QB_FT_PING};
+	cr_assert_eq(qb_pkt_enc_frame(&e, &ping), QB_ERR_NOBUF);
+	struct qb_pkt_layout L;
+	cr_assert_eq(qb_pkt_enc_finish(&e, &L), 0);
+	cr_assert_eq(L.payload_len, 6);
+	struct qb_frame f;
+	uint64_t terr;
+	cr_assert_eq(qb_frame_decode(mem + L.hdr_len, L.payload_len, &f, &terr), 6);
+	cr_assert_eq(f.datagram.len, 5);
+}
