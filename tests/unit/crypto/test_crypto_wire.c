@@ -2,7 +2,7 @@
 /*
  * The path the burst engine takes, end to end on the RFC vectors: the wire
  * module's packet encoder writes the header and frames, qb_crypto_protect()
- * seals it in place from the encoder's qb_pkt_info; and the receive side:
+ * seals it in place from the encoder's qb_pkt_layout; and the receive side:
  * qb_dgram_parse() then qb_crypto_unprotect(). Also the Retry packet built by
  * the encoder with its tag from qb_crypto_retry_tag().
  */
@@ -33,7 +33,7 @@ Test(crypto_wire, encoder_then_protect_gives_the_client_initial)
 		uint8_t dcid[8], frames[300], want[1200], dgram[1500];
 		struct qb_crypto_key ck, sk;
 		struct qb_pkt_enc e;
-		struct qb_pkt_info info;
+		struct qb_pkt_layout info;
 		size_t nf = unhex(v->client_crypto, frames, sizeof(frames));
 
 		unhex(v->dcid, dcid, sizeof(dcid));
