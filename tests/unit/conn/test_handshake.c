@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Connection core, end to end on a fake clock: the handshake, the client's
+ * first datagram (RFC 9000 §14.1), key discard (RFC 9001 §4.9), idle timeout
+ * and close (RFC 9000 §10).
+ */
+#include "harness.h"
+
+Test(conn_handshake, completes_on_both_sides_with_alpn)
+{
+	struct h_pair p;
+
+	h_init(&p, 1);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL), "handshake did not complete");
+	cr_assert(qb_conn_handshake_complete(p.c));
+	cr_assert(qb_conn_handshake_complete(p.s));
+	cr_assert_str_eq(qb_conn_alpn(p.c), H_ALPN);
+	cr_assert_str_eq(qb_conn_alpn(p.s), H_ALPN);
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_OPEN);
+	cr_assert_eq(qb_conn_state(p.s), QB_CONN_OPEN);
+	/* Two round trips of 20 ms at most, without loss. */
+	cr_assert_lt(p.now - 1000 * H_MS, 100 * H_MS, "took %lu ns",
+	             (unsigned long)(p.now - 1000 * H_MS));
+	struct qb_conn_stats st;
+	qb_conn_stats(p.c, &st);
+	cr_assert_eq(st.pkts_lost, 0);
+	cr_assert_gt(st.srtt_ns, 19 * H_MS);
+	h_fini(&p);
+}
+
+Test(conn_handshake, client_first_datagram_is_padded_inside_its_initial)
+{
+	struct h_pair p;
+	uint8_t d[H_MTU];
+	uint32_t why = 0;
+
+	h_init(&p, 2);
+	h_start(&p);
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200, "first datagram %d bytes", n);
+	struct qb_pkt_hdr h[4];
+	cr_assert_eq(qb_dgram_parse(d, (size_t)n, 8, 0, h, 4), 1, "one packet");
+	cr_assert_eq(h[0].type, QB_PKT_INITIAL);
+	cr_assert_eq(h[0].len, (size_t)n, "the padding is inside the Initial packet");
+	cr_assert_eq(h[0].dcid_len, 8);
+	/* Nothing more until the server answers. */
+	cr_assert_eq(qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why), 0);
+	cr_assert(why & QB_WHY_NO_DATA, "why %#x", why);
+	h_fini(&p);
+}
+
+Test(conn_handshake, server_respects_amplification_limit)
+{
+	struct h_pair p;
+	uint8_t d[H_MTU], out[H_MTU];
+	uint32_t why = 0;
+
+	h_init(&p, 3);
+	h_start(&p);
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200);
+	p.s = qb_conn_server_new(&p.cfg_s, d, (size_t)n, p.now);
+	cr_assert_not_null(p.s);
+	cr_assert_eq(qb_conn_recv(p.s, 0, d, (size_t)n, p.now), 0);
+	size_t total = 0;
+	int k;
+	while ((k = qb_conn_send(p.s, 0, out, sizeof(out), p.now, &why)) > 0)
+		total += (size_t)k;
+	cr_assert_gt(total, 0);
+	cr_assert_leq(total, 3 * (size_t)n, "sent %zu for %d received", total, n);
+	h_fini(&p);
+}
+
+Test(conn_handshake, completes_at_30_percent_loss)
+{
+	for (uint64_t seed = 10; seed < 16; seed++) {
+		struct h_pair p;
+		h_init(&p, seed);
+		p.to_s.loss = p.to_c.loss = 0.30;
+		h_start(&p);
+		bool ok = h_run(&p, 60000 * H_MS, h_confirmed, NULL);
+		cr_assert(ok, "seed %lu: handshake did not complete (client state %d)",
+		          (unsigned long)seed, qb_conn_state(p.c));
+		h_fini(&p);
+	}
+}
+
+static bool
+both_closed(struct h_pair *p, void *arg)
+{
+	(void)arg;
+	return p->s != NULL && qb_conn_state(p->c) == QB_CONN_CLOSED &&
+	       qb_conn_state(p->s) == QB_CONN_CLOSED;
+}
+
+Test(conn_lifecycle, idle_timeout_closes_both)
+{
+	struct h_pair p;
+
+	h_init(&p, 4);
+	p.cfg_c.idle_timeout_ms = 2000;
+	p.cfg_s.idle_timeout_ms = 5000;
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	uint64_t t0 = p.now;
+	cr_assert(h_run(&p, 10000 * H_MS, both_closed, NULL), "not closed by idle timeout");
+	struct qb_conn_close_info ci;
+	qb_conn_close_info(p.c, &ci);
+	cr_assert(ci.idle);
+	qb_conn_close_info(p.s, &ci);
+	cr_assert(ci.idle);
+	/* The smaller of the two timeouts applies (RFC 9000 §10.1). */
+	cr_assert_geq(p.now - t0, 1900 * H_MS);
+	cr_assert_lt(p.now - t0, 2500 * H_MS, "closed after %lu ms",
+	             (unsigned long)((p.now - t0) / H_MS));
+	h_fini(&p);
+}
+
+Test(conn_lifecycle, application_close_reaches_peer)
+{
+	struct h_pair p;
+
+	h_init(&p, 5);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	cr_assert_eq(qb_conn_close(p.c, 0x42, "bye", p.now), 0);
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_CLOSING);
+	cr_assert(h_run(&p, 10000 * H_MS, both_closed, NULL));
+	struct qb_conn_close_info ci;
+	qb_conn_close_info(p.s, &ci);
+	cr_assert(ci.by_peer);
+	cr_assert(ci.app);
+	cr_assert_eq(ci.code, 0x42);
+	cr_assert_str_eq(ci.reason, "bye");
+	h_fini(&p);
+}
