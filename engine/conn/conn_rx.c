@@ -82,13 +82,13 @@ dispatch(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
 {
 	uint64_t terr = 0, t = f->type;
 	struct qb_streams *m = c->streams;
+	int rc;
 
-	if (t >= QB_FT_STREAM && t <= (QB_FT_STREAM | 7))
-		return stream_err(c,
-		                  qb_streams_on_stream(m, f->stream.stream_id, f->stream.offset,
-		                                       f->stream.data, f->stream.len, f->stream.fin,
-		                                       &terr),
-		                  terr, t, now);
+	if (t >= QB_FT_STREAM && t <= (QB_FT_STREAM | 7)) {
+		rc = qb_streams_on_stream(m, f->stream.stream_id, f->stream.offset, f->stream.data,
+		                          f->stream.len, f->stream.fin, &terr);
+		return stream_err(c, rc, terr, t, now);
+	}
 	switch (t) {
 	case QB_FT_PADDING:
 	case QB_FT_PING:
@@ -99,49 +99,43 @@ dispatch(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
 	case QB_FT_ACK_ECN:
 		return on_ack(c, ep, f, now);
 	case QB_FT_CRYPTO: {
-		int rc = conn_tls_on_crypto(c, ep, f->crypto.offset, f->crypto.data, f->crypto.len,
-		                            now);
+		rc = conn_tls_on_crypto(c, ep, f->crypto.offset, f->crypto.data, f->crypto.len,
+		                        now);
 		return conn_closing(c) ? RX_CLOSED : rc;
 	}
 	case QB_FT_RESET_STREAM:
-		return stream_err(c,
-		                  qb_streams_on_reset_stream(m, f->reset_stream.stream_id,
-		                                             f->reset_stream.error_code,
-		                                             f->reset_stream.final_size, &terr),
-		                  terr, t, now);
+		rc = qb_streams_on_reset_stream(m, f->reset_stream.stream_id,
+		                                f->reset_stream.error_code,
+		                                f->reset_stream.final_size, &terr);
+		return stream_err(c, rc, terr, t, now);
 	case QB_FT_STOP_SENDING:
-		return stream_err(c,
-		                  qb_streams_on_stop_sending(m, f->stop_sending.stream_id,
-		                                             f->stop_sending.error_code, &terr),
-		                  terr, t, now);
+		rc = qb_streams_on_stop_sending(m, f->stop_sending.stream_id,
+		                                f->stop_sending.error_code, &terr);
+		return stream_err(c, rc, terr, t, now);
 	case QB_FT_MAX_DATA:
-		return stream_err(c, qb_streams_on_max_data(m, f->max_data.max), 0, t, now);
+		rc = qb_streams_on_max_data(m, f->max_data.max);
+		return stream_err(c, rc, 0, t, now);
 	case QB_FT_MAX_STREAM_DATA:
-		return stream_err(c,
-		                  qb_streams_on_max_stream_data(m, f->max_stream_data.stream_id,
-		                                                f->max_stream_data.max, &terr),
-		                  terr, t, now);
+		rc = qb_streams_on_max_stream_data(m, f->max_stream_data.stream_id,
+		                                   f->max_stream_data.max, &terr);
+		return stream_err(c, rc, terr, t, now);
 	case QB_FT_MAX_STREAMS_BIDI:
 	case QB_FT_MAX_STREAMS_UNI:
-		return stream_err(c,
-		                  qb_streams_on_max_streams(m, t == QB_FT_MAX_STREAMS_BIDI,
-		                                            f->max_streams.max, &terr),
-		                  terr, t, now);
+		rc = qb_streams_on_max_streams(m, t == QB_FT_MAX_STREAMS_BIDI, f->max_streams.max,
+		                               &terr);
+		return stream_err(c, rc, terr, t, now);
 	case QB_FT_DATA_BLOCKED:
 		return stream_err(c, qb_streams_on_data_blocked(m, f->data_blocked.limit), 0, t,
 		                  now);
 	case QB_FT_STREAM_DATA_BLOCKED:
-		return stream_err(
-		        c,
-		        qb_streams_on_stream_data_blocked(m, f->stream_data_blocked.stream_id,
-		                                          f->stream_data_blocked.limit, &terr),
-		        terr, t, now);
+		rc = qb_streams_on_stream_data_blocked(m, f->stream_data_blocked.stream_id,
+		                                       f->stream_data_blocked.limit, &terr);
+		return stream_err(c, rc, terr, t, now);
 	case QB_FT_STREAMS_BLOCKED_BIDI:
 	case QB_FT_STREAMS_BLOCKED_UNI:
-		return stream_err(c,
-		                  qb_streams_on_streams_blocked(m, t == QB_FT_STREAMS_BLOCKED_BIDI,
-		                                                f->streams_blocked.limit, &terr),
-		                  terr, t, now);
+		rc = qb_streams_on_streams_blocked(m, t == QB_FT_STREAMS_BLOCKED_BIDI,
+		                                   f->streams_blocked.limit, &terr);
+		return stream_err(c, rc, terr, t, now);
 	case QB_FT_NEW_CONNECTION_ID:
 		return on_new_cid(c, f, now);
 	case QB_FT_RETIRE_CONNECTION_ID:
