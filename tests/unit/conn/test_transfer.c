@@ -71,3 +71,86 @@ Test(conn_transfer, one_mb_exact_10pct_loss)
 	report(&p, "1MB 10%", t0, 1u << 20);
 	h_fini(&p);
 }
+
+Test(conn_transfer, ten_mb_exact_2pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 104);
+	p.to_s.loss = p.to_c.loss = 0.02;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
+	report(&p, "10MB 2%", t0, 10u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_10pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 105);
+	p.to_s.loss = p.to_c.loss = 0.10;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 600000 * H_MS);
+	report(&p, "10MB 10%", t0, 10u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_burst_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 106);
+	/* Bursts of 20 datagrams lost in a row, one burst per ~500 datagrams. */
+	p.to_s.burst_every = p.to_c.burst_every = 500;
+	p.to_s.burst_len = p.to_c.burst_len = 20;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
+	report(&p, "10MB burst", t0, 10u << 20);
+	cr_assert_gt(p.to_s.lost, 0);
+	h_fini(&p);
+}
+
+Test(conn_transfer, fifty_mb_exact_no_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 107);
+	p.to_s.bps = p.to_c.bps = 1000000000ull;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 50u << 20, 1, 300000 * H_MS);
+	report(&p, "50MB 0%", t0, 50u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, thousand_concurrent_streams)
+{
+	struct h_pair p;
+	h_init(&p, 108);
+	p.cfg_s.max_streams_bidi = 1000;
+	p.cfg_c.max_local_streams = 1000;
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 2000, 1000, 60000 * H_MS);
+	cr_assert_eq(x.opened, 1000);
+	h_fini(&p);
+}
+
+Test(conn_transfer, small_flow_control_windows)
+{
+	struct h_pair p;
+	h_init(&p, 109);
+	/* 4 KiB windows that may not grow: flow control paces the transfer. */
+	p.cfg_s.max_data = 8192;
+	p.cfg_s.max_stream_data = 4096;
+	p.cfg_s.max_stream_window = 4096;
+	p.cfg_s.max_conn_window = 8192;
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 256u << 10, 2, 120000 * H_MS);
+	/* 512 KiB through an 8 KiB window over a 20 ms RTT takes >= 64 RTTs. */
+	cr_assert_geq(p.now - t0, 64 * 20 * H_MS, "took %lu ms",
+	              (unsigned long)((p.now - t0) / H_MS));
+	struct qb_streams_fc fc;
+	qb_streams_get_fc(qb_conn_streams(p.s), &fc);
+	cr_assert_leq(fc.rx_window, 8192);
+	report(&p, "512KB fc", t0, 512u << 10);
+	h_fini(&p);
+}
