@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Chunked send and receive buffers. A chunk covers a chunk-aligned range of
+ * stream offsets, so the chunk holding an offset is found by walking the list
+ * from the closest known chunk (a hint that follows the traffic makes in-order
+ * work O(1)). Per-byte bitmaps record what arrived (receive) and what was
+ * acknowledged or lost (send): exact under any reordering, overlap or
+ * duplication, and bounded by the data held.
+ */
+#include <string.h>
+
+#include "qburst/error.h"
+#include "stream_internal.h"
+
+int
+qb_stream_pools_init(struct qb_stream_pools *p, uint32_t chunk_size, uint32_t max_chunks,
+                     uint32_t max_streams)
+{
+	int rc;
+
+	*p = (struct qb_stream_pools){0};
+	if (chunk_size < 64 || chunk_size > 65536 || (chunk_size & (chunk_size - 1)) != 0)
+		return QB_ERR_ARG;
+	p->chunk_size = chunk_size;
+	rc = qb_pool_init(&p->chunks, sizeof(struct qb_chunk) + 2 * (chunk_size / 8) + chunk_size,
+	                  max_chunks);
+	if (rc < 0)
+		return rc;
+	rc = qb_pool_init(&p->streams, sizeof(struct qb_stream), max_streams);
+	if (rc < 0) {
+		qb_pool_fini(&p->chunks);
+		return rc;
+	}
+	return 0;
+}
+
+void
+qb_stream_pools_fini(struct qb_stream_pools *p)
+{
+	qb_pool_fini(&p->chunks);
+	qb_pool_fini(&p->streams);
+}
+
+/* --- Bit ranges [from, to) within one chunk's bitmap ---------------------- */
+
+static inline uint64_t
+word_mask(uint32_t w, uint32_t from, uint32_t to)
+{
+	uint32_t lo = w * 64, hi = lo + 64;
+	uint64_t m = ~UINT64_C(0);
+
+	if (from > lo)
+		m &= ~UINT64_C(0) << (from - lo);
+	if (to < hi)
+		m &= ~UINT64_C(0) >> (hi - to);
+	return m;
+}
+
+static void
+bits_set(uint64_t *map, uint32_t from, uint32_t to)
+{
+	for (uint32_t w = from / 64; from < to && w <= (to - 1) / 64; w++)
+		map[w] |= word_mask(w, from, to);
+}
+
+/* First index in [from, to) whose bit equals `one`, or to. */
+static uint32_t
+bits_find(const uint64_t *map, uint32_t from, uint32_t to, bool one)
+{
+	for (uint32_t w = from / 64; from < to && w <= (to - 1) / 64; w++) {
+		uint64_t v = (one ? map[w] : ~map[w]) & word_mask(w, from, to);
+		if (v != 0)
+			return w * 64 + (uint32_t)__builtin_ctzll(v);
+	}
+	return to;
+}
+
+static struct qb_chunk *
+chunk_new(struct qb_stream_pools *p, uint64_t base)
+{
+	struct qb_chunk *c = qb_pool_get(&p->chunks);
+
+	if (c == NULL)
+		return NULL;
+	c->next = NULL;
+	c->base = base;
+	memset(c->map, 0, 2 * qb_chunk_words(p->chunk_size) * sizeof(uint64_t));
+	return c;
+}
+
+/* The chunk in a sorted list starting at the best of `from` candidates whose
+ * base <= target: walking starts as close as possible. */
+static struct qb_chunk *
+chunk_start(struct qb_chunk *head, struct qb_chunk *a, struct qb_chunk *b, uint64_t base)
+{
+	struct qb_chunk *c = head;
+
+	if (a != NULL && a->base <= base && (c == NULL || a->base > c->base))
+		c = a;
+	if (b != NULL && b->base <= base && (c == NULL || b->base > c->base))
+		c = b;
+	return c;
+}
+
+/* --- Receive buffer ------------------------------------------------------ */
+
+/* The chunk at `base`, inserted (zeroed) if missing; NULL if the pool is dry. */
+static struct qb_chunk *
+rbuf_chunk(struct qb_rbuf *rb, struct qb_stream_pools *p, uint64_t base)
+{
+	struct qb_chunk **pp = &rb->head, *c;
+
+	c = chunk_start(NULL, rb->hint, NULL, base);
+	if (c != NULL) {
+		if (c->base == base)
+			return c;
+		pp = &c->next;
+	}
+	while (*pp != NULL && (*pp)->base < base)
+		pp = &(*pp)->next;
+	if (*pp != NULL && (*pp)->base == base) {
+		rb->hint = *pp;
+		return *pp;
+	}
+	c = chunk_new(p, base);
+	if (c == NULL)
+		return NULL;
+	c->next = *pp;
+	*pp = c;
+	rb->hint = c;
+	return c;
+}
+
+/* Move the contiguous point over bytes that arrived out of order. */
+static void
+rbuf_advance(struct qb_rbuf *rb, uint32_t cs)
+{
+	uint64_t pos = rb->contig;
+	struct qb_chunk *c;
+
+	if (pos >= rb->hi)
+		return;
+	c = chunk_start(rb->head, rb->hint, NULL, pos & ~(uint64_t)(cs - 1));
+	while (c != NULL && c->base + cs <= pos)
+		c = c->next;
+	while (c != NULL && c->base <= pos) {
+		uint32_t idx = bits_find(c->map, (uint32_t)(pos - c->base), cs, false);
+		pos = c->base + idx;
+		if (idx < cs)
+			break;
+		c = c->next;
+	}
+	rb->contig = pos;
+}
+
+int
+qb_rbuf_write(struct qb_rbuf *rb, struct qb_stream_pools *p, uint64_t off, const uint8_t *data,
+              size_t len)
+{
+	const uint32_t cs = p->chunk_size;
+	uint64_t end = off + len;
+	bool extends;
+	int rc = 0;
+
+	if (end <= rb->contig)
+		return 0; /* a duplicate of what we have (or consumed) */
+	if (off < rb->contig) {
+		data += rb->contig - off;
+		off = rb->contig;
+	}
+	/* Bytes that extend the contiguous run need no bits: contig covers them. */
+	extends = off == rb->contig;
+	while (off < end) {
+		uint64_t base = off & ~(uint64_t)(cs - 1);
+		struct qb_chunk *c = rbuf_chunk(rb, p, base);
+		uint64_t n;
+
+		if (c == NULL) {
+			rc = QB_ERR_NOMEM;
+			break;
+		}
+		n = (end < base + cs ? end : base + cs) - off;
+		memcpy(qb_chunk_data(c, cs) + (off - base), data, n);
+		if (!extends)
+			bits_set(c->map, (uint32_t)(off - base), (uint32_t)(off - base + n));
+		off += n;
+		data += n;
+	}
+	if (off > rb->hi)
+		rb->hi = off;
+	if (extends) {
+		rb->contig = off;
+		rbuf_advance(rb, cs);
+	}
+	return rc;
+}
+
+size_t
+qb_rbuf_peek(const struct qb_rbuf *rb, uint32_t cs, const uint8_t **data)
+{
+	const struct qb_chunk *c = rb->head;
+	uint64_t stop;
+
+	if (rb->read >= rb->contig || c == NULL)
+		return 0;
+	stop = c->base + cs < rb->contig ? c->base + cs : rb->contig;
+	*data = qb_chunk_data((struct qb_chunk *)c, cs) + (rb->read - c->base);
+	return (size_t)(stop - rb->read);
+}
+
+void
+qb_rbuf_consume(struct qb_rbuf *rb, struct qb_stream_pools *p, size_t n)
+{
+	const uint32_t cs = p->chunk_size;
+
+	rb->read += n;
+	if (rb->read > rb->contig)
+		rb->read = rb->contig;
+	if (rb->read == rb->hi) {
+		/* Nothing unread is buffered: an idle stream holds no chunk. */
+		qb_rbuf_free(rb, p);
+		return;
+	}
+	while (rb->head != NULL && rb->head->base + cs <= rb->read) {
+		struct qb_chunk *c = rb->head;
+		rb->head = c->next;
+		if (rb->hint == c)
+			rb->hint = NULL;
+		qb_pool_put(&p->chunks, c);
+	}
+}
+
+void
+qb_rbuf_free(struct qb_rbuf *rb, struct qb_stream_pools *p)
+{
+	while (rb->head != NULL) {
+		struct qb_chunk *c = rb->head;
+		rb->head = c->next;
+		qb_pool_put(&p->chunks, c);
+	}
+	rb->hint = NULL;
+}
+
+/* --- Send buffer --------------------------------------------------------- */
+
+static struct qb_chunk *
+sbuf_chunk(struct qb_sbuf *sb, uint32_t cs, uint64_t off)
+{
+	uint64_t base = off & ~(uint64_t)(cs - 1);
+	struct qb_chunk *c = chunk_start(sb->head, sb->hint, sb->cur, base);
+
+	while (c != NULL && c->base < base)
+		c = c->next;
+	if (c == NULL || c->base != base)
+		return NULL; /* below the acknowledged prefix, or past the end */
+	sb->hint = c;
+	return c;
+}
+
+size_t
+qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data, size_t len)
+{
+	const uint32_t cs = p->chunk_size;
+	size_t done = 0;
+
+	while (done < len) {
+		struct qb_chunk *t = sb->tail;
+		size_t n;
+
+		if (t == NULL || sb->end >= t->base + cs) {
+			/* Chunks stay aligned even when an emptied buffer restarts
+			 * mid-chunk; the bytes below `end` in it are unused. */
+			struct qb_chunk *c = chunk_new(p, sb->end & ~(uint64_t)(cs - 1));
+			if (c == NULL)
+				break;
+			if (t == NULL)
+				sb->head = c;
+			else
+				t->next = c;
+			sb->tail = t = c;
+		}
+		n = (size_t)(t->base + cs - sb->end);
+		if (n > len - done)
+			n = len - done;
+		memcpy(qb_chunk_data(t, cs) + (sb->end - t->base), data + done, n);
+		sb->end += n;
+		done += n;
+	}
+	return done;
+}
+
+bool
+qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, const uint8_t **data,
+                  size_t *len)
+{
+	const uint32_t w = qb_chunk_words(cs);
+
+	/* Acks may have moved past lost_lo (and freed its chunk) meanwhile. */
+	if (sb->lost_lo < sb->acked)
+		sb->lost_lo = sb->acked;
+	while (sb->lost > 0 && sb->lost_lo < sb->sent) {
+		struct qb_chunk *c = sbuf_chunk(sb, cs, sb->lost_lo);
+		uint32_t from, to, lim;
+
+		if (c == NULL)
+			break;
+		from = bits_find(c->map + w, (uint32_t)(sb->lost_lo - c->base), cs, true);
+		if (from == cs) {
+			sb->lost_lo = c->base + cs;
+			continue;
+		}
+		sb->lost_lo = c->base + from;
+		lim = max < cs - from ? from + (uint32_t)max : cs;
+		to = bits_find(c->map + w, from, lim, false);
+		*off = c->base + from;
+		*data = qb_chunk_data(c, cs) + from;
+		*len = to - from;
+		return *len > 0;
+	}
+	sb->lost = 0; /* defensive: no lost byte can exist at or above sent */
+	return false;
+}
+
+size_t
+qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, const uint8_t **data)
+{
+	uint64_t stop = sb->end < limit ? sb->end : limit;
+	struct qb_chunk *c = sb->cur;
+
+	if (sb->sent >= stop || max == 0)
+		return 0;
+	if (c == NULL || c->base > sb->sent || c->base + cs <= sb->sent) {
+		c = sbuf_chunk(sb, cs, sb->sent);
+		if (c == NULL)
+			return 0;
+		sb->cur = c;
+	}
+	if (stop > c->base + cs)
+		stop = c->base + cs;
+	if (stop - sb->sent > max)
+		stop = sb->sent + max;
+	*data = qb_chunk_data(c, cs) + (sb->sent - c->base);
+	return (size_t)(stop - sb->sent);
+}
+
+/* Clear lost bits over [off, end) and count them off. */
+static void
+sbuf_clear_lost(struct qb_sbuf *sb, uint32_t cs, uint64_t off, uint64_t end)
+{
+	const uint32_t w = qb_chunk_words(cs);
+
+	while (off < end && sb->lost > 0) {
+		struct qb_chunk *c = sbuf_chunk(sb, cs, off);
+		uint64_t stop;
+		uint32_t from, to;
+
+		if (c == NULL)
+			return;
+		stop = end < c->base + cs ? end : c->base + cs;
+		from = (uint32_t)(off - c->base);
+		to = (uint32_t)(stop - c->base);
+		for (uint32_t i = from / 64; i <= (to - 1) / 64; i++) {
+			uint64_t *lw = &c->map[w + i];
+			uint64_t cleared = *lw & word_mask(i, from, to);
+			*lw &= ~cleared;
+			sb->lost -= (uint64_t)__builtin_popcountll(cleared);
+		}
+		off = stop;
+	}
+}
+
+void
+qb_sbuf_commit(struct qb_sbuf *sb, uint32_t cs, uint64_t off, size_t len)
+{
+	if (off < sb->sent) {
+		/* A retransmission: those bytes are in flight again. */
+		uint64_t end = off + len < sb->sent ? off + len : sb->sent;
+		if (off < sb->acked)
+			off = sb->acked;
+		if (off < end)
+			sbuf_clear_lost(sb, cs, off, end);
+		return;
+	}
+	if (off == sb->sent && off + len <= sb->end)
+		sb->sent += len;
+}
+
+void
+qb_sbuf_on_acked(struct qb_sbuf *sb, struct qb_stream_pools *p, uint64_t off, uint64_t len)
+{
+	const uint32_t cs = p->chunk_size;
+	uint64_t end = off + len;
+	struct qb_chunk *c;
+
+	if (off < sb->acked)
+		off = sb->acked;
+	if (end > sb->sent)
+		end = sb->sent;
+	if (off >= end)
+		return;
+	sbuf_clear_lost(sb, cs, off, end);
+	if (off > sb->acked) {
+		/* Out of order: remember the bytes until the prefix reaches them. */
+		for (uint64_t pos = off; pos < end;) {
+			uint64_t stop;
+			c = sbuf_chunk(sb, cs, pos);
+			if (c == NULL)
+				return;
+			stop = end < c->base + cs ? end : c->base + cs;
+			bits_set(c->map, (uint32_t)(pos - c->base), (uint32_t)(stop - c->base));
+			pos = stop;
+		}
+		return;
+	}
+	/* The prefix grows to `end` without bits, then over bytes acknowledged
+	 * out of order earlier; chunks wholly below it are done. */
+	sb->acked = end;
+	c = sb->head;
+	while (c != NULL) {
+		uint32_t idx;
+		if (c->base + cs <= sb->acked) {
+			sb->head = c->next;
+			if (sb->tail == c)
+				sb->tail = NULL;
+			if (sb->hint == c)
+				sb->hint = NULL;
+			if (sb->cur == c)
+				sb->cur = NULL;
+			qb_pool_put(&p->chunks, c);
+			c = sb->head;
+			continue;
+		}
+		idx = bits_find(c->map, (uint32_t)(sb->acked - c->base), cs, false);
+		if (c->base + idx > sb->sent)
+			idx = (uint32_t)(sb->sent - c->base);
+		if (c->base + idx == sb->acked)
+			break;
+		sb->acked = c->base + idx;
+	}
+	if (sb->acked == sb->end)
+		qb_sbuf_free(sb, p); /* all acknowledged: hold no chunk while idle */
+}
+
+void
+qb_sbuf_on_lost(struct qb_sbuf *sb, uint32_t cs, uint64_t off, uint64_t len)
+{
+	const uint32_t w = qb_chunk_words(cs);
+	uint64_t end = off + len, first = UINT64_MAX, was_lost = sb->lost;
+
+	if (off < sb->acked)
+		off = sb->acked;
+	if (end > sb->sent)
+		end = sb->sent;
+	while (off < end) {
+		struct qb_chunk *c = sbuf_chunk(sb, cs, off);
+		uint64_t stop;
+		uint32_t from, to;
+
+		if (c == NULL)
+			break;
+		stop = end < c->base + cs ? end : c->base + cs;
+		from = (uint32_t)(off - c->base);
+		to = (uint32_t)(stop - c->base);
+		for (uint32_t i = from / 64; i <= (to - 1) / 64; i++) {
+			/* Only bytes neither acknowledged nor already queued. */
+			uint64_t add = word_mask(i, from, to) & ~c->map[i] & ~c->map[w + i];
+			if (add != 0 && first == UINT64_MAX)
+				first = c->base + i * 64 + (uint32_t)__builtin_ctzll(add);
+			c->map[w + i] |= add;
+			sb->lost += (uint64_t)__builtin_popcountll(add);
+		}
+		off = stop;
+	}
+	/* lost_lo is only meaningful while lost bytes exist. */
+	if (first != UINT64_MAX && (was_lost == 0 || first < sb->lost_lo))
+		sb->lost_lo = first;
+}
+
+void
+qb_sbuf_free(struct qb_sbuf *sb, struct qb_stream_pools *p)
+{
+	while (sb->head != NULL) {
+		struct qb_chunk *c = sb->head;
+		sb->head = c->next;
+		qb_pool_put(&p->chunks, c);
+	}
+	sb->tail = sb->hint = sb->cur = NULL;
+	sb->lost = 0;
+}
