@@ -493,20 +493,20 @@ Test(packet, stateless_reset)
 
 Test(packet, overhead_matches_encoder)
 {
-	uint8_t d[1500], cid[20] = {0};
+	uint8_t d[1500], cid[20] = {0}, tok[70] = {0};
 	struct qb_pkt_enc e;
 	struct qb_pkt_layout L;
 	for (size_t pn_len = 1; pn_len <= 4; pn_len++) {
 		qb_pkt_enc_init(&e, d, sizeof(d));
 		cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_INITIAL, cid, 20, cid,
-		                                   5, d, 70, 9, pn_len),
+		                                   5, tok, 70, 9, pn_len),
 		             0);
 		cr_assert_eq(qb_pkt_enc_pad(&e, 30), 0);
 		cr_assert_eq(qb_pkt_enc_finish(&e, &L), 0);
 		cr_assert_eq(L.len, 30 + qb_pkt_overhead_long(QB_PKT_INITIAL, 20, 5, 70, pn_len));
 		qb_pkt_enc_init(&e, d, sizeof(d));
 		cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_2, QB_PKT_HANDSHAKE, cid, 8, cid,
-		                                   8, d, 70, 9, pn_len),
+		                                   8, tok, 70, 9, pn_len),
 		             0);
 		cr_assert_eq(qb_pkt_enc_pad(&e, 30), 0);
 		cr_assert_eq(qb_pkt_enc_finish(&e, &L), 0);
