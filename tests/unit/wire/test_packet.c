@@ -516,3 +516,27 @@ Test(packet, overhead_matches_encoder)
 		cr_assert_eq(qb_pkt_enc_room(&e), sizeof(d) - qb_pkt_overhead_short(8, pn_len));
 	}
 }
+
+Test(packet, every_cid_length_copied_exactly)
+{
+	uint8_t src[20];
+	for (int i = 0; i < 20; i++)
+		src[i] = (uint8_t)(0xa0 + i);
+	for (size_t n = 0; n <= 20; n++) {
+		uint8_t d[128];
+		memset(d, 0x11, sizeof(d));
+		struct qb_pkt_enc e;
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_short(&e, src, n, false, false, 0, 1), 0);
+		cr_assert_arr_eq(d + 1, src, n, "short dcid %zu", n);
+		cr_assert_eq(d[1 + n + 1], 0x11, "no byte written past pn for %zu", n);
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_HANDSHAKE, src, n,
+		                                   src + 20 - n, n, NULL, 0, 0, 1),
+		             0);
+		cr_assert_eq(d[5], n);
+		cr_assert_arr_eq(d + 6, src, n, "long dcid %zu", n);
+		cr_assert_eq(d[6 + n], n);
+		cr_assert_arr_eq(d + 7 + n, src + 20 - n, n, "long scid %zu", n);
+	}
+}
