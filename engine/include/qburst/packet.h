@@ -150,6 +150,25 @@ struct qb_pkt_layout {
 	uint8_t type; /* enum qb_pkt_type */
 };
 
+/*
+ * Bytes a packet costs beyond its frames: header, pn and AEAD tag (what
+ * qb_pkt_enc_begin_*() + qb_pkt_enc_finish() add). For a long header the
+ * token counts only for an Initial. Lets a caller size a datagram's budget.
+ */
+static inline size_t
+qb_pkt_overhead_long(enum qb_pkt_type type, size_t dcid_len, size_t scid_len, size_t token_len,
+                     size_t pn_len)
+{
+	size_t n = 1 + 4 + 1 + dcid_len + 1 + scid_len + 2 + pn_len + QB_AEAD_TAG_LEN;
+	return type == QB_PKT_INITIAL ? n + qb_varint_len(token_len) + token_len : n;
+}
+
+static inline size_t
+qb_pkt_overhead_short(size_t dcid_len, size_t pn_len)
+{
+	return 1 + dcid_len + pn_len + QB_AEAD_TAG_LEN;
+}
+
 /* Starts an encoder over buf (cap bytes: the datagram's maximum size). */
 void qb_pkt_enc_init(struct qb_pkt_enc *e, uint8_t *buf, size_t cap);
 
