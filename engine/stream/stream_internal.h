@@ -131,6 +131,7 @@ struct qb_streams {
 	struct qb_streams_config cfg;
 	struct qb_stream_params peer;
 	struct qb_stream **table; /* open addressing, linear probing */
+	struct qb_stream *last;   /* last stream looked up (calls come in runs) */
 	uint32_t mask;            /* table size - 1 */
 	uint32_t count;           /* streams in the table */
 	uint32_t local_count;     /* locally opened streams in the table */
