@@ -46,12 +46,13 @@ qb_drop_name(unsigned int r)
 #define MAX_EXT_HDRS      4
 
 /*
- * Verify the UDP header at l4 (ulen bytes of datagram, already checked to lie
- * inside the packet) given the raw sum of its pseudo-header addresses.
+ * Check the UDP header at l4off (l4len bytes of IP payload, already checked to
+ * lie inside the packet); addrs points at the IP source and destination
+ * addresses (8 or 32 bytes), summed only when the checksum is verified here.
  */
 static enum qb_drop
 check_udp(const struct rte_mbuf *m, const uint8_t *p, uint32_t l4off, uint32_t l4len,
-          uint16_t addr_sum, bool v6, struct qb_pkt_info *info)
+          const void *addrs, bool v6, struct qb_pkt_info *info)
 {
 	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(p + l4off);
 	uint64_t l4flags = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
@@ -70,7 +71,8 @@ check_udp(const struct rte_mbuf *m, const uint8_t *p, uint32_t l4off, uint32_t l
 			if (v6)
 				return QB_DROP_BAD_UDP_CKSUM;
 		} else {
-			sum = (uint32_t)addr_sum + rte_cpu_to_be_16(IPPROTO_UDP) + udp->dgram_len;
+			sum = (uint32_t)qb_cksum_raw(addrs, v6 ? 32 : 8) +
+			      rte_cpu_to_be_16(IPPROTO_UDP) + udp->dgram_len;
 			if (likely(m->nb_segs == 1 || m->data_len >= l4off + ulen))
 				sum += qb_cksum_raw(udp, ulen);
 			else
@@ -124,7 +126,7 @@ parse_ipv4(const struct rte_mbuf *m, const uint8_t *p, uint32_t off, const struc
 		return QB_DROP_UNSUPPORTED_PROTO;
 	if (pa != NULL && !qb_port_addrs_has(pa, &info->dst))
 		return QB_DROP_NOT_OURS;
-	return check_udp(m, p, off + ihl, tot - ihl, qb_cksum_raw(&ip->src_addr, 8), false, info);
+	return check_udp(m, p, off + ihl, tot - ihl, &ip->src_addr, false, info);
 }
 
 static enum qb_drop
@@ -180,7 +182,7 @@ parse_ipv6(const struct rte_mbuf *m, const uint8_t *p, uint32_t off, const struc
 		return QB_DROP_UNSUPPORTED_PROTO;
 	if (pa != NULL && !qb_port_addrs_has(pa, &info->dst))
 		return QB_DROP_NOT_OURS;
-	return check_udp(m, p, l4off, remain, qb_cksum_raw(ip->src_addr, 32), true, info);
+	return check_udp(m, p, l4off, remain, ip->src_addr, true, info);
 }
 
 enum qb_drop

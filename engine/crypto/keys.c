@@ -261,3 +261,19 @@ qb_crypto_key_clear(struct qb_crypto_key *key)
 		key->ops->clear(key);
 	OPENSSL_cleanse(key, sizeof(*key));
 }
+
+uint64_t
+qb_crypto_confidentiality_limit(enum qb_aead_alg alg)
+{
+	/* RFC 9001 §6.6: 2^23 packets for AES-GCM; ChaCha20-Poly1305's limit
+	 * exceeds 2^62, the number of possible packets. */
+	return alg == QB_AEAD_CHACHA20POLY1305 ? UINT64_MAX : (uint64_t)1 << 23;
+}
+
+uint64_t
+qb_crypto_integrity_limit(enum qb_aead_alg alg)
+{
+	/* RFC 9001 §6.6: 2^52 invalid packets for AES-GCM, 2^36 for
+	 * ChaCha20-Poly1305. */
+	return alg == QB_AEAD_CHACHA20POLY1305 ? (uint64_t)1 << 36 : (uint64_t)1 << 52;
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto/aead_backend.h"
+#include "qburst/varint.h"
 
 /* nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).
  * The pn only reaches the last 8 bytes, so one 64-bit XOR does it. */
@@ -74,23 +75,6 @@ qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offse
 	return (int)(hdr_len + payload_len + QB_CRYPTO_TAG_LEN);
 }
 
-/* RFC 9000 §A.3: the packet number closest to largest + 1 whose low
- * pn_nbits bits are truncated. largest == UINT64_MAX means none yet. */
-static uint64_t
-qb_pn_decode(uint64_t largest, uint64_t truncated, unsigned pn_nbits)
-{
-	uint64_t expected = largest + 1;
-	uint64_t win = (uint64_t)1 << pn_nbits;
-	uint64_t hwin = win / 2;
-	uint64_t candidate = (expected & ~(win - 1)) | truncated;
-
-	if (candidate + hwin <= expected && candidate < ((uint64_t)1 << 62) - win)
-		return candidate + win;
-	if (candidate > expected + hwin && candidate >= win)
-		return candidate - win;
-	return candidate;
-}
-
 int
 qb_crypto_unprotect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t pkt_len,
                            size_t pn_offset, uint64_t largest_pn, struct qb_crypto_hdr *hdr)
@@ -120,7 +104,7 @@ qb_crypto_unprotect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t
 	hdr->first_byte = first;
 	hdr->pn_offset = pn_offset;
 	hdr->pn_len = pn_len;
-	hdr->pn = qb_pn_decode(largest_pn, truncated, (unsigned)pn_len * 8);
+	hdr->pn = qb_pn_decode(largest_pn, truncated, pn_len); /* RFC 9000 §A.3 */
 	/* pn_offset + 20 <= pkt_len, so this cannot underflow. */
 	hdr->payload_len = pkt_len - pn_offset - pn_len - QB_CRYPTO_TAG_LEN;
 	return 0;

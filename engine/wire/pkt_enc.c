@@ -169,7 +169,7 @@ qb_pkt_enc_pad_for_sample(struct qb_pkt_enc *e)
 }
 
 int
-qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_info *info)
+qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
 {
 	if (!e->open)
 		return QB_ERR_STATE;
@@ -247,4 +247,31 @@ qb_pkt_enc_vn(uint8_t *buf, size_t cap, uint8_t unused7, const uint8_t *dcid, si
 	for (size_t i = 0; i < n_versions; i++)
 		p = put_u32(p, versions[i]);
 	return (int)n;
+}
+
+int
+qb_pkt_enc_stateless_reset(uint8_t *buf, size_t len, const uint8_t *unpredictable,
+                           const uint8_t *token)
+{
+	/* 5 bytes (38 unpredictable bits + the 2 fixed ones) and the token. */
+	if (len < 5 + QB_STATELESS_RESET_TOKEN_LEN)
+		return QB_ERR_ARG;
+	size_t r = len - QB_STATELESS_RESET_TOKEN_LEN;
+	memcpy(buf, unpredictable, r);
+	buf[0] = (uint8_t)(0x40 | (buf[0] & 0x3f));
+	memcpy(buf + r, token, QB_STATELESS_RESET_TOKEN_LEN);
+	return (int)len;
+}
+
+bool
+qb_stateless_reset_match(const uint8_t *dgram, size_t len, const uint8_t *token)
+{
+	if (len < 5 + QB_STATELESS_RESET_TOKEN_LEN)
+		return false;
+	/* Constant time: no early exit on the first differing byte (§10.3.1). */
+	const uint8_t *t = dgram + len - QB_STATELESS_RESET_TOKEN_LEN;
+	uint8_t diff = 0;
+	for (size_t i = 0; i < QB_STATELESS_RESET_TOKEN_LEN; i++)
+		diff |= (uint8_t)(t[i] ^ token[i]);
+	return diff == 0;
 }

@@ -9,4 +9,4 @@ if [ ! -x "$bin" ]; then
 	exit 1
 fi
 # One core: the machine is shared; pinning keeps the variants comparable.
-taskset -c "${BENCH_CPU:-1}" "$bin" "${AEAD_ROUNDS:-31}" "${AEAD_PKTS:-4000}"
+taskset -c "${BENCH_CPU:-1}" "$bin" "${AEAD_ROUNDS:-101}" "${AEAD_PKTS:-1000}"

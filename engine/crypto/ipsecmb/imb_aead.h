@@ -49,7 +49,9 @@ const char *qb_imb_arch_name(int arch);
 /*
  * Test hook: drops the manager and makes a new one limited to max_arch
  * (IMB_ARCH_SSE .. IMB_ARCH_AVX512; IMB_ARCH_NONE = no limit) and, when
- * aesni_off, with AES-NI hidden from ipsec-mb (it then reports NOAESNI).
+ * aesni_off, with AES-NI hidden from ipsec-mb (Debian's build has no AES
+ * emulation, so that fails as on a CPU without AES-NI: QB_ERR_UNSUPPORTED,
+ * arch "noaesni").
  * Keys installed before are invalid afterwards. Not thread-safe; tests only.
  */
 int qb_imb_test_reinit(int max_arch, int aesni_off);
@@ -61,9 +63,10 @@ typedef void (*qb_imb_gcm_fn)(const struct gcm_key_data *, struct gcm_context_da
 /*
  * An AES-GCM key for ipsec-mb: the expanded AES round keys and GHASH table
  * (computed once at install) and the code path chosen for this key size.
- * Must be 16-byte aligned, which malloc and _Alignas(16) storage give;
- * ipsec-mb reads the tables with unaligned loads, and a key copied to
- * another 16-aligned place stays valid. 1024 bytes.
+ * Must be 16-byte aligned, which malloc and _Alignas(16) storage give and
+ * which is all ipsec-mb asks (its header's 64-byte alignment is a
+ * preference; a test checks a 16-but-not-64-aligned key), so a key copied
+ * to another 16-aligned place stays valid. 1024 bytes.
  */
 struct qb_imb_gcm {
 	struct gcm_key_data gcm __attribute__((aligned(16)));

@@ -35,12 +35,18 @@ struct qb_tls_outbuf {
 	uint32_t cap;
 };
 
-struct qb_tls {
-	struct qb_tls_ctx *ctx;
-	SSL *ssl; /* NULL after qb_tls_release */
+/* What only the handshake needs, allocated apart so that qb_tls_release
+ * shrinks a confirmed connection's TLS state to the small handle below. */
+struct qb_tls_hs {
 	struct qb_tls_outbuf out[QB_TLS_NLEVELS];
 	struct qb_tls_secret secret[QB_TLS_NLEVELS][2]; /* [level][write] */
-	uint32_t have_keys;                             /* QB_TLS_KEY_BIT mask */
+};
+
+struct qb_tls {
+	struct qb_tls_ctx *ctx;
+	SSL *ssl;             /* NULL after qb_tls_release */
+	struct qb_tls_hs *hs; /* NULL after qb_tls_release */
+	uint32_t have_keys;   /* QB_TLS_KEY_BIT mask */
 	uint32_t new_keys;
 	uint64_t error_code;
 	int16_t alert;
@@ -92,7 +98,7 @@ record_secret(SSL *ssl, enum ssl_encryption_level_t level, bool write, const SSL
 	}
 	if (len != want)
 		return 0;
-	s = &t->secret[level][write];
+	s = &t->hs->secret[level][write];
 	s->cipher = (enum qb_tls_cipher)id;
 	s->len = (uint8_t)len;
 	memcpy(s->secret, secret, len);
@@ -129,7 +135,7 @@ add_handshake_data(SSL *ssl, enum ssl_encryption_level_t level, const uint8_t *d
 
 	if ((unsigned)level >= QB_TLS_NLEVELS || level == ssl_encryption_early_data)
 		return 0;
-	b = &t->out[level];
+	b = &t->hs->out[level];
 	need = (size_t)b->len + len;
 	if (need > t->ctx->out_cap) {
 		fail(t, QB_TLS_CRYPTO_ERROR(QB_TLS_ALERT_INTERNAL));
@@ -322,6 +328,9 @@ qb_tls_new(struct qb_tls_ctx *ctx, const char *peer_name, const uint8_t *tp, siz
 	t->ctx = ctx;
 	t->alert = -1;
 	t->alpn_idx = -1;
+	t->hs = calloc(1, sizeof(*t->hs));
+	if (t->hs == NULL)
+		goto fail;
 	t->ssl = SSL_new(ctx->ssl_ctx);
 	if (t->ssl == NULL || !SSL_set_app_data(t->ssl, t))
 		goto fail;
@@ -367,11 +376,13 @@ release_all(struct qb_tls *t)
 {
 	SSL_free(t->ssl);
 	t->ssl = NULL;
-	for (int i = 0; i < QB_TLS_NLEVELS; i++) {
-		free(t->out[i].buf);
-		memset(&t->out[i], 0, sizeof(t->out[i]));
+	if (t->hs != NULL) {
+		for (int i = 0; i < QB_TLS_NLEVELS; i++)
+			free(t->hs->out[i].buf);
+		OPENSSL_cleanse(t->hs->secret, sizeof(t->hs->secret));
+		free(t->hs);
+		t->hs = NULL;
 	}
-	OPENSSL_cleanse(t->secret, sizeof(t->secret));
 	t->have_keys = 0;
 	t->new_keys = 0;
 }
@@ -415,9 +426,9 @@ qb_tls_out(const struct qb_tls *t, enum qb_tls_level level, const uint8_t **data
 	const struct qb_tls_outbuf *b;
 
 	*data = NULL;
-	if ((unsigned)level >= QB_TLS_NLEVELS)
+	if ((unsigned)level >= QB_TLS_NLEVELS || t->hs == NULL)
 		return 0;
-	b = &t->out[level];
+	b = &t->hs->out[level];
 	if (b->len == 0)
 		return 0;
 	*data = b->buf + b->head;
@@ -429,9 +440,9 @@ qb_tls_out_consume(struct qb_tls *t, enum qb_tls_level level, size_t n)
 {
 	struct qb_tls_outbuf *b;
 
-	if ((unsigned)level >= QB_TLS_NLEVELS)
+	if ((unsigned)level >= QB_TLS_NLEVELS || t->hs == NULL)
 		return;
-	b = &t->out[level];
+	b = &t->hs->out[level];
 	if (n >= b->len) {
 		b->head = 0;
 		b->len = 0;
@@ -456,7 +467,7 @@ qb_tls_secret(const struct qb_tls *t, enum qb_tls_level level, bool write,
 {
 	if ((unsigned)level >= QB_TLS_NLEVELS || !(t->have_keys & QB_TLS_KEY_BIT(level, write)))
 		return QB_ERR_STATE;
-	*out = t->secret[level][write];
+	*out = t->hs->secret[level][write];
 	return QB_OK;
 }
 

@@ -63,6 +63,9 @@ struct qb_aead_ops;
  * caller owns the storage (embed it; no allocation happens here); fields are
  * private to engine/crypto and its backends. A zeroed key is "absent";
  * qb_crypto_key_clear() returns a key to that state and wipes its secrets.
+ * Do not copy an installed key (assignment or memcpy): a backend's expanded
+ * state is not promised to survive a move. To switch keys at a key update,
+ * switch pointers or indexes (e.g. an array of keys indexed by key phase).
  */
 struct qb_crypto_key {
 	const struct qb_aead_ops *ops; /* the backend; NULL when no key is installed */
@@ -175,6 +178,16 @@ int qb_crypto_key_init(struct qb_crypto_key *key, enum qb_aead_alg alg, uint32_t
  */
 int qb_crypto_key_update(struct qb_crypto_key *next, const struct qb_crypto_key *cur);
 
+/*
+ * AEAD usage limits (RFC 9001 §6.6): packets that may be sealed with one key
+ * (the confidentiality limit; UINT64_MAX when it can be disregarded, as for
+ * ChaCha20-Poly1305), and packets that may fail to open, over all keys of a
+ * connection, before the connection must close with AEAD_LIMIT_REACHED (the
+ * integrity limit). Counting is the caller's (the connection's) job.
+ */
+uint64_t qb_crypto_confidentiality_limit(enum qb_aead_alg alg);
+uint64_t qb_crypto_integrity_limit(enum qb_aead_alg alg);
+
 /* Release a key's backend state and wipe its secrets; the key becomes absent. */
 void qb_crypto_key_clear(struct qb_crypto_key *key);
 
@@ -188,31 +201,33 @@ qb_crypto_key_present(const struct qb_crypto_key *key)
 /* ---- Per-packet protection. ---- */
 
 /*
- * Protect one packet in place (RFC 9001 §5.3, §5.4). The buffer pkt holds:
- * the header [0, pn_offset + pn_len) with its Length field already final,
- * then payload_len bytes of plaintext, and must have QB_CRYPTO_TAG_LEN more
- * bytes of room after them. protect writes the low pn_len bytes of pn
- * big-endian at pn_offset, seals the payload with the header as AAD and
- * nonce = iv XOR pn, appends the tag, then applies header protection to the
- * first byte (low 4 bits for a long header, 5 for a short one) and the pn
- * bytes. pn_len + payload_len must be at least 4 so the 16-byte sample
- * exists. Returns the protected packet length (pn_offset + pn_len +
- * payload_len + 16), QB_ERR_ARG (pn_len not 1..4, payload too short, no key)
- * or QB_ERR_CRYPTO.
+ * Protect one packet in place (RFC 9001 §5.3, §5.4). The buffer pkt holds: the
+ * header [0, pn_offset + pn_len) with its Length field already final, then
+ * payload_len bytes of plaintext, and must have QB_CRYPTO_TAG_LEN more bytes
+ * of room after them. protect writes the low pn_len bytes of pn big-endian at
+ * pn_offset, seals the payload with the header as AAD and nonce = iv XOR pn,
+ * appends the tag, then applies header protection to the first byte (low 4
+ * bits for a long header, 5 for a short one) and the pn bytes. The first
+ * byte's low two bits must already say pn_len - 1, and pn_len + payload_len
+ * must be at least 4 so the 16-byte sample exists (pad the payload otherwise).
+ * Returns the protected packet length (pn_offset + pn_len + payload_len + 16),
+ * QB_ERR_ARG (pn_len not 1..4, payload too short, no key) or QB_ERR_CRYPTO.
  */
 int qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
                       size_t pn_len, uint64_t pn, size_t payload_len);
 
 /*
- * First half of unprotect (RFC 9001 §5.4.2): remove header protection in
- * place from a packet of pkt_len bytes (for a long header: up to the end
- * given by its Length field; for a short header: the rest of the datagram)
- * whose packet number starts at pn_offset, and decode the full packet number
- * against largest_pn (the largest pn received in this space, UINT64_MAX if
- * none; RFC 9000 §A.3). Fills hdr. The caller may then read the key-phase bit
- * from hdr->first_byte to choose the key for the open. Returns 0,
- * QB_ERR_TRUNCATED (no room for the sample and tag; the packet is untouched)
- * or QB_ERR_ARG (no key).
+ * First half of unprotect (RFC 9001 §5.4.2): remove header protection in place
+ * from a packet of pkt_len bytes (for a long header: up to the end given by
+ * its Length field; for a short header: the rest of the datagram) whose packet
+ * number starts at pn_offset, and decode the full packet number against
+ * largest_pn (the largest pn received in this space, QB_PN_NONE = UINT64_MAX
+ * if none; RFC 9000 §A.3, qb_pn_decode()). Fills hdr. The caller may then read
+ * the key-phase bit (0x04 of a short header's hdr->first_byte, RFC 9000
+ * §17.3.1) to choose the key for the open; the header-protection key is the
+ * same for both phases (RFC 9001 §6.1), so either phase's key removes it.
+ * Returns 0, QB_ERR_TRUNCATED (no room for the sample and tag; the packet is
+ * untouched) or QB_ERR_ARG (no key).
  */
 int qb_crypto_unprotect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t pkt_len,
                                size_t pn_offset, uint64_t largest_pn, struct qb_crypto_hdr *hdr);

@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "qburst/wire.h"
+#include "qburst/varint.h"
+#include "qburst/wire_common.h"
 
 /* qb_pkt_parse() flags. */
 #define QB_PARSE_GREASE_OK 0x1 /* fixed bit may be 0: grease_quic_bit sent (RFC 9287) */
@@ -69,6 +70,50 @@ int qb_pkt_parse(const uint8_t *dgram, size_t len, size_t offset, size_t short_d
 int qb_dgram_parse(const uint8_t *dgram, size_t len, size_t short_dcid_len, unsigned flags,
                    struct qb_pkt_hdr *h, size_t max);
 
+/* ---- After header protection is removed ----------------------------------- */
+
+/* Packet number length (1..4) from the unprotected first byte. */
+static inline size_t
+qb_pkt_pn_len(uint8_t first)
+{
+	return (size_t)(first & 0x03) + 1;
+}
+
+/* Short header: the key phase bit of the unprotected first byte (RFC 9001 §6). */
+static inline bool
+qb_pkt_key_phase(uint8_t first)
+{
+	return (first & 0x04) != 0;
+}
+
+/*
+ * The reserved bits of the unprotected first byte are zero: 0x0c in a long
+ * header, 0x18 in a short one. If not, after successful removal of packet
+ * protection, the connection closes with PROTOCOL_VIOLATION (RFC 9000 §17.2,
+ * §17.3.1).
+ */
+static inline bool
+qb_pkt_reserved_ok(uint8_t first)
+{
+	return (first & ((first & 0x80) ? 0x0c : 0x18)) == 0;
+}
+
+/* The truncated packet number at p (pn_len 1..4 bytes, big-endian). */
+static inline uint64_t
+qb_pkt_get_pn(const uint8_t *p, size_t pn_len)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < pn_len; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * True if the datagram's last 16 bytes equal token: a Stateless Reset (RFC
+ * 9000 §10.3.1). Compared in constant time. False if len < 21.
+ */
+bool qb_stateless_reset_match(const uint8_t *dgram, size_t len, const uint8_t *token);
+
 /* ---- Encoder -------------------------------------------------------------- */
 
 /*
@@ -94,7 +139,7 @@ struct qb_pkt_enc {
 };
 
 /* What the crypto layer needs to seal and protect a finished packet. */
-struct qb_pkt_info {
+struct qb_pkt_layout {
 	size_t offset;      /* packet start in the datagram */
 	size_t pn_offset;   /* pn field, from the packet start */
 	size_t pn_len;      /* 1..4 */
@@ -178,7 +223,7 @@ int qb_pkt_enc_pad_for_sample(struct qb_pkt_enc *e);
  * crypto layer to write) and fills *info. Returns 0, QB_ERR_STATE if no
  * packet is open, QB_ERR_NOBUF if the sample padding does not fit.
  */
-int qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_info *info);
+int qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info);
 
 /* Drops the open packet: the cursor goes back to its start. */
 void qb_pkt_enc_abort(struct qb_pkt_enc *e);
@@ -211,5 +256,15 @@ int qb_pkt_enc_retry(uint8_t *buf, size_t cap, uint32_t version, uint8_t unused4
 int qb_pkt_enc_vn(uint8_t *buf, size_t cap, uint8_t unused7, const uint8_t *dcid, size_t dcid_len,
                   const uint8_t *scid, size_t scid_len, const uint32_t *versions,
                   size_t n_versions);
+
+/*
+ * Writes a Stateless Reset of exactly len bytes (>= 21; RFC 9000 §10.3): a
+ * short-header-looking first byte (0x40 | random 6 bits), len - 17 further
+ * unpredictable bytes, then the 16-byte token. unpredictable supplies
+ * len - 16 random bytes (the caller's generator; this layer draws none).
+ * Returns len, or QB_ERR_ARG if len < 21.
+ */
+int qb_pkt_enc_stateless_reset(uint8_t *buf, size_t len, const uint8_t *unpredictable,
+                               const uint8_t *token);
 
 #endif

@@ -179,7 +179,7 @@ int qb_tls_secret(const struct qb_tls *t, enum qb_tls_level level, bool write,
                   struct qb_tls_secret *out);
 
 /* True once TLS has sent and verified both Finished messages (RFC 9001
- * §4.1.1). Stays true after qb_tls_release. */
+ * §4.1.1), and t has not failed since. Stays true after qb_tls_release. */
 bool qb_tls_is_complete(const struct qb_tls *t);
 
 /* True after a failure (see qb_tls_error_code). */

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "qburst/error.h"
 
@@ -27,6 +28,7 @@
 static inline size_t
 qb_varint_len(uint64_t v)
 {
+	/* Branches, not arithmetic: sizes repeat, so they predict well (measured). */
 	if (v < 64)
 		return 1;
 	if (v < 16384)
@@ -51,30 +53,26 @@ qb_varint_len_of(uint8_t b)
 static inline uint8_t *
 qb_varint_put_n(uint8_t *p, uint64_t v, size_t len)
 {
+	/* One big-endian store per length (memcpy of a constant size compiles to a mov). */
 	switch (len) {
 	case 1:
 		p[0] = (uint8_t)v;
 		return p + 1;
-	case 2:
-		p[0] = (uint8_t)(0x40 | (v >> 8));
-		p[1] = (uint8_t)v;
+	case 2: {
+		uint16_t x = __builtin_bswap16((uint16_t)(v | 0x4000));
+		memcpy(p, &x, 2);
 		return p + 2;
-	case 4:
-		p[0] = (uint8_t)(0x80 | (v >> 24));
-		p[1] = (uint8_t)(v >> 16);
-		p[2] = (uint8_t)(v >> 8);
-		p[3] = (uint8_t)v;
+	}
+	case 4: {
+		uint32_t x = __builtin_bswap32((uint32_t)(v | 0x80000000u));
+		memcpy(p, &x, 4);
 		return p + 4;
-	default:
-		p[0] = (uint8_t)(0xc0 | (v >> 56));
-		p[1] = (uint8_t)(v >> 48);
-		p[2] = (uint8_t)(v >> 40);
-		p[3] = (uint8_t)(v >> 32);
-		p[4] = (uint8_t)(v >> 24);
-		p[5] = (uint8_t)(v >> 16);
-		p[6] = (uint8_t)(v >> 8);
-		p[7] = (uint8_t)v;
+	}
+	default: {
+		uint64_t x = __builtin_bswap64(v | UINT64_C(0xc000000000000000));
+		memcpy(p, &x, 8);
 		return p + 8;
+	}
 	}
 }
 
@@ -98,10 +96,29 @@ qb_varint_get(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 	size_t n = qb_varint_len_of(p[0]);
 	if ((size_t)(end - p) < n)
 		return QB_ERR_TRUNCATED;
-	uint64_t x = p[0] & 0x3f;
-	for (size_t i = 1; i < n; i++)
-		x = (x << 8) | p[i];
-	*v = x;
+	switch (n) {
+	case 1:
+		*v = p[0];
+		break;
+	case 2: {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		*v = __builtin_bswap16(x) & 0x3fff;
+		break;
+	}
+	case 4: {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		*v = __builtin_bswap32(x) & 0x3fffffffu;
+		break;
+	}
+	default: {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		*v = __builtin_bswap64(x) & QB_VARINT_MAX;
+		break;
+	}
+	}
 	*pp = p + n;
 	return 0;
 }
@@ -134,8 +151,9 @@ size_t qb_pn_len(uint64_t full_pn, uint64_t largest_acked);
 static inline void
 qb_pn_put(uint8_t *p, uint64_t pn, size_t pn_len)
 {
-	for (size_t i = 0; i < pn_len; i++)
-		p[i] = (uint8_t)(pn >> (8 * (pn_len - 1 - i)));
+	/* Big-endian low bytes: shift the wanted bytes to the top of a 32-bit word. */
+	uint32_t x = __builtin_bswap32((uint32_t)pn << (8 * (4 - pn_len)));
+	memcpy(p, &x, pn_len);
 }
 
 /*

@@ -174,6 +174,12 @@ Test(crypto_protect, cipher_suites)
 	cr_assert_eq(qb_crypto_secret_len(QB_AEAD_AES256GCM), 48);
 	cr_assert_eq(qb_crypto_secret_len(QB_AEAD_AES128GCM), 32);
 	cr_assert_eq(qb_crypto_secret_len(QB_AEAD_CHACHA20POLY1305), 32);
+	/* RFC 9001 §6.6 */
+	cr_assert_eq(qb_crypto_confidentiality_limit(QB_AEAD_AES128GCM), 1ull << 23);
+	cr_assert_eq(qb_crypto_confidentiality_limit(QB_AEAD_AES256GCM), 1ull << 23);
+	cr_assert_eq(qb_crypto_confidentiality_limit(QB_AEAD_CHACHA20POLY1305), UINT64_MAX);
+	cr_assert_eq(qb_crypto_integrity_limit(QB_AEAD_AES128GCM), 1ull << 52);
+	cr_assert_eq(qb_crypto_integrity_limit(QB_AEAD_CHACHA20POLY1305), 1ull << 36);
 }
 
 /*

@@ -4,6 +4,9 @@
 # words), and writes them to a pcap so tshark can confirm every checksum:
 #   python3 gen_vectors.py /tmp/v.pcap && tshark -r /tmp/v.pcap -o ip.check_checksum:TRUE \
 #       -o udp.check_checksum:TRUE -V | grep -i 'checksum status'
+# With --corpus DIR it writes libFuzzer seeds for fuzz_net_rx instead (a
+# selector byte, see tests/fuzz/net/fuzz_net_rx.c, then the frame).
+import os
 import socket
 import struct
 import sys
@@ -101,7 +104,18 @@ def c_array(name, b):
     return out + "};\n"
 
 
+def write_corpus(d):
+    os.makedirs(d, exist_ok=True)
+    for k, v in VECTORS.items():
+        for sel in (0x00, 0x10, 0x51, 0x70):
+            with open(os.path.join(d, "%s_%02x" % (k, sel)), "wb") as f:
+                f.write(bytes([sel]) + v)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--corpus":
+        write_corpus(sys.argv[2])
+        sys.exit(0)
     for k, v in VECTORS.items():
         print(c_array(k, v))
     if len(sys.argv) > 1:

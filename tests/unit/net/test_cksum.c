@@ -78,3 +78,21 @@ Test(cksum, mbuf_chain_with_odd_segments)
 			cr_assert_eq(qb_cksum_mbuf(m, off, len), ref_raw(data + off, len),
 			             "off %u len %u", off, len);
 }
+
+Test(cksum, large_buffers_cross_the_avx2_block_size)
+{
+	/* Larger than the 256 KiB AVX2 block, all ones (the worst case for lane overflow). */
+	static uint8_t buf[600 * 1024 + 77];
+	unsigned int i;
+
+	memset(buf, 0xff, sizeof(buf));
+	cr_assert_eq(qb_cksum_raw(buf, sizeof(buf)), ref_raw(buf, sizeof(buf)));
+	if (qb_cksum_have_avx2())
+		cr_assert_eq(qb_cksum_raw_avx2(buf, sizeof(buf)), ref_raw(buf, sizeof(buf)));
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 2654435761u >> 13);
+	cr_assert_eq(qb_cksum_raw_scalar(buf, sizeof(buf)), ref_raw(buf, sizeof(buf)));
+	if (qb_cksum_have_avx2())
+		cr_assert_eq(qb_cksum_raw_avx2(buf + 1, sizeof(buf) - 1),
+		             ref_raw(buf + 1, sizeof(buf) - 1));
+}

@@ -369,3 +369,26 @@ Test(neigh, table_static_learned_and_full)
 	cr_assert_eq(qb_neigh_add_static(&tbl, &a, &m1), QB_ERR_NOMEM);
 	cr_assert_eq(qb_neigh_add_static(&tbl, &x, &m2), 0, "replacing a static entry is fine");
 }
+
+Test(neigh, stripped_vlan_goes_back_by_offload)
+{
+	struct rte_mbuf *m = tmbuf(&tm, 128, arp_req_in, sizeof(arp_req_in));
+	struct qb_pkt_info info;
+	enum qb_drop drop;
+
+	/* The NIC removed tag 100 on receive: the reply asks it to insert the tag again. */
+	m->ol_flags = RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+	m->vlan_tci = 100;
+	us.vlan_tci = 100;
+	cr_assert_eq(qb_net_parse(m, &us, &info), QB_DROP_NONE);
+	cr_assert_eq(info.vlan_tci, 100);
+	cr_assert_eq(qb_neigh_input(NULL, &us, m, &info, &drop), QB_NEIGH_REPLY);
+	cr_assert_eq(m->ol_flags, RTE_MBUF_F_TX_VLAN);
+	cr_assert_eq(m->vlan_tci, 100);
+	cr_assert_arr_eq(rte_pktmbuf_mtod(m, uint8_t *), arp_reply_out, sizeof(arp_reply_out));
+	/* A stripped tag of another VLAN is not ours. */
+	m = tmbuf(&tm, 128, arp_req_in, sizeof(arp_req_in));
+	m->ol_flags = RTE_MBUF_F_RX_VLAN | RTE_MBUF_F_RX_VLAN_STRIPPED;
+	m->vlan_tci = 101;
+	cr_assert_eq(qb_net_parse(m, &us, &info), QB_DROP_WRONG_VLAN);
+}

@@ -28,7 +28,7 @@ static const char server_payload[] =
 
 /* Builds the client Initial of RFC 9001 A.2 (v1) or RFC 9369 A.2 (v2). */
 static size_t
-client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_info *info)
+client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_layout *info)
 {
 	uint8_t frames[300];
 	size_t fl = hex2bin(client_crypto, frames, sizeof(frames));
@@ -48,7 +48,7 @@ client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_info *inf
 Test(packet, rfc9001_a2_client_initial_header)
 {
 	uint8_t d[1300], want[64];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
 	size_t hl = hex2bin("c300000001088394c8f03e5157080000449e00000002", want, sizeof(want));
 	cr_assert_eq(n, 1200);
@@ -76,7 +76,7 @@ Test(packet, rfc9001_a2_client_initial_header)
 Test(packet, rfc9369_a2_client_initial_header_v2)
 {
 	uint8_t d[1300], want[64];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_2, d, sizeof(d), &info);
 	size_t hl = hex2bin("d36b3343cf088394c8f03e5157080000449e00000002", want, sizeof(want));
 	cr_assert_arr_eq(d, want, hl, "header bytes differ from RFC 9369 A.2");
@@ -94,7 +94,7 @@ server_initial(uint32_t version, const char *hdr_hex)
 	size_t pn = hex2bin(server_payload, pl, sizeof(pl));
 	size_t hl = hex2bin(hdr_hex, want, sizeof(want));
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, version, QB_PKT_INITIAL, NULL, 0, server_scid, 8,
 	                                   NULL, 0, 1, 2),
@@ -161,7 +161,7 @@ Test(packet, rfc9001_a5_short_header)
 	/* RFC 9001 A.5: unprotected header 4200bff4, payload 01: 21 bytes. */
 	uint8_t d[64];
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_short(&e, NULL, 0, false, false, 654360564, 3), 0);
 	*qb_pkt_enc_ptr(&e) = 0x01;
@@ -189,7 +189,7 @@ Test(packet, short_header_bits_and_sample_padding)
 {
 	uint8_t d[64], cid[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_short(&e, cid, 8, true, true, 7, 1), 0);
 	*qb_pkt_enc_ptr(&e) = 0x01; /* PING */
@@ -209,7 +209,7 @@ Test(packet, coalesced_walk)
 {
 	uint8_t d[1500], cid[8] = {9, 9, 9, 9, 9, 9, 9, 9};
 	struct qb_pkt_enc e;
-	struct qb_pkt_info i1, i2, i3;
+	struct qb_pkt_layout i1, i2, i3;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_INITIAL, cid, 8, cid, 4,
 	                                   (const uint8_t *)"tok", 3, 0, 1),
@@ -263,7 +263,7 @@ Test(packet, trailing_zeros_end_the_walk)
 Test(packet, every_truncation_rejected)
 {
 	uint8_t d[1300];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
 	struct qb_pkt_hdr h;
 	for (size_t cut = 0; cut < n; cut++) {
@@ -285,7 +285,7 @@ Test(packet, every_truncation_rejected)
 Test(packet, malformed_rejected)
 {
 	uint8_t d[1300];
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
 	struct qb_pkt_hdr h;
 	/* DCID length 21 in v1. */
@@ -413,7 +413,7 @@ Test(packet, length_capped_to_two_byte_varint)
 {
 	static uint8_t d[20000];
 	struct qb_pkt_enc e;
-	struct qb_pkt_info info;
+	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_HANDSHAKE, NULL, 0, NULL, 0,
 	                                   NULL, 0, 0, 1),
@@ -438,4 +438,55 @@ Test(packet, v2_type_codes)
 	}
 	cr_assert_eq(QB_TE_CRYPTO_ERROR, 0x100);
 	cr_assert_eq(qb_te_crypto_error(0x28), 0x128);
+}
+
+Test(packet, rfc9001_a3_protected_server_initial_visible_fields)
+{
+	/* The protected packet of RFC 9001 A.3: what is visible before HP removal. */
+	uint8_t d[200];
+	size_t n = hex2bin("cf000000010008f067a5502a4262b500 4075c0d95a482cd0991cd25b0aac406a"
+	                   "5816b6394100f37a1c69797554780bb3 8cc5a99f5ede4cf73c3ec2493a1839b3"
+	                   "dbcba3f6ea46c5b7684df3548e7ddeb9 c3bf9c73cc3f3bded74b562bfb19fb84"
+	                   "022f8ef4cdd93795d77d06edbb7aaf2f 58891850abbdca3d20398c276456cbc4"
+	                   "2158407dd074ee",
+	                   d, sizeof(d));
+	struct qb_pkt_hdr h;
+	cr_assert_eq(qb_pkt_parse(d, n, 0, 8, 0, &h), 0);
+	cr_assert_eq(h.type, QB_PKT_INITIAL);
+	cr_assert_eq(h.pn_offset, 18);
+	cr_assert_eq(h.end, n);
+	cr_assert_eq(h.len, 18 + 0x75);
+	/* After HP removal (RFC 9001 A.3: first byte c1, pn 0001). */
+	cr_assert_eq(qb_pkt_pn_len(0xc1), 2);
+	cr_assert(qb_pkt_reserved_ok(0xc1));
+	cr_assert(!qb_pkt_reserved_ok(0xc5));
+	cr_assert(!qb_pkt_reserved_ok(0x48));
+	cr_assert(qb_pkt_reserved_ok(0x44));
+	cr_assert(qb_pkt_key_phase(0x44));
+	const uint8_t pn[2] = {0x00, 0x01};
+	cr_assert_eq(qb_pkt_get_pn(pn, 2), 1);
+}
+
+Test(packet, stateless_reset)
+{
+	uint8_t rnd[64], tok[16], b[64];
+	for (int i = 0; i < 64; i++)
+		rnd[i] = (uint8_t)(0xff - i);
+	memset(tok, 0x5c, sizeof(tok));
+	cr_assert_eq(qb_pkt_enc_stateless_reset(b, 20, rnd, tok), QB_ERR_ARG);
+	memset(b, 0xee, sizeof(b));
+	cr_assert_eq(qb_pkt_enc_stateless_reset(b, 21, rnd, tok), 21);
+	cr_assert_eq(b[0], 0x40 | (0xff & 0x3f), "short-header form, fixed bit set");
+	cr_assert_arr_eq(b + 1, rnd + 1, 4);
+	cr_assert_arr_eq(b + 5, tok, 16);
+	cr_assert_eq(b[21], 0xee);
+	cr_assert(qb_stateless_reset_match(b, 21, tok));
+	cr_assert(!qb_stateless_reset_match(b, 20, tok));
+	b[20] ^= 1;
+	cr_assert(!qb_stateless_reset_match(b, 21, tok));
+	/* It parses as a short header (it is meant to look like one). */
+	b[20] ^= 1;
+	struct qb_pkt_hdr h;
+	cr_assert_eq(qb_pkt_parse(b, 21, 0, 0, 0, &h), 0);
+	cr_assert_eq(h.type, QB_PKT_1RTT);
 }

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Command-line options after "--": a table-driven parser with one-line errors. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_common.h>
+
+#include "options.h"
+
+static const char *const mode_names[] = {
+        [QB_MODE_UDPGEN] = "udpgen",
+        [QB_MODE_SINK] = "sink",
+};
+
+const char *
+qb_mode_name(enum qb_mode m)
+{
+	return (unsigned int)m < RTE_DIM(mode_names) ? mode_names[m] : "unknown";
+}
+
+void
+qb_usage(const char *prog)
+{
+	printf("usage: %s [EAL options] -- [app options]\n"
+	       "\n"
+	       "EAL options: see DPDK's documentation. Without hugepages or a NIC:\n"
+	       "  -l 0-1 --no-huge -m 1024 --no-pci --vdev=net_null0,no-rx=1\n"
+	       "The first lcore is the control lcore (statistics, signals, JSON); every\n"
+	       "other lcore is a worker with its own RX/TX queue pair on the first port\n"
+	       "EAL offers. With a single lcore, that lcore runs the worker loop itself.\n"
+	       "\n"
+	       "App options (--opt=VALUE or --opt VALUE):\n"
+	       "  --mode=udpgen|sink     udpgen: send UDP datagrams; sink: count what arrives\n"
+	       "                         (and answer ARP/ND for --ip)\n"
+	       "  --ip=ADDR[/PREFIX]     an address of the port, IPv4 or IPv6; may repeat\n"
+	       "                         (up to %d); udpgen needs one of --dst-ip's family\n"
+	       "  --dst-ip=ADDR          udpgen: destination address\n"
+	       "  --dst-port=PORT        udpgen: destination UDP port (default 9)\n"
+	       "  --src-port=PORT        udpgen: first source UDP port (default 1024)\n"
+	       "  --flows=N              udpgen: source ports src-port..src-port+N-1, one\n"
+	       "                         flow each, sent round-robin (default 1)\n"
+	       "  --dst-mac=MAC          udpgen: next hop's MAC (default: resolved by ARP/ND)\n"
+	       "  --neigh=IP,MAC         a static neighbour; may repeat (up to %d)\n"
+	       "  --gateway=ADDR         next hop for destinations outside every --ip prefix\n"
+	       "  --pkt-size=BYTES       udpgen: Ethernet frame length without FCS, as\n"
+	       "                         testpmd's --txpkts (default 64: 22 bytes of UDP\n"
+	       "                         payload over IPv4); %d..MTU+14 over IPv4,\n"
+	       "                         %d..MTU+14 over IPv6\n"
+	       "  --rate=PPS             udpgen: packets/s over all workers (default 0: as\n"
+	       "                         fast as possible)\n"
+	       "  --duration=SECONDS     run time; 0: until SIGINT/SIGTERM (default 10 for\n"
+	       "                         udpgen, 0 for sink); fractions allowed\n"
+	       "  --stats-period=SECONDS one statistics line per port this often (default 1;\n"
+	       "                         0: only the final summary)\n"
+	       "  --stats-json=FILE      write the summary as JSON at exit (also after\n"
+	       "                         SIGINT), through a temporary file and a rename\n"
+	       "  --arp-timeout=MS       udpgen: how long to wait for the next hop's ARP/ND\n"
+	       "                         answer (default 3000)\n"
+	       "  --no-tx-offload        compute checksums in software even where the port\n"
+	       "                         offers checksum offload\n"
+	       "  --help                 this text\n"
+	       "\n"
+	       "Byte counts and bit rates are of Ethernet frames without FCS.\n"
+	       "Exit status: 0 done, 1 the job failed, 2 bad option, no port or too few\n"
+	       "queue pairs.\n",
+	       prog, QB_PORT_MAX_ADDRS, QB_MAX_NEIGH, QB_PKT_SIZE_MIN_V4, QB_PKT_SIZE_MIN_V6);
+}
+
+bool
+qb_wants_help(int argc, char **argv)
+{
+	int i, start = 1;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			start = i + 1;
+			break;
+		}
+	}
+	for (i = start; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+bad(const char *opt, const char *val, const char *why)
+{
+	if (val != NULL)
+		fprintf(stderr, "qburst: --%s=%s: %s\n", opt, val, why);
+	else
+		fprintf(stderr, "qburst: --%s: %s\n", opt, why);
+	return QB_EXIT_USAGE;
+}
+
+/* Unsigned decimal integer in [lo, hi], the whole string consumed. */
+static int
+parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Non-negative finite seconds, at most a year. */
+static int
+parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if ((*s < '0' || *s > '9') && *s != '.')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0 || v > 366.0 * 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+enum opt_id {
+	OPT_MODE,
+	OPT_IP,
+	OPT_DST_IP,
+	OPT_DST_PORT,
+	OPT_SRC_PORT,
+	OPT_FLOWS,
+	OPT_DST_MAC,
+	OPT_NEIGH,
+	OPT_GATEWAY,
+	OPT_PKT_SIZE,
+	OPT_RATE,
+	OPT_DURATION,
+	OPT_STATS_PERIOD,
+	OPT_STATS_JSON,
+	OPT_ARP_TIMEOUT,
+	OPT_NO_TX_OFFLOAD,
+};
+
+struct opt_def {
+	const char *name;
+	enum opt_id id;
+	bool has_arg;
+};
+
+static const struct opt_def opt_defs[] = {
+        {"mode", OPT_MODE, true},
+        {"ip", OPT_IP, true},
+        {"dst-ip", OPT_DST_IP, true},
+        {"dst-port", OPT_DST_PORT, true},
+        {"src-port", OPT_SRC_PORT, true},
+        {"flows", OPT_FLOWS, true},
+        {"dst-mac", OPT_DST_MAC, true},
+        {"neigh", OPT_NEIGH, true},
+        {"gateway", OPT_GATEWAY, true},
+        {"pkt-size", OPT_PKT_SIZE, true},
+        {"rate", OPT_RATE, true},
+        {"duration", OPT_DURATION, true},
+        {"stats-period", OPT_STATS_PERIOD, true},
+        {"stats-json", OPT_STATS_JSON, true},
+        {"arp-timeout", OPT_ARP_TIMEOUT, true},
+        {"no-tx-offload", OPT_NO_TX_OFFLOAD, false},
+};
+
+/* "IP,MAC" */
+static int
+parse_neigh(const char *v, struct qb_static_neigh *n)
+{
+	char ip[QB_IPADDR_STRLEN];
+	const char *comma = strrchr(v, ',');
+	size_t len;
+
+	if (comma == NULL)
+		return -1;
+	len = (size_t)(comma - v);
+	if (len == 0 || len >= sizeof(ip))
+		return -1;
+	memcpy(ip, v, len);
+	ip[len] = '\0';
+	if (qb_ipaddr_parse(ip, &n->ip) != 0)
+		return -1;
+	return qb_mac_parse(comma + 1, &n->mac) == 0 ? 0 : -1;
+}
+
+static int
+apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set, bool *duration_set)
+{
+	uint64_t u;
+
+	switch (d->id) {
+	case OPT_MODE:
+		if (strcmp(v, "udpgen") == 0)
+			o->mode = QB_MODE_UDPGEN;
+		else if (strcmp(v, "sink") == 0)
+			o->mode = QB_MODE_SINK;
+		else
+			return bad(d->name, v, "unknown mode (udpgen or sink)");
+		*mode_set = true;
+		break;
+	case OPT_IP:
+		if (o->n_ips >= QB_PORT_MAX_ADDRS)
+			return bad(d->name, v, "too many addresses");
+		if (qb_ipnet_parse(v, &o->ips[o->n_ips]) != 0)
+			return bad(d->name, v, "bad address (ADDR or ADDR/PREFIX, IPv4 or IPv6)");
+		o->n_ips++;
+		break;
+	case OPT_DST_IP:
+		if (qb_ipaddr_parse(v, &o->dst_ip) != 0)
+			return bad(d->name, v, "bad address");
+		break;
+	case OPT_GATEWAY:
+		if (qb_ipaddr_parse(v, &o->gateway) != 0)
+			return bad(d->name, v, "bad address");
+		break;
+	case OPT_DST_PORT:
+	case OPT_SRC_PORT:
+		if (parse_u64(v, 1, 65535, &u) != 0)
+			return bad(d->name, v, "not a port (1..65535)");
+		if (d->id == OPT_DST_PORT)
+			o->dst_port = (uint16_t)u;
+		else
+			o->src_port = (uint16_t)u;
+		break;
+	case OPT_FLOWS:
+		if (parse_u64(v, 1, 65535, &u) != 0)
+			return bad(d->name, v, "out of range (1..65535)");
+		o->flows = (uint32_t)u;
+		break;
+	case OPT_DST_MAC:
+		if (qb_mac_parse(v, &o->dst_mac) != 0)
+			return bad(d->name, v, "bad MAC address (xx:xx:xx:xx:xx:xx)");
+		o->has_dst_mac = true;
+		break;
+	case OPT_NEIGH:
+		if (o->n_neigh >= QB_MAX_NEIGH)
+			return bad(d->name, v, "too many static neighbours");
+		if (parse_neigh(v, &o->neigh[o->n_neigh]) != 0)
+			return bad(d->name, v, "expected IP,MAC");
+		o->n_neigh++;
+		break;
+	case OPT_PKT_SIZE:
+		if (parse_u64(v, 0, UINT32_MAX, &u) != 0)
+			return bad(d->name, v, "not a number");
+		if (u < QB_PKT_SIZE_MIN_V4 || u > QB_PKT_SIZE_MAX)
+			return bad(d->name, v, "out of range (64..9014, and at most MTU+14)");
+		o->pkt_size = (uint32_t)u;
+		break;
+	case OPT_RATE:
+		if (parse_u64(v, 0, UINT64_MAX / 2, &u) != 0)
+			return bad(d->name, v, "not a packet rate");
+		o->rate = u;
+		break;
+	case OPT_DURATION:
+		if (parse_seconds(v, &o->duration) != 0)
+			return bad(d->name, v, "not a duration in seconds");
+		*duration_set = true;
+		break;
+	case OPT_STATS_PERIOD:
+		if (parse_seconds(v, &o->stats_period) != 0)
+			return bad(d->name, v, "not a period in seconds");
+		break;
+	case OPT_STATS_JSON:
+		if (*v == '\0')
+			return bad(d->name, v, "empty file name");
+		o->stats_json = v;
+		break;
+	case OPT_ARP_TIMEOUT:
+		if (parse_u64(v, 1, 600000, &u) != 0)
+			return bad(d->name, v, "out of range (1..600000 ms)");
+		o->arp_timeout_ms = (unsigned int)u;
+		break;
+	case OPT_NO_TX_OFFLOAD:
+		o->no_tx_offload = true;
+		break;
+	}
+	return 0;
+}
+
+/* Checks that need every option: what each mode requires. */
+static int
+check(struct qb_opts *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < o->n_neigh; i++) {
+		if (o->neigh[i].ip.family == 0)
+			return bad("neigh", NULL, "bad address");
+	}
+	if (o->mode != QB_MODE_UDPGEN)
+		return 0;
+	if (o->dst_ip.family == 0)
+		return bad("dst-ip", NULL, "missing: udpgen needs a destination");
+	for (i = 0; i < o->n_ips; i++) {
+		if (o->ips[i].addr.family == o->dst_ip.family)
+			break;
+	}
+	if (i == o->n_ips)
+		return bad("ip", NULL,
+		           o->dst_ip.family == QB_AF_INET
+		                   ? "missing: udpgen needs an IPv4 --ip for an IPv4 --dst-ip"
+		                   : "missing: udpgen needs an IPv6 --ip for an IPv6 --dst-ip");
+	if (o->gateway.family != 0 && o->gateway.family != o->dst_ip.family)
+		return bad("gateway", NULL, "not of --dst-ip's family");
+	if (o->dst_ip.family == QB_AF_INET6 && o->pkt_size < QB_PKT_SIZE_MIN_V6) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "%u", o->pkt_size);
+		return bad("pkt-size", v, "out of range over IPv6 (66..9014, and at most MTU+14)");
+	}
+	return 0;
+}
+
+int
+qb_opts_parse(struct qb_opts *o, int argc, char **argv)
+{
+	bool mode_set = false, duration_set = false;
+	int i, rc;
+
+	memset(o, 0, sizeof(*o));
+	o->dst_port = 9;
+	o->src_port = 1024;
+	o->flows = 1;
+	o->pkt_size = 64;
+	o->stats_period = 1;
+	o->arp_timeout_ms = 3000;
+
+	for (i = 0; i < argc; i++) {
+		const char *arg = argv[i], *val = NULL, *eq;
+		const struct opt_def *d = NULL;
+		size_t len;
+		unsigned int k;
+
+		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+			fprintf(stderr, "qburst: %s: not an option (app options start with --)\n",
+			        arg);
+			return QB_EXIT_USAGE;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+		for (k = 0; k < RTE_DIM(opt_defs); k++) {
+			if (strlen(opt_defs[k].name) == len &&
+			    strncmp(opt_defs[k].name, arg, len) == 0)
+				d = &opt_defs[k];
+		}
+		if (d == NULL) {
+			fprintf(stderr, "qburst: --%.*s: unknown option (see --help)\n", (int)len,
+			        arg);
+			return QB_EXIT_USAGE;
+		}
+		if (d->has_arg) {
+			if (eq != NULL)
+				val = eq + 1;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return bad(d->name, NULL, "needs a value");
+		} else if (eq != NULL) {
+			return bad(d->name, NULL, "takes no value");
+		}
+		rc = apply(o, d, val, &mode_set, &duration_set);
+		if (rc != 0)
+			return rc;
+	}
+	if (!mode_set)
+		return bad("mode", NULL, "missing (udpgen or sink)");
+	if (!duration_set)
+		o->duration = o->mode == QB_MODE_UDPGEN ? 10 : 0;
+	return check(o);
+}

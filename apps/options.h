@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef QB_APP_OPTIONS_H
+#define QB_APP_OPTIONS_H
+
+/*
+ * The application's options (after "--" on the command line, BRIEF §10).
+ * Parsing needs no EAL: every check that does not depend on the port is done
+ * here, so a bad command line fails before EAL starts.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+
+#include "qb_net.h"
+
+/* Exit codes (BRIEF §10). */
+#define QB_EXIT_OK    0
+#define QB_EXIT_FAIL  1 /* the job failed (e.g. the next hop never answered ARP) */
+#define QB_EXIT_USAGE 2 /* a bad option, no port, too few queues */
+
+/* Smallest frames (bytes, without FCS): headers plus a 22-byte (IPv4) or
+ * 4-byte (IPv6) payload. The largest is the port's MTU + 14. */
+#define QB_PKT_SIZE_MIN_V4 64
+#define QB_PKT_SIZE_MIN_V6 66
+#define QB_PKT_SIZE_MAX    9014 /* before the port is known */
+
+#define QB_MAX_NEIGH 16
+
+enum qb_mode {
+	QB_MODE_UDPGEN,
+	QB_MODE_SINK,
+};
+
+struct qb_static_neigh {
+	struct qb_ipaddr ip;
+	struct rte_ether_addr mac;
+};
+
+struct qb_opts {
+	enum qb_mode mode;
+	struct qb_ipnet ips[QB_PORT_MAX_ADDRS];
+	unsigned int n_ips;
+	struct qb_ipaddr dst_ip; /* family 0: not given */
+	struct qb_ipaddr gateway;
+	uint16_t dst_port;
+	uint16_t src_port;
+	bool has_dst_mac;
+	struct rte_ether_addr dst_mac;
+	struct qb_static_neigh neigh[QB_MAX_NEIGH];
+	unsigned int n_neigh;
+	uint32_t pkt_size; /* Ethernet frame bytes without FCS */
+	uint64_t rate;     /* packets/s over all workers; 0: as fast as possible */
+	uint32_t flows;
+	double duration;     /* seconds; 0: until SIGINT/SIGTERM */
+	double stats_period; /* seconds; 0: no periodic lines */
+	const char *stats_json;
+	bool no_tx_offload;
+	unsigned int arp_timeout_ms;
+};
+
+/* Prints the usage text to stdout. */
+void qb_usage(const char *prog);
+
+/*
+ * True if the command line asks for help: "--help" after "--", or anywhere
+ * when there is no "--".
+ */
+bool qb_wants_help(int argc, char **argv);
+
+/*
+ * Parses the app options argv[0..argc-1] (those after "--") into *o. On error
+ * prints one line naming the option to stderr and returns QB_EXIT_USAGE;
+ * else returns 0.
+ */
+int qb_opts_parse(struct qb_opts *o, int argc, char **argv);
+
+/* The mode's name ("udpgen", "sink"). */
+const char *qb_mode_name(enum qb_mode m);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The ipsec-mb backend's ops table (engine/crypto/aead_backend.h): AES-128-
+ * GCM and AES-256-GCM with keys expanded once at install, AES-NI header
+ * protection; ChaCha20-Poly1305 is refused so the generic code keeps it on
+ * BoringSSL. The generic code builds nonces and applies masks; these calls
+ * only cipher.
+ */
+#include "crypto/aead_backend.h"
+#include "crypto/ipsecmb/imb_aead.h"
+#include "crypto/ipsecmb/select.h"
+
+/*
+ * Lives at the start of key->state: _Alignas(16) there, which is all
+ * ipsec-mb needs, and a key copied elsewhere stays usable.
+ */
+struct qb_imb_state {
+	struct qb_imb_gcm gcm;
+	struct qb_imb_hp hp;
+};
+
+_Static_assert(sizeof(struct qb_imb_state) <= QB_CRYPTO_STATE_SIZE,
+               "ipsec-mb state does not fit in struct qb_crypto_key");
+_Static_assert(_Alignof(struct qb_imb_state) <= 16, "key->state is only 16-byte aligned");
+_Static_assert(QB_CRYPTO_TAG_LEN == QB_IMB_TAG_LEN && QB_CRYPTO_IV_LEN == QB_IMB_IV_LEN,
+               "AEAD sizes disagree");
+
+static int
+imb_init(struct qb_crypto_key *key, const uint8_t *aead_key, const uint8_t *hp_key)
+{
+	struct qb_imb_state *st = qb_aead_state(key);
+
+	if (key->alg != QB_AEAD_AES128GCM && key->alg != QB_AEAD_AES256GCM)
+		return QB_ERR_UNSUPPORTED;
+	if (qb_imb_gcm_init(&st->gcm, aead_key, key->key_len) != 0 ||
+	    qb_imb_hp_init(&st->hp, hp_key, key->key_len) != 0) {
+		qb_imb_gcm_wipe(&st->gcm);
+		return QB_ERR_CRYPTO;
+	}
+	return 0;
+}
+
+static void
+imb_clear(struct qb_crypto_key *key)
+{
+	struct qb_imb_state *st = qb_aead_state(key);
+
+	/* Nothing was acquired; wipe anyway in case the caller does not. */
+	qb_imb_gcm_wipe(&st->gcm);
+	qb_imb_hp_wipe(&st->hp);
+}
+
+static int
+imb_seal(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+         uint8_t *buf, size_t len)
+{
+	const struct qb_imb_state *st = qb_aead_state_const(key);
+
+	qb_imb_gcm_seal(&st->gcm, nonce, aad, aad_len, buf, len);
+	return 0;
+}
+
+static int
+imb_open(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
+         uint8_t *buf, size_t len)
+{
+	const struct qb_imb_state *st = qb_aead_state_const(key);
+
+	return qb_imb_gcm_open(&st->gcm, nonce, aad, aad_len, buf, len);
+}
+
+static void
+imb_hp_mask(const struct qb_crypto_key *key, const uint8_t *sample, uint8_t *mask)
+{
+	const struct qb_imb_state *st = qb_aead_state_const(key);
+
+	qb_imb_hp_mask(&st->hp, sample, mask);
+}
+
+const struct qb_aead_ops qb_aead_ipsecmb_ops = {
+        .id = QB_CRYPTO_IPSECMB,
+        .name = "ipsecmb",
+        .init = imb_init,
+        .clear = imb_clear,
+        .seal = imb_seal,
+        .open = imb_open,
+        .hp_mask = imb_hp_mask,
+};

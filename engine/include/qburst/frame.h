@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef QBURST_FRAME_H
+#define QBURST_FRAME_H
+
+/*
+ * QUIC frames (RFC 9000 §19) and DATAGRAM (RFC 9221 §4): a decoded-frame
+ * struct whose data pointers point into the packet (no copies), a generic
+ * encoder and decoder, and the per-packet encoders the burst assembler uses
+ * (STREAM, CRYPTO, ACK, DATAGRAM) that write through a struct qb_pkt_enc and
+ * fit what they can into its room.
+ *
+ * Errors: encoders return QB_ERR_NOBUF (nothing written) when the frame does
+ * not fit, QB_ERR_ARG for a value the wire cannot carry. qb_frame_decode()
+ * returns a negative qb_err and sets the QUIC transport error code to close
+ * the connection with (enum qb_transport_error).
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qburst/packet.h"
+#include "qburst/varint.h"
+#include "qburst/wire_common.h"
+
+enum qb_frame_type {
+	QB_FT_PADDING = 0x00,
+	QB_FT_PING = 0x01,
+	QB_FT_ACK = 0x02,
+	QB_FT_ACK_ECN = 0x03,
+	QB_FT_RESET_STREAM = 0x04,
+	QB_FT_STOP_SENDING = 0x05,
+	QB_FT_CRYPTO = 0x06,
+	QB_FT_NEW_TOKEN = 0x07,
+	QB_FT_STREAM = 0x08, /* 0x08-0x0f: | QB_STREAM_OFF | QB_STREAM_LEN | QB_STREAM_FIN */
+	QB_FT_MAX_DATA = 0x10,
+	QB_FT_MAX_STREAM_DATA = 0x11,
+	QB_FT_MAX_STREAMS_BIDI = 0x12,
+	QB_FT_MAX_STREAMS_UNI = 0x13,
+	QB_FT_DATA_BLOCKED = 0x14,
+	QB_FT_STREAM_DATA_BLOCKED = 0x15,
+	QB_FT_STREAMS_BLOCKED_BIDI = 0x16,
+	QB_FT_STREAMS_BLOCKED_UNI = 0x17,
+	QB_FT_NEW_CONNECTION_ID = 0x18,
+	QB_FT_RETIRE_CONNECTION_ID = 0x19,
+	QB_FT_PATH_CHALLENGE = 0x1a,
+	QB_FT_PATH_RESPONSE = 0x1b,
+	QB_FT_CONNECTION_CLOSE = 0x1c,     /* transport error */
+	QB_FT_CONNECTION_CLOSE_APP = 0x1d, /* application error */
+	QB_FT_HANDSHAKE_DONE = 0x1e,
+	QB_FT_DATAGRAM = 0x30,     /* RFC 9221: data to the packet end */
+	QB_FT_DATAGRAM_LEN = 0x31, /* RFC 9221: with a Length */
+};
+
+/* STREAM type bits (RFC 9000 §19.8). */
+#define QB_STREAM_FIN 0x01
+#define QB_STREAM_LEN 0x02
+#define QB_STREAM_OFF 0x04
+
+/* MAX_STREAMS and STREAMS_BLOCKED cannot exceed 2^60 (RFC 9000 §19.11, §19.14). */
+#define QB_MAX_STREAMS_LIMIT (UINT64_C(1) << 60)
+
+/* One ACK range, inclusive packet numbers. */
+struct qb_ack_range {
+	uint64_t smallest;
+	uint64_t largest;
+};
+
+/* A decoded ACK frame; the Gap/Range pairs stay in the packet (validated). */
+struct qb_frame_ack {
+	uint64_t largest;      /* Largest Acknowledged */
+	uint64_t delay;        /* ACK Delay as sent: scale by 2^ack_delay_exponent */
+	uint64_t first_range;  /* First ACK Range */
+	uint64_t range_count;  /* ACK Range Count: ranges after the first */
+	uint64_t smallest;     /* smallest packet number acknowledged by the frame */
+	const uint8_t *ranges; /* raw Gap/ACK Range pairs */
+	size_t ranges_len;     /* bytes */
+	bool ecn;              /* type 0x03: the counts below are present */
+	uint64_t ect0, ect1, ce;
+};
+
+/*
+ * A decoded frame. type is the frame type as on the wire (STREAM keeps its
+ * OFF/LEN/FIN bits; MAX_STREAMS, STREAMS_BLOCKED and CONNECTION_CLOSE say
+ * bidi/uni and transport/app by type). Pointers point into the packet.
+ */
+struct qb_frame {
+	uint64_t type;
+	union {
+		struct {
+			size_t len; /* consecutive PADDING bytes consumed as one frame */
+		} padding;
+		struct qb_frame_ack ack;
+		struct {
+			uint64_t stream_id, error_code, final_size;
+		} reset_stream;
+		struct {
+			uint64_t stream_id, error_code;
+		} stop_sending;
+		struct {
+			uint64_t offset;
+			const uint8_t *data;
+			size_t len;
+		} crypto;
+		struct {
+			const uint8_t *token;
+			size_t len; /* >= 1 */
+		} new_token;
+		struct {
+			uint64_t stream_id, offset;
+			const uint8_t *data;
+			size_t len;
+			bool fin;
+		} stream;
+		struct {
+			uint64_t max;
+		} max_data;
+		struct {
+			uint64_t stream_id, max;
+		} max_stream_data;
+		struct {
+			uint64_t max; /* <= 2^60 */
+		} max_streams;
+		struct {
+			uint64_t limit;
+		} data_blocked;
+		struct {
+			uint64_t stream_id, limit;
+		} stream_data_blocked;
+		struct {
+			uint64_t limit; /* <= 2^60 */
+		} streams_blocked;
+		struct {
+			uint64_t seq, retire_prior_to;
+			const uint8_t *cid;
+			uint8_t cid_len;            /* 1..20 */
+			const uint8_t *reset_token; /* 16 bytes */
+		} new_cid;
+		struct {
+			uint64_t seq;
+		} retire_cid;
+		struct {
+			const uint8_t *data; /* 8 bytes */
+		} path;                      /* PATH_CHALLENGE, PATH_RESPONSE */
+		struct {
+			uint64_t error_code;
+			uint64_t frame_type; /* 0x1c only */
+			const uint8_t *reason;
+			size_t reason_len;
+		} close;
+		struct {
+			const uint8_t *data;
+			size_t len;
+		} datagram;
+	};
+};
+
+/*
+ * Decodes one frame at p (len > 0 bytes to the end of the packet payload).
+ * Returns the bytes consumed (> 0), or a negative qb_err with *terr set:
+ * QB_ERR_TRUNCATED / QB_ERR_INVALID with FRAME_ENCODING_ERROR (truncated,
+ * unknown type, value out of range: stream offset + length > 2^62-1, MAX_STREAMS
+ * or STREAMS_BLOCKED > 2^60, NEW_CONNECTION_ID length 0 or > 20 or
+ * retire_prior_to > seq, empty NEW_TOKEN, ACK range below 0), QB_ERR_PROTO with
+ * PROTOCOL_VIOLATION (a frame type not minimally encoded, RFC 9000 §12.4).
+ * f->type is set as soon as it is read (for CONNECTION_CLOSE's frame_type).
+ * Runs of PADDING are consumed as one frame.
+ */
+int qb_frame_decode(const uint8_t *p, size_t len, struct qb_frame *f, uint64_t *terr);
+
+/*
+ * The ACK ranges of a decoded ACK frame into out[0..max), largest first.
+ * Returns the number written: min(max, range_count + 1).
+ */
+size_t qb_ack_ranges(const struct qb_frame_ack *a, struct qb_ack_range *out, size_t max);
+
+/*
+ * Checks that a frame of this type may arrive in a packet of type pt (RFC 9000
+ * §12.4 Table 3, §17.2.3 for 0-RTT) from a peer of the given role
+ * (NEW_TOKEN and HANDSHAKE_DONE only from a server, §19.7, §19.20). Returns
+ * QB_TE_NO_ERROR (0), QB_TE_PROTOCOL_VIOLATION, or QB_TE_FRAME_ENCODING_ERROR
+ * for an unknown type.
+ */
+uint64_t qb_frame_check(uint64_t type, enum qb_pkt_type pt, bool from_server);
+
+/* Frames other than PADDING, ACK and CONNECTION_CLOSE elicit an ACK (RFC 9002 §2). */
+static inline bool
+qb_frame_ack_eliciting(uint64_t type)
+{
+	return type != QB_FT_PADDING && type != QB_FT_ACK && type != QB_FT_ACK_ECN &&
+	       type != QB_FT_CONNECTION_CLOSE && type != QB_FT_CONNECTION_CLOSE_APP;
+}
+
+/* Probing frames (RFC 9000 §9.1): PADDING, NEW_CONNECTION_ID, PATH_CHALLENGE/RESPONSE. */
+static inline bool
+qb_frame_probing(uint64_t type)
+{
+	return type == QB_FT_PADDING || type == QB_FT_NEW_CONNECTION_ID ||
+	       type == QB_FT_PATH_CHALLENGE || type == QB_FT_PATH_RESPONSE;
+}
+
+/*
+ * Encoded size of f (as qb_frame_encode() would write it), or 0 if a value
+ * cannot be encoded. PADDING's size is padding.len.
+ */
+size_t qb_frame_len(const struct qb_frame *f);
+
+/*
+ * Encodes f at p (room bytes). STREAM uses f->type's OFF/LEN/FIN bits as given
+ * (without LEN the data must end the packet); ACK copies the raw ranges of a
+ * decoded frame (use qb_frame_enc_ack() to encode from a range list).
+ * Returns the bytes written, QB_ERR_NOBUF or QB_ERR_ARG.
+ */
+int qb_frame_encode(uint8_t *p, size_t room, const struct qb_frame *f);
+
+/*
+ * Encodes an ACK frame from ranges r[0..n) (largest first, each disjoint and
+ * not adjacent to the next: r[i+1].largest + 1 < r[i].smallest), ack_delay
+ * already scaled down by the exponent, ECN counts ecn[3] (ECT0, ECT1, CE) or
+ * NULL for type 0x02. As many ranges as fit are written (the oldest are
+ * dropped); *n_done (if not NULL) gets their number. Returns the bytes written,
+ * QB_ERR_NOBUF (not even the first range fits) or QB_ERR_ARG.
+ */
+int qb_frame_enc_ack(uint8_t *p, size_t room, const struct qb_ack_range *r, size_t n,
+                     uint64_t ack_delay, const uint64_t *ecn, size_t *n_done);
+
+/* ---- Writing frames into the open packet of a packet encoder -------------- */
+
+/*
+ * Appends f (qb_frame_encode()); 0, QB_ERR_NOBUF or QB_ERR_ARG. A frame that
+ * runs to the packet's end (STREAM without LEN, DATAGRAM 0x30) closes the
+ * packet to further frames and padding; it is refused (QB_ERR_ARG) if the
+ * packet would then be too short for the header-protection sample.
+ */
+int qb_pkt_enc_frame(struct qb_pkt_enc *e, const struct qb_frame *f);
+
+/* Appends an ACK frame (qb_frame_enc_ack()); returns 0 or the error. */
+int qb_pkt_enc_ack(struct qb_pkt_enc *e, const struct qb_ack_range *r, size_t n, uint64_t ack_delay,
+                   const uint64_t *ecn, size_t *n_done);
+
+/*
+ * Writes a STREAM frame header for up to len bytes of stream_id at offset,
+ * choosing the shortest form: with a Length when the data fits whole, without
+ * one when the data fills the packet to its end (the packet is then closed to
+ * further frames). FIN is set only if fin and all len bytes fit. *taken gets
+ * the data bytes the frame carries: the caller writes exactly that many at
+ * qb_pkt_enc_ptr() and calls qb_pkt_enc_advance(). len 0 with fin is a FIN-only
+ * frame. Returns 0, QB_ERR_NOBUF (not one byte fits), QB_ERR_ARG (a value
+ * above 2^62-1, or len 0 without fin).
+ */
+int qb_pkt_enc_stream_hdr(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset, size_t len,
+                          bool fin, size_t *taken);
+
+/* qb_pkt_enc_stream_hdr() plus the copy of data's first *taken bytes. */
+int qb_pkt_enc_stream(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset,
+                      const uint8_t *data, size_t len, bool fin, size_t *taken);
+
+/*
+ * A CRYPTO frame with as much of data (len > 0 bytes at offset) as fits;
+ * *taken gets the bytes carried. 0, QB_ERR_NOBUF or QB_ERR_ARG.
+ */
+int qb_pkt_enc_crypto(struct qb_pkt_enc *e, uint64_t offset, const uint8_t *data, size_t len,
+                      size_t *taken);
+
+/* A DATAGRAM frame (type 0x31) carrying all of data, or QB_ERR_NOBUF. */
+int qb_pkt_enc_datagram(struct qb_pkt_enc *e, const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Loss detection and PTO, following RFC 9002 Appendix A function by
+ * function (OnPacketSent, OnAckReceived, DetectAndRemoveAckedPackets,
+ * DetectAndRemoveLostPackets, GetLossTimeAndSpace, GetPtoTimeAndSpace,
+ * SetLossDetectionTimer, OnLossDetectionTimeout) with Appendix B's
+ * OnPacketsLost folded in.
+ *
+ * Cost: records are in send order, so packet numbers and send times both
+ * increase along the ring. DetectAndRemoveLostPackets therefore stops at the
+ * first record that is not lost (every later one is newer on both counts),
+ * and acknowledged records are skipped in amortised O(1) (sent_ring.h): an
+ * in-order ACK costs O(log outstanding + acked), never O(outstanding).
+ */
+#include <string.h>
+
+#include "qburst/cc.h"
+#include "qburst/recovery.h"
+#include "recovery/sent_ring.h"
+
+static uint64_t
+sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* a * 2^n, saturating. */
+static uint64_t
+sat_shl(uint64_t a, uint32_t n)
+{
+	if (a == 0)
+		return 0;
+	if (n >= 64 || a > (UINT64_MAX >> n))
+		return UINT64_MAX;
+	return a << n;
+}
+
+static void
+space_reset(struct qb_recovery_space *sp)
+{
+	sp->largest_acked = QB_PN_NONE;
+	sp->largest_acked_time_sent = 0;
+	sp->time_of_last_ack_eliciting = 0;
+	sp->loss_time = QB_TIME_NONE;
+	sp->eliciting_in_flight = 0;
+	sp->ecn_ce = 0;
+}
+
+int
+qb_recovery_init(struct qb_recovery *rec, const struct qb_recovery_config *cfg,
+                 struct qb_sent_pkt *const storage[QB_PN_SPACE_COUNT],
+                 const uint32_t cap[QB_PN_SPACE_COUNT], const struct qb_recovery_cb *cb)
+{
+	int s, rc;
+
+	if (rec == NULL || cfg == NULL || storage == NULL || cap == NULL)
+		return QB_ERR_ARG;
+	memset(rec, 0, sizeof(*rec));
+	for (s = 0; s < QB_PN_SPACE_COUNT; s++) {
+		rc = qb_sent_init(&rec->space[s].sent, storage[s], cap[s]);
+		if (rc < 0)
+			return rc;
+		space_reset(&rec->space[s]);
+	}
+	if (cb != NULL)
+		rec->cb = *cb;
+	rec->is_server = cfg->is_server;
+	rec->max_ack_delay = cfg->max_ack_delay ? cfg->max_ack_delay : QB_MAX_ACK_DELAY_DEF;
+	rec->timer = QB_TIME_NONE;
+	return 0;
+}
+
+void
+qb_recovery_set_path(struct qb_recovery *rec, struct qb_rtt *rtt, struct qb_cc *cc)
+{
+	rec->rtt = rtt;
+	rec->cc = cc;
+}
+
+void
+qb_recovery_set_max_ack_delay(struct qb_recovery *rec, uint64_t max_ack_delay)
+{
+	rec->max_ack_delay = max_ack_delay;
+}
+
+static bool
+any_eliciting_in_flight(const struct qb_recovery *rec)
+{
+	return rec->space[QB_PN_INITIAL].eliciting_in_flight +
+	               rec->space[QB_PN_HANDSHAKE].eliciting_in_flight +
+	               rec->space[QB_PN_APP].eliciting_in_flight !=
+	       0;
+}
+
+/* Appendix A.8 PeerCompletedAddressValidation. */
+static bool
+peer_completed_address_validation(const struct qb_recovery *rec)
+{
+	/* Clients validate the server's address implicitly; a server has
+	 * validated ours once it sends a Handshake ACK or confirms. */
+	return rec->is_server || rec->handshake_ack_received || rec->handshake_confirmed;
+}
+
+/* Appendix A.8 GetLossTimeAndSpace. */
+static uint64_t
+get_loss_time_and_space(const struct qb_recovery *rec, enum qb_pn_space *space)
+{
+	uint64_t time = QB_TIME_NONE;
+	int s;
+
+	*space = QB_PN_INITIAL;
+	for (s = 0; s < QB_PN_SPACE_COUNT; s++) {
+		if (rec->space[s].loss_time < time) {
+			time = rec->space[s].loss_time;
+			*space = (enum qb_pn_space)s;
+		}
+	}
+	return time;
+}
+
+/* Appendix A.8 GetPtoTimeAndSpace. */
+static uint64_t
+get_pto_time_and_space(const struct qb_recovery *rec, uint64_t now, enum qb_pn_space *space)
+{
+	uint64_t duration = sat_shl(qb_rtt_pto_base(rec->rtt), rec->pto_count);
+	uint64_t timeout = QB_TIME_NONE;
+	int s;
+
+	*space = QB_PN_INITIAL;
+	if (!any_eliciting_in_flight(rec)) {
+		/* Anti-deadlock PTO (§6.2.2.1) runs from now. */
+		*space = rec->has_handshake_keys ? QB_PN_HANDSHAKE : QB_PN_INITIAL;
+		return sat_add(now, duration);
+	}
+	for (s = 0; s < QB_PN_SPACE_COUNT; s++) {
+		const struct qb_recovery_space *sp = &rec->space[s];
+		uint64_t t;
+
+		if (sp->eliciting_in_flight == 0)
+			continue;
+		if (s == QB_PN_APP) {
+			/* §6.2.1: no Application PTO before confirmation. */
+			if (!rec->handshake_confirmed)
+				return timeout;
+			duration = sat_add(duration, sat_shl(rec->max_ack_delay, rec->pto_count));
+		}
+		t = sat_add(sp->time_of_last_ack_eliciting, duration);
+		if (t < timeout) {
+			timeout = t;
+			*space = (enum qb_pn_space)s;
+		}
+	}
+	return timeout;
+}
+
+/*
+ * Appendix A.8 SetLossDetectionTimer. Every event calls it, but the result
+ * is only needed when the connection asks for its deadline (once per burst,
+ * not once per packet): the event's time is kept and the timer computed on
+ * demand, which gives the same value.
+ */
+static void
+set_loss_detection_timer(struct qb_recovery *rec, uint64_t now)
+{
+	rec->timer_dirty = true;
+	rec->timer_now = now;
+}
+
+static void
+compute_loss_detection_timer(struct qb_recovery *rec, uint64_t now)
+{
+	enum qb_pn_space space;
+	uint64_t t = get_loss_time_and_space(rec, &space);
+
+	if (t != QB_TIME_NONE) {
+		rec->timer = t; /* time threshold loss detection */
+		return;
+	}
+	if (rec->amplification_limited) {
+		rec->timer = QB_TIME_NONE; /* the server could not send a probe */
+		return;
+	}
+	if (!any_eliciting_in_flight(rec) && peer_completed_address_validation(rec)) {
+		rec->timer = QB_TIME_NONE;
+		return;
+	}
+	rec->timer = get_pto_time_and_space(rec, now, &space);
+}
+
+int
+qb_recovery_move_space(struct qb_recovery *rec, enum qb_pn_space space, struct qb_sent_pkt *storage,
+                       uint32_t cap)
+{
+	if ((unsigned)space >= QB_PN_SPACE_COUNT)
+		return QB_ERR_ARG;
+	return qb_sent_move(&rec->space[space].sent, storage, cap);
+}
+
+bool
+qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
+{
+	return !rec->space[space].discarded && !qb_sent_full(&rec->space[space].sent);
+}
+
+int
+qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
+                           const struct qb_sent_info *info, uint64_t now)
+{
+	struct qb_recovery_space *sp;
+	struct qb_sent_pkt *p;
+	bool in_flight;
+
+	if ((unsigned)space >= QB_PN_SPACE_COUNT || info == NULL)
+		return QB_ERR_ARG;
+	sp = &rec->space[space];
+	if (sp->discarded)
+		return QB_ERR_STATE;
+	if (info->pn < sp->sent.next_pn || info->pn >= (1ull << 62))
+		return QB_ERR_ARG;
+	if (qb_sent_full(&sp->sent))
+		return QB_ERR_NOMEM;
+	/* An ack-eliciting packet always counts in flight (§2). */
+	in_flight = info->in_flight || info->ack_eliciting;
+	p = qb_sent_push(&sp->sent);
+	p->pn = info->pn;
+	p->time_sent = now;
+	p->size = info->size;
+	p->frames = info->frames;
+	p->skip = 0;
+	p->flags = (uint8_t)((info->ack_eliciting ? QB_SENT_ACK_ELICITING : 0) |
+	                     (in_flight ? QB_SENT_IN_FLIGHT : 0));
+	sp->sent.next_pn = info->pn + 1;
+	if (info->ack_eliciting && rec->probes[space] > 0)
+		rec->probes[space]--;
+	if (in_flight) {
+		if (info->ack_eliciting) {
+			sp->time_of_last_ack_eliciting = now;
+			sp->eliciting_in_flight++;
+		}
+		if (rec->cc != NULL)
+			qb_cc_on_packet_sent(rec->cc, info->size, now);
+		set_loss_detection_timer(rec, now);
+	}
+	return 0;
+}
+
+/* Takes a live record out of the ring, keeping the space's counters right. */
+static void
+take(struct qb_recovery_space *sp, uint64_t seq, struct qb_sent_pkt *p, bool acked)
+{
+	if (p->flags & QB_SENT_ACK_ELICITING)
+		sp->eliciting_in_flight--;
+	qb_sent_remove(&sp->sent, seq, acked);
+}
+
+/*
+ * Appendix A.10 DetectAndRemoveLostPackets, with Appendix B.8 OnPacketsLost
+ * and the persistent congestion check (§7.6.2) done in the same walk.
+ */
+static void
+detect_and_remove_lost(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now)
+{
+	struct qb_recovery_space *sp = &rec->space[space];
+	struct qb_sent_ring *r = &sp->sent;
+	const struct qb_rtt *rtt = rec->rtt;
+	uint64_t loss_delay, lost_bytes = 0, last_loss = 0, run_start = 0, pc_duration;
+	bool any_lost_in_flight = false, run = false, persistent = false, acked_gap = false;
+	uint64_t seq;
+
+	sp->loss_time = QB_TIME_NONE;
+	if (sp->largest_acked == QB_PN_NONE)
+		return;
+	/* §6.1.2: 9/8 * max(smoothed_rtt, latest_rtt), at least kGranularity. */
+	loss_delay = rtt->latest > rtt->smoothed ? rtt->latest : rtt->smoothed;
+	loss_delay = loss_delay + loss_delay / 8;
+	if (loss_delay < QB_GRANULARITY_NS)
+		loss_delay = QB_GRANULARITY_NS;
+	pc_duration = qb_recovery_pc_duration(rec);
+
+	for (seq = qb_sent_next_live(r, r->tail, NULL); seq < r->head;
+	     seq = qb_sent_next_live(r, seq + 1, &acked_gap)) {
+		struct qb_sent_pkt *p = qb_sent_at(r, seq);
+		bool by_time = now >= loss_delay && p->time_sent <= now - loss_delay;
+
+		if (p->pn > sp->largest_acked)
+			break;
+		if (!by_time && sp->largest_acked < p->pn + QB_PACKET_THRESHOLD) {
+			/* Not lost yet, nor is anything after it: arm the timer. */
+			sp->loss_time = p->time_sent + loss_delay;
+			break;
+		}
+		/*
+		 * §7.6.2: a run of lost ack-eliciting packets, sent after the
+		 * first RTT sample, with no acknowledged packet between them.
+		 * Only this space's acknowledgments are seen (allowed by §7.6.2).
+		 */
+		if (acked_gap)
+			run = false;
+		acked_gap = false;
+		if ((p->flags & QB_SENT_ACK_ELICITING) && rtt->has_sample &&
+		    p->time_sent > rtt->first_sample_time) {
+			if (!run) {
+				run = true;
+				run_start = p->time_sent;
+			} else if (p->time_sent - run_start > pc_duration) {
+				persistent = true;
+			}
+		}
+		if (p->flags & QB_SENT_IN_FLIGHT) {
+			any_lost_in_flight = true;
+			lost_bytes += p->size;
+			if (p->time_sent > last_loss)
+				last_loss = p->time_sent;
+		}
+		rec->lost_count++;
+		if (rec->cb.on_lost != NULL)
+			rec->cb.on_lost(rec->cb.ctx, space, p);
+		take(sp, seq, p, false);
+	}
+
+	if (rec->cc == NULL)
+		return;
+	/* Appendix B.8 OnPacketsLost. */
+	if (lost_bytes > 0)
+		qb_cc_on_lost(rec->cc, lost_bytes);
+	if (any_lost_in_flight)
+		qb_cc_on_congestion_event(rec->cc, last_loss, false, now);
+	if (persistent) {
+		rec->persistent_congestion = true;
+		qb_cc_on_persistent_congestion(rec->cc, now);
+		/* §5.2: restart min_rtt from the newest sample. */
+		rec->rtt->min = rec->rtt->latest;
+	}
+}
+
+static int
+check_ranges(const struct qb_ack_info *ack)
+{
+	uint32_t k;
+
+	if (ack->ranges == NULL || ack->nranges == 0)
+		return QB_ERR_INVALID;
+	for (k = 0; k < ack->nranges; k++) {
+		if (ack->ranges[k].lo > ack->ranges[k].hi)
+			return QB_ERR_INVALID;
+		if (k > 0 && ack->ranges[k].hi >= ack->ranges[k - 1].lo)
+			return QB_ERR_INVALID;
+	}
+	return 0;
+}
+
+int
+qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
+                            const struct qb_ack_info *ack, uint64_t now)
+{
+	struct qb_recovery_space *sp;
+	struct qb_sent_ring *r;
+	uint64_t largest, acked_bytes = 0, newest_sent = 0, largest_new = QB_PN_NONE;
+	uint64_t largest_new_time = 0;
+	bool any_new = false, eliciting = false, sampled = false;
+	uint32_t k;
+	int rc;
+
+	if ((unsigned)space >= QB_PN_SPACE_COUNT || ack == NULL)
+		return QB_ERR_ARG;
+	sp = &rec->space[space];
+	r = &sp->sent;
+	if (sp->discarded)
+		return QB_ERR_STATE;
+	rc = check_ranges(ack);
+	if (rc < 0)
+		return rc;
+	largest = ack->ranges[0].hi;
+	/* RFC 9000 §13.1: an ACK of a packet never sent. */
+	if (largest >= r->next_pn || r->head == 0)
+		return QB_ERR_PROTO;
+
+	if (space == QB_PN_HANDSHAKE)
+		rec->handshake_ack_received = true;
+	if (sp->largest_acked == QB_PN_NONE || largest > sp->largest_acked)
+		sp->largest_acked = largest;
+
+	/* Appendix A.7 DetectAndRemoveAckedPackets. */
+	for (k = 0; k < ack->nranges; k++) {
+		const struct qb_pn_range *rg = &ack->ranges[k];
+		uint64_t seq;
+
+		if (r->tail == r->head || rg->hi < qb_sent_at(r, r->tail)->pn)
+			break; /* this range and every later (lower) one is old news */
+		/* Common case: the range reaches back past the oldest record. */
+		if (rg->lo <= qb_sent_at(r, r->tail)->pn)
+			seq = r->tail;
+		else
+			seq = qb_sent_next_live(r, qb_sent_lower_bound(r, rg->lo), NULL);
+		while (seq < r->head) {
+			struct qb_sent_pkt *p = qb_sent_at(r, seq);
+
+			if (p->pn > rg->hi)
+				break;
+			any_new = true;
+			if (p->flags & QB_SENT_ACK_ELICITING)
+				eliciting = true;
+			if (p->flags & QB_SENT_IN_FLIGHT)
+				acked_bytes += p->size;
+			if (p->time_sent > newest_sent)
+				newest_sent = p->time_sent;
+			if (largest_new == QB_PN_NONE || p->pn > largest_new) {
+				largest_new = p->pn;
+				largest_new_time = p->time_sent;
+			}
+			if (rec->cb.on_acked != NULL)
+				rec->cb.on_acked(rec->cb.ctx, space, p);
+			take(sp, seq, p, true);
+			seq = qb_sent_next_live(r, seq + 1, NULL);
+		}
+	}
+	if (!any_new)
+		return 0;
+
+	if (largest_new == largest) {
+		sp->largest_acked_time_sent = largest_new_time;
+		/* §5.1: sample only when the largest is newly acked and
+		 * something ack-eliciting was. */
+		if (eliciting && rec->rtt != NULL) {
+			uint64_t latest = now > largest_new_time ? now - largest_new_time : 0;
+			/* §5.3: Initial ACKs are not delayed on purpose. */
+			uint64_t delay = space == QB_PN_INITIAL ? 0 : ack->ack_delay;
+
+			qb_rtt_update(rec->rtt, latest, delay, rec->max_ack_delay,
+			              rec->handshake_confirmed, now);
+			sampled = true;
+		}
+	}
+
+	/* Appendix B.7 ProcessECN. */
+	if (ack->has_ecn && ack->ecn[2] > sp->ecn_ce) {
+		sp->ecn_ce = ack->ecn[2];
+		if (rec->cc != NULL)
+			qb_cc_on_congestion_event(rec->cc, sp->largest_acked_time_sent, true, now);
+	}
+
+	rec->persistent_congestion = false;
+	detect_and_remove_lost(rec, space, now);
+
+	if (rec->cc != NULL) {
+		struct qb_cc_ack ca = {
+		        .acked_bytes = acked_bytes,
+		        .newest_time_sent = newest_sent,
+		        .smoothed_rtt = rec->rtt != NULL ? rec->rtt->smoothed : 0,
+		        .min_rtt = rec->rtt != NULL ? rec->rtt->min : 0,
+		        .latest_rtt = sampled ? rec->rtt->latest : 0,
+		};
+
+		qb_cc_on_ack(rec->cc, &ca, now);
+	}
+
+	/* §6.2.1: a client unsure the server validated it keeps the backoff. */
+	if (peer_completed_address_validation(rec))
+		rec->pto_count = 0;
+	set_loss_detection_timer(rec, now);
+	return 0;
+}
+
+enum qb_ld_event
+qb_recovery_on_timeout(struct qb_recovery *rec, uint64_t now)
+{
+	enum qb_pn_space space;
+	enum qb_ld_event ev;
+
+	uint64_t timer = qb_recovery_timer(rec);
+
+	if (timer == QB_TIME_NONE || now < timer)
+		return QB_LD_NONE;
+	if (get_loss_time_and_space(rec, &space) != QB_TIME_NONE) {
+		/* Time threshold loss detection. */
+		detect_and_remove_lost(rec, space, now);
+		set_loss_detection_timer(rec, now);
+		return QB_LD_LOST;
+	}
+	if (!any_eliciting_in_flight(rec)) {
+		/* Client anti-deadlock probe (§6.2.2.1): a Handshake packet if
+		 * it has the keys, else an Initial padded to 1200 bytes. */
+		space = rec->has_handshake_keys ? QB_PN_HANDSHAKE : QB_PN_INITIAL;
+		rec->probes[space] = 1;
+		ev = QB_LD_ANTI_DEADLOCK;
+	} else {
+		get_pto_time_and_space(rec, now, &space);
+		rec->probes[space] = 2; /* §6.2.4: up to two datagrams */
+		ev = QB_LD_PTO;
+	}
+	rec->probe_space = space;
+	rec->pto_count++;
+	rec->pto_fired++;
+	set_loss_detection_timer(rec, now);
+	return ev;
+}
+
+/* Drops every live record of a space, handing each to hook. Returns the in-flight bytes. */
+static uint64_t
+drain_space(struct qb_recovery *rec, enum qb_pn_space space,
+            void (*hook)(void *, enum qb_pn_space, const struct qb_sent_pkt *))
+{
+	struct qb_recovery_space *sp = &rec->space[space];
+	struct qb_sent_ring *r = &sp->sent;
+	uint64_t seq, bytes = 0;
+
+	for (seq = qb_sent_next_live(r, r->tail, NULL); seq < r->head;
+	     seq = qb_sent_next_live(r, seq + 1, NULL)) {
+		struct qb_sent_pkt *p = qb_sent_at(r, seq);
+
+		if (p->flags & QB_SENT_IN_FLIGHT)
+			bytes += p->size;
+		if (hook != NULL)
+			hook(rec->cb.ctx, space, p);
+		take(sp, seq, p, false);
+	}
+	r->tail = r->head;
+	return bytes;
+}
+
+void
+qb_recovery_discard_space(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now)
+{
+	struct qb_recovery_space *sp;
+	uint64_t bytes;
+
+	if ((unsigned)space >= QB_PN_SPACE_COUNT || rec->space[space].discarded)
+		return;
+	sp = &rec->space[space];
+	/* Appendix A.11 OnPacketNumberSpaceDiscarded. */
+	bytes = drain_space(rec, space, rec->cb.on_discarded);
+	if (rec->cc != NULL && bytes > 0)
+		qb_cc_on_discarded(rec->cc, bytes);
+	sp->time_of_last_ack_eliciting = 0;
+	sp->loss_time = QB_TIME_NONE;
+	sp->eliciting_in_flight = 0;
+	sp->discarded = true;
+	rec->probes[space] = 0;
+	rec->pto_count = 0;
+	set_loss_detection_timer(rec, now);
+}
+
+void
+qb_recovery_requeue_space(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now)
+{
+	struct qb_recovery_space *sp;
+	uint64_t bytes;
+
+	if ((unsigned)space >= QB_PN_SPACE_COUNT || rec->space[space].discarded)
+		return;
+	sp = &rec->space[space];
+	bytes = drain_space(rec, space, rec->cb.on_lost);
+	if (rec->cc != NULL && bytes > 0)
+		qb_cc_on_discarded(rec->cc, bytes);
+	sp->time_of_last_ack_eliciting = 0;
+	sp->loss_time = QB_TIME_NONE;
+	sp->eliciting_in_flight = 0;
+	set_loss_detection_timer(rec, now);
+}
+
+void
+qb_recovery_on_retry(struct qb_recovery *rec, uint64_t now)
+{
+	uint64_t next_pn = rec->space[QB_PN_INITIAL].sent.next_pn;
+
+	qb_recovery_requeue_space(rec, QB_PN_INITIAL, now);
+	space_reset(&rec->space[QB_PN_INITIAL]);
+	/* RFC 9000 §17.2.5.3: packet numbers keep increasing after Retry. */
+	rec->space[QB_PN_INITIAL].sent.next_pn = next_pn;
+	if (rec->rtt != NULL)
+		qb_rtt_init(rec->rtt, rec->rtt->initial);
+	rec->pto_count = 0;
+	rec->probes[QB_PN_INITIAL] = 0;
+	set_loss_detection_timer(rec, now);
+}
+
+void
+qb_recovery_set_handshake_confirmed(struct qb_recovery *rec, uint64_t now)
+{
+	rec->handshake_confirmed = true;
+	set_loss_detection_timer(rec, now);
+}
+
+void
+qb_recovery_set_handshake_keys(struct qb_recovery *rec, uint64_t now)
+{
+	(void)now; /* the next anti-deadlock PTO goes to Handshake; its time stands */
+	rec->has_handshake_keys = true;
+}
+
+void
+qb_recovery_set_amplification_limited(struct qb_recovery *rec, bool limited, uint64_t now)
+{
+	if (rec->amplification_limited == limited)
+		return;
+	rec->amplification_limited = limited;
+	set_loss_detection_timer(rec, now);
+}
+
+uint64_t
+qb_recovery_timer(struct qb_recovery *rec)
+{
+	if (rec->timer_dirty) {
+		rec->timer_dirty = false;
+		compute_loss_detection_timer(rec, rec->timer_now);
+	}
+	return rec->timer;
+}
+
+uint64_t
+qb_recovery_pto(const struct qb_recovery *rec, enum qb_pn_space space)
+{
+	uint64_t pto = qb_rtt_pto_base(rec->rtt);
+
+	/* §6.2.1: max_ack_delay is 0 for Initial and Handshake. */
+	return space == QB_PN_APP ? sat_add(pto, rec->max_ack_delay) : pto;
+}
+
+uint64_t
+qb_recovery_pc_duration(const struct qb_recovery *rec)
+{
+	/* §7.6.1: max_ack_delay counts whatever the space. */
+	uint64_t d = sat_add(qb_rtt_pto_base(rec->rtt), rec->max_ack_delay);
+
+	return d > UINT64_MAX / QB_PC_THRESHOLD ? UINT64_MAX : d * QB_PC_THRESHOLD;
+}
+
+uint32_t
+qb_recovery_outstanding(const struct qb_recovery *rec, enum qb_pn_space space)
+{
+	const struct qb_sent_ring *r = &rec->space[space].sent;
+
+	return (uint32_t)(r->head - r->tail);
+}
