@@ -19,10 +19,13 @@
  * map[0..w) and map[w..2w) (w = chunk_size / 64) are two bitmaps with one bit
  * per byte: received bytes (receive side; only meaningful at or above the
  * contiguous point), or acknowledged and lost bytes (send side). Data follows.
+ * A map is zeroed on its first write only: in-order traffic never pays for it.
  */
 struct qb_chunk {
 	struct qb_chunk *next;
 	uint64_t base;
+	uint32_t valid; /* bit k: map k was zeroed (a map never written reads as 0) */
+	uint32_t pad;
 	uint64_t map[];
 };
 
