@@ -5,7 +5,7 @@
 #   python3 gen_vectors.py /tmp/v.pcap && tshark -r /tmp/v.pcap -o ip.check_checksum:TRUE \
 #       -o udp.check_checksum:TRUE -V | grep -i 'checksum status'
 # With --corpus DIR it writes libFuzzer seeds for fuzz_net_rx instead (a
-# selector byte, see fuzz_net.c, then the frame).
+# selector byte, see tests/fuzz/net/fuzz_net_rx.c, then the frame).
 import os
 import socket
 import struct
