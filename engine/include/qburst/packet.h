@@ -121,7 +121,13 @@ bool qb_stateless_reset_match(const uint8_t *dgram, size_t len, const uint8_t *t
  * one after another (coalesced); each is begun, filled with frames, optionally
  * padded, and finished. Every call checks the buffer and returns QB_ERR_NOBUF
  * rather than overrun; room always keeps the AEAD tag's 16 bytes free.
- * All fields are private to the encoder.
+ * All fields are private to the encoder. Typical use, per datagram:
+ *   qb_pkt_enc_init(&e, buf, max_size);
+ *   qb_pkt_enc_begin_long(&e, v, QB_PKT_INITIAL, ...);  ACK, CRYPTO frames;
+ *   qb_pkt_enc_finish(&e, &l0);                         seal l0;
+ *   qb_pkt_enc_begin_short(&e, ...);  frames;  qb_pkt_enc_pad_to(&e, 1200);
+ *   qb_pkt_enc_finish(&e, &l1);                         seal l1;
+ *   send qb_pkt_enc_len(&e) bytes.
  */
 struct qb_pkt_enc {
 	uint8_t *buf;   /* datagram start */
@@ -205,8 +211,8 @@ qb_pkt_enc_payload_len(const struct qb_pkt_enc *e)
 
 /*
  * Direct access for frame writers: a pointer to the cursor; after writing n
- * (<= qb_pkt_enc_room()) bytes call qb_pkt_enc_advance(). Used by the
- * qb_frame_enc_*() helpers in frame.h.
+ * (<= qb_pkt_enc_room()) bytes call qb_pkt_enc_advance(). The frame writers
+ * of frame.h (qb_pkt_enc_frame/ack/stream/crypto/datagram) use these.
  */
 static inline uint8_t *
 qb_pkt_enc_ptr(struct qb_pkt_enc *e)
