@@ -41,6 +41,9 @@ struct h_link {
 	uint64_t busy_until;                         /* serialisation */
 	double loss;                                 /* random loss probability */
 	uint32_t burst_every, burst_len, burst_left; /* burst loss: burst_len in a row */
+	uint64_t jitter;                             /* extra random delay 0..jitter ns: reorders */
+	double dup;                                  /* duplication probability */
+	double corrupt;                              /* probability of one flipped byte */
 	uint64_t sent, lost, dropped;
 	bool (*drop_hook)(void *ctx, uint8_t *d, size_t len); /* test filter, may modify */
 	void *hook_ctx;
@@ -131,6 +134,8 @@ h_fini(struct h_pair *p)
 	free(p->to_c.q);
 }
 
+static inline double h_unit(struct h_pair *p);
+
 static inline bool
 h_lose(struct h_pair *p, struct h_link *l)
 {
@@ -142,7 +147,34 @@ h_lose(struct h_pair *p, struct h_link *l)
 		l->burst_left = l->burst_len - 1;
 		return true;
 	}
-	return l->loss > 0 && (double)(h_rand(p) >> 11) / 9007199254740992.0 < l->loss;
+	return l->loss > 0 && h_unit(p) < l->loss;
+}
+
+static inline double
+h_unit(struct h_pair *p)
+{
+	return (double)(h_rand(p) >> 11) / 9007199254740992.0;
+}
+
+static inline void
+h_enqueue(struct h_pair *p, struct h_link *l, const uint8_t *d, size_t len, uint64_t at)
+{
+	if (l->n == H_QUEUE) {
+		l->dropped++;
+		return;
+	}
+	/* Kept sorted by arrival time: jitter reorders. */
+	uint32_t i = l->n++;
+	while (i > 0 && l->q[(l->head + i - 1) % H_QUEUE].at > at) {
+		l->q[(l->head + i) % H_QUEUE] = l->q[(l->head + i - 1) % H_QUEUE];
+		i--;
+	}
+	struct h_dgram *g = &l->q[(l->head + i) % H_QUEUE];
+	g->at = at;
+	g->len = (uint16_t)len;
+	memcpy(g->data, d, len);
+	if (l->corrupt > 0 && h_unit(p) < l->corrupt)
+		g->data[h_rand(p) % len] ^= (uint8_t)(1u << (h_rand(p) % 8));
 }
 
 static inline void
@@ -153,18 +185,15 @@ h_put(struct h_pair *p, struct h_link *l, const uint8_t *d, size_t len)
 		l->lost++;
 		return;
 	}
-	if (l->n == H_QUEUE) {
-		l->dropped++;
-		return;
-	}
 	uint64_t start = l->busy_until > p->now ? l->busy_until : p->now;
 	uint64_t tx = l->bps ? (uint64_t)len * 8 * 1000000000ull / l->bps : 0;
 	l->busy_until = start + tx;
-	struct h_dgram *g = &l->q[(l->head + l->n) % H_QUEUE];
-	g->at = start + tx + l->delay;
-	g->len = (uint16_t)len;
-	memcpy(g->data, d, len);
-	l->n++;
+	uint64_t at = start + tx + l->delay;
+	if (l->jitter)
+		at += h_rand(p) % l->jitter;
+	h_enqueue(p, l, d, len, at);
+	if (l->dup > 0 && h_unit(p) < l->dup)
+		h_enqueue(p, l, d, len, at + (l->jitter ? h_rand(p) % l->jitter : 0));
 }
 
 /* Sends everything c has to send now into link l. */

@@ -154,3 +154,24 @@ Test(conn_transfer, small_flow_control_windows)
 	report(&p, "512KB fc", t0, 512u << 10);
 	h_fini(&p);
 }
+
+Test(conn_transfer, ten_mb_exact_reorder_duplicate_corrupt)
+{
+	struct h_pair p;
+	h_init(&p, 110);
+	for (struct h_link *l = &p.to_s; l; l = l == &p.to_s ? &p.to_c : NULL) {
+		l->jitter = 5 * H_MS;
+		l->dup = 0.02;
+		l->corrupt = 0.01;
+		l->loss = 0.01;
+	}
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
+	report(&p, "10MB reorder+dup+corrupt", t0, 10u << 20);
+	struct qb_conn_stats st;
+	qb_conn_stats(p.s, &st);
+	cr_assert_gt(st.pkts_dropped, 0, "duplicates and corrupt packets are dropped");
+	h_fini(&p);
+}
