@@ -280,7 +280,10 @@ qb_conn_deadline(struct qb_conn *c)
 	if (conn_closing(c))
 		return c->close_end;
 	uint64_t d = min64(qb_recovery_timer(&c->rec), idle_deadline(c));
-	for (int ep = 0; ep < CONN_NEP; ep++)
+	/* An ACK the 3x limit holds back waits for a datagram, not for a time. */
+	bool amp = c->is_server && !c->path_validated &&
+	           c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes;
+	for (int ep = 0; ep < CONN_NEP && !amp; ep++)
 		if (!c->discarded[ep] && qb_crypto_key_present(&c->tx_key[ep]))
 			d = min64(d, qb_rx_ack_deadline(&c->rx[ep]));
 	return min64(d, c->pacing_next);

@@ -303,7 +303,7 @@ qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, ui
 	if (!c->is_server || c->path_validated)
 		return 0;
 	/* More credit may unblock a server held by the 3x limit. */
-	qb_recovery_set_amplification_limited(&c->rec, c->path_tx_bytes >= 3 * c->path_rx_bytes,
-	                                      now);
+	qb_recovery_set_amplification_limited(
+	        &c->rec, c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes, now);
 	return 0;
 }

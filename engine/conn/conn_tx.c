@@ -392,12 +392,12 @@ qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint
 		cap = (size_t)c->peer_max_udp;
 	if (c->is_server && !c->path_validated) {
 		/* RFC 9000 §8.1: at most 3x the bytes received before validation. */
-		uint64_t credit = 3 * c->path_rx_bytes - c->path_tx_bytes;
-		if (c->path_tx_bytes >= 3 * c->path_rx_bytes || credit < QB_MIN_INITIAL_DGRAM) {
+		if (c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes) {
 			qb_recovery_set_amplification_limited(&c->rec, true, now);
 			*why = QB_WHY_AMPLIFICATION;
 			return 0;
 		}
+		uint64_t credit = 3 * c->path_rx_bytes - c->path_tx_bytes;
 		if (credit < cap)
 			cap = (size_t)credit;
 	}
