@@ -12,6 +12,9 @@
 #include "qburst/frame.h"
 
 static char keylog[64];
+static struct qb_crypto_key keys[2]; /* 1-RTT: [0] client's, [1] server's */
+
+static void read_key(bool server, struct qb_crypto_key *k);
 
 /* The harness pair, the client logging its secrets to a fresh file. */
 static void
@@ -32,6 +35,17 @@ setup_keylog(struct h_pair *p, uint64_t seed)
 	p->cfg_c.tls = p->ctx_c;
 	h_start(p);
 	cr_assert(h_run(p, 5000 * H_MS, h_confirmed, NULL));
+	read_key(false, &keys[0]);
+	read_key(true, &keys[1]);
+	unlink(keylog);
+}
+
+static void
+fini_keylog(struct h_pair *p)
+{
+	qb_crypto_key_clear(&keys[0]);
+	qb_crypto_key_clear(&keys[1]);
+	h_fini(p);
 }
 
 static int
@@ -49,7 +63,7 @@ unhex(const char *s, uint8_t *out, size_t max)
 
 /* The 1-RTT key of one direction, from the key log. */
 static void
-app_key(bool server, struct qb_crypto_key *k)
+read_key(bool server, struct qb_crypto_key *k)
 {
 	const char *label = server ? "SERVER_TRAFFIC_SECRET_0 " : "CLIENT_TRAFFIC_SECRET_0 ";
 	char line[512];
@@ -65,7 +79,6 @@ app_key(bool server, struct qb_crypto_key *k)
 			len = unhex(sec + 1, secret, sizeof(secret));
 		}
 	fclose(f);
-	unlink(keylog);
 	cr_assert_eq(len, 32, "secret length %d", len);
 	memset(k, 0, sizeof(*k));
 	cr_assert_eq(
@@ -77,23 +90,21 @@ app_key(bool server, struct qb_crypto_key *k)
 static void
 inject_1rtt(struct h_pair *p, struct qb_conn *to, const uint8_t *frames, size_t flen)
 {
-	struct qb_crypto_key k;
+	static uint64_t pn = 100000;
 	struct qb_pkt_enc e;
 	struct qb_pkt_layout lay;
 	uint8_t d[H_MTU];
 	size_t cid_len;
 	const uint8_t *cid = qb_conn_scid(to, &cid_len);
 
-	app_key(to == p->c, &k);
 	qb_pkt_enc_init(&e, d, sizeof(d));
-	cr_assert_eq(qb_pkt_enc_begin_short(&e, cid, cid_len, false, false, 100000, 4), 0);
+	cr_assert_eq(qb_pkt_enc_begin_short(&e, cid, cid_len, false, false, pn++, 4), 0);
 	memcpy(qb_pkt_enc_ptr(&e), frames, flen);
 	qb_pkt_enc_advance(&e, flen);
 	cr_assert_eq(qb_pkt_enc_finish(&e, &lay), 0);
-	cr_assert_gt(qb_crypto_protect(&k, d + lay.offset, lay.pn_offset, lay.pn_len, lay.pn,
-	                               lay.payload_len),
+	cr_assert_gt(qb_crypto_protect(&keys[to == p->c], d + lay.offset, lay.pn_offset, lay.pn_len,
+	                               lay.pn, lay.payload_len),
 	             0);
-	qb_crypto_key_clear(&k);
 	cr_assert_eq(qb_conn_recv(to, 0, d, qb_pkt_enc_len(&e), p->now), 0);
 }
 
@@ -134,7 +145,7 @@ Test(conn_violation, stream_on_local_uni_stream_is_stream_state_error)
 	inject_1rtt(&p, p.c, f, sizeof(f));
 	expect_closed(p.c, QB_TE_STREAM_STATE_ERROR, 0x0a);
 	expect_peer_told(&p, p.s, QB_TE_STREAM_STATE_ERROR);
-	h_fini(&p);
+	fini_keylog(&p);
 }
 
 Test(conn_violation, exceeding_stream_flow_control_is_flow_control_error)
@@ -146,7 +157,7 @@ Test(conn_violation, exceeding_stream_flow_control_is_flow_control_error)
 	inject_1rtt(&p, p.c, f, sizeof(f));
 	expect_closed(p.c, QB_TE_FLOW_CONTROL_ERROR, 0x0e);
 	expect_peer_told(&p, p.s, QB_TE_FLOW_CONTROL_ERROR);
-	h_fini(&p);
+	fini_keylog(&p);
 }
 
 Test(conn_violation, handshake_done_from_client_is_protocol_violation)
@@ -157,7 +168,7 @@ Test(conn_violation, handshake_done_from_client_is_protocol_violation)
 	inject_1rtt(&p, p.s, f, sizeof(f));
 	expect_closed(p.s, QB_TE_PROTOCOL_VIOLATION, 0x1e);
 	expect_peer_told(&p, p.c, QB_TE_PROTOCOL_VIOLATION);
-	h_fini(&p);
+	fini_keylog(&p);
 }
 
 Test(conn_violation, datagram_not_negotiated_is_protocol_violation)
@@ -167,7 +178,7 @@ Test(conn_violation, datagram_not_negotiated_is_protocol_violation)
 	const uint8_t f[] = {0x31, 0x02, 'h', 'i'};
 	inject_1rtt(&p, p.s, f, sizeof(f));
 	expect_closed(p.s, QB_TE_PROTOCOL_VIOLATION, 0x31);
-	h_fini(&p);
+	fini_keylog(&p);
 }
 
 Test(conn_violation, ack_of_unsent_packet_is_protocol_violation)
@@ -178,7 +189,7 @@ Test(conn_violation, ack_of_unsent_packet_is_protocol_violation)
 	const uint8_t f[] = {0x02, 0x53, 0x88, 0x00, 0x00, 0x00};
 	inject_1rtt(&p, p.c, f, sizeof(f));
 	expect_closed(p.c, QB_TE_PROTOCOL_VIOLATION, 0x02);
-	h_fini(&p);
+	fini_keylog(&p);
 }
 
 Test(conn_violation, unknown_frame_is_frame_encoding_error)
@@ -188,7 +199,7 @@ Test(conn_violation, unknown_frame_is_frame_encoding_error)
 	const uint8_t f[] = {0x01, 0x21, 0x00, 0x00, 0x00};
 	inject_1rtt(&p, p.c, f, sizeof(f));
 	expect_closed(p.c, QB_TE_FRAME_ENCODING_ERROR, 0x21);
-	h_fini(&p);
+	fini_keylog(&p);
 }
 
 Test(conn_violation, stream_frame_in_initial_is_protocol_violation)
@@ -241,4 +252,149 @@ Test(conn_violation, stream_frame_in_initial_is_protocol_violation)
 	cr_assert_eq(qb_conn_state(p.c), QB_CONN_DRAINING);
 	cr_assert_eq(ci.code, QB_TE_PROTOCOL_VIOLATION);
 	h_fini(&p);
+}
+
+/* A random frame of a random type with small random fields. */
+static size_t
+random_frame(struct h_pair *p, uint8_t *out, size_t room)
+{
+	static const uint8_t payload[64] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	struct qb_frame f;
+	uint64_t r = h_rand(p);
+
+	memset(&f, 0, sizeof(f));
+	uint64_t sid = (h_rand(p) % 16);
+	switch (r % 16) {
+	case 0:
+		f.type = QB_FT_PING;
+		break;
+	case 1:
+	case 2:
+		f.type = QB_FT_STREAM | QB_STREAM_OFF | QB_STREAM_LEN | (h_rand(p) % 2);
+		f.stream.stream_id = sid;
+		f.stream.offset = h_rand(p) % 3000;
+		f.stream.data = payload;
+		f.stream.len = h_rand(p) % sizeof(payload);
+		f.stream.fin = f.type & QB_STREAM_FIN;
+		break;
+	case 3:
+		f.type = QB_FT_RESET_STREAM;
+		f.reset_stream.stream_id = sid;
+		f.reset_stream.error_code = 1;
+		f.reset_stream.final_size = h_rand(p) % 3000;
+		break;
+	case 4:
+		f.type = QB_FT_STOP_SENDING;
+		f.stop_sending.stream_id = sid;
+		f.stop_sending.error_code = 2;
+		break;
+	case 5:
+		f.type = QB_FT_MAX_DATA;
+		f.max_data.max = h_rand(p) % (1u << 22);
+		break;
+	case 6:
+		f.type = QB_FT_MAX_STREAM_DATA;
+		f.max_stream_data.stream_id = sid;
+		f.max_stream_data.max = h_rand(p) % (1u << 22);
+		break;
+	case 7:
+		f.type = QB_FT_MAX_STREAMS_BIDI + (h_rand(p) % 2);
+		f.max_streams.max = h_rand(p) % 200;
+		break;
+	case 8:
+		f.type = QB_FT_DATA_BLOCKED;
+		f.data_blocked.limit = h_rand(p) % 100000;
+		break;
+	case 9:
+		f.type = QB_FT_STREAM_DATA_BLOCKED;
+		f.stream_data_blocked.stream_id = sid;
+		f.stream_data_blocked.limit = h_rand(p) % 100000;
+		break;
+	case 10:
+		f.type = QB_FT_STREAMS_BLOCKED_BIDI + (h_rand(p) % 2);
+		f.streams_blocked.limit = h_rand(p) % 200;
+		break;
+	case 11:
+		f.type = QB_FT_PATH_CHALLENGE;
+		f.path.data = payload;
+		break;
+	case 12:
+		f.type = QB_FT_CRYPTO;
+		f.crypto.offset = h_rand(p) % 100;
+		f.crypto.data = payload;
+		f.crypto.len = 1 + h_rand(p) % 8;
+		break;
+	case 13:
+		f.type = QB_FT_NEW_CONNECTION_ID;
+		f.new_cid.seq = 1 + h_rand(p) % 4;
+		f.new_cid.retire_prior_to = h_rand(p) % (f.new_cid.seq + 1);
+		f.new_cid.cid = payload;
+		f.new_cid.cid_len = 8;
+		f.new_cid.reset_token = payload + 16;
+		break;
+	case 14: {
+		/* An ACK of a random range, maybe of packets never sent. */
+		struct qb_ack_range ar = {.largest = h_rand(p) % 64};
+		ar.smallest = ar.largest - (h_rand(p) % (ar.largest + 1));
+		int n = qb_frame_enc_ack(out, room, &ar, 1, h_rand(p) % 100, NULL, NULL);
+		return n > 0 ? (size_t)n : 0;
+	}
+	default:
+		f.type = QB_FT_PADDING;
+		f.padding.len = 1 + h_rand(p) % 8;
+		break;
+	}
+	int n = qb_frame_encode(out, room, &f);
+	return n > 0 ? (size_t)n : 0;
+}
+
+static bool
+valid_close_code(uint64_t code)
+{
+	return code <= QB_TE_VERSION_NEGOTIATION_ERROR ||
+	       (code >= QB_TE_CRYPTO_ERROR && code < QB_TE_CRYPTO_ERROR + 256);
+}
+
+/* Random frame sequences from a hostile peer: no crash, no leak; a close
+ * carries a wire error code; an open connection keeps working. */
+Test(conn_violation, hostile_random_frames, .timeout = 120)
+{
+	unsigned closed = 0, survived = 0;
+
+	for (uint64_t seed = 400; seed < 412; seed++) {
+		struct h_pair p;
+		setup_keylog(&p, seed);
+		for (int i = 0; i < 150; i++) {
+			struct qb_conn *to = (h_rand(&p) & 1) ? p.c : p.s;
+			if (qb_conn_state(to) >= QB_CONN_CLOSING)
+				break;
+			uint8_t frames[600];
+			size_t len = 0, nf = 1 + h_rand(&p) % 6;
+			for (size_t k = 0; k < nf; k++)
+				len += random_frame(&p, frames + len, sizeof(frames) - len);
+			if (len < 4) {
+				memset(frames + len, 0, 4 - len);
+				len = 4;
+			}
+			inject_1rtt(&p, to, frames, len);
+			for (int k = 0; k < 3; k++)
+				h_step(&p);
+		}
+		struct qb_conn *a[2] = {p.c, p.s};
+		for (int k = 0; k < 2; k++) {
+			struct qb_conn_close_info ci;
+			if (qb_conn_state(a[k]) < QB_CONN_CLOSING)
+				continue;
+			qb_conn_close_info(a[k], &ci);
+			cr_assert(ci.idle || valid_close_code(ci.code), "close code %#lx",
+			          (unsigned long)ci.code);
+		}
+		if (qb_conn_state(p.c) < QB_CONN_CLOSING && qb_conn_state(p.s) < QB_CONN_CLOSING)
+			survived++;
+		else
+			closed++;
+		fini_keylog(&p);
+	}
+	cr_log_info("hostile: %u pairs closed by a violation, %u survived", closed, survived);
+	cr_assert_gt(closed, 0, "random frames must trigger some violation");
 }
