@@ -193,8 +193,10 @@ run(void)
 		rte_free(app.workers);
 		return rc;
 	}
-	QB_LOG(INFO, "%s: %u worker(s), duration %.3g s%s", qb_mode_name(app.opts.mode),
-	       app.nb_workers, app.opts.duration, app.opts.duration > 0 ? "" : " (until signal)");
+	QB_LOG(INFO, "%s: %u worker(s), duration %.3g s%s, crypto %s (%s)",
+	       qb_mode_name(app.opts.mode), app.nb_workers, app.opts.duration,
+	       app.opts.duration > 0 ? "" : " (until signal)", qb_crypto_current_choice()->name,
+	       qb_crypto_current_choice()->arch);
 
 	run_workers(ops);
 
@@ -233,6 +235,14 @@ main(int argc, char **argv)
 	rc = qb_opts_parse(&app.opts, app_argc, app_argv);
 	if (rc != 0)
 		return rc;
+
+	/* The packet-protection backend, chosen once before any key exists. */
+	struct qb_crypto_choice choice;
+	if (qb_crypto_select(app.opts.crypto, &choice) != 0) {
+		fprintf(stderr, "qburst: --crypto=%s: %s\n",
+		        qb_crypto_backend_name(app.opts.crypto), choice.reason);
+		return QB_EXIT_USAGE;
+	}
 
 	eal_argc = dashdash > 0 ? dashdash : argc;
 	if (rte_eal_init(eal_argc, argv) < 0) {

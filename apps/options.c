@@ -61,6 +61,9 @@ qb_usage(const char *prog)
 	       "                         answer (default 3000)\n"
 	       "  --no-tx-offload        compute checksums in software even where the port\n"
 	       "                         offers checksum offload\n"
+	       "  --crypto=auto|boringssl|ipsecmb\n"
+	       "                         packet-protection backend (default auto: ipsec-mb\n"
+	       "                         where it runs its AVX2/AVX-512 code, else BoringSSL)\n"
 	       "  --help                 this text\n"
 	       "\n"
 	       "Byte counts and bit rates are of Ethernet frames without FCS.\n"
@@ -148,6 +151,7 @@ enum opt_id {
 	OPT_STATS_JSON,
 	OPT_ARP_TIMEOUT,
 	OPT_NO_TX_OFFLOAD,
+	OPT_CRYPTO,
 };
 
 struct opt_def {
@@ -173,6 +177,7 @@ static const struct opt_def opt_defs[] = {
         {"stats-json", OPT_STATS_JSON, true},
         {"arp-timeout", OPT_ARP_TIMEOUT, true},
         {"no-tx-offload", OPT_NO_TX_OFFLOAD, false},
+        {"crypto", OPT_CRYPTO, true},
 };
 
 /* "IP,MAC" */
@@ -285,6 +290,14 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 	case OPT_NO_TX_OFFLOAD:
 		o->no_tx_offload = true;
 		break;
+	case OPT_CRYPTO: {
+		int b = qb_crypto_backend_parse(v);
+
+		if (b < 0)
+			return bad(d->name, v, "unknown backend (auto, boringssl or ipsecmb)");
+		o->crypto = (enum qb_crypto_backend)b;
+		break;
+	}
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <rte_ether.h>
 
 #include "qb_net.h"
+#include "qburst/crypto_select.h"
 
 /* Exit codes (BRIEF §10). */
 #define QB_EXIT_OK    0
@@ -57,6 +58,7 @@ struct qb_opts {
 	double stats_period; /* seconds; 0: no periodic lines */
 	const char *stats_json;
 	bool no_tx_offload;
+	enum qb_crypto_backend crypto; /* --crypto: auto, boringssl, ipsecmb */
 	unsigned int arp_timeout_ms;
 };
 

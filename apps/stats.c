@@ -103,13 +103,14 @@ write_json(const struct qb_app *app, const struct qb_totals *t, double secs)
 
 	fprintf(f,
 	        "{\"schema\":1,\"mode\":\"%s\",\"duration_s\":%.3f,\"workers\":%u,"
-	        "\"crypto\":{\"backend\":\"none\",\"arch\":\"none\"},\"ports\":[{\"port\":%u,"
+	        "\"crypto\":{\"backend\":\"%s\",\"arch\":\"%s\"},\"ports\":[{\"port\":%u,"
 	        "\"rx_pkts\":%" PRIu64 ",\"tx_pkts\":%" PRIu64 ",\"rx_bytes\":%" PRIu64
 	        ",\"tx_bytes\":%" PRIu64 ",\"rx_pps\":%.0f,\"tx_pps\":%.0f,\"tx_bps\":%.0f,"
 	        "\"drops\":{",
-	        qb_mode_name(app->opts.mode), secs, app->nb_workers, app->port.port_id, t->rx_pkts,
-	        t->tx_pkts, t->rx_bytes, t->tx_bytes, (double)t->rx_pkts / div,
-	        (double)t->tx_pkts / div, (double)t->tx_bytes * 8 / div);
+	        qb_mode_name(app->opts.mode), secs, app->nb_workers,
+	        qb_crypto_current_choice()->name, qb_crypto_current_choice()->arch,
+	        app->port.port_id, t->rx_pkts, t->tx_pkts, t->rx_bytes, t->tx_bytes,
+	        (double)t->rx_pkts / div, (double)t->tx_pkts / div, (double)t->tx_bytes * 8 / div);
 	for (d = 1; d < QB_DROP__COUNT; d++)
 		fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", qb_drop_name(d), t->drops[d]);
 	fprintf(f, "}}]}\n");

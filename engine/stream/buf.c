@@ -63,10 +63,13 @@ bits_set(uint64_t *map, uint32_t from, uint32_t to)
 		map[w] |= word_mask(w, from, to);
 }
 
-/* First index in [from, to) whose bit equals `one`, or to. */
+/* First index in [from, to) whose bit equals `one`, or to. A NULL map is a
+ * map never written: all zero. */
 static uint32_t
 bits_find(const uint64_t *map, uint32_t from, uint32_t to, bool one)
 {
+	if (map == NULL)
+		return one ? to : from;
 	for (uint32_t w = from / 64; from < to && w <= (to - 1) / 64; w++) {
 		uint64_t v = (one ? map[w] : ~map[w]) & word_mask(w, from, to);
 		if (v != 0)
@@ -84,8 +87,28 @@ chunk_new(struct qb_stream_pools *p, uint64_t base)
 		return NULL;
 	c->next = NULL;
 	c->base = base;
-	memset(c->map, 0, 2 * qb_chunk_words(p->chunk_size) * sizeof(uint64_t));
+	c->valid = 0;
 	return c;
+}
+
+/* Map k of c for writing, zeroed on first use. */
+static uint64_t *
+map_w(struct qb_chunk *c, unsigned k, uint32_t cs)
+{
+	uint32_t w = qb_chunk_words(cs);
+
+	if ((c->valid & (1u << k)) == 0) {
+		memset(c->map + k * w, 0, w * sizeof(uint64_t));
+		c->valid |= 1u << k;
+	}
+	return c->map + k * w;
+}
+
+/* Map k of c for reading, or NULL while it was never written (all zero). */
+static const uint64_t *
+map_r(const struct qb_chunk *c, unsigned k, uint32_t cs)
+{
+	return (c->valid & (1u << k)) ? c->map + k * qb_chunk_words(cs) : NULL;
 }
 
 /* The chunk in a sorted list starting at the best of `from` candidates whose
@@ -144,7 +167,7 @@ rbuf_advance(struct qb_rbuf *rb, uint32_t cs)
 	while (c != NULL && c->base + cs <= pos)
 		c = c->next;
 	while (c != NULL && c->base <= pos) {
-		uint32_t idx = bits_find(c->map, (uint32_t)(pos - c->base), cs, false);
+		uint32_t idx = bits_find(map_r(c, 0, cs), (uint32_t)(pos - c->base), cs, false);
 		pos = c->base + idx;
 		if (idx < cs)
 			break;
@@ -182,7 +205,8 @@ qb_rbuf_write(struct qb_rbuf *rb, struct qb_stream_pools *p, uint64_t off, const
 		n = (end < base + cs ? end : base + cs) - off;
 		memcpy(qb_chunk_data(c, cs) + (off - base), data, n);
 		if (!extends)
-			bits_set(c->map, (uint32_t)(off - base), (uint32_t)(off - base + n));
+			bits_set(map_w(c, 0, cs), (uint32_t)(off - base),
+			         (uint32_t)(off - base + n));
 		off += n;
 		data += n;
 	}
@@ -293,8 +317,6 @@ bool
 qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, const uint8_t **data,
                   size_t *len)
 {
-	const uint32_t w = qb_chunk_words(cs);
-
 	/* Acks may have moved past lost_lo (and freed its chunk) meanwhile. */
 	if (sb->lost_lo < sb->acked)
 		sb->lost_lo = sb->acked;
@@ -304,14 +326,14 @@ qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, co
 
 		if (c == NULL)
 			break;
-		from = bits_find(c->map + w, (uint32_t)(sb->lost_lo - c->base), cs, true);
+		from = bits_find(map_r(c, 1, cs), (uint32_t)(sb->lost_lo - c->base), cs, true);
 		if (from == cs) {
 			sb->lost_lo = c->base + cs;
 			continue;
 		}
 		sb->lost_lo = c->base + from;
 		lim = max < cs - from ? from + (uint32_t)max : cs;
-		to = bits_find(c->map + w, from, lim, false);
+		to = bits_find(map_r(c, 1, cs), from, lim, false);
 		*off = c->base + from;
 		*data = qb_chunk_data(c, cs) + from;
 		*len = to - from;
@@ -359,13 +381,15 @@ sbuf_clear_lost(struct qb_sbuf *sb, uint32_t cs, uint64_t off, uint64_t end)
 		stop = end < c->base + cs ? end : c->base + cs;
 		from = (uint32_t)(off - c->base);
 		to = (uint32_t)(stop - c->base);
+		off = stop;
+		if (map_r(c, 1, cs) == NULL)
+			continue; /* nothing was ever lost in this chunk */
 		for (uint32_t i = from / 64; i <= (to - 1) / 64; i++) {
 			uint64_t *lw = &c->map[w + i];
 			uint64_t cleared = *lw & word_mask(i, from, to);
 			*lw &= ~cleared;
 			sb->lost -= (uint64_t)__builtin_popcountll(cleared);
 		}
-		off = stop;
 	}
 }
 
@@ -407,7 +431,8 @@ qb_sbuf_on_acked(struct qb_sbuf *sb, struct qb_stream_pools *p, uint64_t off, ui
 			if (c == NULL)
 				return;
 			stop = end < c->base + cs ? end : c->base + cs;
-			bits_set(c->map, (uint32_t)(pos - c->base), (uint32_t)(stop - c->base));
+			bits_set(map_w(c, 0, cs), (uint32_t)(pos - c->base),
+			         (uint32_t)(stop - c->base));
 			pos = stop;
 		}
 		return;
@@ -430,7 +455,7 @@ qb_sbuf_on_acked(struct qb_sbuf *sb, struct qb_stream_pools *p, uint64_t off, ui
 			c = sb->head;
 			continue;
 		}
-		idx = bits_find(c->map, (uint32_t)(sb->acked - c->base), cs, false);
+		idx = bits_find(map_r(c, 0, cs), (uint32_t)(sb->acked - c->base), cs, false);
 		if (c->base + idx > sb->sent)
 			idx = (uint32_t)(sb->sent - c->base);
 		if (c->base + idx == sb->acked)
@@ -444,7 +469,6 @@ qb_sbuf_on_acked(struct qb_sbuf *sb, struct qb_stream_pools *p, uint64_t off, ui
 void
 qb_sbuf_on_lost(struct qb_sbuf *sb, uint32_t cs, uint64_t off, uint64_t len)
 {
-	const uint32_t w = qb_chunk_words(cs);
 	uint64_t end = off + len, first = UINT64_MAX, was_lost = sb->lost;
 
 	if (off < sb->acked)
@@ -461,12 +485,14 @@ qb_sbuf_on_lost(struct qb_sbuf *sb, uint32_t cs, uint64_t off, uint64_t len)
 		stop = end < c->base + cs ? end : c->base + cs;
 		from = (uint32_t)(off - c->base);
 		to = (uint32_t)(stop - c->base);
+		const uint64_t *ack = map_r(c, 0, cs);
+		uint64_t *lost = map_w(c, 1, cs);
 		for (uint32_t i = from / 64; i <= (to - 1) / 64; i++) {
 			/* Only bytes neither acknowledged nor already queued. */
-			uint64_t add = word_mask(i, from, to) & ~c->map[i] & ~c->map[w + i];
+			uint64_t add = word_mask(i, from, to) & ~lost[i] & ~(ack ? ack[i] : 0);
 			if (add != 0 && first == UINT64_MAX)
 				first = c->base + i * 64 + (uint32_t)__builtin_ctzll(add);
-			c->map[w + i] |= add;
+			lost[i] |= add;
 			sb->lost += (uint64_t)__builtin_popcountll(add);
 		}
 		off = stop;

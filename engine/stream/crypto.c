@@ -58,14 +58,17 @@ qb_crypto_stream_write(struct qb_crypto_stream *cs, struct qb_stream_pools *p, c
                        size_t len)
 {
 	const uint32_t csz = p->chunk_size;
-	uint64_t room = 0, need;
+	uint64_t need;
 
 	if (len > INT32_MAX)
 		return QB_ERR_ARG;
-	/* All or nothing: TLS messages are not resumable mid-way. */
-	if (cs->tx.tail != NULL)
-		room = cs->tx.tail->base + csz - cs->tx.end;
-	need = len > room ? (len - room + csz - 1) / csz : 0;
+	if (len == 0)
+		return 0;
+	/* All or nothing (the handshake cannot resume a message mid-way): count
+	 * the chunks [end, end + len) spans, less the tail if it has room. */
+	need = (cs->tx.end + len - 1) / csz - cs->tx.end / csz + 1;
+	if (cs->tx.tail != NULL && cs->tx.end < cs->tx.tail->base + csz)
+		need--;
 	if (need > qb_pool_avail(&p->chunks))
 		return QB_ERR_NOMEM;
 	if (qb_sbuf_append(&cs->tx, p, data, len) != len)

@@ -6,35 +6,26 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "qburst/frame.h"
 #include "qburst/stream.h"
 #include "qburst/wire.h"
 
 /* Transport error codes (RFC 9000 §20.1) come from enum qb_transport_error. */
 
-/* Frame types (RFC 9000 §19) used in struct qb_ctrl_frame. */
-#define QB_FT_RESET_STREAM         0x04
-#define QB_FT_STOP_SENDING         0x05
-#define QB_FT_MAX_DATA             0x10
-#define QB_FT_MAX_STREAM_DATA      0x11
-#define QB_FT_MAX_STREAMS_BIDI     0x12
-#define QB_FT_MAX_STREAMS_UNI      0x13
-#define QB_FT_DATA_BLOCKED         0x14
-#define QB_FT_STREAM_DATA_BLOCKED  0x15
-#define QB_FT_STREAMS_BLOCKED_BIDI 0x16
-#define QB_FT_STREAMS_BLOCKED_UNI  0x17
-
-/* The largest stream count a MAX_STREAMS may carry (RFC 9000 §4.6). */
-#define QB_MAX_STREAMS_LIMIT (UINT64_C(1) << 60)
+/* Frame types (enum qb_frame_type) and QB_MAX_STREAMS_LIMIT: qburst/frame.h. */
 
 /*
  * A chunk: chunk_size bytes of one stream at a chunk-aligned offset `base`.
  * map[0..w) and map[w..2w) (w = chunk_size / 64) are two bitmaps with one bit
  * per byte: received bytes (receive side; only meaningful at or above the
  * contiguous point), or acknowledged and lost bytes (send side). Data follows.
+ * A map is zeroed on its first write only: in-order traffic never pays for it.
  */
 struct qb_chunk {
 	struct qb_chunk *next;
 	uint64_t base;
+	uint32_t valid; /* bit k: map k was zeroed (a map never written reads as 0) */
+	uint32_t pad;
 	uint64_t map[];
 };
 
@@ -131,6 +122,7 @@ struct qb_streams {
 	struct qb_streams_config cfg;
 	struct qb_stream_params peer;
 	struct qb_stream **table; /* open addressing, linear probing */
+	struct qb_stream *last;   /* last stream looked up (calls come in runs) */
 	uint32_t mask;            /* table size - 1 */
 	uint32_t count;           /* streams in the table */
 	uint32_t local_count;     /* locally opened streams in the table */

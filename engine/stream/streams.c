@@ -40,10 +40,15 @@ id_hash(uint64_t id)
 struct qb_stream *
 qb_streams_lookup(const struct qb_streams *m, uint64_t id)
 {
+	if (m->last != NULL && m->last->id == id)
+		return m->last;
 	for (uint32_t i = id_hash(id) & m->mask;; i = (i + 1) & m->mask) {
 		struct qb_stream *s = m->table[i];
-		if (s == NULL || s->id == id)
+		if (s == NULL || s->id == id) {
+			if (s != NULL)
+				((struct qb_streams *)m)->last = s; /* a cache, not state */
 			return s;
+		}
 	}
 }
 
@@ -67,6 +72,8 @@ table_remove(struct qb_streams *m, struct qb_stream *s)
 		i = (i + 1) & m->mask;
 	m->table[i] = NULL;
 	m->count--;
+	if (m->last == s)
+		m->last = NULL;
 	/* Backward-shift deletion keeps every probe chain unbroken. */
 	for (j = (i + 1) & m->mask; m->table[j] != NULL; j = (j + 1) & m->mask) {
 		uint32_t k = id_hash(m->table[j]->id) & m->mask;

@@ -26,12 +26,47 @@ qb_pkt_enc_init(struct qb_pkt_enc *e, uint8_t *buf, size_t cap)
 	e->cap = cap;
 }
 
+/*
+ * Copies a CID of n <= 20 bytes with fixed-size moves (two overlapping ones
+ * cover any length in a range) instead of a call to memcpy: this runs once
+ * or twice per packet. Reads and writes stay within [0, n).
+ */
+static inline void
+copy_cid(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n >= 8) {
+		uint64_t a, b;
+		if (n > 16) {
+			uint64_t c;
+			memcpy(&a, s, 8);
+			memcpy(&b, s + 8, 8);
+			memcpy(&c, s + n - 8, 8);
+			memcpy(d, &a, 8);
+			memcpy(d + 8, &b, 8);
+			memcpy(d + n - 8, &c, 8);
+			return;
+		}
+		memcpy(&a, s, 8);
+		memcpy(&b, s + n - 8, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + n - 8, &b, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
 static inline uint8_t *
 put_cid(uint8_t *p, const uint8_t *cid, size_t n)
 {
 	*p++ = (uint8_t)n;
-	if (n)
-		memcpy(p, cid, n);
+	copy_cid(p, cid, n);
 	return p + n;
 }
 
@@ -125,8 +160,7 @@ qb_pkt_enc_begin_short(struct qb_pkt_enc *e, const uint8_t *dcid, size_t dcid_le
 	uint8_t *p = e->buf + e->off;
 	e->pkt = e->off;
 	*p++ = (uint8_t)(0x40 | (spin ? 0x20 : 0) | (key_phase ? 0x04 : 0) | (pn_len - 1));
-	if (dcid_len)
-		memcpy(p, dcid, dcid_len);
+	copy_cid(p, dcid, dcid_len);
 	p += dcid_len;
 	e->len_off = 0;
 	e->type = QB_PKT_1RTT;

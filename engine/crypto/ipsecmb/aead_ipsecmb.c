@@ -8,7 +8,7 @@
  */
 #include "crypto/aead_backend.h"
 #include "crypto/ipsecmb/imb_aead.h"
-#include "crypto/ipsecmb/select.h"
+#include "qburst/crypto_select.h"
 
 /*
  * Lives at the start of key->state: _Alignas(16) there, which is all

@@ -9,7 +9,7 @@
 #include <openssl/aead.h>
 
 #include "crypto/aead_backend.h"
-#include "crypto/ipsecmb/select.h"
+#include "qburst/crypto_select.h"
 #ifdef QB_HAVE_IPSECMB
 #include "crypto/ipsecmb/imb_aead.h"
 

@@ -121,7 +121,13 @@ bool qb_stateless_reset_match(const uint8_t *dgram, size_t len, const uint8_t *t
  * one after another (coalesced); each is begun, filled with frames, optionally
  * padded, and finished. Every call checks the buffer and returns QB_ERR_NOBUF
  * rather than overrun; room always keeps the AEAD tag's 16 bytes free.
- * All fields are private to the encoder.
+ * All fields are private to the encoder. Typical use, per datagram:
+ *   qb_pkt_enc_init(&e, buf, max_size);
+ *   qb_pkt_enc_begin_long(&e, v, QB_PKT_INITIAL, ...);  ACK, CRYPTO frames;
+ *   qb_pkt_enc_finish(&e, &l0);                         seal l0;
+ *   qb_pkt_enc_begin_short(&e, ...);  frames;  qb_pkt_enc_pad_to(&e, 1200);
+ *   qb_pkt_enc_finish(&e, &l1);                         seal l1;
+ *   send qb_pkt_enc_len(&e) bytes.
  */
 struct qb_pkt_enc {
 	uint8_t *buf;   /* datagram start */
@@ -149,6 +155,25 @@ struct qb_pkt_layout {
 	uint64_t pn;
 	uint8_t type; /* enum qb_pkt_type */
 };
+
+/*
+ * Bytes a packet costs beyond its frames: header, pn and AEAD tag (what
+ * qb_pkt_enc_begin_*() + qb_pkt_enc_finish() add). For a long header the
+ * token counts only for an Initial. Lets a caller size a datagram's budget.
+ */
+static inline size_t
+qb_pkt_overhead_long(enum qb_pkt_type type, size_t dcid_len, size_t scid_len, size_t token_len,
+                     size_t pn_len)
+{
+	size_t n = 1 + 4 + 1 + dcid_len + 1 + scid_len + 2 + pn_len + QB_AEAD_TAG_LEN;
+	return type == QB_PKT_INITIAL ? n + qb_varint_len(token_len) + token_len : n;
+}
+
+static inline size_t
+qb_pkt_overhead_short(size_t dcid_len, size_t pn_len)
+{
+	return 1 + dcid_len + pn_len + QB_AEAD_TAG_LEN;
+}
 
 /* Starts an encoder over buf (cap bytes: the datagram's maximum size). */
 void qb_pkt_enc_init(struct qb_pkt_enc *e, uint8_t *buf, size_t cap);
@@ -186,8 +211,8 @@ qb_pkt_enc_payload_len(const struct qb_pkt_enc *e)
 
 /*
  * Direct access for frame writers: a pointer to the cursor; after writing n
- * (<= qb_pkt_enc_room()) bytes call qb_pkt_enc_advance(). Used by the
- * qb_frame_enc_*() helpers in frame.h.
+ * (<= qb_pkt_enc_room()) bytes call qb_pkt_enc_advance(). The frame writers
+ * of frame.h (qb_pkt_enc_frame/ack/stream/crypto/datagram) use these.
  */
 static inline uint8_t *
 qb_pkt_enc_ptr(struct qb_pkt_enc *e)

@@ -25,7 +25,11 @@
  * holds chunk_size bytes of one stream at a chunk-aligned stream offset plus
  * two bitmaps of chunk_size bits (received bytes; acknowledged and lost
  * bytes), an overhead of 25% that keeps reassembly and loss bookkeeping exact
- * and bounded whatever the peer's pattern. An idle stream holds no chunk.
+ * and bounded whatever the peer's pattern (a bitmap is zeroed on its first
+ * use only, so in-order traffic never touches it). An idle stream holds no
+ * chunk: 256 bytes of stream object plus its table slot. The table of a
+ * connection is 8 bytes x the power of two >= 2 x (local max_streams_bidi +
+ * max_streams_uni + max_local_streams), allocated by qb_streams_create().
  *
  * Not thread-safe: a connection and its pools belong to one lcore.
  */

@@ -151,9 +151,28 @@ size_t qb_pn_len(uint64_t full_pn, uint64_t largest_acked);
 static inline void
 qb_pn_put(uint8_t *p, uint64_t pn, size_t pn_len)
 {
-	/* Big-endian low bytes: shift the wanted bytes to the top of a 32-bit word. */
-	uint32_t x = __builtin_bswap32((uint32_t)pn << (8 * (4 - pn_len)));
-	memcpy(p, &x, pn_len);
+	/* Fixed-size big-endian stores: a variable-length memcpy would be a call. */
+	switch (pn_len) {
+	case 1:
+		p[0] = (uint8_t)pn;
+		break;
+	case 2: {
+		uint16_t x = __builtin_bswap16((uint16_t)pn);
+		memcpy(p, &x, 2);
+		break;
+	}
+	case 3: {
+		uint16_t x = __builtin_bswap16((uint16_t)(pn >> 8));
+		memcpy(p, &x, 2);
+		p[2] = (uint8_t)pn;
+		break;
+	}
+	default: {
+		uint32_t x = __builtin_bswap32((uint32_t)pn);
+		memcpy(p, &x, 4);
+		break;
+	}
+	}
 }
 
 /*

@@ -29,7 +29,7 @@
 
 #include "qburst/crypto.h"
 #include "crypto/ipsecmb/imb_aead.h"
-#include "crypto/ipsecmb/select.h"
+#include "qburst/crypto_select.h"
 
 #define HDR_LEN    11 /* first byte, DCID (8), packet number (2) */
 #define PN_OFF     9

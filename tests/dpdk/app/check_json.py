@@ -17,6 +17,8 @@ assert j["schema"] == 1, j["schema"]
 assert j["mode"] == mode, j["mode"]
 assert j["workers"] == workers, j["workers"]
 assert set(j["crypto"]) == {"backend", "arch"}, j["crypto"]
+assert j["crypto"]["backend"] in ("boringssl", "ipsecmb"), j["crypto"]
+assert isinstance(j["crypto"]["arch"], str) and j["crypto"]["arch"], j["crypto"]
 assert isinstance(j["duration_s"], (int, float)) and j["duration_s"] > 0
 assert len(j["ports"]) == 1
 p = j["ports"][0]

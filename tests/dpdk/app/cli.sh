@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 OPTIONS="--mode --ip --dst-ip --dst-port --src-port --flows --dst-mac --neigh --gateway
-	--pkt-size --rate --duration --stats-period --stats-json --help"
+	--pkt-size --rate --duration --stats-period --stats-json --crypto --help"
 
 # Expects exit 2 and exactly one "qburst:" line on stderr containing WANT.
 expect_bad() { # WANT ARGS...
@@ -47,6 +47,7 @@ bad)
 	expect_bad "--dst-port" -- $V4 --dst-port=70000
 	expect_bad "--src-port" -- $V4 --src-port=0
 	expect_bad "--flows" -- $V4 --flows=0
+	expect_bad "--crypto" -- $V4 --crypto=aesni
 	expect_bad "--dst-mac" -- $V4 --dst-mac=02:00:00:zz:00:01
 	expect_bad "--neigh" -- $V4 --neigh=198.18.0.2
 	expect_bad "--gateway" -- $V4 --gateway=2001:db8::1

@@ -29,9 +29,10 @@ single)
 	# frames over 16 flows.
 	# shellcheck disable=SC2046,SC2086
 	run single 20 -l 0 $(eal) $NULL -- $V4 --duration=1 --pkt-size=1200 --flows=16 \
-		--stats-period=0.25 --stats-json="$J"
+		--stats-period=0.25 --stats-json="$J" --crypto=boringssl
 	[ "$RC" -eq 0 ] || fail "exit $RC"
-	check_json "$J" udpgen 1 "tx_pkts > 10000" "tx_bytes == 1200 * tx_pkts"
+	check_json "$J" udpgen 1 "tx_pkts > 10000" "tx_bytes == 1200 * tx_pkts" \
+		"crypto['backend'] == 'boringssl'"
 	n=$(grep -c '^Port 0 ' "$WORK/single.out" || true)
 	[ "$n" -ge 2 ] || fail "$n periodic lines in 1 s at a 0.25 s period"
 	check_pools "$WORK/single.err"

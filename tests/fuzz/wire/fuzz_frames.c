@@ -12,6 +12,69 @@
 
 static uint8_t re[1 << 17], re2[1 << 17];
 
+static uint64_t
+take_u64(const uint8_t *p, size_t n, size_t at)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < 8; i++)
+		v = (v << 8) | (at + i < n ? p[at + i] : 0);
+	return v;
+}
+
+/*
+ * The packet encoder's fitting, driven by the input: a capacity, a stream
+ * id, offset and length chosen from its bytes, into an exact-size heap
+ * buffer (ASan sees any overrun); what was written must decode back.
+ */
+static void
+fit_check(const uint8_t *p, size_t n)
+{
+	static uint8_t src[1 << 16];
+	size_t cap = 21 + (size_t)(take_u64(p, n, 0) % 1500);
+	uint64_t id = take_u64(p, n, 8) & QB_VARINT_MAX;
+	uint64_t off = take_u64(p, n, 16) >> (p[n > 24 ? 24 : 0] % 64);
+	off &= QB_VARINT_MAX;
+	size_t len = (size_t)(take_u64(p, n, 4) % sizeof(src));
+	if (len > QB_VARINT_MAX - off)
+		len = 0;
+	bool fin = n && (p[0] & 1);
+	uint8_t *buf = malloc(cap);
+	struct qb_pkt_enc e;
+	struct qb_pkt_layout L;
+	qb_pkt_enc_init(&e, buf, cap);
+	if (qb_pkt_enc_begin_short(&e, p, n < 20 ? n : 20, false, false, 1, 1 + (cap & 3)) < 0) {
+		free(buf);
+		return;
+	}
+	size_t taken = 0, ctaken = 0;
+	int rs = qb_pkt_enc_stream(&e, id, off, src, len, fin, &taken);
+	int rc = rs == 0 && qb_pkt_enc_room(&e)
+	                 ? qb_pkt_enc_crypto(&e, off, src, len ? len : 1, &ctaken)
+	                 : -1;
+	if (qb_pkt_enc_finish(&e, &L) < 0)
+		abort();
+	if (qb_pkt_enc_len(&e) > cap)
+		abort();
+	const uint8_t *q = buf + L.hdr_len;
+	size_t left = L.payload_len;
+	if (rs == 0) {
+		struct qb_frame f;
+		uint64_t terr;
+		int k = qb_frame_decode(q, left, &f, &terr);
+		if (k <= 0 || f.stream.stream_id != id || f.stream.offset != off ||
+		    f.stream.len != taken || f.stream.fin != (fin && taken == len))
+			abort();
+		q += k;
+		left -= (size_t)k;
+		if (rc == 0) {
+			k = qb_frame_decode(q, left, &f, &terr);
+			if (k <= 0 || f.type != QB_FT_CRYPTO || f.crypto.len != ctaken)
+				abort();
+		}
+	}
+	free(buf);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,6 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		off += (size_t)n;
 	}
+	fit_check(p, len);
 	free(p);
 	return 0;
 }

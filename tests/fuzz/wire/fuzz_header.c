@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Walks the coalesced packets of one datagram. Input: one selector byte (low
- * 5 bits: our short-header CID length mod 21; bit 5: grease flag), then the
- * datagram.
+ * Walks the coalesced packets of one datagram, then removes packet protection
+ * from its Initial packets with the Initial keys of their DCID (RFC 9001
+ * §5.2) and decodes the frames of any that open. Input: one selector byte
+ * (low 5 bits: our short-header CID length mod 21; bit 5: grease flag; bit 6:
+ * try the server's keys), then the datagram.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "qburst/crypto.h"
+#include "qburst/frame.h"
 #include "qburst/packet.h"
 
 static volatile unsigned sink;
@@ -51,6 +55,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h[i].versions)
 			touch(h[i].versions, h[i].versions_len);
 		prev_end = h[i].end;
+	}
+	/* Unprotect Initials in place (a mutable copy), then decode the frames. */
+	for (int i = 0; i < n; i++) {
+		if (h[i].type != QB_PKT_INITIAL)
+			continue;
+		struct qb_crypto_key ck, sk;
+		if (qb_crypto_initial_keys(h[i].version, h[i].dcid, h[i].dcid_len, &ck, &sk) < 0)
+			continue;
+		struct qb_crypto_hdr ch;
+		uint8_t *pkt = d + h[i].offset;
+		if (qb_crypto_unprotect((data[0] & 0x40) ? &sk : &ck, pkt, h[i].len, h[i].pn_offset,
+		                        QB_PN_NONE, &ch) == 0) {
+			const uint8_t *p = pkt + ch.pn_offset + ch.pn_len;
+			size_t left = ch.payload_len;
+			while (left) {
+				struct qb_frame f;
+				uint64_t terr;
+				int k = qb_frame_decode(p, left, &f, &terr);
+				if (k <= 0)
+					break;
+				(void)qb_frame_check(f.type, QB_PKT_INITIAL, false);
+				p += k;
+				left -= (size_t)k;
+			}
+		}
+		qb_crypto_key_clear(&ck);
+		qb_crypto_key_clear(&sk);
 	}
 	/* The same walk by hand, past DCID changes. */
 	size_t off = 0;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "qburst/crypto.h"
-#include "crypto/ipsecmb/select.h"
+#include "qburst/crypto_select.h"
 #include "rfc_initial_vectors.h"
 
 static size_t

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "qburst/crypto.h"
-#include "crypto/ipsecmb/select.h"
+#include "qburst/crypto_select.h"
 #ifdef QB_HAVE_IPSECMB
 #include "crypto/ipsecmb/imb_aead.h"
 #endif

@@ -378,3 +378,40 @@ Test(buffers, loss_below_an_ack_that_freed_chunks)
 	qb_crypto_stream_free(&cs, &p);
 	qb_stream_pools_fini(&p);
 }
+
+Test(buffers, crypto_write_is_all_or_nothing)
+{
+	struct qb_stream_pools p;
+	struct qb_crypto_stream cs;
+	static uint8_t src[3000];
+	struct qb_send_span s;
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 5);
+	cr_assert_eq(qb_stream_pools_init(&p, 1024, 2, 4), 0);
+	qb_crypto_stream_init(&cs);
+	/* 1000 bytes sent and acknowledged: the buffer is empty mid-chunk. */
+	cr_assert_eq(qb_crypto_stream_write(&cs, &p, src, 1000), 1000);
+	cr_assert(qb_crypto_stream_send_peek(&cs, &p, 2000, &s));
+	qb_crypto_stream_send_commit(&cs, &p, s.offset, s.len);
+	qb_crypto_stream_on_acked(&cs, &p, 0, 1000);
+	cr_assert_eq(p.chunks.in_use, 0);
+	/* 1100 bytes would need three chunks (0-1023, 1024-2047, 2048-), 1024 two. */
+	cr_assert_eq(qb_crypto_stream_write(&cs, &p, src + 1000, 1100), QB_ERR_NOMEM);
+	cr_assert_eq(p.chunks.in_use, 0); /* nothing half-taken */
+	cr_assert_eq(qb_crypto_stream_write(&cs, &p, src + 1000, 1024), 1024);
+	cr_assert_eq(p.chunks.in_use, 2);
+	cr_assert_eq(qb_crypto_stream_write(&cs, &p, src + 2024, 24), 24); /* fits the tail */
+	cr_assert_eq(qb_crypto_stream_write(&cs, &p, src + 2048, 1), QB_ERR_NOMEM);
+	size_t got = 0;
+	while (qb_crypto_stream_send_peek(&cs, &p, 2000, &s)) {
+		cr_assert_eq(s.offset, 1000 + got);
+		cr_assert_arr_eq(s.data, src + s.offset, s.len);
+		qb_crypto_stream_send_commit(&cs, &p, s.offset, s.len);
+		got += s.len;
+	}
+	cr_assert_eq(got, 1048);
+	qb_crypto_stream_free(&cs, &p);
+	cr_assert_eq(p.chunks.in_use, 0);
+	qb_stream_pools_fini(&p);
+}

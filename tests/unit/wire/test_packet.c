@@ -490,3 +490,53 @@ Test(packet, stateless_reset)
 	cr_assert_eq(qb_pkt_parse(b, 21, 0, 0, 0, &h), 0);
 	cr_assert_eq(h.type, QB_PKT_1RTT);
 }
+
+Test(packet, overhead_matches_encoder)
+{
+	uint8_t d[1500], cid[20] = {0}, tok[70] = {0};
+	struct qb_pkt_enc e;
+	struct qb_pkt_layout L;
+	for (size_t pn_len = 1; pn_len <= 4; pn_len++) {
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_INITIAL, cid, 20, cid,
+		                                   5, tok, 70, 9, pn_len),
+		             0);
+		cr_assert_eq(qb_pkt_enc_pad(&e, 30), 0);
+		cr_assert_eq(qb_pkt_enc_finish(&e, &L), 0);
+		cr_assert_eq(L.len, 30 + qb_pkt_overhead_long(QB_PKT_INITIAL, 20, 5, 70, pn_len));
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_2, QB_PKT_HANDSHAKE, cid, 8, cid,
+		                                   8, tok, 70, 9, pn_len),
+		             0);
+		cr_assert_eq(qb_pkt_enc_pad(&e, 30), 0);
+		cr_assert_eq(qb_pkt_enc_finish(&e, &L), 0);
+		cr_assert_eq(L.len, 30 + qb_pkt_overhead_long(QB_PKT_HANDSHAKE, 8, 8, 70, pn_len));
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_short(&e, cid, 8, false, false, 9, pn_len), 0);
+		cr_assert_eq(qb_pkt_enc_room(&e), sizeof(d) - qb_pkt_overhead_short(8, pn_len));
+	}
+}
+
+Test(packet, every_cid_length_copied_exactly)
+{
+	uint8_t src[20];
+	for (int i = 0; i < 20; i++)
+		src[i] = (uint8_t)(0xa0 + i);
+	for (size_t n = 0; n <= 20; n++) {
+		uint8_t d[128];
+		memset(d, 0x11, sizeof(d));
+		struct qb_pkt_enc e;
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_short(&e, src, n, false, false, 0, 1), 0);
+		cr_assert_arr_eq(d + 1, src, n, "short dcid %zu", n);
+		cr_assert_eq(d[1 + n + 1], 0x11, "no byte written past pn for %zu", n);
+		qb_pkt_enc_init(&e, d, sizeof(d));
+		cr_assert_eq(qb_pkt_enc_begin_long(&e, QB_VERSION_1, QB_PKT_HANDSHAKE, src, n,
+		                                   src + 20 - n, n, NULL, 0, 0, 1),
+		             0);
+		cr_assert_eq(d[5], n);
+		cr_assert_arr_eq(d + 6, src, n, "long dcid %zu", n);
+		cr_assert_eq(d[6 + n], n);
+		cr_assert_arr_eq(d + 7 + n, src + 20 - n, n, "long scid %zu", n);
+	}
+}

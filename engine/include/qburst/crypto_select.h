@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-#ifndef QB_CRYPTO_IPSECMB_SELECT_H
-#define QB_CRYPTO_IPSECMB_SELECT_H
+#ifndef QBURST_CRYPTO_SELECT_H
+#define QBURST_CRYPTO_SELECT_H
 
 /*
  * Start-up choice of the packet-protection backend, the app's
