@@ -4,10 +4,10 @@
 
 /*
  * A client and a server connection in one process on a fake clock, joined
- * by a small deterministic link per direction (one-way delay, bandwidth,
- * random and burst loss from a seeded PRNG, a drop-tail queue). Every step
- * jumps the clock to the next event: a datagram arrival or a connection
- * deadline.
+ * by the deterministic simulated link of tests/sim (delay, bandwidth, random
+ * and burst loss, reordering, duplication, corruption, a drop-tail queue;
+ * seeded). Every step jumps the clock to the next event: a datagram arrival
+ * or a connection deadline.
  */
 
 #include <stdbool.h>
@@ -21,30 +21,28 @@
 #include "qburst/packet.h"
 #include "qburst/stream.h"
 #include "qburst/tls.h"
+#include "qb_sim.h"
 
 #define H_MTU   1500
-#define H_QUEUE 4096
+#define H_QUEUE 4096 /* datagrams the bottleneck may hold */
 #define H_MS    1000000ull
 #define H_ALPN  "hq-interop"
 
-struct h_dgram {
-	uint64_t at; /* arrival time */
-	uint16_t len;
-	uint8_t data[H_MTU];
-};
-
+/*
+ * One direction's impairments, applied to the qb_sim link at every step
+ * (tests change them between phases). to_s is A->B (client to server).
+ */
 struct h_link {
-	struct h_dgram *q; /* ring of H_QUEUE */
-	uint32_t head, n;
-	uint64_t delay;                              /* one way, ns */
-	uint64_t bps;                                /* bits per second; 0: infinite */
-	uint64_t busy_until;                         /* serialisation */
-	double loss;                                 /* random loss probability */
-	uint32_t burst_every, burst_len, burst_left; /* burst loss: burst_len in a row */
-	uint64_t jitter;                             /* extra random delay 0..jitter ns: reorders */
-	double dup;                                  /* duplication probability */
-	double corrupt;                              /* probability of one flipped byte */
-	uint64_t sent, lost, dropped;
+	uint64_t delay; /* one way, ns */
+	uint64_t bps;   /* bits per second; 0: infinite */
+	double loss;    /* random loss probability */
+	uint32_t burst_every,
+	        burst_len; /* bad states of ~burst_len datagrams, one per ~burst_every */
+	double burst_loss; /* loss probability in the bad state (0: 1.0) */
+	uint64_t jitter;   /* reorder: 30% of datagrams get `jitter` ns extra */
+	double dup;        /* duplication probability */
+	double corrupt;    /* probability of one flipped bit */
+	enum qb_sim_dir dir;
 	bool (*drop_hook)(void *ctx, uint8_t *d, size_t len); /* test filter, may modify */
 	void *hook_ctx;
 };
@@ -55,6 +53,7 @@ struct h_pair {
 	struct qb_conn_config cfg_c, cfg_s;
 	struct qb_conn *c, *s;
 	struct h_link to_s, to_c;
+	struct qb_sim_link *sim;
 	uint64_t now;
 	uint64_t rng;
 	uint8_t buf[H_MTU];
@@ -100,13 +99,42 @@ h_init(struct h_pair *p, uint64_t seed)
 	        .tls = p->ctx_c, .pools = &p->pool_c, .server_name = "localhost", .seed = seed};
 	p->cfg_s = (struct qb_conn_config){.tls = p->ctx_s, .pools = &p->pool_s, .seed = seed + 1};
 	p->cfg_c.send_buffer_max = p->cfg_s.send_buffer_max = 4u << 20;
+	p->to_s.dir = QB_SIM_A_TO_B;
+	p->to_c.dir = QB_SIM_B_TO_A;
 	struct h_link *l[2] = {&p->to_s, &p->to_c};
 	for (int i = 0; i < 2; i++) {
-		l[i]->q = calloc(H_QUEUE, sizeof(struct h_dgram));
-		cr_assert_not_null(l[i]->q);
 		l[i]->delay = 10 * H_MS;
 		l[i]->bps = 100000000ull;
 	}
+	struct qb_sim_cfg sc = {.seed = seed, .pool_size = 2 * H_QUEUE + 64, .buf_size = 2048};
+	p->sim = qb_sim_create(&sc);
+	cr_assert_not_null(p->sim);
+}
+
+/* The h_link settings in the sim's terms. */
+static inline void
+h_apply(struct h_pair *p, const struct h_link *l)
+{
+	struct qb_sim_dir_cfg d = {
+	        .delay_ns = l->delay,
+	        .bandwidth = l->bps / 8,
+	        .queue_limit = (uint64_t)H_QUEUE * H_MTU,
+	        .loss = l->loss,
+	        .reorder = l->jitter ? 0.3 : 0,
+	        .reorder_delay_ns = l->jitter,
+	        .dup = l->dup,
+	        .corrupt = l->corrupt,
+	};
+	if (l->burst_every) {
+		/* Gilbert-Elliott: enter a bad state once per ~burst_every datagrams and
+		 * stay ~burst_len datagrams, losing burst_loss of them. The chain
+		 * steps per datagram, not per second: a long bad state also eats
+		 * the exponentially spaced PTO probes of a stalled sender. */
+		d.ge_p_good_bad = 1.0 / l->burst_every;
+		d.ge_p_bad_good = 1.0 / l->burst_len;
+		d.ge_loss_bad = l->burst_loss > 0 ? l->burst_loss : 1.0;
+	}
+	qb_sim_set_dir(p->sim, l->dir, &d);
 }
 
 static inline void
@@ -130,70 +158,21 @@ h_fini(struct h_pair *p)
 	qb_stream_pools_fini(&p->pool_s);
 	qb_tls_ctx_free(p->ctx_c);
 	qb_tls_ctx_free(p->ctx_s);
-	free(p->to_s.q);
-	free(p->to_c.q);
+	qb_sim_destroy(p->sim);
 }
 
-static inline double h_unit(struct h_pair *p);
-
-static inline bool
-h_lose(struct h_pair *p, struct h_link *l)
+/* Datagrams a direction lost (random and burst). */
+static inline uint64_t
+h_lost(struct h_pair *p, const struct h_link *l)
 {
-	if (l->burst_left > 0) {
-		l->burst_left--;
-		return true;
-	}
-	if (l->burst_every && h_rand(p) % l->burst_every == 0) {
-		l->burst_left = l->burst_len - 1;
-		return true;
-	}
-	return l->loss > 0 && h_unit(p) < l->loss;
-}
-
-static inline double
-h_unit(struct h_pair *p)
-{
-	return (double)(h_rand(p) >> 11) / 9007199254740992.0;
-}
-
-static inline void
-h_enqueue(struct h_pair *p, struct h_link *l, const uint8_t *d, size_t len, uint64_t at)
-{
-	if (l->n == H_QUEUE) {
-		l->dropped++;
-		return;
-	}
-	/* Kept sorted by arrival time: jitter reorders. */
-	uint32_t i = l->n++;
-	while (i > 0 && l->q[(l->head + i - 1) % H_QUEUE].at > at) {
-		l->q[(l->head + i) % H_QUEUE] = l->q[(l->head + i - 1) % H_QUEUE];
-		i--;
-	}
-	struct h_dgram *g = &l->q[(l->head + i) % H_QUEUE];
-	g->at = at;
-	g->len = (uint16_t)len;
-	memcpy(g->data, d, len);
-	if (l->corrupt > 0 && h_unit(p) < l->corrupt)
-		g->data[h_rand(p) % len] ^= (uint8_t)(1u << (h_rand(p) % 8));
+	const struct qb_sim_stats *st = qb_sim_stats(p->sim, l->dir);
+	return st->lost + st->burst_lost;
 }
 
 static inline void
 h_put(struct h_pair *p, struct h_link *l, const uint8_t *d, size_t len)
 {
-	l->sent++;
-	if (h_lose(p, l)) {
-		l->lost++;
-		return;
-	}
-	uint64_t start = l->busy_until > p->now ? l->busy_until : p->now;
-	uint64_t tx = l->bps ? (uint64_t)len * 8 * 1000000000ull / l->bps : 0;
-	l->busy_until = start + tx;
-	uint64_t at = start + tx + l->delay;
-	if (l->jitter)
-		at += h_rand(p) % l->jitter;
-	h_enqueue(p, l, d, len, at);
-	if (l->dup > 0 && h_unit(p) < l->dup)
-		h_enqueue(p, l, d, len, at + (l->jitter ? h_rand(p) % l->jitter : 0));
+	qb_sim_send(p->sim, l->dir, d, len, p->now);
 }
 
 /* Sends everything c has to send now into link l. */
@@ -218,20 +197,19 @@ h_flush(struct h_pair *p, struct qb_conn *c, struct h_link *l)
 static inline void
 h_deliver(struct h_pair *p, struct h_link *l, bool to_server)
 {
-	while (l->n > 0 && l->q[l->head].at <= p->now) {
-		struct h_dgram *g = &l->q[l->head];
-		bool drop = l->drop_hook != NULL && l->drop_hook(l->hook_ctx, g->data, g->len);
-		if (!drop) {
-			if (to_server && p->s == NULL && g->len >= 1200) {
-				p->s = qb_conn_server_new(&p->cfg_s, g->data, g->len, p->now);
-				cr_assert_not_null(p->s);
-			}
-			struct qb_conn *c = to_server ? p->s : p->c;
-			if (c != NULL && qb_conn_state(c) != QB_CONN_CLOSED)
-				qb_conn_recv(c, 0, g->data, g->len, p->now);
+	uint8_t d[2048];
+	size_t len;
+
+	while ((len = qb_sim_recv(p->sim, l->dir, p->now, d, sizeof(d))) > 0) {
+		if (l->drop_hook != NULL && l->drop_hook(l->hook_ctx, d, len))
+			continue;
+		if (to_server && p->s == NULL && len >= 1200) {
+			p->s = qb_conn_server_new(&p->cfg_s, d, len, p->now);
+			cr_assert_not_null(p->s);
 		}
-		l->head = (l->head + 1) % H_QUEUE;
-		l->n--;
+		struct qb_conn *c = to_server ? p->s : p->c;
+		if (c != NULL && qb_conn_state(c) != QB_CONN_CLOSED)
+			qb_conn_recv(c, 0, d, len, p->now);
 	}
 }
 
@@ -245,13 +223,11 @@ h_min(uint64_t a, uint64_t b)
 static inline bool
 h_step(struct h_pair *p)
 {
+	h_apply(p, &p->to_s);
+	h_apply(p, &p->to_c);
 	h_flush(p, p->c, &p->to_s);
 	h_flush(p, p->s, &p->to_c);
-	uint64_t t = UINT64_MAX;
-	if (p->to_s.n)
-		t = h_min(t, p->to_s.q[p->to_s.head].at);
-	if (p->to_c.n)
-		t = h_min(t, p->to_c.q[p->to_c.head].at);
+	uint64_t t = qb_sim_next_delivery(p->sim);
 	if (p->c)
 		t = h_min(t, qb_conn_deadline(p->c));
 	if (p->s)

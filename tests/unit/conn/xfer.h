@@ -139,6 +139,21 @@ x_run(struct h_pair *p, struct xfer *x, uint64_t size, uint32_t n, uint64_t limi
 	x->size = size;
 	x->nstreams = n;
 	bool ok = h_run(p, limit_ns, x_step, x);
+	if (!ok) {
+		struct qb_conn_stats a, b;
+		struct qb_conn_close_info ca, cb;
+		qb_conn_stats(p->c, &a);
+		qb_conn_stats(p->s, &b);
+		qb_conn_close_info(p->c, &ca);
+		qb_conn_close_info(p->s, &cb);
+		cr_log_info(
+		        "stuck at %lu ms: client state %d (code %#lx %s idle %d) dl %lu inflight %lu cwnd %lu; server state %d (code %#lx %s) dl %lu",
+		        (unsigned long)(p->now / H_MS), qb_conn_state(p->c), (unsigned long)ca.code,
+		        ca.reason, ca.idle, (unsigned long)qb_conn_deadline(p->c),
+		        (unsigned long)a.bytes_in_flight, (unsigned long)a.cwnd,
+		        qb_conn_state(p->s), (unsigned long)cb.code, cb.reason,
+		        (unsigned long)qb_conn_deadline(p->s));
+	}
 	cr_assert(ok, "transfer incomplete: %u/%u streams, %lu bytes received", x->finished, n,
 	          (unsigned long)x->total_recv);
 	cr_assert_eq(x->bad, 0, "%lu bytes differ", (unsigned long)x->bad);
