@@ -19,14 +19,10 @@ conn_rand(struct qb_conn *c)
 	return z ^ (z >> 31);
 }
 
-/* Our connection IDs: the engine's hook, else the PRNG (RFC 9000 §5.1). */
+/* Unpredictable bytes from the connection's PRNG (CIDs, keys of tests). */
 void
 conn_cid_new(struct qb_conn *c, uint8_t *out, size_t len)
 {
-	if (c->cfg.cid_gen != NULL) {
-		c->cfg.cid_gen(c->cfg.cid_gen_ctx, out, len);
-		return;
-	}
 	for (size_t i = 0; i < len; i += 8) {
 		uint64_t r = conn_rand(c);
 		size_t n = len - i < 8 ? len - i : 8;
@@ -76,14 +72,13 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	c->version = c->cfg.version;
 	c->state = QB_CONN_HANDSHAKE;
 	c->rng = c->cfg.seed ^ (is_server ? 0x5e5e5e5eull : 0xc1c1c1c1ull);
-	c->retire_pending_seq = UINT64_MAX;
 	c->last_activity = now;
 	c->peer_max_udp = 65527;
 	c->peer_ack_delay_exp = 3;
 	c->idle_timeout_ns = c->cfg.idle_timeout_ms * 1000000ull;
 	c->pacing_next = QB_TIME_NONE;
-	c->scid_len = c->cfg.cid_len;
-	conn_cid_new(c, c->scid, c->scid_len);
+	if (conn_cid_init(c) != 0)
+		goto fail;
 
 	for (int ep = 0; ep < CONN_NEP; ep++) {
 		uint64_t mad = ep == CONN_EP_APP ? c->cfg.max_ack_delay_ms * 1000000ull : 0;
@@ -148,8 +143,6 @@ qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now)
 	/* RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes. */
 	c->odcid_len = 8;
 	conn_cid_new(c, c->odcid, c->odcid_len);
-	memcpy(c->dcid, c->odcid, c->odcid_len);
-	c->dcid_len = c->odcid_len;
 	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, &c->tx_key[0],
 	                           &c->rx_key[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
@@ -174,10 +167,8 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 		return NULL;
 	memcpy(c->odcid, h.dcid, h.dcid_len);
 	c->odcid_len = h.dcid_len;
-	memcpy(c->dcid, h.scid, h.scid_len);
-	c->dcid_len = h.scid_len;
-	c->dcid_set_by_peer = true;
-	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, &c->rx_key[0],
+	if (conn_cid_set_peer(c, h.scid, h.scid_len) != 0 ||
+	    qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, &c->rx_key[0],
 	                           &c->tx_key[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
@@ -369,13 +360,6 @@ qb_conn_scid(const struct qb_conn *c, size_t *len)
 {
 	*len = c->scid_len;
 	return c->scid;
-}
-
-const uint8_t *
-qb_conn_dcid(const struct qb_conn *c, size_t *len)
-{
-	*len = c->dcid_len;
-	return c->dcid;
 }
 
 struct qb_streams *

@@ -10,6 +10,7 @@
  */
 
 #include "qburst/cc.h"
+#include "qburst/cid.h"
 #include "qburst/conn.h"
 #include "qburst/crypto.h"
 #include "qburst/frame.h"
@@ -39,7 +40,8 @@ enum conn_frec_kind {
 	FREC_STREAM,  /* id, offset, len, fin */
 	FREC_CTRL,    /* a stream-layer control frame */
 	FREC_HANDSHAKE_DONE,
-	FREC_RETIRE_CID, /* seq */
+	FREC_RETIRE_CID, /* id: seq */
+	FREC_NEW_CID,    /* id: seq */
 };
 
 struct conn_frec {
@@ -60,13 +62,17 @@ struct qb_conn {
 	struct qb_conn_config cfg;
 	uint64_t rng;
 
-	/* Connection IDs: ours (scid), the peer's in use (dcid), the client's
-	 * first DCID (odcid: Initial keys, original_destination_connection_id). */
-	uint8_t scid[QB_MAX_CID_LEN], dcid[QB_MAX_CID_LEN], odcid[QB_MAX_CID_LEN];
-	uint8_t scid_len, dcid_len, odcid_len;
-	bool dcid_set_by_peer;       /* client: took the server's SCID (RFC 9000 §7.2) */
-	uint64_t retire_pending_seq; /* RETIRE_CONNECTION_ID to send; UINT64_MAX none */
-	uint64_t dcid_seq;
+	/* Connection IDs (engine/conn/cid): ours and the peer's; scid is our
+	 * sequence 0 (long headers, initial_source_connection_id); odcid the
+	 * client's first DCID (Initial keys, original_destination_connection_id),
+	 * also the client's DCID until the server's Initial (RFC 9000 §7.2). */
+	struct qb_cid_local lcid;
+	struct qb_cid_peer pcid;
+	bool pcid_set;
+	uint8_t scid[QB_MAX_CID_LEN], odcid[QB_MAX_CID_LEN];
+	uint8_t scid_len, odcid_len;
+	uint8_t peer_scid[QB_MAX_CID_LEN]; /* the SCID of the peer's first packet */
+	uint8_t peer_scid_len;
 
 	/* Handshake. */
 	struct qb_tls *tls;
@@ -124,6 +130,12 @@ void conn_close_transport(struct qb_conn *c, uint64_t code, uint64_t frame, cons
 void conn_enter_draining(struct qb_conn *c, uint64_t now);
 uint64_t conn_pto(struct qb_conn *c);
 void conn_cid_new(struct qb_conn *c, uint8_t *out, size_t len);
+
+/* conn_cid.c */
+int conn_cid_init(struct qb_conn *c);
+int conn_cid_set_peer(struct qb_conn *c, const uint8_t *cid, size_t len);
+const uint8_t *conn_dcid(const struct qb_conn *c, size_t *len);
+bool conn_cid_pending(const struct qb_conn *c);
 
 /* conn_tls.c */
 int conn_tls_start(struct qb_conn *c, uint64_t now);

@@ -72,6 +72,12 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 		case FREC_CTRL:
 			qb_streams_ctrl_acked(c->streams, &r->ctrl);
 			break;
+		case FREC_RETIRE_CID:
+			qb_cid_peer_retire_acked(&c->pcid, r->id);
+			break;
+		case FREC_NEW_CID:
+			qb_cid_local_acked(&c->lcid, r->id);
+			break;
 		default:
 			break;
 		}
@@ -106,8 +112,10 @@ on_lost(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 				c->hs_done_pending = true;
 			break;
 		case FREC_RETIRE_CID:
-			if (c->retire_pending_seq == UINT64_MAX)
-				c->retire_pending_seq = r->id;
+			qb_cid_peer_retire_lost(&c->pcid, r->id);
+			break;
+		case FREC_NEW_CID:
+			qb_cid_local_lost(&c->lcid, r->id);
 			break;
 		default: /* ACK: a newer one is generated from the received ranges */
 			break;

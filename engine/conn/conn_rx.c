@@ -51,22 +51,28 @@ on_ack(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
 	return 0;
 }
 
-/* NEW_CONNECTION_ID (RFC 9000 §19.15): kept minimal until the CID module lands. */
+/* NEW_CONNECTION_ID (RFC 9000 §19.15, §5.1.1-5.1.2) into the peer's CIDs. */
 static int
 on_new_cid(struct qb_conn *c, const struct qb_frame *f, uint64_t now)
 {
-	if (c->dcid_len == 0)
-		return violation(c, QB_TE_PROTOCOL_VIOLATION, f->type,
-		                 "NEW_CONNECTION_ID to a zero-length CID", now);
-	if (f->new_cid.retire_prior_to > c->dcid_seq &&
-	    f->new_cid.seq >= f->new_cid.retire_prior_to && c->retire_pending_seq == UINT64_MAX) {
-		/* §5.1.2: the CID in use is retired; move to the new one. */
-		c->retire_pending_seq = c->dcid_seq;
-		c->dcid_seq = f->new_cid.seq;
-		memcpy(c->dcid, f->new_cid.cid, f->new_cid.cid_len);
-		c->dcid_len = f->new_cid.cid_len;
-	}
-	return 0;
+	uint64_t te = 0;
+	int rc =
+	        qb_cid_peer_on_new(&c->pcid, f->new_cid.seq, f->new_cid.retire_prior_to,
+	                           f->new_cid.cid, f->new_cid.cid_len, f->new_cid.reset_token, &te);
+	if (rc == QB_ERR_PROTO)
+		return violation(c, te, f->type, "NEW_CONNECTION_ID", now);
+	return rc < 0 ? rc : 0;
+}
+
+/* RETIRE_CONNECTION_ID (RFC 9000 §19.16) of one of ours. */
+static int
+on_retire_cid(struct qb_conn *c, const struct qb_pkt_hdr *h, const struct qb_frame *f, uint64_t now)
+{
+	uint64_t te = 0;
+	int rc = qb_cid_local_on_retire(&c->lcid, f->retire_cid.seq, h->dcid, h->dcid_len, &te);
+	if (rc == QB_ERR_PROTO)
+		return violation(c, te, f->type, "RETIRE_CONNECTION_ID", now);
+	return rc < 0 ? rc : 0;
 }
 
 static int
@@ -78,7 +84,8 @@ stream_err(struct qb_conn *c, int rc, uint64_t terr, uint64_t type, uint64_t now
 }
 
 static int
-dispatch(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
+dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_frame *f,
+         uint64_t now)
 {
 	uint64_t terr = 0, t = f->type;
 	struct qb_streams *m = c->streams;
@@ -139,9 +146,7 @@ dispatch(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
 	case QB_FT_NEW_CONNECTION_ID:
 		return on_new_cid(c, f, now);
 	case QB_FT_RETIRE_CONNECTION_ID:
-		/* §19.16: we issued only sequence 0, the CID this packet was sent to. */
-		return violation(c, QB_TE_PROTOCOL_VIOLATION, t,
-		                 "RETIRE_CONNECTION_ID of the CID in use", now);
+		return on_retire_cid(c, h, f, now);
 	case QB_FT_PATH_CHALLENGE:
 		memcpy(c->path_response, f->path.data, QB_PATH_DATA_LEN);
 		c->path_response_pending = true;
@@ -189,7 +194,7 @@ pkt_epoch(uint8_t type)
 static bool
 dcid_ours(const struct qb_conn *c, const struct qb_pkt_hdr *h)
 {
-	if (h->dcid_len == c->scid_len && memcmp(h->dcid, c->scid, c->scid_len) == 0)
+	if (qb_cid_local_find(&c->lcid, h->dcid, h->dcid_len) != NULL)
 		return true;
 	/* The client's Initials carry its chosen DCID until it sees ours (§7.2). */
 	return c->is_server && h->type != QB_PKT_1RTT && h->dcid_len == c->odcid_len &&
@@ -223,12 +228,10 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	if (ch.payload_len == 0) /* §12.4: a packet with no frames */
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "empty packet", now);
 
-	if (!c->is_server && ep == CONN_EP_INITIAL && !c->dcid_set_by_peer) {
-		/* RFC 9000 §7.2: the client uses the server's SCID from now on. */
-		memcpy(c->dcid, h->scid, h->scid_len);
-		c->dcid_len = h->scid_len;
-		c->dcid_set_by_peer = true;
-	}
+	/* RFC 9000 §7.2: the client uses the server's SCID from now on. */
+	if (!c->is_server && ep == CONN_EP_INITIAL && !c->pcid_set &&
+	    conn_cid_set_peer(c, h->scid, h->scid_len) != 0)
+		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "bad server SCID", now);
 	if (c->is_server && ep == CONN_EP_HANDSHAKE) {
 		/* RFC 9000 §8.1: a Handshake packet validates the client's address;
 		 * RFC 9001 §4.9.1: Initial keys go. */
@@ -250,7 +253,7 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		if (chk != QB_TE_NO_ERROR)
 			return violation(c, chk, f.type, "frame not allowed in this packet", now);
 		eliciting |= qb_frame_ack_eliciting(f.type);
-		int rc = dispatch(c, ep, &f, now);
+		int rc = dispatch(c, ep, h, &f, now);
 		if (rc == RX_CLOSED)
 			return rc;
 		if (rc == QB_ERR_NOMEM) {
@@ -297,9 +300,19 @@ qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, ui
 		c->st.pkts_dropped++;
 		return 0;
 	}
+	uint64_t before = c->st.pkts_recv;
 	for (int i = 0; i < n; i++)
 		if (recv_packet(c, dgram, &h[i], now) == RX_CLOSED)
 			break;
+	if (c->st.pkts_recv == before && c->pcid_set && !conn_closing(c) &&
+	    qb_cid_peer_is_stateless_reset(&c->pcid, dgram, len)) {
+		/* RFC 9000 §10.3.1: the peer lost our state; drain silently. */
+		memset(&c->close, 0, sizeof(c->close));
+		c->close.by_peer = true;
+		strcpy(c->close.reason, "stateless reset");
+		conn_enter_draining(c, now);
+		return 0;
+	}
 	if (!c->is_server || c->path_validated)
 		return 0;
 	/* More credit may unblock a server held by the 3x limit. */

@@ -24,7 +24,7 @@ conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap)
 	tp.initial_max_streams_bidi = k->max_streams_bidi;
 	tp.initial_max_streams_uni = k->max_streams_uni;
 	tp.max_ack_delay = k->max_ack_delay_ms;
-	tp.active_connection_id_limit = 2;
+	tp.active_connection_id_limit = QB_CONN_PEER_CID_LIMIT;
 	tp.initial_scid.len = c->scid_len;
 	memcpy(tp.initial_scid.id, c->scid, c->scid_len);
 	tp.present |= QB_TP_BIT(QB_TP_INITIAL_SCID);
@@ -33,6 +33,12 @@ conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap)
 		tp.original_dcid.len = c->odcid_len;
 		memcpy(tp.original_dcid.id, c->odcid, c->odcid_len);
 		tp.present |= QB_TP_BIT(QB_TP_ORIGINAL_DCID);
+		/* §10.3: the token of our CID sequence 0 (the others ride in frames). */
+		const struct qb_cid_local_entry *e = qb_cid_local_get(&c->lcid, 0);
+		if (e != NULL) {
+			memcpy(tp.stateless_reset_token, e->token, QB_STATELESS_RESET_TOKEN_LEN);
+			tp.present |= QB_TP_BIT(QB_TP_STATELESS_RESET_TOKEN);
+		}
 	}
 	return qb_tp_encode(buf, cap, &tp, c->is_server);
 }
@@ -88,7 +94,7 @@ apply_peer_tp(struct qb_conn *c, uint64_t now)
 		                     "missing connection ID parameter", now);
 		return QB_ERR_PROTO;
 	}
-	if (!cid_eq(&tp->initial_scid, c->dcid, c->dcid_len) ||
+	if (!cid_eq(&tp->initial_scid, c->peer_scid, c->peer_scid_len) ||
 	    (!c->is_server && !cid_eq(&tp->original_dcid, c->odcid, c->odcid_len))) {
 		conn_close_transport(c, QB_TE_PROTOCOL_VIOLATION, QB_FT_CRYPTO,
 		                     "connection ID parameter mismatch", now);
@@ -105,6 +111,13 @@ apply_peer_tp(struct qb_conn *c, uint64_t now)
 	if (qb_streams_set_peer_params(c->streams, &sp, &terr) != 0) {
 		conn_close_transport(c, terr, QB_FT_CRYPTO, "bad stream limits", now);
 		return QB_ERR_PROTO;
+	}
+	if (!c->is_server && (tp->present & QB_TP_BIT(QB_TP_STATELESS_RESET_TOKEN)))
+		qb_cid_peer_set_token0(&c->pcid, tp->stateless_reset_token);
+	/* Issue our further CIDs up to the peer's limit (RFC 9000 §5.1.1). */
+	if (qb_cid_local_set_peer_limit(&c->lcid, tp->active_connection_id_limit) < 0) {
+		conn_close_transport(c, QB_TE_INTERNAL_ERROR, 0, "CID generator", now);
+		return QB_ERR_STATE;
 	}
 	c->peer_ack_delay_exp = (uint8_t)tp->ack_delay_exponent;
 	qb_recovery_set_max_ack_delay(&c->rec, tp->max_ack_delay * 1000000ull);

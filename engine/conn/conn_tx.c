@@ -35,7 +35,7 @@ static bool
 app_pending(struct qb_conn *c)
 {
 	return (c->is_server && c->hs_done_pending) || c->path_response_pending ||
-	       c->retire_pending_seq != UINT64_MAX ||
+	       conn_cid_pending(c) ||
 	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL));
 }
 
@@ -124,6 +124,55 @@ write_ack(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 	}
 }
 
+/* NEW_CONNECTION_ID and RETIRE_CONNECTION_ID frames (RFC 9000 §19.15-16). */
+static bool
+write_cid_frames(struct tx *t, uint32_t *head, unsigned *nrec)
+{
+	struct qb_conn *c = t->c;
+	struct conn_frec *r;
+	bool any = false;
+
+	/* Room for the largest NEW_CONNECTION_ID (1+8+8+1+20+16) first. */
+	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(&t->e) >= 54 && c->frec_free != 0) {
+		struct qb_cid_new_frame nf;
+		if (qb_cid_local_next(&c->lcid, &nf) != 1)
+			break;
+		struct qb_frame f = {.type = QB_FT_NEW_CONNECTION_ID};
+		f.new_cid.seq = nf.seq;
+		f.new_cid.retire_prior_to = nf.retire_prior_to;
+		f.new_cid.cid = nf.cid.id;
+		f.new_cid.cid_len = nf.cid.len;
+		f.new_cid.reset_token = nf.token;
+		if (qb_pkt_enc_frame(&t->e, &f) != 0) {
+			qb_cid_local_lost(&c->lcid, nf.seq); /* pending again */
+			break;
+		}
+		r = conn_frec_add(c, head);
+		r->kind = FREC_NEW_CID;
+		r->id = nf.seq;
+		(*nrec)++;
+		any = true;
+	}
+	while (c->pcid_set && *nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(&t->e) >= 9 &&
+	       c->frec_free != 0) {
+		uint64_t seq;
+		if (qb_cid_peer_next_retire(&c->pcid, &seq) != 1)
+			break;
+		struct qb_frame f = {.type = QB_FT_RETIRE_CONNECTION_ID};
+		f.retire_cid.seq = seq;
+		if (qb_pkt_enc_frame(&t->e, &f) != 0) {
+			qb_cid_peer_retire_lost(&c->pcid, seq);
+			break;
+		}
+		r = conn_frec_add(c, head);
+		r->kind = FREC_RETIRE_CID;
+		r->id = seq;
+		(*nrec)++;
+		any = true;
+	}
+	return any;
+}
+
 /* Ack-eliciting frames of the packet; returns true if any was written. */
 static bool
 write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
@@ -152,17 +201,7 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 				any = true;
 			}
 		}
-		if (c->retire_pending_seq != UINT64_MAX) {
-			struct qb_frame f = {.type = QB_FT_RETIRE_CONNECTION_ID};
-			f.retire_cid.seq = c->retire_pending_seq;
-			if (qb_pkt_enc_frame(e, &f) == 0 && (r = conn_frec_add(c, head)) != NULL) {
-				r->kind = FREC_RETIRE_CID;
-				r->id = c->retire_pending_seq;
-				(*nrec)++;
-				c->retire_pending_seq = UINT64_MAX;
-				any = true;
-			}
-		}
+		any |= write_cid_frames(t, head, nrec);
 		struct qb_ctrl_frame k;
 		while (*nrec < CONN_FREC_PER_PKT && qb_streams_ctrl_peek(c->streams, &k)) {
 			struct qb_frame f;
@@ -225,12 +264,16 @@ begin_packet(struct tx *t, int ep)
 	uint64_t pn = c->next_pn[ep];
 	size_t pn_len = qb_pn_len(pn, c->rec.space[ep].largest_acked);
 
+	size_t dcid_len;
+	const uint8_t *dcid = conn_dcid(c, &dcid_len);
+
+	if (dcid == NULL)
+		return QB_ERR_STATE; /* every peer CID retired: wait for a new one */
 	if (ep == CONN_EP_APP)
-		return qb_pkt_enc_begin_short(&t->e, c->dcid, c->dcid_len, false, false, pn,
-		                              pn_len);
-	return qb_pkt_enc_begin_long(
-	        &t->e, c->version, ep == CONN_EP_INITIAL ? QB_PKT_INITIAL : QB_PKT_HANDSHAKE,
-	        c->dcid, c->dcid_len, c->scid, c->scid_len, NULL, 0, pn, pn_len);
+		return qb_pkt_enc_begin_short(&t->e, dcid, dcid_len, false, false, pn, pn_len);
+	return qb_pkt_enc_begin_long(&t->e, c->version,
+	                             ep == CONN_EP_INITIAL ? QB_PKT_INITIAL : QB_PKT_HANDSHAKE,
+	                             dcid, dcid_len, c->scid, c->scid_len, NULL, 0, pn, pn_len);
 }
 
 /* Seals the open packet and records it; returns 0 or an error. */
@@ -400,6 +443,11 @@ qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint
 		uint64_t credit = 3 * c->path_rx_bytes - c->path_tx_bytes;
 		if (credit < cap)
 			cap = (size_t)credit;
+	}
+	size_t dcid_len;
+	if (conn_dcid(c, &dcid_len) == NULL) {
+		*why = QB_WHY_NO_CID;
+		return 0;
 	}
 	int len;
 	if (c->state == QB_CONN_CLOSING) {

@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "qburst/cid.h"
 #include "qburst/error.h"
 #include "qburst/stream.h"
 #include "qburst/tls.h"
@@ -42,13 +43,8 @@ struct qb_conn;
 
 /* Connection IDs we issue have this length unless configured (bytes). */
 #define QB_CONN_CID_LEN_DEFAULT 8
-
-/*
- * Makes a connection ID of len bytes into out (the engine's hook: it may
- * encode the owning worker and a server id, BRIEF §3). Must return distinct
- * IDs for one connection.
- */
-typedef void (*qb_conn_cid_gen_fn)(void *ctx, uint8_t *out, size_t len);
+/* The active_connection_id_limit we advertise (peer CIDs we keep). */
+#define QB_CONN_PEER_CID_LIMIT  4
 
 struct qb_conn_config {
 	struct qb_tls_ctx *tls;        /* role must match the connection's (not owned) */
@@ -57,9 +53,11 @@ struct qb_conn_config {
 	uint32_t version;              /* QB_VERSION_1 (0 selects it) or QB_VERSION_2 */
 	const char *cc_algo;           /* "cubic" (NULL) or "newreno" */
 	uint8_t cid_len;               /* our CIDs, 1..20 (0: QB_CONN_CID_LEN_DEFAULT) */
-	qb_conn_cid_gen_fn cid_gen;    /* NULL: a PRNG seeded with `seed` */
+	qb_cid_gen_fn cid_gen; /* our CIDs (qburst/cid.h); NULL: a PRNG seeded with `seed` */
 	void *cid_gen_ctx;
-	uint64_t seed; /* seeds the connection's PRNG (CIDs, PATH_CHALLENGE data) */
+	const uint8_t *reset_key; /* QB_CID_RESET_KEY_LEN bytes for reset tokens; NULL: per
+	                           * connection from the PRNG (tokens then die with it) */
+	uint64_t seed;            /* seeds the connection's PRNG (CIDs, PATH_CHALLENGE data) */
 	/* Our transport parameters (RFC 9000 §18.2); 0 selects the default shown. */
 	uint64_t idle_timeout_ms;     /* max_idle_timeout: 30000 */
 	uint64_t max_udp_payload;     /* max_udp_payload_size: 1500 */
@@ -114,6 +112,7 @@ int qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len
 #define QB_WHY_FLOW_CONTROL  0x020 /* data held back by the peer's flow control */
 #define QB_WHY_CLOSED        0x040 /* closed or draining: nothing more will be sent */
 #define QB_WHY_BUFFER        0x080 /* cap too small for a packet */
+#define QB_WHY_NO_CID        0x100 /* no peer connection ID to send with */
 
 /*
  * Writes at most one datagram (<= cap bytes; cap = min(path MTU, the peer's
@@ -179,9 +178,16 @@ struct qb_conn_stats {
 };
 void qb_conn_stats(const struct qb_conn *c, struct qb_conn_stats *out);
 
-/* The connection IDs in use (for the engine's demultiplexing). *len 0..20. */
+/*
+ * Connection IDs: our first one (sequence 0, the SCID of our long headers),
+ * the peer's in use (NULL with *len 0 when none is left), and every CID we
+ * issued (for the engine's demultiplexing table; see qburst/cid.h).
+ */
 const uint8_t *qb_conn_scid(const struct qb_conn *c, size_t *len);
 const uint8_t *qb_conn_dcid(const struct qb_conn *c, size_t *len);
+const struct qb_cid_local *qb_conn_local_cids(const struct qb_conn *c);
+/* Peer CIDs held (live, including the one in use). */
+size_t qb_conn_peer_cid_count(const struct qb_conn *c);
 
 /* ---- Streams (RFC 9000 §2-4) --------------------------------------------- */
 

@@ -5,6 +5,7 @@
  * and close (RFC 9000 §10).
  */
 #include "harness.h"
+#include "qburst/cid.h"
 
 Test(conn_handshake, completes_on_both_sides_with_alpn)
 {
@@ -133,5 +134,55 @@ Test(conn_lifecycle, application_close_reaches_peer)
 	cr_assert(ci.app);
 	cr_assert_eq(ci.code, 0x42);
 	cr_assert_str_eq(ci.reason, "bye");
+	h_fini(&p);
+}
+
+Test(conn_cid, new_connection_ids_fill_the_peer_limit)
+{
+	struct h_pair p;
+
+	h_init(&p, 6);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	for (int i = 0; i < 50; i++)
+		h_step(&p);
+	/* Each side issued up to the other's active_connection_id_limit (RFC 9000 §5.1.1). */
+	cr_assert_eq(qb_conn_peer_cid_count(p.c), QB_CONN_PEER_CID_LIMIT);
+	cr_assert_eq(qb_conn_peer_cid_count(p.s), QB_CONN_PEER_CID_LIMIT);
+	cr_assert_eq(qb_cid_local_count(qb_conn_local_cids(p.c)), QB_CONN_PEER_CID_LIMIT);
+	/* Our long-header SCID is our sequence 0. */
+	size_t n;
+	const uint8_t *scid = qb_conn_scid(p.s, &n);
+	const struct qb_cid_local_entry *e = qb_cid_local_get(qb_conn_local_cids(p.s), 0);
+	cr_assert_not_null(e);
+	cr_assert_eq(n, e->cid.len);
+	cr_assert_arr_eq(scid, e->cid.id, n);
+	h_fini(&p);
+}
+
+Test(conn_cid, stateless_reset_drains_the_client)
+{
+	struct h_pair p;
+	uint8_t d[64], rnd[64];
+
+	h_init(&p, 7);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	/* The token of the server's CID the client sends to (from its transport parameters). */
+	size_t n;
+	const uint8_t *dcid = qb_conn_dcid(p.c, &n);
+	const struct qb_cid_local_entry *e = qb_cid_local_find(qb_conn_local_cids(p.s), dcid, n);
+	cr_assert_not_null(e);
+	memset(rnd, 0x5a, sizeof(rnd));
+	cr_assert_eq(qb_pkt_enc_stateless_reset(d, 43, rnd, e->token), 43);
+	cr_assert_eq(qb_conn_recv(p.c, 0, d, 43, p.now), 0);
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_DRAINING);
+	struct qb_conn_close_info ci;
+	qb_conn_close_info(p.c, &ci);
+	cr_assert_str_eq(ci.reason, "stateless reset");
+	/* A datagram with a wrong token does nothing to the server. */
+	d[42] ^= 1;
+	cr_assert_eq(qb_conn_recv(p.s, 0, d, 43, p.now), 0);
+	cr_assert_eq(qb_conn_state(p.s), QB_CONN_OPEN);
 	h_fini(&p);
 }
