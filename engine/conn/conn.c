@@ -77,6 +77,10 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	c->peer_ack_delay_exp = 3;
 	c->idle_timeout_ns = c->cfg.idle_timeout_ms * 1000000ull;
 	c->pacing_next = QB_TIME_NONE;
+	for (int ep = 0; ep < CONN_NEP; ep++) {
+		c->rxk[ep] = &c->rx_key[ep];
+		c->txk[ep] = &c->tx_key[ep];
+	}
 	if (conn_cid_init(c) != 0)
 		goto fail;
 
@@ -143,8 +147,7 @@ qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now)
 	/* RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes. */
 	c->odcid_len = 8;
 	conn_cid_new(c, c->odcid, c->odcid_len);
-	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, &c->tx_key[0],
-	                           &c->rx_key[0]) != 0 ||
+	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[0], c->rxk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
 		return NULL;
@@ -168,8 +171,7 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 	memcpy(c->odcid, h.dcid, h.dcid_len);
 	c->odcid_len = h.dcid_len;
 	if (conn_cid_set_peer(c, h.scid, h.scid_len) != 0 ||
-	    qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, &c->rx_key[0],
-	                           &c->tx_key[0]) != 0 ||
+	    qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->rxk[0], c->txk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
 		return NULL;
@@ -182,9 +184,11 @@ qb_conn_free(struct qb_conn *c)
 {
 	if (c == NULL)
 		return;
+	for (int i = 0; i <= CONN_NEP; i++) {
+		qb_crypto_key_clear(&c->rx_key[i]);
+		qb_crypto_key_clear(&c->tx_key[i]);
+	}
 	for (int ep = 0; ep < CONN_NEP; ep++) {
-		qb_crypto_key_clear(&c->rx_key[ep]);
-		qb_crypto_key_clear(&c->tx_key[ep]);
 		if (c->cfg.pools != NULL)
 			qb_crypto_stream_free(&c->cs[ep], c->cfg.pools);
 		free(c->sent_store[ep]);
@@ -275,7 +279,7 @@ qb_conn_deadline(struct qb_conn *c)
 	bool amp = c->is_server && !c->path_validated &&
 	           c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes;
 	for (int ep = 0; ep < CONN_NEP && !amp; ep++)
-		if (!c->discarded[ep] && qb_crypto_key_present(&c->tx_key[ep]))
+		if (!c->discarded[ep] && qb_crypto_key_present(c->txk[ep]))
 			d = min64(d, qb_rx_ack_deadline(&c->rx[ep]));
 	return min64(d, c->pacing_next);
 }

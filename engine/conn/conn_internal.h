@@ -82,7 +82,13 @@ struct qb_conn {
 	struct qb_tp peer_tp;
 
 	/* Per epoch: keys, received packets, crypto stream, next pn. */
-	struct qb_crypto_key rx_key[CONN_NEP], tx_key[CONN_NEP];
+	/* Keys in use per epoch; the 1-RTT ones point at one of two slots per
+	 * direction (the key phases, RFC 9001 §6): slot CONN_NEP is the other. */
+	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP];
+	struct qb_crypto_key rx_key[CONN_NEP + 1], tx_key[CONN_NEP + 1];
+	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
+	bool rx_next_ready;         /* the other rx slot holds the next phase's key */
+	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
 	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
 	struct qb_pn_range rx_ranges[CONN_NEP][CONN_RX_RANGES];
@@ -152,6 +158,9 @@ void conn_frec_free_list(struct qb_conn *c, uint32_t head);
 extern const struct qb_recovery_cb conn_recovery_cb_tmpl;
 
 /* conn_rx.c */
+/* conn_rx.c */
+int conn_key_update_tx(struct qb_conn *c);
+
 /* conn_tx.c */
 
 static inline int

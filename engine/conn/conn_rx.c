@@ -176,6 +176,87 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	}
 }
 
+/* The other 1-RTT key slot of a direction (RFC 9001 §6: two key phases). */
+static struct qb_crypto_key *
+other_slot(struct qb_crypto_key *slots_app, struct qb_crypto_key *slot_extra,
+           const struct qb_crypto_key *cur)
+{
+	return cur == slots_app ? slot_extra : slots_app;
+}
+
+/* Our send keys move to the next phase (we start an update, or answer one). */
+int
+conn_key_update_tx(struct qb_conn *c)
+{
+	struct qb_crypto_key *next =
+	        other_slot(&c->tx_key[CONN_EP_APP], &c->tx_key[CONN_NEP], c->txk[CONN_EP_APP]);
+
+	qb_crypto_key_clear(next);
+	int rc = qb_crypto_key_update(next, c->txk[CONN_EP_APP]);
+	if (rc != 0)
+		return rc;
+	qb_crypto_key_clear(c->txk[CONN_EP_APP]);
+	c->txk[CONN_EP_APP] = next;
+	c->tx_phase ^= 1;
+	c->tx_phase_first_pn = c->next_pn[CONN_EP_APP];
+	c->st.key_updates++;
+	return 0;
+}
+
+/*
+ * Removes packet protection. A 1-RTT packet of the other key phase is the
+ * peer's key update (RFC 9001 §6.2-6.3): it opens with the next key, which
+ * then becomes current, and our send keys follow. Old-phase packets that
+ * arrive after an update are dropped (the slot holds the next key): their
+ * frames come back as losses.
+ */
+static int
+open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
+            struct qb_crypto_hdr *ch)
+{
+	if (ep != CONN_EP_APP)
+		return qb_crypto_unprotect(c->rxk[ep], pkt, h->len, h->pn_offset, c->rx[ep].largest,
+		                           ch);
+	int rc = qb_crypto_unprotect_header(c->rxk[ep], pkt, h->len, h->pn_offset,
+	                                    c->rx[ep].largest, ch);
+	if (rc != 0)
+		return rc;
+	uint8_t phase = qb_pkt_key_phase(ch->first_byte) ? 1 : 0;
+	if (phase == c->rx_phase)
+		return qb_crypto_unprotect_payload(c->rxk[ep], pkt, ch);
+	struct qb_crypto_key *next =
+	        other_slot(&c->rx_key[CONN_EP_APP], &c->rx_key[CONN_NEP], c->rxk[ep]);
+	if (!c->rx_next_ready) {
+		qb_crypto_key_clear(next);
+		if (qb_crypto_key_update(next, c->rxk[ep]) != 0) {
+			qb_crypto_unprotect_restore(pkt, ch);
+			return QB_ERR_CRYPTO;
+		}
+		c->rx_next_ready = true;
+	}
+	rc = qb_crypto_unprotect_payload(next, pkt, ch);
+	if (rc != 0)
+		return rc;
+	c->rxk[ep] = next;
+	c->rx_phase = phase;
+	c->rx_next_ready = false;
+	if (c->tx_phase != phase && conn_key_update_tx(c) != 0)
+		return QB_ERR_CRYPTO;
+	return 0;
+}
+
+int
+qb_conn_key_update(struct qb_conn *c)
+{
+	const struct qb_recovery_space *s = &c->rec.space[QB_PN_APP];
+
+	/* RFC 9001 §6.1: confirmed, and the current phase acknowledged. */
+	if (!c->hs_confirmed || conn_closing(c) || c->rx_phase != c->tx_phase ||
+	    s->largest_acked == QB_PN_NONE || s->largest_acked < c->tx_phase_first_pn)
+		return QB_ERR_STATE;
+	return conn_key_update_tx(c);
+}
+
 static int
 pkt_epoch(uint8_t type)
 {
@@ -209,13 +290,12 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	struct qb_crypto_hdr ch;
 
 	if (ep < 0 || !dcid_ours(c, h) || (h->type != QB_PKT_1RTT && h->version != c->version) ||
-	    c->discarded[ep] || !qb_crypto_key_present(&c->rx_key[ep])) {
+	    c->discarded[ep] || !qb_crypto_key_present(c->rxk[ep])) {
 		c->st.pkts_dropped++;
 		return 0;
 	}
 	uint8_t *pkt = dgram + h->offset;
-	if (qb_crypto_unprotect(&c->rx_key[ep], pkt, h->len, h->pn_offset, c->rx[ep].largest,
-	                        &ch) != 0) {
+	if (open_packet(c, ep, pkt, h, &ch) != 0) {
 		c->st.pkts_dropped++;
 		return 0;
 	}

@@ -48,7 +48,7 @@ install_key(struct qb_conn *c, int level, bool write, uint64_t now)
 {
 	struct qb_tls_secret s;
 	int ep = level == QB_TLS_LEVEL_HANDSHAKE ? CONN_EP_HANDSHAKE : CONN_EP_APP;
-	struct qb_crypto_key *key = write ? &c->tx_key[ep] : &c->rx_key[ep];
+	struct qb_crypto_key *key = write ? c->txk[ep] : c->rxk[ep];
 
 	if (level == QB_TLS_LEVEL_EARLY)
 		return 0; /* no 0-RTT */
@@ -233,8 +233,8 @@ conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now)
 	if (c->discarded[ep])
 		return;
 	c->discarded[ep] = true;
-	qb_crypto_key_clear(&c->rx_key[ep]);
-	qb_crypto_key_clear(&c->tx_key[ep]);
+	qb_crypto_key_clear(c->rxk[ep]);
+	qb_crypto_key_clear(c->txk[ep]);
 	qb_recovery_discard_space(&c->rec, (enum qb_pn_space)ep, now);
 	qb_crypto_stream_free(&c->cs[ep], c->cfg.pools);
 	qb_crypto_stream_init(&c->cs[ep]);

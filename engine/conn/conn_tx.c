@@ -28,7 +28,7 @@ struct tx {
 static bool
 ep_usable(const struct qb_conn *c, int ep)
 {
-	return !c->discarded[ep] && qb_crypto_key_present(&c->tx_key[ep]);
+	return !c->discarded[ep] && qb_crypto_key_present(c->txk[ep]);
 }
 
 static bool
@@ -270,7 +270,8 @@ begin_packet(struct tx *t, int ep)
 	if (dcid == NULL)
 		return QB_ERR_STATE; /* every peer CID retired: wait for a new one */
 	if (ep == CONN_EP_APP)
-		return qb_pkt_enc_begin_short(&t->e, dcid, dcid_len, false, false, pn, pn_len);
+		return qb_pkt_enc_begin_short(&t->e, dcid, dcid_len, false, c->tx_phase != 0, pn,
+		                              pn_len);
 	return qb_pkt_enc_begin_long(&t->e, c->version,
 	                             ep == CONN_EP_INITIAL ? QB_PKT_INITIAL : QB_PKT_HANDSHAKE,
 	                             dcid, dcid_len, c->scid, c->scid_len, NULL, 0, pn, pn_len);
@@ -288,7 +289,7 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 		conn_frec_free_list(c, head);
 		return QB_ERR_NOBUF;
 	}
-	int n = qb_crypto_protect(&c->tx_key[ep], t->e.buf + lay.offset, lay.pn_offset, lay.pn_len,
+	int n = qb_crypto_protect(c->txk[ep], t->e.buf + lay.offset, lay.pn_offset, lay.pn_len,
 	                          lay.pn, lay.payload_len);
 	if (n < 0)
 		return n; /* cannot happen with a present key; the datagram is dropped */

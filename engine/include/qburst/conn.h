@@ -139,6 +139,13 @@ void qb_conn_on_timeout(struct qb_conn *c, uint64_t now);
  */
 int qb_conn_close(struct qb_conn *c, uint64_t app_error, const char *reason, uint64_t now);
 
+/*
+ * Starts a key update (RFC 9001 §6.1): 1-RTT packets go out with the next
+ * key phase; the peer answers in kind. QB_ERR_STATE before the handshake is
+ * confirmed, or while the previous update is not yet acknowledged.
+ */
+int qb_conn_key_update(struct qb_conn *c);
+
 /* ---- State ---------------------------------------------------------------- */
 
 enum qb_conn_state {
@@ -173,6 +180,7 @@ struct qb_conn_stats {
 	uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
 	uint64_t dgrams_sent, dgrams_recv;
 	uint64_t pto_count;
+	uint64_t key_updates; /* 1-RTT send key phase changes (started or answered) */
 	uint64_t srtt_ns, min_rtt_ns;
 	uint64_t cwnd, bytes_in_flight;
 };

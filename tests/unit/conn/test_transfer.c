@@ -176,3 +176,48 @@ Test(conn_transfer, ten_mb_exact_reorder_duplicate_corrupt)
 	cr_assert_gt(st.pkts_dropped, 0, "duplicates and corrupt packets are dropped");
 	h_fini(&p);
 }
+
+static unsigned ku_done;
+
+/* The transfer, with a key update started every 200 ms of fake time by alternating sides. */
+static bool
+x_step_key_update(struct h_pair *p, void *arg)
+{
+	static uint64_t next;
+	if (next == 0)
+		next = p->now + 200 * H_MS;
+	if (p->now >= next && p->s != NULL) {
+		struct qb_conn *c = (ku_done & 1) ? p->s : p->c;
+		if (qb_conn_key_update(c) == 0)
+			ku_done++;
+		next = p->now + 200 * H_MS;
+	}
+	return x_step(p, arg);
+}
+
+Test(conn_transfer, key_updates_during_transfer_at_2pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 111);
+	p.to_s.loss = p.to_c.loss = 0.02;
+	memset(&x, 0, sizeof(x));
+	x.size = 4u << 20;
+	x.nstreams = 1;
+	cr_assert(h_run(&p, 300000 * H_MS, x_step_key_update, &x), "transfer incomplete: %lu",
+	          (unsigned long)x.total_recv);
+	cr_assert_eq(x.bad, 0);
+	cr_assert_eq(x.st[0].received, 4u << 20);
+	struct qb_conn_stats a, b;
+	qb_conn_stats(p.c, &a);
+	qb_conn_stats(p.s, &b);
+	cr_log_info("key updates started %u; client saw %lu, server %lu", ku_done,
+	            (unsigned long)a.key_updates, (unsigned long)b.key_updates);
+	cr_assert_geq(ku_done, 4);
+	/* Each update is counted once by the side that starts it and once by the other. */
+	cr_assert_eq(a.key_updates, ku_done);
+	cr_assert_eq(b.key_updates, ku_done);
+	/* Before confirmation, or with an update unacknowledged, none may start. */
+	cr_assert_eq(qb_conn_key_update(p.c), 0);
+	cr_assert_eq(qb_conn_key_update(p.c), QB_ERR_STATE);
+	h_fini(&p);
+}
