@@ -198,6 +198,7 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 			f.path.data = c->path_response;
 			if (qb_pkt_enc_frame(e, &f) == 0) {
 				c->path_response_pending = false; /* not retransmitted (§13.3) */
+				t->need_pad = true; /* §8.2.1: expanded to 1200 bytes */
 				any = true;
 			}
 		}
@@ -232,7 +233,8 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 	}
 	if (ep != CONN_EP_APP)
 		return any;
-	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(e) > TX_MIN_ROOM &&
+	/* A frame with no record could never be resent: stop when none is free. */
+	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(e) > TX_MIN_ROOM && c->frec_free != 0 &&
 	       qb_streams_send_peek(c->streams, qb_pkt_enc_room(e), &sp)) {
 		size_t taken = 0;
 		if (qb_pkt_enc_stream(e, sp.stream_id, sp.offset, sp.data, sp.len, sp.fin,
@@ -244,14 +246,12 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 		}
 		r = conn_frec_add(c, head);
 		qb_streams_send_commit(c->streams, &sp);
-		if (r != NULL) {
-			r->kind = FREC_STREAM;
-			r->id = sp.stream_id;
-			r->offset = sp.offset;
-			r->len = sp.len;
-			r->fin = sp.fin;
-			(*nrec)++;
-		}
+		r->kind = FREC_STREAM;
+		r->id = sp.stream_id;
+		r->offset = sp.offset;
+		r->len = sp.len;
+		r->fin = sp.fin;
+		(*nrec)++;
 		any = true;
 	}
 	return any;
@@ -332,7 +332,8 @@ write_packet(struct tx *t, int ep, bool is_last)
 	if (c->rx[ep].ack_pending)
 		write_ack(t, ep, &head, &nrec);
 	bool eliciting = false;
-	if (t->eliciting_ok || probe)
+	/* Data only into a packet the sent records can track (probes included). */
+	if ((t->eliciting_ok || probe) && qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
 		eliciting = write_data(t, ep, &head, &nrec);
 	if (probe && !eliciting) {
 		/* RFC 9002 §6.2.4: a probe with no data is a PING. */

@@ -398,3 +398,41 @@ Test(conn_violation, hostile_random_frames, .timeout = 120)
 	cr_log_info("hostile: %u pairs closed by a violation, %u survived", closed, survived);
 	cr_assert_gt(closed, 0, "random frames must trigger some violation");
 }
+
+Test(conn_path, path_challenge_is_answered_in_a_full_size_datagram)
+{
+	struct h_pair p;
+	uint8_t d[H_MTU];
+	uint32_t why;
+	const uint8_t f[] = {0x1a, 1, 2, 3, 4, 5, 6, 7, 8};
+
+	setup_keylog(&p, 207);
+	while (h_step(&p) && qb_conn_deadline(p.c) < p.now + 1000 * H_MS)
+		; /* quiet: nothing else queued */
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200, "RFC 9000 §8.2.1: %d bytes", n);
+	/* Open it with the client's 1-RTT key and find the PATH_RESPONSE. */
+	struct qb_pkt_hdr h;
+	struct qb_crypto_hdr ch;
+	cr_assert_eq(qb_pkt_parse(d, (size_t)n, 0, 8, 0, &h), 0);
+	cr_assert_eq(h.type, QB_PKT_1RTT);
+	cr_assert_eq(
+	        qb_crypto_unprotect(&keys[0], d + h.offset, h.len, h.pn_offset, QB_PN_NONE, &ch),
+	        0);
+	const uint8_t *q = d + h.offset + ch.pn_offset + ch.pn_len, *end = q + ch.payload_len;
+	bool found = false;
+	while (q < end) {
+		struct qb_frame fr;
+		uint64_t terr;
+		int k = qb_frame_decode(q, (size_t)(end - q), &fr, &terr);
+		cr_assert_gt(k, 0);
+		if (fr.type == QB_FT_PATH_RESPONSE) {
+			cr_assert_arr_eq(fr.path.data, f + 1, 8);
+			found = true;
+		}
+		q += k;
+	}
+	cr_assert(found, "no PATH_RESPONSE");
+	fini_keylog(&p);
+}
