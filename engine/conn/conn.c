@@ -147,6 +147,8 @@ qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now)
 	/* RFC 9000 §7.2: an unpredictable DCID of at least 8 bytes. */
 	c->odcid_len = 8;
 	conn_cid_new(c, c->odcid, c->odcid_len);
+	memcpy(c->tp_odcid, c->odcid, c->odcid_len);
+	c->tp_odcid_len = c->odcid_len;
 	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[0], c->rxk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
@@ -170,6 +172,14 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 		return NULL;
 	memcpy(c->odcid, h.dcid, h.dcid_len);
 	c->odcid_len = h.dcid_len;
+	if (cfg->retry_odcid != NULL && cfg->retry_odcid_len <= QB_MAX_CID_LEN) {
+		memcpy(c->tp_odcid, cfg->retry_odcid, cfg->retry_odcid_len);
+		c->tp_odcid_len = cfg->retry_odcid_len;
+		c->retried = true;
+	} else {
+		memcpy(c->tp_odcid, h.dcid, h.dcid_len);
+		c->tp_odcid_len = h.dcid_len;
+	}
 	if (conn_cid_set_peer(c, h.scid, h.scid_len) != 0 ||
 	    qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->rxk[0], c->txk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {

@@ -32,6 +32,7 @@
 #define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
 #define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
 #define CONN_REASON_MAX     64
+#define CONN_TOKEN_MAX      512 /* longest Retry token taken */
 
 /* What a sent packet carried, for retransmission by frame (RFC 9002 §6). */
 enum conn_frec_kind {
@@ -73,6 +74,13 @@ struct qb_conn {
 	uint8_t scid_len, odcid_len;
 	uint8_t peer_scid[QB_MAX_CID_LEN]; /* the SCID of the peer's first packet */
 	uint8_t peer_scid_len;
+	/* original_destination_connection_id: the client's very first DCID
+	 * (odcid changes on a Retry, this does not). */
+	uint8_t tp_odcid[QB_MAX_CID_LEN];
+	uint8_t tp_odcid_len;
+	bool retried;                  /* client: a Retry was taken; server: started after one */
+	uint8_t token[CONN_TOKEN_MAX]; /* client: the Retry token for our Initials */
+	uint16_t token_len;
 
 	/* Handshake. */
 	struct qb_tls *tls;

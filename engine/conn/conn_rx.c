@@ -282,12 +282,47 @@ dcid_ours(const struct qb_conn *c, const struct qb_pkt_hdr *h)
 	       memcmp(h->dcid, c->odcid, c->odcid_len) == 0;
 }
 
+/*
+ * Client: a Retry (RFC 9000 §17.2.5.2): taken once, before any server
+ * Initial, if its integrity tag holds (RFC 9001 §5.8). The Initials start
+ * again toward the server's new CID, with the token and new Initial keys;
+ * what was in flight is sent again (RFC 9002 §6.3).
+ */
+static int
+recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, uint64_t now)
+{
+	if (c->is_server || c->retried || c->pcid_set || h->version != c->version ||
+	    h->token_len > CONN_TOKEN_MAX ||
+	    qb_crypto_retry_verify(c->version, c->odcid, c->odcid_len, dgram + h->offset, h->len) !=
+	            0 ||
+	    (h->scid_len == c->odcid_len && memcmp(h->scid, c->odcid, c->odcid_len) == 0)) {
+		c->st.pkts_dropped++;
+		return 0;
+	}
+	c->retried = true;
+	memcpy(c->token, h->token, h->token_len);
+	c->token_len = (uint16_t)h->token_len;
+	memcpy(c->odcid, h->scid, h->scid_len);
+	c->odcid_len = h->scid_len;
+	qb_crypto_key_clear(c->txk[CONN_EP_INITIAL]);
+	qb_crypto_key_clear(c->rxk[CONN_EP_INITIAL]);
+	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[CONN_EP_INITIAL],
+	                           c->rxk[CONN_EP_INITIAL]) != 0)
+		return violation(c, QB_TE_INTERNAL_ERROR, 0, "Initial keys", now);
+	qb_recovery_on_retry(&c->rec, now);
+	qb_cc_init(&c->cc, c->cfg.cc_algo, QB_MIN_INITIAL_DGRAM, now);
+	return 0;
+}
+
 /* One packet of the datagram. Returns RX_CLOSED to stop, else 0. */
 static int
 recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint64_t now)
 {
 	int ep = pkt_epoch(h->type);
 	struct qb_crypto_hdr ch;
+
+	if (h->type == QB_PKT_RETRY && dcid_ours(c, h))
+		return recv_retry(c, dgram, h, now);
 
 	if (ep < 0 || !dcid_ours(c, h) || (h->type != QB_PKT_1RTT && h->version != c->version) ||
 	    c->discarded[ep] || !qb_crypto_key_present(c->rxk[ep])) {

@@ -30,9 +30,15 @@ conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap)
 	tp.present |= QB_TP_BIT(QB_TP_INITIAL_SCID);
 	if (c->is_server) {
 		/* RFC 9000 §7.3: the server echoes the client's first DCID. */
-		tp.original_dcid.len = c->odcid_len;
-		memcpy(tp.original_dcid.id, c->odcid, c->odcid_len);
+		tp.original_dcid.len = c->tp_odcid_len;
+		memcpy(tp.original_dcid.id, c->tp_odcid, c->tp_odcid_len);
 		tp.present |= QB_TP_BIT(QB_TP_ORIGINAL_DCID);
+		if (c->retried) {
+			/* §7.3: the SCID of our Retry, the DCID the client now uses. */
+			tp.retry_scid.len = c->odcid_len;
+			memcpy(tp.retry_scid.id, c->odcid, c->odcid_len);
+			tp.present |= QB_TP_BIT(QB_TP_RETRY_SCID);
+		}
 		/* §10.3: the token of our CID sequence 0 (the others ride in frames). */
 		const struct qb_cid_local_entry *e = qb_cid_local_get(&c->lcid, 0);
 		if (e != NULL) {
@@ -95,9 +101,16 @@ apply_peer_tp(struct qb_conn *c, uint64_t now)
 		return QB_ERR_PROTO;
 	}
 	if (!cid_eq(&tp->initial_scid, c->peer_scid, c->peer_scid_len) ||
-	    (!c->is_server && !cid_eq(&tp->original_dcid, c->odcid, c->odcid_len))) {
+	    (!c->is_server && !cid_eq(&tp->original_dcid, c->tp_odcid, c->tp_odcid_len))) {
 		conn_close_transport(c, QB_TE_PROTOCOL_VIOLATION, QB_FT_CRYPTO,
 		                     "connection ID parameter mismatch", now);
+		return QB_ERR_PROTO;
+	}
+	/* §7.3: retry_source_connection_id exactly when we took a Retry. */
+	if (!c->is_server && (c->retried != !!(tp->present & QB_TP_BIT(QB_TP_RETRY_SCID)) ||
+	                      (c->retried && !cid_eq(&tp->retry_scid, c->odcid, c->odcid_len)))) {
+		conn_close_transport(c, QB_TE_TRANSPORT_PARAMETER_ERROR, QB_FT_CRYPTO,
+		                     "retry_source_connection_id", now);
 		return QB_ERR_PROTO;
 	}
 	struct qb_stream_params sp = {

@@ -272,9 +272,9 @@ begin_packet(struct tx *t, int ep)
 	if (ep == CONN_EP_APP)
 		return qb_pkt_enc_begin_short(&t->e, dcid, dcid_len, false, c->tx_phase != 0, pn,
 		                              pn_len);
-	return qb_pkt_enc_begin_long(&t->e, c->version,
-	                             ep == CONN_EP_INITIAL ? QB_PKT_INITIAL : QB_PKT_HANDSHAKE,
-	                             dcid, dcid_len, c->scid, c->scid_len, NULL, 0, pn, pn_len);
+	return qb_pkt_enc_begin_long(
+	        &t->e, c->version, ep == CONN_EP_INITIAL ? QB_PKT_INITIAL : QB_PKT_HANDSHAKE, dcid,
+	        dcid_len, c->scid, c->scid_len, c->token, c->token_len, pn, pn_len);
 }
 
 /* Seals the open packet and records it; returns 0 or an error. */

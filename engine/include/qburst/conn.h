@@ -58,6 +58,12 @@ struct qb_conn_config {
 	const uint8_t *reset_key; /* QB_CID_RESET_KEY_LEN bytes for reset tokens; NULL: per
 	                           * connection from the PRNG (tokens then die with it) */
 	uint64_t seed;            /* seeds the connection's PRNG (CIDs, PATH_CHALLENGE data) */
+	/* Server, when the client's Initial carried a Retry token the engine
+	 * validated: the client's original DCID from that token (RFC 9000 §8.1.2,
+	 * §7.3); sent as original_destination_connection_id, with the Initial's
+	 * DCID as retry_source_connection_id. NULL: no Retry happened. */
+	const uint8_t *retry_odcid;
+	uint8_t retry_odcid_len;
 	/* Our transport parameters (RFC 9000 §18.2); 0 selects the default shown. */
 	uint64_t idle_timeout_ms;     /* max_idle_timeout: 30000 */
 	uint64_t max_udp_payload;     /* max_udp_payload_size: 1500 */
@@ -82,6 +88,10 @@ struct qb_conn_config {
 struct qb_conn *qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now);
 
 /*
+ * A client takes a Retry (RFC 9000 §17.2.5, §8.1.2) by itself in
+ * qb_conn_recv(): the integrity tag checked, Initial keys re-derived for the
+ * new DCID, the token put in its Initials, its first flight sent again.
+ *
  * A server connection for the client Initial that starts dgram (len bytes,
  * which the caller checked is at least 1200 bytes: RFC 9000 §14.1). The
  * datagram is only parsed, not consumed: pass it to qb_conn_recv() next.

@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 #include "qburst/cid.h"
+#include "qburst/crypto.h"
 
 Test(conn_handshake, completes_on_both_sides_with_alpn)
 {
@@ -185,4 +186,95 @@ Test(conn_cid, stateless_reset_drains_the_client)
 	cr_assert_eq(qb_conn_recv(p.s, 0, d, 43, p.now), 0);
 	cr_assert_eq(qb_conn_state(p.s), QB_CONN_OPEN);
 	h_fini(&p);
+}
+
+/* A Retry from the server's side (its token logic lives in the engine). */
+static size_t
+make_retry(uint8_t *buf, const struct qb_pkt_hdr *first, const uint8_t *new_scid, bool bad_tag)
+{
+	static const uint8_t token[] = "retry-token";
+	int n = qb_pkt_enc_retry(buf, 256, QB_VERSION_1, 0, first->scid, first->scid_len, new_scid,
+	                         8, token, sizeof(token));
+	cr_assert_gt(n, 16);
+	cr_assert_eq(qb_crypto_retry_tag(QB_VERSION_1, first->dcid, first->dcid_len, buf,
+	                                 (size_t)n - 16, buf + n - 16),
+	             0);
+	if (bad_tag)
+		buf[n - 1] ^= 1;
+	return (size_t)n;
+}
+
+static void
+retry_handshake(uint64_t seed, bool server_knows_retry)
+{
+	struct h_pair p;
+	uint8_t d[H_MTU], odcid[20], retry[256];
+	const uint8_t rscid[8] = {0xee, 1, 2, 3, 4, 5, 6, 7};
+	uint32_t why;
+	struct qb_pkt_hdr h;
+	struct qb_conn_stats st;
+
+	h_init(&p, seed);
+	h_start(&p);
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200);
+	cr_assert_eq(qb_pkt_parse(d, (size_t)n, 0, 8, 0, &h), 0);
+	size_t odcid_len = h.dcid_len;
+	memcpy(odcid, h.dcid, odcid_len);
+
+	/* A Retry with a wrong tag is dropped (RFC 9001 §5.8). */
+	size_t rn = make_retry(retry, &h, rscid, true);
+	cr_assert_eq(qb_conn_recv(p.c, 0, retry, rn, p.now), 0);
+	qb_conn_stats(p.c, &st);
+	cr_assert_eq(st.pkts_dropped, 1);
+	cr_assert_eq(qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why), 0);
+
+	/* The good one: the client's Initials go to the new CID with the token. */
+	rn = make_retry(retry, &h, rscid, false);
+	cr_assert_eq(qb_conn_recv(p.c, 0, retry, rn, p.now), 0);
+	n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200, "the first flight again: %d", n);
+	struct qb_pkt_hdr h2;
+	cr_assert_eq(qb_pkt_parse(d, (size_t)n, 0, 8, 0, &h2), 0);
+	cr_assert_eq(h2.type, QB_PKT_INITIAL);
+	cr_assert_eq(h2.dcid_len, 8);
+	cr_assert_arr_eq(h2.dcid, rscid, 8);
+	cr_assert_eq(h2.token_len, sizeof("retry-token"));
+	cr_assert_arr_eq(h2.token, "retry-token", h2.token_len);
+	/* A second Retry is ignored (RFC 9000 §17.2.5.2). */
+	rn = make_retry(retry, &h, rscid, false);
+	cr_assert_eq(qb_conn_recv(p.c, 0, retry, rn, p.now), 0);
+
+	if (server_knows_retry) {
+		p.cfg_s.retry_odcid = odcid;
+		p.cfg_s.retry_odcid_len = (uint8_t)odcid_len;
+	}
+	p.s = qb_conn_server_new(&p.cfg_s, d, (size_t)n, p.now);
+	cr_assert_not_null(p.s);
+	cr_assert_eq(qb_conn_recv(p.s, 0, d, (size_t)n, p.now), 0);
+	if (server_knows_retry) {
+		cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL), "handshake after Retry");
+	} else {
+		/* RFC 9000 §7.3: original_destination_connection_id differs and
+		 * retry_source_connection_id is absent: either code is allowed. */
+		for (int i = 0; i < 1000 && qb_conn_state(p.c) < QB_CONN_CLOSING; i++)
+			h_step(&p);
+		struct qb_conn_close_info ci;
+		qb_conn_close_info(p.c, &ci);
+		cr_assert_eq(qb_conn_state(p.c), QB_CONN_CLOSING);
+		cr_assert(ci.code == QB_TE_TRANSPORT_PARAMETER_ERROR ||
+		                  ci.code == QB_TE_PROTOCOL_VIOLATION,
+		          "code %#lx", (unsigned long)ci.code);
+	}
+	h_fini(&p);
+}
+
+Test(conn_retry, handshake_completes_after_retry)
+{
+	retry_handshake(20, true);
+}
+
+Test(conn_retry, server_unaware_of_the_retry_fails_the_cid_checks)
+{
+	retry_handshake(21, false);
 }
