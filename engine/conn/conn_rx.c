@@ -314,6 +314,35 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	return 0;
 }
 
+/*
+ * Client: Version Negotiation (RFC 9000 §6.2): ignored once anything came
+ * from the server or when it lists our version; otherwise no version is
+ * common and the attempt is abandoned (no CONNECTION_CLOSE can be sent).
+ */
+static int
+recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h)
+{
+	if (c->is_server || c->pcid_set) {
+		c->st.pkts_dropped++;
+		return 0;
+	}
+	for (size_t i = 0; i + 4 <= h->versions_len; i += 4) {
+		const uint8_t *v = h->versions + i;
+		uint32_t ver =
+		        (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+		if (ver == c->version) {
+			c->st.pkts_dropped++;
+			return 0;
+		}
+	}
+	memset(&c->close, 0, sizeof(c->close));
+	c->close.by_peer = true;
+	c->close.code = QB_TE_VERSION_NEGOTIATION_ERROR;
+	strcpy(c->close.reason, "version negotiation");
+	c->state = QB_CONN_CLOSED;
+	return RX_CLOSED;
+}
+
 /* One packet of the datagram. Returns RX_CLOSED to stop, else 0. */
 static int
 recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint64_t now)
@@ -323,6 +352,8 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 
 	if (h->type == QB_PKT_RETRY && dcid_ours(c, h))
 		return recv_retry(c, dgram, h, now);
+	if (h->type == QB_PKT_VN && dcid_ours(c, h))
+		return recv_vn(c, h);
 
 	if (ep < 0 || !dcid_ours(c, h) || (h->type != QB_PKT_1RTT && h->version != c->version) ||
 	    c->discarded[ep] || !qb_crypto_key_present(c->rxk[ep])) {

@@ -278,3 +278,35 @@ Test(conn_retry, server_unaware_of_the_retry_fails_the_cid_checks)
 {
 	retry_handshake(21, false);
 }
+
+Test(conn_retry, version_negotiation_without_our_version_abandons)
+{
+	struct h_pair p;
+	uint8_t d[H_MTU], vn[128];
+	uint32_t why;
+	struct qb_pkt_hdr h;
+
+	h_init(&p, 22);
+	h_start(&p);
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200);
+	cr_assert_eq(qb_pkt_parse(d, (size_t)n, 0, 8, 0, &h), 0);
+	/* Listing our own version: ignored (RFC 9000 §6.2). */
+	const uint32_t ours[] = {0x1a2a3a4a, QB_VERSION_1};
+	int k = qb_pkt_enc_vn(vn, sizeof(vn), 0x11, h.scid, h.scid_len, h.dcid, h.dcid_len, ours,
+	                      2);
+	cr_assert_gt(k, 0);
+	cr_assert_eq(qb_conn_recv(p.c, 0, vn, (size_t)k, p.now), 0);
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_HANDSHAKE);
+	/* Only others: abandoned. */
+	const uint32_t others[] = {0x1a2a3a4a, 0xff00001d};
+	k = qb_pkt_enc_vn(vn, sizeof(vn), 0x11, h.scid, h.scid_len, h.dcid, h.dcid_len, others, 2);
+	cr_assert_eq(qb_conn_recv(p.c, 0, vn, (size_t)k, p.now), 0);
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_CLOSED);
+	struct qb_conn_close_info ci;
+	qb_conn_close_info(p.c, &ci);
+	cr_assert_eq(ci.code, QB_TE_VERSION_NEGOTIATION_ERROR);
+	cr_assert_eq(qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why), 0);
+	cr_assert_eq(why, QB_WHY_CLOSED);
+	h_fini(&p);
+}
