@@ -97,6 +97,7 @@ struct qb_conn {
 	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
 	bool rx_next_ready;         /* the other rx slot holds the next phase's key */
 	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
+	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
 	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
 	struct qb_pn_range rx_ranges[CONN_NEP][CONN_RX_RANGES];

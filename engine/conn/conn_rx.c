@@ -363,6 +363,12 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	uint8_t *pkt = dgram + h->offset;
 	if (open_packet(c, ep, pkt, h, &ch) != 0) {
 		c->st.pkts_dropped++;
+		/* RFC 9001 §6.6: too many forgeries tried against our 1-RTT keys. */
+		if (ep == CONN_EP_APP &&
+		    ++c->aead_failures >=
+		            qb_crypto_integrity_limit((enum qb_aead_alg)c->rxk[ep]->alg))
+			return violation(c, QB_TE_AEAD_LIMIT_REACHED, 0, "AEAD integrity limit",
+			                 now);
 		return 0;
 	}
 	if (!qb_pkt_reserved_ok(ch.first_byte))

@@ -67,6 +67,9 @@ install_key(struct qb_conn *c, int level, bool write, uint64_t now)
 	int rc = qb_crypto_key_init(key, (enum qb_aead_alg)alg, c->version, s.secret, s.len,
 	                            QB_CRYPTO_AUTO);
 	memset(&s, 0, sizeof(s));
+	if (rc == 0 && ep == CONN_EP_APP && write && c->cfg.key_update_packets == 0)
+		c->cfg.key_update_packets =
+		        qb_crypto_confidentiality_limit((enum qb_aead_alg)alg) / 2;
 	if (rc == 0 && ep == CONN_EP_HANDSHAKE && !c->is_server && write)
 		qb_recovery_set_handshake_keys(&c->rec, now);
 	return rc;

@@ -470,6 +470,10 @@ qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint
 		}
 		if (!cc_ok)
 			t.why |= QB_WHY_CONGESTION;
+		/* RFC 9001 §6.6: a key is retired well before its limit. */
+		if (c->hs_confirmed &&
+		    c->next_pn[CONN_EP_APP] - c->tx_phase_first_pn >= c->cfg.key_update_packets)
+			qb_conn_key_update(c); /* refused until the last update is acked */
 		bool has[CONN_NEP];
 		int last = -1;
 		for (int ep = 0; ep < CONN_NEP; ep++)

@@ -65,18 +65,21 @@ struct qb_conn_config {
 	const uint8_t *retry_odcid;
 	uint8_t retry_odcid_len;
 	/* Our transport parameters (RFC 9000 §18.2); 0 selects the default shown. */
-	uint64_t idle_timeout_ms;     /* max_idle_timeout: 30000 */
-	uint64_t max_udp_payload;     /* max_udp_payload_size: 1500 */
-	uint64_t max_data;            /* initial_max_data: 1 MiB */
-	uint64_t max_stream_data;     /* each initial_max_stream_data_*: 256 KiB */
-	uint64_t max_streams_bidi;    /* initial_max_streams_bidi: 100 */
-	uint64_t max_streams_uni;     /* initial_max_streams_uni: 100 */
-	uint64_t max_ack_delay_ms;    /* max_ack_delay: 25 */
-	uint64_t max_stream_window;   /* receive auto-tuning cap per stream: 16 MiB */
-	uint64_t max_conn_window;     /* receive auto-tuning cap: 32 MiB */
-	uint64_t send_buffer_max;     /* per-stream send buffer: 0 = pool only */
-	uint32_t max_local_streams;   /* local streams at once: 1024 */
-	uint32_t max_sent_packets;    /* 1-RTT packets outstanding (power of 2): 8192 */
+	uint64_t idle_timeout_ms;   /* max_idle_timeout: 30000 */
+	uint64_t max_udp_payload;   /* max_udp_payload_size: 1500 */
+	uint64_t max_data;          /* initial_max_data: 1 MiB */
+	uint64_t max_stream_data;   /* each initial_max_stream_data_*: 256 KiB */
+	uint64_t max_streams_bidi;  /* initial_max_streams_bidi: 100 */
+	uint64_t max_streams_uni;   /* initial_max_streams_uni: 100 */
+	uint64_t max_ack_delay_ms;  /* max_ack_delay: 25 */
+	uint64_t max_stream_window; /* receive auto-tuning cap per stream: 16 MiB */
+	uint64_t max_conn_window;   /* receive auto-tuning cap: 32 MiB */
+	uint64_t send_buffer_max;   /* per-stream send buffer: 0 = pool only */
+	uint32_t max_local_streams; /* local streams at once: 1024 */
+	uint32_t max_sent_packets;  /* 1-RTT packets outstanding (power of 2): 8192 */
+	/* 1-RTT packets sent with one key before a key update starts by itself;
+	 * 0: half the AEAD's confidentiality limit (RFC 9001 §6.6). */
+	uint64_t key_update_packets;
 	bool disable_datagram_checks; /* reserved, keep false */
 };
 

@@ -221,3 +221,21 @@ Test(conn_transfer, key_updates_during_transfer_at_2pct_loss)
 	cr_assert_eq(qb_conn_key_update(p.c), QB_ERR_STATE);
 	h_fini(&p);
 }
+
+Test(conn_transfer, automatic_key_updates_by_packet_count)
+{
+	struct h_pair p;
+	h_init(&p, 112);
+	p.cfg_c.key_update_packets = 300; /* stands in for the AEAD limit */
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 2u << 20, 1, 60000 * H_MS);
+	h_run(&p, 500 * H_MS, NULL, NULL); /* the last update reaches the server */
+	struct qb_conn_stats a, b;
+	qb_conn_stats(p.c, &a);
+	qb_conn_stats(p.s, &b);
+	/* ~1500 packets at most 300 per key: several updates, each answered. */
+	cr_assert_geq(a.key_updates, 4, "client updated %lu times", (unsigned long)a.key_updates);
+	cr_assert_eq(b.key_updates, a.key_updates);
+	h_fini(&p);
+}
