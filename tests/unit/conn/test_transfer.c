@@ -239,3 +239,47 @@ Test(conn_transfer, automatic_key_updates_by_packet_count)
 	cr_assert_eq(b.key_updates, a.key_updates);
 	h_fini(&p);
 }
+
+Test(conn_transfer, fifty_mb_exact_2pct_loss, .timeout = 600)
+{
+	struct h_pair p;
+	setup_pair(&p, 113);
+	p.to_s.bps = p.to_c.bps = 1000000000ull;
+	p.to_s.loss = p.to_c.loss = 0.02;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 50u << 20, 1, 3600000 * H_MS);
+	report(&p, "50MB 2%", t0, 50u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, fifty_mb_exact_10pct_loss, .timeout = 600)
+{
+	struct h_pair p;
+	setup_pair(&p, 114);
+	p.to_s.bps = p.to_c.bps = 1000000000ull;
+	p.to_s.loss = p.to_c.loss = 0.10;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 50u << 20, 1, 3600000 * H_MS);
+	report(&p, "50MB 10%", t0, 50u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, fifty_mb_exact_burst_loss, .timeout = 600)
+{
+	struct h_pair p;
+	setup_pair(&p, 115);
+	p.to_s.bps = p.to_c.bps = 1000000000ull;
+	/*
+	 * Shorter bad states than the 10 MB test: the chain steps per datagram,
+	 * so a bad state that outlives a stall also eats the few, exponentially
+	 * spaced probes and ACKs, and with long ones some seed meets the idle
+	 * timeout (30 s without a packet) over 50 MB.
+	 */
+	p.to_s.burst_every = p.to_c.burst_every = 200;
+	p.to_s.burst_len = p.to_c.burst_len = 5;
+	p.to_s.burst_loss = p.to_c.burst_loss = 0.8;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 50u << 20, 1, 3600000 * H_MS);
+	report(&p, "50MB burst", t0, 50u << 20);
+	h_fini(&p);
+}
