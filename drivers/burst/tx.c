@@ -121,9 +121,16 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		uint32_t w = 0;
 		int len;
 
-		/* The next datagram's first lines are written soon: fetch them now. */
-		if (n + 1 < max_segments)
-			rte_prefetch0((uint8_t *)m[n + 1]->buf_addr + head);
+		/*
+		 * The next datagram's area (headers included) is written
+		 * soon: fetch it for writing while this one is sealed.
+		 */
+		if (n + 1 < max_segments) {
+			uint8_t *nx = m[n + 1]->buf_addr;
+
+			for (size_t o = 0; o < head + cap; o += RTE_CACHE_LINE_SIZE)
+				__builtin_prefetch(nx + o, 1, 3);
+		}
 		len = fill(arg, data, cap, now, &w);
 		if (unlikely(len <= 0 || (size_t)len > cap)) {
 			reasons = len <= 0 ? w : 0;
