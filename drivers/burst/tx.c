@@ -77,6 +77,9 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 	uint16_t frame_len[QB_BURST_MAX];
 	const uint16_t head = p->headroom;
 	const unsigned int fwd_len = p->fwd_len;
+	const bool hw = p->udp.hw_cksum;
+	struct qb_udp_frame fr;
+	uint32_t fr_len = 0; /* the payload length fr holds headers for; 0: none yet */
 	unsigned int n, i, sent;
 	uint32_t reasons = 0;
 	uint64_t bytes = 0;
@@ -114,6 +117,7 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		return 0;
 	}
 	cap = RTE_MIN(cap, (size_t)(m[0]->buf_len - head));
+	cap = RTE_MIN(cap, (size_t)QB_UDP_PAYLOAD_MAX - fwd_len);
 
 	for (n = 0; n < max_segments; n++) {
 		struct rte_mbuf *b = m[n];
@@ -145,8 +149,22 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		b->data_off = (uint16_t)(head - fwd_len);
 		b->data_len = (uint16_t)(len + fwd_len);
 		b->pkt_len = (uint32_t)(len + fwd_len);
-		/* Cannot fail: headroom and length were checked above. */
-		qb_udp_prepend(b, &p->udp);
+		/*
+		 * Cannot fail: headroom and length were checked above. On the
+		 * offload path every header of a burst is the same but for the
+		 * last, shorter datagram's: build it once per size (lengths,
+		 * seed, flags; as udpgen does) and copy it. The software path
+		 * sums each payload, so it prepends per datagram.
+		 */
+		if (hw) {
+			if (unlikely(b->pkt_len != fr_len)) {
+				fr_len = b->pkt_len;
+				qb_udp_frame_init(&fr, &p->udp, data - fwd_len, (uint16_t)fr_len);
+			}
+			qb_udp_frame_prepend(b, &fr);
+		} else {
+			qb_udp_prepend(b, &p->udp);
+		}
 		frame_len[n] = (uint16_t)b->pkt_len;
 		/*
 		 * GSO rule (BRIEF §2): the first datagram sets the size; later

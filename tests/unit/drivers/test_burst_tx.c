@@ -371,3 +371,43 @@ Test(burst_tx, direct_path_has_no_forward_header)
 	cr_assert_eq(be16_at(h + 38), 1208);
 	check_udp_cksum(h, 14, false);
 }
+
+/* The offload path builds each size's headers once: the frames must equal qb_udp_prepend's. */
+static void
+check_same_as_prepend(int family, uint16_t vlan, const struct qb_fwd_hdr *fwd)
+{
+	static const int sizes[] = {1000, 1000, 1000, 600};
+	static struct test_mbuf ref;
+	struct tb_fill f = {.sizes = sizes, .n_sizes = 4, .first = 0x5e};
+	struct qb_burst_path p;
+
+	tb_reset();
+	path(&p, family, vlan, true, 1452, fwd);
+	cr_assert_eq(qb_burst_tx(&txq, &p, 8, 1452, tb_fill_fn, &f, 0, NULL), 4);
+	for (unsigned int i = 0; i < 4; i++) {
+		const struct rte_mbuf *m = tb_sent[i];
+		uint16_t body = (uint16_t)(m->pkt_len - p.udp.hdr_len);
+		struct rte_mbuf *r =
+		        tmbuf(&ref, 256, rte_pktmbuf_mtod_offset(m, const uint8_t *, p.udp.hdr_len),
+		              body);
+
+		cr_assert_eq(qb_udp_prepend(r, &p.udp), 0);
+		cr_assert_eq(r->pkt_len, m->pkt_len);
+		cr_assert_arr_eq(rte_pktmbuf_mtod(r, const uint8_t *),
+		                 rte_pktmbuf_mtod(m, const uint8_t *), m->pkt_len, "frame %u", i);
+		cr_assert_eq(r->ol_flags, m->ol_flags);
+		cr_assert_eq(r->l2_len, m->l2_len);
+		cr_assert_eq(r->l3_len, m->l3_len);
+	}
+}
+
+Test(burst_tx, offload_headers_equal_per_datagram_prepend)
+{
+	struct qb_fwd_hdr v6;
+
+	fwd_both_relayed(&v6, true);
+	check_same_as_prepend(QB_AF_INET, 0, NULL);
+	check_same_as_prepend(QB_AF_INET, 7, NULL);
+	check_same_as_prepend(QB_AF_INET6, 0, NULL);
+	check_same_as_prepend(QB_AF_INET6, 7, &v6);
+}
