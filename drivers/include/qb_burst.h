@@ -75,6 +75,17 @@ struct qb_burst_txq {
 	const struct qb_burst_io *io; /* NULL: qb_burst_io_dpdk */
 };
 
+/* q for worker w: its port, its own TX queue, its counters, DPDK's mbuf and TX calls. */
+static inline void
+qb_burst_txq_init(struct qb_burst_txq *q, struct qb_worker *w, struct rte_mempool *pool)
+{
+	q->pool = pool;
+	q->port_id = w->port_id;
+	q->queue_id = w->queue_id;
+	q->stats = &w->stats;
+	q->io = NULL;
+}
+
 /*
  * What one path needs on the transmit side, built once by qb_burst_path_init
  * and read-only after. Layout public so it can be embedded; fields private.
@@ -124,8 +135,10 @@ qb_burst_headroom(const struct qb_burst_path *p)
  * first gets cap = the size of the one before it, and a datagram shorter than
  * the one before ends the burst, as does a fill that returns 0. Then for each
  * datagram: the forward header (relayed paths; byte 0 = 0x60 | (first QUIC
- * byte & 0x1f)), qb_udp_prepend (offload flags and pseudo-header seed, or
- * software checksums), one TX call on q's queue. Datagrams the PMD did not
+ * byte & 0x1f)), the UDP/IP/Ethernet headers (offload path: flags and
+ * pseudo-header seed, built once per datagram size with qb_udp_frame_init and
+ * copied; software path: qb_udp_prepend with both checksums), one TX call on
+ * q's queue. Datagrams the PMD did not
  * take are freed and counted as drops[QB_DROP_TX_FULL]; unfilled mbufs are
  * freed; a burst with no mbuf counts one drops[QB_DROP_NO_MBUF].
  * q->stats->tx_pkts/tx_bytes count the frames the PMD took (bytes of the

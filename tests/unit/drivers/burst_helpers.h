@@ -27,6 +27,7 @@ static struct rte_mbuf *tb_sent[TB_COUNT]; /* what tx took, in order */
 static unsigned int tb_n_sent, tb_tx_calls, tb_n_freed, tb_n_alloc;
 static unsigned int tb_tx_accept = TB_COUNT; /* tx takes at most this many */
 static int tb_alloc_fail;
+static uint16_t tb_port, tb_queue; /* of the last TX call */
 
 static int
 tb_alloc(struct rte_mempool *mp, struct rte_mbuf **m, unsigned int n)
@@ -55,8 +56,8 @@ tb_tx(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **m, uint16_t n)
 {
 	uint16_t k = n < tb_tx_accept ? n : (uint16_t)tb_tx_accept;
 
-	(void)port_id;
-	(void)queue_id;
+	tb_port = port_id;
+	tb_queue = queue_id;
 	tb_tx_calls++;
 	for (uint16_t i = 0; i < k; i++)
 		tb_sent[tb_n_sent++] = m[i];

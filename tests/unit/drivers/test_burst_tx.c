@@ -411,3 +411,24 @@ Test(burst_tx, offload_headers_equal_per_datagram_prepend)
 	check_same_as_prepend(QB_AF_INET6, 0, NULL);
 	check_same_as_prepend(QB_AF_INET6, 7, &v6);
 }
+
+Test(burst_tx, worker_queue_and_counters)
+{
+	static const int sizes[] = {1200, 1200};
+	static struct qb_worker w;
+	struct tb_fill f = {.sizes = sizes, .n_sizes = 2};
+	struct qb_burst_txq q;
+	struct qb_burst_path p;
+
+	memset(&w, 0, sizeof(w));
+	w.port_id = 3;
+	w.queue_id = 5;
+	qb_burst_txq_init(&q, &w, NULL);
+	q.io = &tb_io;
+	path(&p, QB_AF_INET, 0, false, 1452, NULL);
+	cr_assert_eq(qb_burst_tx(&q, &p, 2, 1200, tb_fill_fn, &f, 0, NULL), 2);
+	cr_assert_eq(tb_port, 3);
+	cr_assert_eq(tb_queue, 5, "the worker's own TX queue");
+	cr_assert_eq(w.stats.tx_pkts, 2);
+	cr_assert_eq(w.stats.tx_bytes, 2 * 1242);
+}
