@@ -87,11 +87,14 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 
 	if (max_segments > QB_BURST_MAX)
 		max_segments = QB_BURST_MAX;
-	if (max_segments == 0) {
+	/* The UDP payload per datagram; the forward header is carved from it (dquic). */
+	seg = RTE_MIN(max_segment_size, (size_t)p->mtu);
+	if (max_segments == 0 || seg <= fwd_len) {
 		if (why != NULL)
 			*why = 0;
 		return 0;
 	}
+	cap = seg - fwd_len;
 	if (unlikely(io->alloc(q->pool, m, max_segments) != 0)) {
 		count_drop(q, QB_DROP_NO_MBUF, 1);
 		if (why != NULL)
@@ -99,15 +102,6 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		return 0;
 	}
 
-	/* The UDP payload per datagram; the forward header is carved from it (dquic). */
-	seg = RTE_MIN(max_segment_size, (size_t)p->mtu);
-	if (seg <= fwd_len) {
-		io->free(m, max_segments);
-		if (why != NULL)
-			*why = 0;
-		return 0;
-	}
-	cap = seg - fwd_len;
 	/* Every mbuf of a pool has the same buffer length: check it once. */
 	if (unlikely(m[0]->buf_len <= head)) {
 		io->free(m, max_segments);

@@ -432,3 +432,23 @@ Test(burst_tx, worker_queue_and_counters)
 	cr_assert_eq(w.stats.tx_pkts, 2);
 	cr_assert_eq(w.stats.tx_bytes, 2 * 1242);
 }
+
+Test(burst_tx, nothing_to_do_takes_no_mbuf)
+{
+	static const int sizes[] = {10};
+	struct tb_fill f = {.sizes = sizes, .n_sizes = 1};
+	struct qb_burst_path p;
+	struct qb_fwd_hdr v4;
+	uint32_t why = 9;
+
+	fwd_both_relayed(&v4, false);
+	path(&p, QB_AF_INET, 0, true, 1452, &v4);
+	cr_assert_eq(qb_burst_tx(&txq, &p, 0, 1452, tb_fill_fn, &f, 0, &why), 0);
+	cr_assert_eq(why, 0);
+	cr_assert_eq(qb_burst_tx(&txq, &p, 4, 26, tb_fill_fn, &f, 0, &why), 0,
+	             "no room past the forward header");
+	cr_assert_eq(tb_n_alloc, 0);
+	cr_assert_eq(f.calls, 0);
+	cr_assert_eq(qb_burst_tx(&txq, &p, 1, 27, tb_fill_fn, &f, 0, &why), 0);
+	cr_assert_eq(f.caps[0], 1, "one byte past the forward header");
+}
