@@ -16,6 +16,17 @@
  *     connection ready again (an ACK, the pacer's time, more data...);
  *   - arm a timer at qb_conn_deadline().
  *
+ * What it covers: the TLS 1.3 handshake (qburst/tls.h) with Initial keys
+ * from the client's first DCID, key discard (RFC 9001 §4.9), transport
+ * parameters and their CID checks (RFC 9000 §7.3), Retry and Version
+ * Negotiation on the client, 1-RTT key updates (RFC 9001 §6), loss recovery
+ * by frame records (RFC 9002), congestion control and pacing, streams and
+ * flow control (qburst/stream.h), connection IDs (qburst/cid.h), idle
+ * timeout, closing and draining (RFC 9000 §10), stateless reset detection.
+ * Not (yet): 0-RTT, DATAGRAM frames (not advertised: received ones close
+ * the connection), path validation and migration (one path, id 0; a
+ * PATH_CHALLENGE is answered), ECN.
+ *
  * Memory: qb_conn_client_new()/qb_conn_server_new() allocate the connection
  * once (its sent-packet and frame-record tables are sized there); nothing is
  * allocated on the per-packet path except what BoringSSL allocates while the
@@ -80,7 +91,6 @@ struct qb_conn_config {
 	/* 1-RTT packets sent with one key before a key update starts by itself;
 	 * 0: half the AEAD's confidentiality limit (RFC 9001 §6.6). */
 	uint64_t key_update_packets;
-	bool disable_datagram_checks; /* reserved, keep false */
 };
 
 /*
