@@ -132,6 +132,8 @@ write_cid_frames(struct tx *t, uint32_t *head, unsigned *nrec)
 	struct conn_frec *r;
 	bool any = false;
 
+	if (!conn_cid_pending(c))
+		return false; /* the common case: one scan, no frame calls */
 	/* Room for the largest NEW_CONNECTION_ID (1+8+8+1+20+16) first. */
 	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(&t->e) >= 54 && c->frec_free != 0) {
 		struct qb_cid_new_frame nf;
