@@ -31,9 +31,10 @@ Test(conn_bench, bulk_transfer, .timeout = 600)
 	double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	struct qb_conn_stats st;
 	qb_conn_stats(p.c, &st);
-	cr_log_info("bulk %lu MB: %.3f s wall, %.2f Gbit/s (both ends on one core), %lu packets, "
-	            "%.0f ns/packet",
+	cr_log_info("bulk %lu MB: %.3f s wall, %.2f Gbit/s (both ends on one core), %lu packets "
+	            "(%lu bytes per datagram), %.0f ns/packet",
 	            (unsigned long)mb, s, (double)(mb << 20) * 8 / s / 1e9,
-	            (unsigned long)st.pkts_sent, s * 1e9 / (double)st.pkts_sent);
+	            (unsigned long)st.pkts_sent, (unsigned long)(st.bytes_sent / st.dgrams_sent),
+	            s * 1e9 / (double)st.pkts_sent);
 	h_fini(&p);
 }

@@ -436,3 +436,26 @@ Test(conn_path, path_challenge_is_answered_in_a_full_size_datagram)
 	cr_assert(found, "no PATH_RESPONSE");
 	fini_keylog(&p);
 }
+
+Test(conn_violation, stream_beyond_limit_is_stream_limit_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 208);
+	/* Client bidi stream 400 (the 101st): the server allows 100 (RFC 9000 §4.6). */
+	const uint8_t f[] = {0x0a, 0x41, 0x90, 0x01, 'x'};
+	inject_1rtt(&p, p.s, f, sizeof(f));
+	expect_closed(p.s, QB_TE_STREAM_LIMIT_ERROR, 0x0a);
+	expect_peer_told(&p, p.c, QB_TE_STREAM_LIMIT_ERROR);
+	fini_keylog(&p);
+}
+
+Test(conn_violation, reset_below_received_data_is_final_size_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 209);
+	/* 8 bytes on client stream 0, then RESET_STREAM with final size 4 (§4.5). */
+	const uint8_t f[] = {0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x04, 0x00, 0x00, 0x04};
+	inject_1rtt(&p, p.s, f, sizeof(f));
+	expect_closed(p.s, QB_TE_FINAL_SIZE_ERROR, 0x04);
+	fini_keylog(&p);
+}
