@@ -283,3 +283,30 @@ Test(conn_transfer, fifty_mb_exact_burst_loss, .timeout = 600)
 	report(&p, "50MB burst", t0, 50u << 20);
 	h_fini(&p);
 }
+
+static uint32_t seen_version;
+
+static bool
+note_version(void *ctx, uint8_t *d, size_t len)
+{
+	(void)ctx;
+	if (len > 5 && (d[0] & 0x80) && seen_version == 0)
+		seen_version =
+		        (uint32_t)d[1] << 24 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 8 | d[4];
+	return false;
+}
+
+Test(conn_transfer, quic_v2_and_newreno)
+{
+	struct h_pair p;
+	h_init(&p, 116);
+	p.cfg_c.version = QB_VERSION_2; /* RFC 9369: the server follows the client's Initial */
+	p.cfg_c.cc_algo = p.cfg_s.cc_algo = "newreno";
+	p.to_s.loss = p.to_c.loss = 0.02;
+	p.to_c.drop_hook = note_version; /* the server's long headers */
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	cr_assert_eq(seen_version, QB_VERSION_2);
+	x_run(&p, &x, 1u << 20, 4, 120000 * H_MS);
+	h_fini(&p);
+}
