@@ -162,7 +162,9 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 {
 	struct qb_pkt_hdr h;
 
-	if (dgram == NULL || qb_pkt_parse(dgram, len, 0, QB_CONN_CID_LEN_DEFAULT, 0, &h) != 0 ||
+	/* RFC 9000 §14.1: a server drops a client Initial in a datagram under 1200. */
+	if (dgram == NULL || len < QB_MIN_INITIAL_DGRAM ||
+	    qb_pkt_parse(dgram, len, 0, QB_CONN_CID_LEN_DEFAULT, 0, &h) != 0 ||
 	    h.type != QB_PKT_INITIAL || !qb_version_supported(h.version) || h.dcid_len < 8)
 		return NULL;
 	struct qb_conn_config k = *cfg;

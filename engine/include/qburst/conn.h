@@ -106,10 +106,11 @@ struct qb_conn *qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t no
  * new DCID, the token put in its Initials, its first flight sent again.
  *
  * A server connection for the client Initial that starts dgram (len bytes,
- * which the caller checked is at least 1200 bytes: RFC 9000 §14.1). The
+ * at least 1200: RFC 9000 §14.1). The
  * datagram is only parsed, not consumed: pass it to qb_conn_recv() next.
- * NULL when the first packet is not an Initial of a version we speak with a
- * DCID of at least 8 bytes (RFC 9000 §7.2), or on allocation failure.
+ * NULL when the datagram is shorter, its first packet is not an Initial of a
+ * version we speak with a DCID of at least 8 bytes (RFC 9000 §7.2), or on
+ * allocation failure.
  */
 struct qb_conn *qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram,
                                    size_t len, uint64_t now);

@@ -62,6 +62,8 @@ Test(conn_handshake, server_respects_amplification_limit)
 	h_start(&p);
 	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
 	cr_assert_geq(n, 1200);
+	/* No server for a short datagram or a short DCID (RFC 9000 §14.1, §7.2). */
+	cr_assert_null(qb_conn_server_new(&p.cfg_s, d, 1199, p.now));
 	p.s = qb_conn_server_new(&p.cfg_s, d, (size_t)n, p.now);
 	cr_assert_not_null(p.s);
 	cr_assert_eq(qb_conn_recv(p.s, 0, d, (size_t)n, p.now), 0);
