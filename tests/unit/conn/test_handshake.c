@@ -312,3 +312,30 @@ Test(conn_retry, version_negotiation_without_our_version_abandons)
 	cr_assert_eq(why, QB_WHY_CLOSED);
 	h_fini(&p);
 }
+
+Test(conn_cid, generator_hook_encodes_the_worker)
+{
+	struct h_pair p;
+	struct qb_cid_lb lb = {
+	        .server_id_len = 2, .server_id = {0xab, 0xcd}, .worker_id = 5, .rng_state = 99};
+
+	h_init(&p, 8);
+	p.cfg_s.cid_gen = qb_cid_gen_lb;
+	p.cfg_s.cid_gen_ctx = &lb;
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	for (int i = 0; i < 50; i++)
+		h_step(&p);
+	const struct qb_cid_local *l = qb_conn_local_cids(p.s);
+	size_t live = 0;
+	for (size_t i = 0; i < QB_CID_LOCAL_MAX; i++)
+		if (l->e[i].live) {
+			live++;
+			cr_assert_eq(qb_cid_lb_worker(&lb, l->e[i].cid.id, l->e[i].cid.len), 5);
+		}
+	cr_assert_eq(live, QB_CONN_PEER_CID_LIMIT);
+	size_t n;
+	const uint8_t *dcid = qb_conn_dcid(p.c, &n);
+	cr_assert_eq(qb_cid_lb_worker(&lb, dcid, n), 5, "the client sends to a CID of worker 5");
+	h_fini(&p);
+}
