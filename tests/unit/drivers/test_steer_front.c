@@ -54,7 +54,8 @@ long_hdr(uint8_t *d, size_t total, uint32_t version, uint8_t tb, const uint8_t *
 	memcpy(d + o, dcid, dcid_len);
 	o += dcid_len;
 	d[o++] = (uint8_t)scid_len;
-	memcpy(d + o, scid, scid_len);
+	if (scid_len > 0)
+		memcpy(d + o, scid, scid_len);
 	o += scid_len;
 	if (qb_version_supported(version) && qb_long_type_of(version, tb) == QB_PKT_INITIAL)
 		d[o++] = 0; /* token length */
