@@ -111,9 +111,10 @@ struct qb_dispatch_conf {
 	/* Relaying: 0 disables it; else datagrams to this UDP port are
 	 * classified (BRIEF §2), forwarding uses addrs and neigh. */
 	uint16_t relay_port;
-	const struct qb_port_addrs *addrs;  /* required for relaying and replies */
-	const struct qb_neigh_table *neigh; /* read-only while workers run */
-	bool hw_cksum_v4;                   /* the port's TX checksum offloads (qb_port) */
+	const struct qb_port_addrs *addrs;    /* required for relaying and replies */
+	const struct qb_neigh_table *neigh;   /* read-only while workers run */
+	const struct rte_ether_addr *fwd_mac; /* relaying: every next hop (NULL: neigh) */
+	bool hw_cksum_v4;                     /* the port's TX checksum offloads (qb_port) */
 	bool hw_cksum_v6;
 	uint64_t seed; /* table hash seed */
 };
@@ -126,6 +127,7 @@ struct qb_dispatch {
 	bool hw_cksum_v4, hw_cksum_v6;
 	const struct qb_port_addrs *addrs;
 	const struct qb_neigh_table *neigh;
+	const struct rte_ether_addr *fwd_mac;
 	struct qb_ctable *conns;   /* our CIDs -> connection */
 	struct qb_ctable *initial; /* client-chosen DCIDs -> connection */
 	struct qb_listener listener;

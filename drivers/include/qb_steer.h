@@ -199,6 +199,7 @@ struct qb_steer {
 	uint8_t cid_len;     /* the length of every CID we issue */
 	uint64_t seed;       /* the client-DCID hash seed, the same on every worker */
 	struct qb_cid_lb lb; /* the QUIC-LB layout of our CIDs (worker_id unused here) */
+	bool no_cids;        /* a pure relay: no CID is ours (lb unused) */
 };
 
 /* What qb_steer_owner() saw. */
@@ -211,7 +212,7 @@ enum qb_steer_kind {
 /*
  * True if cid (len bytes) has our CID layout: cid_len long, length
  * self-encoding, config rotation and server id as s->lb, worker id below
- * n_workers. *worker gets the worker id when non-NULL.
+ * n_workers; never with s->no_cids. *worker gets the worker id when non-NULL.
  */
 bool qb_steer_cid_ours(const struct qb_steer *s, const uint8_t *cid, size_t len, int *worker);
 

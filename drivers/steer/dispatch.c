@@ -75,6 +75,7 @@ qb_dispatch_create(const struct qb_dispatch_shared *sh, const struct qb_dispatch
 	d->relay_port = c->relay_port;
 	d->addrs = c->addrs;
 	d->neigh = c->neigh;
+	d->fwd_mac = c->fwd_mac;
 	d->hw_cksum_v4 = c->hw_cksum_v4;
 	d->hw_cksum_v6 = c->hw_cksum_v6;
 	d->ops = *ops;
@@ -275,7 +276,7 @@ process(struct qb_dispatch *d, struct rte_mbuf *m, const struct qb_pkt_info *inf
 			qb_fwd_to_ipaddr(dg.fwd.ipv6, &dg.fwd.dst.outer, &dst);
 			why = QB_SDROP_FWD_NOT_OURS;
 			if (src->family == dst.family)
-				why = qb_relay_rewrite(m, info, d->addrs, d->neigh, NULL, src,
+				why = qb_relay_rewrite(m, info, d->addrs, d->neigh, d->fwd_mac, src,
 				                       d->relay_port, &dst, dg.fwd.dst.outer.port,
 				                       dst.family == QB_AF_INET6 ? d->hw_cksum_v6
 				                                                 : d->hw_cksum_v4);

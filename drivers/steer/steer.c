@@ -43,7 +43,7 @@ qb_steer_cid_ours(const struct qb_steer *s, const uint8_t *cid, size_t len, int 
 	int w;
 
 	/* QUIC-LB's length self-encoding (byte 0's low 5 bits) must agree. */
-	if (len != s->cid_len || len == 0 || (size_t)(cid[0] & 0x1f) != len - 1)
+	if (s->no_cids || len != s->cid_len || len == 0 || (size_t)(cid[0] & 0x1f) != len - 1)
 		return false;
 	w = qb_cid_lb_worker(&s->lb, cid, len);
 	if (w < 0 || w >= s->n_workers)
