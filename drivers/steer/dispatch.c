@@ -171,7 +171,7 @@ send_reply(struct qb_dispatch *d, struct rte_mbuf *m, struct qb_rx_dgram *dg, co
 
 	/* A reply on a relayed path would need a forward header: not sent. */
 	if (dg->relayed || d->addrs == NULL || n > dg->len) {
-		drop(d, m, QB_SDROP_RESET_DISABLED);
+		drop(d, m, QB_SDROP_REPLY_RELAYED);
 		return;
 	}
 	rte_ether_addr_copy((const struct rte_ether_addr *)(p + 6), &sender);

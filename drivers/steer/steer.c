@@ -29,6 +29,7 @@ static const char *const sdrop_names[QB_SDROP__COUNT] = {
         [QB_SDROP_STUN] = "stun",
         [QB_SDROP_NO_NEIGH] = "relay_no_neigh",
         [QB_SDROP_NO_HEADROOM] = "relay_no_headroom",
+        [QB_SDROP_REPLY_RELAYED] = "reply_relayed",
 };
 
 const char *

@@ -51,7 +51,10 @@ struct wctx {
 	unsigned int delivered_bad;
 	unsigned int accepted;
 	unsigned int accepted_wrong_owner;
-	int conns[1]; /* the handle: &conns[0] */
+	unsigned int relayed; /* deliveries marked relayed */
+	uint16_t last_len;    /* QUIC bytes of the last delivery */
+	uint8_t last_first;   /* and their first byte */
+	int conns[1];         /* the handle: &conns[0] */
 } __rte_cache_aligned;
 
 static struct wctx wc[2];
@@ -86,6 +89,10 @@ deliver(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 		w->delivered_ok++;
 	else
 		w->delivered_bad++;
+	if (dg->relayed)
+		w->relayed++;
+	w->last_len = dg->len;
+	w->last_first = dg->data[0];
 	rte_pktmbuf_free(m);
 }
 
@@ -379,6 +386,126 @@ Test(steer, two_workers_handover_listener_and_relay, .timeout = 60)
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	cr_assert_eq(rte_mempool_avail_count(mp), NB_MBUF, "every mbuf back in the pool");
+	rte_mempool_free(mp);
+	rte_eal_cleanup();
+}
+
+/* Parse a frame as a worker would and hand it to d. */
+static void
+rx_one(struct qb_dispatch *d, struct rte_mbuf *m, struct rte_mbuf **tx, unsigned int *ntx)
+{
+	struct qb_pkt_info info;
+
+	cr_assert_eq(qb_net_parse(m, &pa, &info), QB_DROP_NONE);
+	qb_dispatch_rx(d, m, &info, 1000, tx, ntx);
+}
+
+/*
+ * Without worker lcores: worker 0's dispatch called from the main lcore
+ * with worker 1's ring (4 slots, 3 usable) never drained until the end:
+ * the overflow is dropped and counted as ring_full; then forwarded
+ * datagrams addressed to us are delivered with the header skipped, on the
+ * owner named by the inner packet's CID.
+ */
+Test(steer, ring_full_and_forwarded_to_us, .timeout = 60)
+{
+	struct qb_steer st = {.n_workers = 2, .cid_len = CID_LEN, .seed = 5};
+	struct rte_mbuf *tx[8];
+	unsigned int ntx = 0, i;
+	uint8_t cid0[CID_LEN], cid1[CID_LEN], p[200];
+	struct qb_dispatch *d[2];
+
+	eal_up();
+	mp = rte_pktmbuf_pool_create("qb_steer_mp2", 255, 0, 0, 2048 + 256, rte_socket_id());
+	cr_assert_not_null(mp);
+	struct rte_ether_addr mac = {{0x02, 0, 0, 0, 0, 0x01}};
+	struct qb_ipnet n;
+	qb_port_addrs_init(&pa, &mac);
+	qb_ipnet_parse("198.18.0.1/24", &n);
+	qb_port_addrs_add(&pa, &n);
+	st.lb.config_rotation = 1;
+	st.lb.server_id_len = 1;
+	st.lb.server_id[0] = 0x33;
+	cr_assert_eq(qb_dispatch_shared_init(&sh, &st, 4, (int)rte_socket_id(), "qb_st_rf"), 0);
+	for (i = 0; i < 2; i++) {
+		struct qb_dispatch_conf c = {
+		        .index = (uint16_t)i,
+		        .max_conns = 8,
+		        .max_initial = 8,
+		        .listener = {.cid_len = CID_LEN, .server = true},
+		        .relay_port = PORT,
+		        .addrs = &pa,
+		        .seed = 3,
+		};
+		struct qb_dispatch_ops ops = {.deliver = deliver, .accept = accept_cb};
+		wc[i].idx = i;
+		d[i] = qb_dispatch_create(&sh, &c, &ops, &wc[i], 0);
+		cr_assert_not_null(d[i]);
+	}
+	make_cid(0, 11, cid0);
+	make_cid(1, 12, cid1);
+	cr_assert_eq(qb_ctable_insert(d[0]->conns, cid0, CID_LEN, &wc[0].conns[0]), 0);
+	cr_assert_eq(qb_ctable_insert(d[1]->conns, cid1, CID_LEN, &wc[1].conns[0]), 0);
+
+	for (i = 0; i < 10; i++) {
+		memset(p, 0x5a, 60);
+		p[0] = 0x41;
+		memcpy(p + 1, cid1, CID_LEN);
+		rx_one(d[0], frame(p, 60, "198.18.0.2"), tx, &ntx);
+	}
+	cr_assert_eq(d[0]->stats.handover_out, 3);
+	cr_assert_eq(d[0]->stats.drops[QB_SDROP_RING_FULL], 7);
+	cr_assert_eq(qb_dispatch_drain(d[1], 1000, 32, tx, &ntx), 3);
+	cr_assert_eq(wc[1].delivered_ok, 3);
+	cr_assert_eq(ntx, 0);
+
+	/* Forwarded to 198.18.0.1:PORT (direct), inner packet for worker 0. */
+	struct qb_fwd_hdr fh = {0};
+	fh.src.addr.port = 5555;
+	memcpy(fh.src.addr.addr, (uint8_t[]){198, 18, 0, 2}, 4);
+	fh.dst.addr.port = PORT;
+	memcpy(fh.dst.addr.addr, (uint8_t[]){198, 18, 0, 1}, 4);
+	int fl = qb_fwd_hdr_encode(p, sizeof(p), &fh, 0x42);
+	cr_assert_eq(fl, 14);
+	p[fl] = 0x42;
+	memcpy(p + fl + 1, cid0, CID_LEN);
+	memset(p + fl + 1 + CID_LEN, 0x99, 40);
+	rx_one(d[0], frame(p, (size_t)fl + 1 + CID_LEN + 40, "198.18.0.2"), tx, &ntx);
+	cr_assert_eq(wc[0].delivered_ok, 1);
+	cr_assert_eq(wc[0].relayed, 1);
+	cr_assert_eq(wc[0].last_len, 1 + CID_LEN + 40);
+	cr_assert_eq(wc[0].last_first, 0x42);
+	cr_assert_eq(d[0]->stats.fwd_in, 1);
+	/* The same for worker 1: handed over, classified again, delivered there. */
+	memcpy(p + fl + 1, cid1, CID_LEN);
+	rx_one(d[0], frame(p, (size_t)fl + 1 + CID_LEN + 40, "198.18.0.2"), tx, &ntx);
+	cr_assert_eq(d[0]->stats.handover_out, 4);
+	cr_assert_eq(qb_dispatch_drain(d[1], 1000, 32, tx, &ntx), 1);
+	cr_assert_eq(wc[1].delivered_ok, 4);
+	cr_assert_eq(wc[1].relayed, 1);
+	cr_assert_eq(wc[1].last_len, 1 + CID_LEN + 40);
+	cr_assert_eq(d[1]->stats.fwd_in, 0, "counted once, on the receiving worker");
+	/* An Initial < 1200 bytes for a client DCID: dropped on its owner. */
+	memset(p, 0, 100);
+	p[0] = 0xc3;
+	p[4] = 1;
+	p[5] = 8;
+	p[16] = 0x40;
+	p[17] = 100 - 18;
+	for (i = 0; i < 2; i++) {
+		p[6] = (uint8_t)i;
+		rx_one(d[0], frame(p, 100, "198.18.0.2"), tx, &ntx);
+	}
+	qb_dispatch_drain(d[1], 1000, 32, tx, &ntx);
+	cr_assert_eq(d[0]->stats.drops[QB_SDROP_INITIAL_TOO_SMALL] +
+	                     d[1]->stats.drops[QB_SDROP_INITIAL_TOO_SMALL],
+	             2);
+	cr_assert_eq(ntx, 0);
+
+	qb_dispatch_free(d[0]);
+	qb_dispatch_free(d[1]);
+	qb_dispatch_shared_fini(&sh);
+	cr_assert_eq(rte_mempool_avail_count(mp), 255, "every mbuf back in the pool");
 	rte_mempool_free(mp);
 	rte_eal_cleanup();
 }
