@@ -187,3 +187,42 @@ Test(steer_relay, version_negotiation_and_stun)
 	cr_assert_eq(qb_relay_decide(&s, &pa, PORT, q, 0, &out, &hl, &why), QB_RELAY_DROP);
 	cr_assert_eq(why, QB_SDROP_EMPTY);
 }
+
+Test(steer_relay, ipv6_relay_and_delivery)
+{
+	struct qb_fwd_hdr h = {0}, out;
+	struct qb_ipnet n6;
+	struct qb_ipaddr a;
+	uint8_t d[200];
+	size_t hl, len;
+	enum qb_steer_drop why;
+
+	cr_assert_eq(qb_ipnet_parse("2001:db8:6::2/64", &n6), 0);
+	cr_assert_eq(qb_port_addrs_add(&pa, &n6), 0);
+	h.ipv6 = true;
+	h.src.addr.port = 5000;
+	qb_ipaddr_parse("2001:db8:6::1", &a);
+	memcpy(h.src.addr.addr, a.v6, 16);
+	h.dst.relayed = true;
+	h.dst.addr.port = PORT;
+	memcpy(h.dst.addr.addr, n6.addr.v6, 16);
+	h.dst.outer.port = 7000;
+	memcpy(h.dst.outer.addr, a.v6, 16);
+	len = forwarded(d, &h);
+	cr_assert_eq(qb_relay_decide(&s, &pa, PORT, d, len, &out, &hl, &why), QB_RELAY_FORWARD);
+	cr_assert_eq(hl, 56);
+	struct qb_ipaddr dst;
+	qb_fwd_to_ipaddr(out.ipv6, &out.dst.outer, &dst);
+	cr_assert(qb_ipaddr_equal(&dst, &a));
+	/* The IPv4 address's bytes inside an IPv6 header are not ours. */
+	h.dst.relayed = false;
+	memset(h.dst.addr.addr, 0, 16);
+	memcpy(h.dst.addr.addr, &pa.addrs[0].addr.v4, 4);
+	len = forwarded(d, &h);
+	cr_assert_eq(qb_relay_decide(&s, &pa, PORT, d, len, &out, &hl, &why), QB_RELAY_DROP);
+	cr_assert_eq(why, QB_SDROP_FWD_NOT_OURS);
+	memcpy(h.dst.addr.addr, n6.addr.v6, 16);
+	len = forwarded(d, &h);
+	cr_assert_eq(qb_relay_decide(&s, &pa, PORT, d, len, &out, &hl, &why), QB_RELAY_DELIVER);
+	cr_assert_eq(hl, 38);
+}
