@@ -107,6 +107,11 @@ struct qb_dispatch_conf {
 	uint16_t index;       /* this worker, 0..n_workers-1 */
 	uint32_t max_conns;   /* connection table: CIDs */
 	uint32_t max_initial; /* initial table: client DCIDs */
+	/* The worker's timer wheel over connection deadlines (ids are the
+	 * caller's connection slots): 0 timers: none. */
+	uint32_t max_timers;
+	uint32_t timer_slots;   /* 0: 4096 */
+	uint64_t timer_tick_ns; /* 0: 100 us */
 	struct qb_listener_conf listener;
 	/* Relaying: 0 disables it; else datagrams to this UDP port are
 	 * classified (BRIEF §2), forwarding uses addrs and neigh. */
@@ -130,6 +135,7 @@ struct qb_dispatch {
 	const struct rte_ether_addr *fwd_mac;
 	struct qb_ctable *conns;   /* our CIDs -> connection */
 	struct qb_ctable *initial; /* client-chosen DCIDs -> connection */
+	struct qb_twheel *timers;  /* NULL when max_timers was 0 */
 	struct qb_listener listener;
 	struct qb_dispatch_ops ops;
 	void *ctx;

@@ -82,7 +82,10 @@ qb_dispatch_create(const struct qb_dispatch_shared *sh, const struct qb_dispatch
 	d->ctx = ctx;
 	d->conns = qb_ctable_create(c->max_conns ? c->max_conns : 1, c->seed);
 	d->initial = qb_ctable_create(c->max_initial ? c->max_initial : 1, c->seed ^ 0x5bd1e995);
-	if (d->conns == NULL || d->initial == NULL ||
+	if (c->max_timers > 0)
+		d->timers = qb_twheel_create(c->max_timers, c->timer_slots ? c->timer_slots : 4096,
+		                             c->timer_tick_ns ? c->timer_tick_ns : 100000, now);
+	if (d->conns == NULL || d->initial == NULL || (c->max_timers > 0 && d->timers == NULL) ||
 	    qb_listener_init(&d->listener, &c->listener, now) != 0) {
 		qb_dispatch_free(d);
 		return NULL;
@@ -97,6 +100,7 @@ qb_dispatch_free(struct qb_dispatch *d)
 		return;
 	qb_ctable_free(d->conns);
 	qb_ctable_free(d->initial);
+	qb_twheel_free(d->timers);
 	free(d);
 }
 

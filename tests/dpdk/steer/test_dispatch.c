@@ -432,6 +432,7 @@ Test(steer, ring_full_and_forwarded_to_us, .timeout = 60)
 		        .index = (uint16_t)i,
 		        .max_conns = 8,
 		        .max_initial = 8,
+		        .max_timers = 8,
 		        .listener = {.cid_len = CID_LEN, .server = true},
 		        .relay_port = PORT,
 		        .addrs = &pa,
@@ -501,6 +502,13 @@ Test(steer, ring_full_and_forwarded_to_us, .timeout = 60)
 	                     d[1]->stats.drops[QB_SDROP_INITIAL_TOO_SMALL],
 	             2);
 	cr_assert_eq(ntx, 0);
+	/* The worker's wheel: a connection's deadline fires once, on time. */
+	struct qb_twheel_fired fired[2];
+	cr_assert_not_null(d[1]->timers);
+	qb_twheel_schedule(d[1]->timers, 3, 5000000, &wc[1].conns[0]);
+	cr_assert_eq(qb_twheel_expire(d[1]->timers, 4999999, fired, 2), 0);
+	cr_assert_eq(qb_twheel_expire(d[1]->timers, 5000000, fired, 2), 1);
+	cr_assert_eq(fired[0].arg, &wc[1].conns[0]);
 
 	qb_dispatch_free(d[0]);
 	qb_dispatch_free(d[1]);
