@@ -167,6 +167,13 @@ stateless_reset(struct qb_listener *l, const uint8_t *d, size_t len, uint64_t no
 	/* RFC 9000 §10.3.3: strictly smaller than the trigger, so loops die out. */
 	if (len < QB_RESET_LEN_MIN + 1 || len < 1 + (size_t)l->cid_len)
 		return drop(l, QB_SDROP_RESET_TOO_SMALL, reason);
+	/*
+	 * RFC 9000 §10.3: a trigger of 43 bytes or less gets a reset one byte
+	 * shorter; a larger one gets 43 bytes (22 more than a 21-byte CID
+	 * could need: it looks like a short-header packet to a peer that
+	 * pads to 22 + its CID length), still smaller than the trigger
+	 * (§10.3.3) and far from 3x it.
+	 */
 	n = len - 1 < QB_RESET_LEN_MAX ? len - 1 : QB_RESET_LEN_MAX;
 	if (cap < n)
 		return drop(l, QB_SDROP_RESET_DISABLED, reason);
