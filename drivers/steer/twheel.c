@@ -155,25 +155,24 @@ qb_twheel_expire(struct qb_twheel *w, uint64_t now, struct qb_twheel_fired *out,
 	uint64_t nt = now / w->tick;
 	unsigned int k = 0;
 
-	if (w->n_active == 0) {
-		/* Nothing to walk: jump (revolution boundaries need no work). */
-		if (nt > w->cur)
-			w->cur = nt;
-		return 0;
-	}
-	if (w->n_active == w->n_overflow && nt > w->cur) {
-		/*
-		 * Every slot is empty: skip to the last revolution boundary
-		 * not after now (entries overdue by then land in the slot of
-		 * the cursor and fire below).
-		 */
-		uint64_t b = nt & ~(uint64_t)(w->n_slots - 1);
-		if (b > w->cur) {
-			w->cur = b;
-			migrate_overflow(w);
-		}
-	}
 	while (k < max) {
+		if (w->cur < nt && w->n_active == w->n_overflow) {
+			/*
+			 * Every slot is empty: nothing to walk. Without
+			 * timers, jump to now; else to the last revolution
+			 * boundary not after now (entries overdue by then
+			 * land in the cursor's slot and fire below).
+			 */
+			if (w->n_active == 0) {
+				w->cur = nt;
+				break;
+			}
+			uint64_t b = nt & ~(uint64_t)(w->n_slots - 1);
+			if (b > w->cur) {
+				w->cur = b;
+				migrate_overflow(w);
+			}
+		}
 		uint32_t s = (uint32_t)(w->cur & (w->n_slots - 1));
 		uint32_t id = w->heads[s];
 

@@ -131,3 +131,26 @@ Test(steer_twheel, long_idle_jump_keeps_far_timer)
 	cr_assert_eq(qb_twheel_expire(w, hour, f, 2), 1);
 	qb_twheel_free(w);
 }
+
+/* After the last slot entry fires, the cursor must not walk an hour of
+ * 1 us ticks one by one (the timeout catches an O(ticks) walk). */
+Test(steer_twheel, jump_after_last_slot_entry, .timeout = 5)
+{
+	struct qb_twheel *w = qb_twheel_create(2, 64, 1000, 0);
+	struct qb_twheel_fired f[2];
+	uint64_t hour = 3600ull * 1000000000ull;
+
+	for (int round = 0; round < 20; round++) {
+		uint64_t base = (uint64_t)round * hour;
+		qb_twheel_schedule(w, 0, base + 5000, NULL);
+		qb_twheel_schedule(w, 1, base + hour - 1, NULL);
+		cr_assert_eq(qb_twheel_expire(w, base + hour / 2, f, 2), 1);
+		cr_assert_eq(f[0].id, 0);
+		cr_assert_eq(qb_twheel_expire(w, base + hour - 2, f, 2), 0);
+		cr_assert_eq(qb_twheel_expire(w, base + hour - 1, f, 2), 1);
+		cr_assert_eq(f[0].id, 1);
+		/* Empty wheel, long jump. */
+		cr_assert_eq(qb_twheel_expire(w, base + hour + 3, f, 2), 0);
+	}
+	qb_twheel_free(w);
+}
