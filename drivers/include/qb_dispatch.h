@@ -21,6 +21,10 @@
  *      ops->accept, a Version Negotiation or stateless reset is written over
  *      the datagram and turned around to its sender, the rest is dropped.
  *
+ * The UDP payload must lie in the mbuf's first segment (a datagram spread
+ * over segments is dropped as malformed): every parser here, and the
+ * callbacks, see it as one run of bytes.
+ *
  * Mbuf ownership: qb_dispatch_rx and qb_dispatch_drain take every mbuf they
  * are given. Each one ends exactly once: freed (a drop), handed to another
  * worker's ring, passed to ops->deliver / ops->accept (which then own it),

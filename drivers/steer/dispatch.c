@@ -253,6 +253,11 @@ process(struct qb_dispatch *d, struct rte_mbuf *m, const struct qb_pkt_info *inf
 	enum qb_steer_drop why;
 	size_t hlen = 0;
 
+	/* Parsers below read the payload as one run of bytes. */
+	if (unlikely((uint32_t)info->payload_off + info->payload_len > rte_pktmbuf_data_len(m))) {
+		drop(d, m, QB_SDROP_MALFORMED);
+		return;
+	}
 	dg.info = *info;
 	dg.data = rte_pktmbuf_mtod_offset(m, uint8_t *, info->payload_off);
 	dg.len = info->payload_len;
