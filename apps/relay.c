@@ -10,7 +10,6 @@
 #include <stdlib.h>
 
 #include <rte_cycles.h>
-#include <rte_ethdev.h>
 #include <rte_random.h>
 
 #include "app.h"
@@ -37,57 +36,10 @@ static unsigned int
 relay_poll(struct qb_worker *w, uint64_t now)
 {
 	struct relay_worker *rw = w->mode;
-	struct qb_app *app = rw->app;
-	struct rte_mbuf *pkts[QB_BURST], *tx[2 * QB_BURST];
-	struct qb_lcore_stats *s = &w->stats;
-	unsigned int nb, i, ntx = 0, sent;
-	uint64_t bytes = 0, ns = (uint64_t)((double)now * rw->ns_per_tsc);
 
-	nb = rte_eth_rx_burst(w->port_id, w->queue_id, pkts, QB_BURST);
-	for (i = 0; i < nb; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct qb_pkt_info info;
-		enum qb_drop drop;
-
-		bytes += m->pkt_len;
-		drop = qb_net_parse(m, &app->addrs, &info);
-		if (drop == QB_DROP_NONE && info.kind != QB_PKT_UDP) {
-			if (qb_neigh_input(NULL, &app->addrs, m, &info, &drop) == QB_NEIGH_REPLY) {
-				tx[ntx++] = m;
-				continue;
-			}
-		}
-		if (drop != QB_DROP_NONE || info.kind != QB_PKT_UDP) {
-			if (drop != QB_DROP_NONE)
-				qb_count(&s->drops[drop], 1);
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		if (info.dport != app->opts.listen_port) {
-			qb_count(&rw->d->stats.drops[QB_SDROP_NOT_LISTENING], 1);
-			rte_pktmbuf_free(m);
-			continue;
-		}
-		qb_dispatch_rx(rw->d, m, &info, ns, tx, &ntx);
-	}
-	if (nb > 0) {
-		qb_count(&s->rx_pkts, nb);
-		qb_count(&s->rx_bytes, bytes);
-	}
-	nb += qb_dispatch_drain(rw->d, ns, QB_BURST, tx, &ntx);
-	if (ntx == 0)
-		return nb;
-	sent = rte_eth_tx_burst(w->port_id, w->queue_id, tx, (uint16_t)ntx);
-	bytes = 0;
-	for (i = 0; i < sent; i++)
-		bytes += tx[i]->pkt_len;
-	qb_count(&s->tx_pkts, sent);
-	qb_count(&s->tx_bytes, bytes);
-	if (sent < ntx) {
-		rte_pktmbuf_free_bulk(&tx[sent], ntx - sent);
-		qb_count(&s->drops[QB_DROP_TX_FULL], ntx - sent);
-	}
-	return nb;
+	return qb_dispatch_poll(rw->d, &w->stats, w->port_id, w->queue_id,
+	                        rw->app->opts.listen_port,
+	                        (uint64_t)((double)now * rw->ns_per_tsc));
 }
 
 /* The next hop when every relayed datagram goes the same way. */

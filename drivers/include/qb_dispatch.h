@@ -51,6 +51,7 @@
 #include "qb_neigh.h"
 #include "qb_net.h"
 #include "qb_steer.h"
+#include "qb_worker.h"
 
 #define QB_DISPATCH_MAX_WORKERS 64
 #define QB_DISPATCH_DRAIN_MAX   64 /* mbufs per qb_dispatch_drain call */
@@ -120,7 +121,7 @@ struct qb_dispatch_conf {
 	/* Relaying: 0 disables it; else datagrams to this UDP port are
 	 * classified (BRIEF §2), forwarding uses addrs and neigh. */
 	uint16_t relay_port;
-	const struct qb_port_addrs *addrs;    /* required for relaying and replies */
+	const struct qb_port_addrs *addrs;    /* required: the port's addresses */
 	const struct qb_neigh_table *neigh;   /* read-only while workers run */
 	const struct rte_ether_addr *fwd_mac; /* relaying: every next hop (NULL: neigh) */
 	bool hw_cksum_v4;                     /* the port's TX checksum offloads (qb_port) */
@@ -169,6 +170,19 @@ void qb_dispatch_rx(struct qb_dispatch *d, struct rte_mbuf *m, const struct qb_p
  */
 unsigned int qb_dispatch_drain(struct qb_dispatch *d, uint64_t now, unsigned int max,
                                struct rte_mbuf **tx, unsigned int *n_tx);
+
+/*
+ * One turn of a worker's receive side on (port, queue): an RX burst, every
+ * frame counted in s (rx_pkts, rx_bytes) and parsed (qb_net_parse against
+ * d's addresses), ARP requests and neighbour solicitations answered in
+ * place, UDP datagrams to only_port (0: to any port) given to
+ * qb_dispatch_rx (others dropped as not_listening), the ring drained, and
+ * every reply and relayed frame sent on the same queue (tx_pkts, tx_bytes;
+ * what the PMD refuses is freed and counted as tx_full). now in ns.
+ * Returns the frames received plus the datagrams drained (0: idle).
+ */
+unsigned int qb_dispatch_poll(struct qb_dispatch *d, struct qb_lcore_stats *s, uint16_t port,
+                              uint16_t queue, uint16_t only_port, uint64_t now);
 
 /* ------------------------------------------------------------ relaying */
 

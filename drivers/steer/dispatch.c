@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_ip.h>
 #include <rte_udp.h>
 
@@ -63,7 +64,7 @@ qb_dispatch_create(const struct qb_dispatch_shared *sh, const struct qb_dispatch
 {
 	struct qb_dispatch *d;
 
-	if (c->index >= sh->n_workers || (c->relay_port != 0 && c->addrs == NULL))
+	if (c->index >= sh->n_workers || c->addrs == NULL)
 		return NULL;
 	d = aligned_alloc(RTE_CACHE_LINE_SIZE,
 	                  RTE_ALIGN_CEIL(sizeof(*d), (size_t)RTE_CACHE_LINE_SIZE));
@@ -343,4 +344,60 @@ qb_dispatch_drain(struct qb_dispatch *d, uint64_t now, unsigned int max, struct 
 	}
 	qb_count(&d->stats.handover_in, n);
 	return n;
+}
+
+unsigned int
+qb_dispatch_poll(struct qb_dispatch *d, struct qb_lcore_stats *s, uint16_t port, uint16_t queue,
+                 uint16_t only_port, uint64_t now)
+{
+	struct rte_mbuf *pkts[QB_DISPATCH_DRAIN_MAX], *tx[2 * QB_DISPATCH_DRAIN_MAX];
+	unsigned int nb, i, ntx = 0, sent;
+	uint64_t bytes = 0;
+
+	nb = rte_eth_rx_burst(port, queue, pkts, QB_DISPATCH_DRAIN_MAX);
+	for (i = 0; i < nb; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct qb_pkt_info info;
+		enum qb_drop nd;
+
+		bytes += m->pkt_len;
+		nd = qb_net_parse(m, d->addrs, &info);
+		if (nd == QB_DROP_NONE && info.kind != QB_PKT_UDP) {
+			/* Workers answer in place and learn nothing (qb_neigh.h). */
+			if (qb_neigh_input(NULL, d->addrs, m, &info, &nd) == QB_NEIGH_REPLY) {
+				tx[ntx++] = m;
+				continue;
+			}
+		}
+		if (nd != QB_DROP_NONE || info.kind != QB_PKT_UDP) {
+			if (nd != QB_DROP_NONE)
+				qb_count(&s->drops[nd], 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (only_port != 0 && info.dport != only_port) {
+			drop(d, m, QB_SDROP_NOT_LISTENING);
+			continue;
+		}
+		qb_dispatch_rx(d, m, &info, now, tx, &ntx);
+	}
+	if (nb > 0) {
+		qb_count(&s->rx_pkts, nb);
+		qb_count(&s->rx_bytes, bytes);
+	}
+	nb += qb_dispatch_drain(d, now, QB_DISPATCH_DRAIN_MAX, tx, &ntx);
+	if (ntx == 0)
+		return nb;
+	sent = rte_eth_tx_burst(port, queue, tx, (uint16_t)ntx);
+	bytes = 0;
+	for (i = 0; i < sent; i++)
+		bytes += tx[i]->pkt_len;
+	qb_count(&s->tx_pkts, sent);
+	qb_count(&s->tx_bytes, bytes);
+	if (sent < ntx) {
+		/* The caller of rte_eth_tx_burst frees what the PMD did not take. */
+		rte_pktmbuf_free_bulk(&tx[sent], ntx - sent);
+		qb_count(&s->drops[QB_DROP_TX_FULL], ntx - sent);
+	}
+	return nb;
 }

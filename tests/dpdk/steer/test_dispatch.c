@@ -55,6 +55,7 @@ struct wctx {
 	uint16_t last_len;    /* QUIC bytes of the last delivery */
 	uint8_t last_first;   /* and their first byte */
 	int conns[1];         /* the handle: &conns[0] */
+	struct qb_lcore_stats stats;
 } __rte_cache_aligned;
 
 static struct wctx wc[2];
@@ -118,30 +119,9 @@ static int
 worker(void *arg)
 {
 	struct wctx *w = arg;
-	struct rte_mbuf *pkts[BURST], *tx[2 * BURST];
-	struct qb_pkt_info info;
 
 	while (!stop) {
-		unsigned int ntx = 0, n, i;
-		uint64_t now = now_ns();
-
-		n = rte_eth_rx_burst(port, (uint16_t)w->idx, pkts, BURST);
-		for (i = 0; i < n; i++) {
-			if (qb_net_parse(pkts[i], &pa, &info) != QB_DROP_NONE ||
-			    info.kind != QB_PKT_UDP) {
-				rte_pktmbuf_free(pkts[i]);
-				continue;
-			}
-			qb_dispatch_rx(w->d, pkts[i], &info, now, tx, &ntx);
-		}
-		n += qb_dispatch_drain(w->d, now, BURST, tx, &ntx);
-		if (ntx > 0) {
-			unsigned int sent =
-			        rte_eth_tx_burst(port, (uint16_t)w->idx, tx, (uint16_t)ntx);
-			if (sent < ntx)
-				rte_pktmbuf_free_bulk(&tx[sent], ntx - sent);
-		}
-		if (n == 0)
+		if (qb_dispatch_poll(w->d, &w->stats, port, (uint16_t)w->idx, PORT, now_ns()) == 0)
 			rte_pause();
 	}
 	return 0;
@@ -336,6 +316,10 @@ Test(steer, two_workers_handover_listener_and_relay, .timeout = 60)
 	cr_assert_eq(wc[0].d->stats.drops[QB_SDROP_RING_FULL], 0);
 	cr_assert_eq(wc[0].d->stats.resets_sent, 1);
 	cr_assert_eq(wc[0].d->stats.relayed, 1);
+	/* Everything was received on queue 0 and answered there. */
+	cr_assert_eq(wc[0].stats.rx_pkts, 2 * N_SHORT + N_INITIAL + 2);
+	cr_assert_eq(wc[1].stats.rx_pkts, 0);
+	cr_assert_eq(wc[0].stats.tx_pkts, 2);
 
 	/* Worker 0's TX queue: the reset and the relayed frame, in some order. */
 	struct rte_mbuf *out[4];
