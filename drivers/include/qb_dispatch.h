@@ -157,6 +157,19 @@ struct qb_dispatch *qb_dispatch_create(const struct qb_dispatch_shared *sh,
 void qb_dispatch_free(struct qb_dispatch *d);
 
 /*
+ * Register one of our CIDs (cid_len bytes) for conn in the worker's
+ * connection table, or a client-chosen original DCID in its initial table
+ * (until the handshake no longer needs it). 0; QB_ERR_STATE when already
+ * mapped; QB_ERR_NOMEM when the table is full (also counted as the drop
+ * reason table_full: the caller drops the datagram or the CID).
+ */
+int qb_dispatch_add_cid(struct qb_dispatch *d, const uint8_t *cid, size_t len, void *conn);
+int qb_dispatch_add_initial(struct qb_dispatch *d, const uint8_t *dcid, size_t len, void *conn);
+
+/* Forget every CID and initial DCID of conn (a connection freed): O(slots). */
+unsigned int qb_dispatch_forget(struct qb_dispatch *d, const void *conn);
+
+/*
  * A UDP datagram (info from qb_net_parse, kind QB_PKT_UDP) received on this
  * worker's queue; now in ns. Replies and relayed frames are appended to
  * tx[*n_tx...] (the caller provides room for one per call). Takes m.

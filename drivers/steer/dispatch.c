@@ -145,6 +145,36 @@ info_from_mbuf(const struct rte_mbuf *m, struct qb_pkt_info *info)
 	info->payload_len = (uint16_t)(rte_be_to_cpu_16(u->dgram_len) - 8);
 }
 
+static int
+add_to(struct qb_dispatch *d, struct qb_ctable *t, const uint8_t *cid, size_t len, void *conn)
+{
+	int rc = qb_ctable_insert(t, cid, len, conn);
+
+	if (rc == QB_ERR_NOMEM)
+		qb_count(&d->stats.drops[QB_SDROP_TABLE_FULL], 1);
+	return rc;
+}
+
+int
+qb_dispatch_add_cid(struct qb_dispatch *d, const uint8_t *cid, size_t len, void *conn)
+{
+	if (len != d->sh->steer.cid_len)
+		return QB_ERR_ARG;
+	return add_to(d, d->conns, cid, len, conn);
+}
+
+int
+qb_dispatch_add_initial(struct qb_dispatch *d, const uint8_t *dcid, size_t len, void *conn)
+{
+	return add_to(d, d->initial, dcid, len, conn);
+}
+
+unsigned int
+qb_dispatch_forget(struct qb_dispatch *d, const void *conn)
+{
+	return qb_ctable_remove_conn(d->conns, conn) + qb_ctable_remove_conn(d->initial, conn);
+}
+
 /* The DCID of a long or short header, or NULL. */
 static const uint8_t *
 dcid_of(const uint8_t *p, size_t len, size_t cid_len, size_t *dcid_len)

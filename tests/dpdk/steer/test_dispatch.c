@@ -396,7 +396,7 @@ Test(steer, ring_full_and_forwarded_to_us, .timeout = 60)
 	struct qb_steer st = {.n_workers = 2, .cid_len = CID_LEN, .seed = 5};
 	struct rte_mbuf *tx[8];
 	unsigned int ntx = 0, i;
-	uint8_t cid0[CID_LEN], cid1[CID_LEN], p[200];
+	uint8_t cid0[CID_LEN], cid1[CID_LEN], p[1200];
 	struct qb_dispatch *d[2];
 
 	eal_up();
@@ -429,8 +429,8 @@ Test(steer, ring_full_and_forwarded_to_us, .timeout = 60)
 	}
 	make_cid(0, 11, cid0);
 	make_cid(1, 12, cid1);
-	cr_assert_eq(qb_ctable_insert(d[0]->conns, cid0, CID_LEN, &wc[0].conns[0]), 0);
-	cr_assert_eq(qb_ctable_insert(d[1]->conns, cid1, CID_LEN, &wc[1].conns[0]), 0);
+	cr_assert_eq(qb_dispatch_add_cid(d[0], cid0, CID_LEN, &wc[0].conns[0]), 0);
+	cr_assert_eq(qb_dispatch_add_cid(d[1], cid1, CID_LEN, &wc[1].conns[0]), 0);
 
 	for (i = 0; i < 10; i++) {
 		memset(p, 0x5a, 60);
@@ -486,6 +486,34 @@ Test(steer, ring_full_and_forwarded_to_us, .timeout = 60)
 	                     d[1]->stats.drops[QB_SDROP_INITIAL_TOO_SMALL],
 	             2);
 	cr_assert_eq(ntx, 0);
+	/* A handshake's initial DCID routes its Initials to the connection;
+	 * the tables refuse a ninth entry and count it; forget empties them. */
+	uint8_t odcid[8] = {0xc1, 0x1e, 0x47, 1, 2, 3, 4, 5};
+	memset(p, 0, 1200);
+	p[0] = 0xc3;
+	p[4] = 1;
+	p[5] = 8;
+	memcpy(p + 6, odcid, 8);
+	p[16] = 0x40 | ((1200 - 18) >> 8);
+	p[17] = (uint8_t)(1200 - 18);
+	unsigned int owner = (unsigned int)(qb_steer_hash(st.seed, odcid, 8) % 2);
+	cr_assert_eq(qb_dispatch_add_initial(d[owner], odcid, 8, &wc[owner].conns[0]), 0);
+	unsigned int before = wc[owner].delivered_ok;
+	rx_one(d[0], frame(p, 1200, "198.18.0.2"), tx, &ntx);
+	qb_dispatch_drain(d[1], 1000, 32, tx, &ntx);
+	cr_assert_eq(wc[owner].delivered_ok, before + 1);
+	cr_assert_eq(wc[0].accepted + wc[1].accepted, 0);
+	for (i = 0; i < 7; i++) {
+		odcid[7] = (uint8_t)(0x80 + i);
+		cr_assert_eq(qb_dispatch_add_initial(d[owner], odcid, 8, &wc[owner].conns[0]), 0);
+	}
+	odcid[7] = 0xff;
+	cr_assert_eq(qb_dispatch_add_initial(d[owner], odcid, 8, &wc[owner].conns[0]),
+	             QB_ERR_NOMEM);
+	cr_assert_eq(d[owner]->stats.drops[QB_SDROP_TABLE_FULL], 1);
+	cr_assert_eq(qb_dispatch_forget(d[owner], &wc[owner].conns[0]), 9);
+	cr_assert_eq(d[owner]->initial->n + d[owner]->conns->n, 0);
+
 	/* The worker's wheel: a connection's deadline fires once, on time. */
 	struct qb_twheel_fired fired[2];
 	cr_assert_not_null(d[1]->timers);
