@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Path bursts built straight into mbufs (BRIEF §2, §3). The per-burst costs
+ * (one bulk allocation, one TX call, at most two bulk frees) are kept out of
+ * the per-datagram loop, whose work is: set data_off, call the fill, copy the
+ * forward header template if any, prepend the UDP template.
+ */
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "qb_burst.h"
+#include "qb_port.h"
+
+static int
+dpdk_alloc(struct rte_mempool *mp, struct rte_mbuf **m, unsigned int n)
+{
+	return rte_pktmbuf_alloc_bulk(mp, m, n);
+}
+
+static uint16_t
+dpdk_tx(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **m, uint16_t n)
+{
+	return rte_eth_tx_burst(port_id, queue_id, m, n);
+}
+
+static void
+dpdk_free(struct rte_mbuf **m, unsigned int n)
+{
+	rte_pktmbuf_free_bulk(m, n);
+}
+
+const struct qb_burst_io qb_burst_io_dpdk = {
+        .alloc = dpdk_alloc,
+        .tx = dpdk_tx,
+        .free = dpdk_free,
+};
+
+int
+qb_burst_path_init(struct qb_burst_path *p, const struct qb_udp_tmpl *udp, uint16_t mtu,
+                   const struct qb_fwd_hdr *fwd)
+{
+	int n = 0;
+
+	if (p == NULL || udp == NULL)
+		return QB_ERR_ARG;
+	memset(p, 0, sizeof(*p));
+	p->udp = *udp;
+	if (fwd != NULL) {
+		/* Byte 0 depends on each datagram's first QUIC byte: set per datagram. */
+		n = qb_fwd_hdr_encode(p->fwd, sizeof(p->fwd), fwd, 0);
+		if (n < 0)
+			return QB_ERR_ARG;
+	}
+	if (mtu <= n)
+		return QB_ERR_ARG;
+	p->fwd_len = (uint8_t)n;
+	p->headroom = (uint16_t)(udp->hdr_len + n);
+	if (p->headroom > QB_MBUF_HEADROOM)
+		return QB_ERR_NOBUF;
+	p->mtu = mtu;
+	return 0;
+}
+
+/* Counts one drop reason on the worker's counters. */
+static inline void
+count_drop(const struct qb_burst_txq *q, enum qb_drop r, uint64_t n)
+{
+	qb_count(&q->stats->drops[r], n);
+}
+
+unsigned int
+qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigned int max_segments,
+            size_t max_segment_size, qb_burst_fill_fn fill, void *arg, uint64_t now, uint32_t *why)
+{
+	const struct qb_burst_io *io = q->io != NULL ? q->io : &qb_burst_io_dpdk;
+	struct rte_mbuf *m[QB_BURST_MAX];
+	uint16_t frame_len[QB_BURST_MAX];
+	const uint16_t head = p->headroom;
+	const unsigned int fwd_len = p->fwd_len;
+	const bool hw = p->udp.hw_cksum;
+	struct qb_udp_frame fr;
+	uint32_t fr_len = 0; /* the payload length fr holds headers for; 0: none yet */
+	unsigned int n, i, sent;
+	uint32_t reasons = 0;
+	uint64_t bytes = 0;
+	size_t seg, cap;
+
+	if (max_segments > QB_BURST_MAX)
+		max_segments = QB_BURST_MAX;
+	/* The UDP payload per datagram; the forward header is carved from it (dquic). */
+	seg = RTE_MIN(max_segment_size, (size_t)p->mtu);
+	if (max_segments == 0 || seg <= fwd_len) {
+		if (why != NULL)
+			*why = 0;
+		return 0;
+	}
+	cap = seg - fwd_len;
+	if (unlikely(io->alloc(q->pool, m, max_segments) != 0)) {
+		count_drop(q, QB_DROP_NO_MBUF, 1);
+		if (why != NULL)
+			*why = QB_BURST_WHY_NO_MBUF;
+		return 0;
+	}
+
+	/* Every mbuf of a pool has the same buffer length: check it once. */
+	if (unlikely(m[0]->buf_len <= head)) {
+		io->free(m, max_segments);
+		count_drop(q, QB_DROP_NO_HEADROOM, 1);
+		if (why != NULL)
+			*why = 0;
+		return 0;
+	}
+	cap = RTE_MIN(cap, (size_t)(m[0]->buf_len - head));
+	cap = RTE_MIN(cap, (size_t)QB_UDP_PAYLOAD_MAX - fwd_len);
+
+	for (n = 0; n < max_segments; n++) {
+		struct rte_mbuf *b = m[n];
+		uint8_t *data = (uint8_t *)b->buf_addr + head;
+		uint32_t w = 0;
+		int len;
+
+		/*
+		 * The next datagram's area (headers included) is written
+		 * soon: fetch it for writing while this one is sealed.
+		 */
+		if (n + 1 < max_segments) {
+			uint8_t *nx = m[n + 1]->buf_addr;
+
+			for (size_t o = 0; o < head + cap; o += RTE_CACHE_LINE_SIZE)
+				__builtin_prefetch(nx + o, 1, 3);
+		}
+		len = fill(arg, data, cap, now, &w);
+		if (unlikely(len <= 0 || (size_t)len > cap)) {
+			reasons = len <= 0 ? w : 0;
+			break;
+		}
+		if (fwd_len != 0) {
+			uint8_t *f = data - fwd_len;
+
+			memcpy(f, p->fwd, fwd_len);
+			f[0] = (uint8_t)(0x60 | (data[0] & 0x1f)); /* BRIEF §2 */
+		}
+		b->data_off = (uint16_t)(head - fwd_len);
+		b->data_len = (uint16_t)(len + fwd_len);
+		b->pkt_len = (uint32_t)(len + fwd_len);
+		/*
+		 * Cannot fail: headroom and length were checked above. On the
+		 * offload path every header of a burst is the same but for the
+		 * last, shorter datagram's: build it once per size (lengths,
+		 * seed, flags; as udpgen does) and copy it. The software path
+		 * sums each payload, so it prepends per datagram.
+		 */
+		if (hw) {
+			if (unlikely(b->pkt_len != fr_len)) {
+				fr_len = b->pkt_len;
+				qb_udp_frame_init(&fr, &p->udp, data - fwd_len, (uint16_t)fr_len);
+			}
+			qb_udp_frame_prepend(b, &fr);
+		} else {
+			qb_udp_prepend(b, &p->udp);
+		}
+		frame_len[n] = (uint16_t)b->pkt_len;
+		/*
+		 * GSO rule (BRIEF §2): the first datagram sets the size; later
+		 * ones get it as their cap, and one shorter than it is last.
+		 */
+		if (n > 0 && (size_t)len < cap) {
+			n++;
+			break;
+		}
+		cap = (size_t)len;
+	}
+
+	if (n < max_segments)
+		io->free(m + n, max_segments - n);
+	if (why != NULL)
+		*why = reasons;
+	if (n == 0)
+		return 0;
+
+	sent = io->tx(q->port_id, q->queue_id, m, (uint16_t)n);
+	if (unlikely(sent < n)) {
+		io->free(m + sent, n - sent);
+		count_drop(q, QB_DROP_TX_FULL, n - sent);
+	}
+	/* Lengths were saved before TX: a PMD may free what it took at once. */
+	for (i = 0; i < sent; i++)
+		bytes += frame_len[i];
+	qb_count(&q->stats->tx_pkts, sent);
+	qb_count(&q->stats->tx_bytes, bytes);
+	return sent;
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef QBURST_CONN_INTERNAL_H
+#define QBURST_CONN_INTERNAL_H
+
+/*
+ * The connection's private state, shared by conn.c (lifecycle, deadline),
+ * conn_rx.c (datagrams in), conn_tx.c (one datagram out), conn_tls.c
+ * (handshake glue, keys), conn_rec.c (frame records and recovery hooks) and
+ * conn_stream.c (stream API).
+ */
+
+#include "qburst/cc.h"
+#include "qburst/cid.h"
+#include "qburst/conn.h"
+#include "qburst/crypto.h"
+#include "qburst/frame.h"
+#include "qburst/packet.h"
+#include "qburst/recovery.h"
+#include "qburst/stream.h"
+#include "qburst/tls.h"
+#include "qburst/tp.h"
+
+/* Epochs double as packet number space indexes (enum qb_pn_space). */
+#define CONN_EP_INITIAL   0
+#define CONN_EP_HANDSHAKE 1
+#define CONN_EP_APP       2
+#define CONN_NEP          3
+
+#define CONN_RX_RANGES      64    /* received ranges kept per space */
+#define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
+#define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
+#define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
+#define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
+#define CONN_REASON_MAX     64
+#define CONN_TOKEN_MAX      512 /* longest Retry token taken */
+
+/* What a sent packet carried, for retransmission by frame (RFC 9002 §6). */
+enum conn_frec_kind {
+	FREC_ACK = 1, /* a.largest acknowledged by our ACK frame */
+	FREC_CRYPTO,  /* epoch, offset, len */
+	FREC_STREAM,  /* id, offset, len, fin */
+	FREC_CTRL,    /* a stream-layer control frame */
+	FREC_HANDSHAKE_DONE,
+	FREC_RETIRE_CID, /* id: seq */
+	FREC_NEW_CID,    /* id: seq */
+};
+
+struct conn_frec {
+	uint32_t next; /* index + 1 of the packet's next record; 0 ends */
+	uint8_t kind;  /* enum conn_frec_kind */
+	uint8_t epoch;
+	bool fin;
+	uint64_t id;     /* stream id, or seq */
+	uint64_t offset; /* stream/crypto offset, or ACK largest */
+	uint64_t len;
+	struct qb_ctrl_frame ctrl;
+};
+
+struct qb_conn {
+	bool is_server;
+	uint8_t state; /* enum qb_conn_state */
+	uint32_t version;
+	struct qb_conn_config cfg;
+	uint64_t rng;
+
+	/* Connection IDs (engine/conn/cid): ours and the peer's; scid is our
+	 * sequence 0 (long headers, initial_source_connection_id); odcid the
+	 * client's first DCID (Initial keys, original_destination_connection_id),
+	 * also the client's DCID until the server's Initial (RFC 9000 §7.2). */
+	struct qb_cid_local lcid;
+	struct qb_cid_peer pcid;
+	bool pcid_set;
+	uint8_t scid[QB_MAX_CID_LEN], odcid[QB_MAX_CID_LEN];
+	uint8_t scid_len, odcid_len;
+	uint8_t peer_scid[QB_MAX_CID_LEN]; /* the SCID of the peer's first packet */
+	uint8_t peer_scid_len;
+	/* original_destination_connection_id: the client's very first DCID
+	 * (odcid changes on a Retry, this does not). */
+	uint8_t tp_odcid[QB_MAX_CID_LEN];
+	uint8_t tp_odcid_len;
+	bool retried;                  /* client: a Retry was taken; server: started after one */
+	uint8_t token[CONN_TOKEN_MAX]; /* client: the Retry token for our Initials */
+	uint16_t token_len;
+
+	/* Handshake. */
+	struct qb_tls *tls;
+	bool hs_complete, hs_confirmed, peer_tp_done;
+	bool hs_done_pending; /* server: HANDSHAKE_DONE to (re)send */
+	bool sent_handshake_pkt;
+	struct qb_tp peer_tp;
+
+	/* Per epoch: keys, received packets, crypto stream, next pn. */
+	/* Keys in use per epoch; the 1-RTT ones point at one of two slots per
+	 * direction (the key phases, RFC 9001 §6): slot CONN_NEP is the other. */
+	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP];
+	struct qb_crypto_key rx_key[CONN_NEP + 1], tx_key[CONN_NEP + 1];
+	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
+	bool rx_next_ready;         /* the other rx slot holds the next phase's key */
+	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
+	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
+	bool discarded[CONN_NEP];
+	struct qb_rx_space rx[CONN_NEP];
+	struct qb_pn_range rx_ranges[CONN_NEP][CONN_RX_RANGES];
+	uint64_t next_pn[CONN_NEP];
+	struct qb_crypto_stream cs[CONN_NEP];
+
+	/* Recovery, congestion, pacing (one path). */
+	struct qb_recovery rec;
+	struct qb_sent_pkt *sent_store[CONN_NEP];
+	struct qb_rtt rtt;
+	struct qb_cc cc;
+	struct qb_pacer pacer;
+	uint8_t peer_ack_delay_exp;
+
+	struct qb_streams *streams;
+
+	/* Frame records: a free list threaded through `next`. */
+	struct conn_frec *frec;
+	uint32_t frec_cap, frec_free, frec_used;
+
+	/* The path. */
+	uint64_t path_rx_bytes, path_tx_bytes;
+	bool path_validated;
+	bool path_response_pending;
+	uint8_t path_response[QB_PATH_DATA_LEN];
+	uint64_t peer_max_udp;
+
+	/* Lifecycle. */
+	uint64_t idle_timeout_ns; /* 0: none */
+	uint64_t last_activity;
+	bool eliciting_since_rx;
+	uint64_t close_end;            /* end of closing/draining */
+	bool close_pending;            /* CONNECTION_CLOSE to (re)send */
+	uint32_t close_rx, close_next; /* rate limit of resends in closing */
+	struct qb_conn_close_info close;
+	uint64_t pacing_next; /* the pacer's next time when it held data back */
+
+	struct qb_conn_stats st;
+};
+
+/* conn.c */
+uint64_t conn_rand(struct qb_conn *c);
+void conn_close_transport(struct qb_conn *c, uint64_t code, uint64_t frame, const char *reason,
+                          uint64_t now);
+void conn_enter_draining(struct qb_conn *c, uint64_t now);
+uint64_t conn_pto(struct qb_conn *c);
+void conn_cid_new(struct qb_conn *c, uint8_t *out, size_t len);
+
+/* conn_cid.c */
+int conn_cid_init(struct qb_conn *c);
+int conn_cid_set_peer(struct qb_conn *c, const uint8_t *cid, size_t len);
+const uint8_t *conn_dcid(const struct qb_conn *c, size_t *len);
+bool conn_cid_pending(const struct qb_conn *c);
+
+/* conn_tls.c */
+int conn_tls_start(struct qb_conn *c, uint64_t now);
+int conn_tls_on_crypto(struct qb_conn *c, int ep, uint64_t offset, const uint8_t *data, size_t len,
+                       uint64_t now);
+void conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now);
+void conn_confirm(struct qb_conn *c, uint64_t now);
+int conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap);
+
+/* conn_rec.c */
+void conn_frec_init(struct qb_conn *c);
+struct conn_frec *conn_frec_add(struct qb_conn *c, uint32_t *head);
+void conn_frec_free_list(struct qb_conn *c, uint32_t head);
+extern const struct qb_recovery_cb conn_recovery_cb_tmpl;
+
+/* conn_rx.c */
+/* conn_rx.c */
+int conn_key_update_tx(struct qb_conn *c);
+
+/* conn_tx.c */
+
+static inline int
+conn_ep_level(int ep)
+{
+	return ep == CONN_EP_INITIAL     ? QB_TLS_LEVEL_INITIAL
+	       : ep == CONN_EP_HANDSHAKE ? QB_TLS_LEVEL_HANDSHAKE
+	                                 : QB_TLS_LEVEL_APP;
+}
+
+static inline bool
+conn_closing(const struct qb_conn *c)
+{
+	return c->state >= QB_CONN_CLOSING;
+}
+
+#endif

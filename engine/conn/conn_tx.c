@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * One datagram out (BRIEF §2): Initial (ACK, CRYPTO), Handshake (ACK,
+ * CRYPTO), 1-RTT (ACK, HANDSHAKE_DONE, PATH_RESPONSE, control frames, stream
+ * data), coalesced in that order (RFC 9000 §12.2); a datagram carrying an
+ * Initial from a client, or an ack-eliciting Initial from a server, is padded
+ * to 1200 bytes inside its last packet (§14.1); the anti-amplification limit
+ * (§8.1); congestion control and pacing for ack-eliciting packets only, PTO
+ * probes exempt (RFC 9002 §6.2.4, §7).
+ */
+#include <string.h>
+
+#include "conn/conn_internal.h"
+
+#define TX_ACK_RANGES 32
+#define TX_MIN_ROOM   24 /* below this a packet takes no more data frames */
+
+struct tx {
+	struct qb_conn *c;
+	struct qb_pkt_enc e;
+	uint64_t now;
+	bool eliciting_ok; /* congestion window and pacer allow ack-eliciting data */
+	bool need_pad;     /* the datagram must reach 1200 bytes */
+	int last_ep;       /* epoch of the last packet written, -1 none */
+	uint32_t why;
+};
+
+static bool
+ep_usable(const struct qb_conn *c, int ep)
+{
+	return !c->discarded[ep] && qb_crypto_key_present(c->txk[ep]);
+}
+
+static bool
+app_pending(struct qb_conn *c)
+{
+	return (c->is_server && c->hs_done_pending) || c->path_response_pending ||
+	       conn_cid_pending(c) ||
+	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL));
+}
+
+/* Whether space ep has something that must go now. */
+static bool
+ep_has_data(struct tx *t, int ep)
+{
+	struct qb_conn *c = t->c;
+	struct qb_send_span sp;
+
+	if (!ep_usable(c, ep))
+		return false;
+	if (c->rx[ep].ack_pending && qb_rx_ack_due(&c->rx[ep], t->now))
+		return true;
+	if (qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0)
+		return true;
+	if (!t->eliciting_ok)
+		return false;
+	if (qb_crypto_stream_send_peek(&c->cs[ep], c->cfg.pools, 1200, &sp))
+		return true;
+	return ep == CONN_EP_APP && app_pending(c);
+}
+
+static void
+ctrl_to_frame(const struct qb_ctrl_frame *k, struct qb_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = k->type;
+	switch (k->type) {
+	case QB_FT_RESET_STREAM:
+		f->reset_stream.stream_id = k->stream_id;
+		f->reset_stream.error_code = k->error_code;
+		f->reset_stream.final_size = k->value;
+		break;
+	case QB_FT_STOP_SENDING:
+		f->stop_sending.stream_id = k->stream_id;
+		f->stop_sending.error_code = k->error_code;
+		break;
+	case QB_FT_MAX_DATA:
+		f->max_data.max = k->value;
+		break;
+	case QB_FT_MAX_STREAM_DATA:
+		f->max_stream_data.stream_id = k->stream_id;
+		f->max_stream_data.max = k->value;
+		break;
+	case QB_FT_MAX_STREAMS_BIDI:
+	case QB_FT_MAX_STREAMS_UNI:
+		f->max_streams.max = k->value;
+		break;
+	case QB_FT_DATA_BLOCKED:
+		f->data_blocked.limit = k->value;
+		break;
+	case QB_FT_STREAM_DATA_BLOCKED:
+		f->stream_data_blocked.stream_id = k->stream_id;
+		f->stream_data_blocked.limit = k->value;
+		break;
+	default: /* STREAMS_BLOCKED */
+		f->streams_blocked.limit = k->value;
+		break;
+	}
+}
+
+static void
+write_ack(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
+{
+	struct qb_conn *c = t->c;
+	struct qb_pn_range pr[TX_ACK_RANGES];
+	struct qb_ack_range ar[TX_ACK_RANGES];
+	uint32_t n = qb_rx_ack_ranges(&c->rx[ep], pr, TX_ACK_RANGES);
+
+	if (n == 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		ar[i].smallest = pr[i].lo;
+		ar[i].largest = pr[i].hi;
+	}
+	uint64_t delay = ep == CONN_EP_APP ? qb_rx_ack_delay_field(&c->rx[ep], t->now) : 0;
+	if (qb_pkt_enc_ack(&t->e, ar, n, delay, NULL, NULL) != 0)
+		return;
+	qb_rx_on_ack_sent(&c->rx[ep]);
+	struct conn_frec *r = conn_frec_add(c, head);
+	if (r != NULL) {
+		r->kind = FREC_ACK;
+		r->offset = ar[0].largest;
+		(*nrec)++;
+	}
+}
+
+/* NEW_CONNECTION_ID and RETIRE_CONNECTION_ID frames (RFC 9000 §19.15-16). */
+static bool
+write_cid_frames(struct tx *t, uint32_t *head, unsigned *nrec)
+{
+	struct qb_conn *c = t->c;
+	struct conn_frec *r;
+	bool any = false;
+
+	/* Room for the largest NEW_CONNECTION_ID (1+8+8+1+20+16) first. */
+	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(&t->e) >= 54 && c->frec_free != 0) {
+		struct qb_cid_new_frame nf;
+		if (qb_cid_local_next(&c->lcid, &nf) != 1)
+			break;
+		struct qb_frame f = {.type = QB_FT_NEW_CONNECTION_ID};
+		f.new_cid.seq = nf.seq;
+		f.new_cid.retire_prior_to = nf.retire_prior_to;
+		f.new_cid.cid = nf.cid.id;
+		f.new_cid.cid_len = nf.cid.len;
+		f.new_cid.reset_token = nf.token;
+		if (qb_pkt_enc_frame(&t->e, &f) != 0) {
+			qb_cid_local_lost(&c->lcid, nf.seq); /* pending again */
+			break;
+		}
+		r = conn_frec_add(c, head);
+		r->kind = FREC_NEW_CID;
+		r->id = nf.seq;
+		(*nrec)++;
+		any = true;
+	}
+	while (c->pcid_set && *nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(&t->e) >= 9 &&
+	       c->frec_free != 0) {
+		uint64_t seq;
+		if (qb_cid_peer_next_retire(&c->pcid, &seq) != 1)
+			break;
+		struct qb_frame f = {.type = QB_FT_RETIRE_CONNECTION_ID};
+		f.retire_cid.seq = seq;
+		if (qb_pkt_enc_frame(&t->e, &f) != 0) {
+			qb_cid_peer_retire_lost(&c->pcid, seq);
+			break;
+		}
+		r = conn_frec_add(c, head);
+		r->kind = FREC_RETIRE_CID;
+		r->id = seq;
+		(*nrec)++;
+		any = true;
+	}
+	return any;
+}
+
+/* Ack-eliciting frames of the packet; returns true if any was written. */
+static bool
+write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
+{
+	struct qb_conn *c = t->c;
+	struct qb_pkt_enc *e = &t->e;
+	struct qb_send_span sp;
+	bool any = false;
+	struct conn_frec *r;
+
+	if (ep == CONN_EP_APP) {
+		if (c->is_server && c->hs_done_pending) {
+			struct qb_frame f = {.type = QB_FT_HANDSHAKE_DONE};
+			if (qb_pkt_enc_frame(e, &f) == 0 && (r = conn_frec_add(c, head)) != NULL) {
+				r->kind = FREC_HANDSHAKE_DONE;
+				(*nrec)++;
+				c->hs_done_pending = false;
+				any = true;
+			}
+		}
+		if (c->path_response_pending) {
+			struct qb_frame f = {.type = QB_FT_PATH_RESPONSE};
+			f.path.data = c->path_response;
+			if (qb_pkt_enc_frame(e, &f) == 0) {
+				c->path_response_pending = false; /* not retransmitted (§13.3) */
+				t->need_pad = true; /* §8.2.1: expanded to 1200 bytes */
+				any = true;
+			}
+		}
+		any |= write_cid_frames(t, head, nrec);
+		struct qb_ctrl_frame k;
+		while (*nrec < CONN_FREC_PER_PKT && qb_streams_ctrl_peek(c->streams, &k)) {
+			struct qb_frame f;
+			ctrl_to_frame(&k, &f);
+			if (qb_pkt_enc_frame(e, &f) != 0 || (r = conn_frec_add(c, head)) == NULL)
+				break;
+			qb_streams_ctrl_sent(c->streams, &k);
+			r->kind = FREC_CTRL;
+			r->ctrl = k;
+			(*nrec)++;
+			any = true;
+		}
+	}
+	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(e) > TX_MIN_ROOM &&
+	       qb_crypto_stream_send_peek(&c->cs[ep], c->cfg.pools, qb_pkt_enc_room(e), &sp)) {
+		size_t taken = 0;
+		if (qb_pkt_enc_crypto(e, sp.offset, sp.data, sp.len, &taken) != 0 || taken == 0)
+			break;
+		if ((r = conn_frec_add(c, head)) == NULL)
+			break; /* cannot happen: nrec bounds use; keep the frame unsent */
+		qb_crypto_stream_send_commit(&c->cs[ep], c->cfg.pools, sp.offset, taken);
+		r->kind = FREC_CRYPTO;
+		r->epoch = (uint8_t)ep;
+		r->offset = sp.offset;
+		r->len = taken;
+		(*nrec)++;
+		any = true;
+	}
+	if (ep != CONN_EP_APP)
+		return any;
+	/* A frame with no record could never be resent: stop when none is free. */
+	while (*nrec < CONN_FREC_PER_PKT && qb_pkt_enc_room(e) > TX_MIN_ROOM && c->frec_free != 0 &&
+	       qb_streams_send_peek(c->streams, qb_pkt_enc_room(e), &sp)) {
+		size_t taken = 0;
+		if (qb_pkt_enc_stream(e, sp.stream_id, sp.offset, sp.data, sp.len, sp.fin,
+		                      &taken) != 0)
+			break;
+		if (taken < sp.len) {
+			sp.len = taken;
+			sp.fin = false;
+		}
+		r = conn_frec_add(c, head);
+		qb_streams_send_commit(c->streams, &sp);
+		r->kind = FREC_STREAM;
+		r->id = sp.stream_id;
+		r->offset = sp.offset;
+		r->len = sp.len;
+		r->fin = sp.fin;
+		(*nrec)++;
+		any = true;
+	}
+	return any;
+}
+
+static int
+begin_packet(struct tx *t, int ep)
+{
+	struct qb_conn *c = t->c;
+	uint64_t pn = c->next_pn[ep];
+	size_t pn_len = qb_pn_len(pn, c->rec.space[ep].largest_acked);
+
+	size_t dcid_len;
+	const uint8_t *dcid = conn_dcid(c, &dcid_len);
+
+	if (dcid == NULL)
+		return QB_ERR_STATE; /* every peer CID retired: wait for a new one */
+	if (ep == CONN_EP_APP)
+		return qb_pkt_enc_begin_short(&t->e, dcid, dcid_len, false, c->tx_phase != 0, pn,
+		                              pn_len);
+	return qb_pkt_enc_begin_long(
+	        &t->e, c->version, ep == CONN_EP_INITIAL ? QB_PKT_INITIAL : QB_PKT_HANDSHAKE, dcid,
+	        dcid_len, c->scid, c->scid_len, c->token, c->token_len, pn, pn_len);
+}
+
+/* Seals the open packet and records it; returns 0 or an error. */
+static int
+finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, bool probe)
+{
+	struct qb_conn *c = t->c;
+	struct qb_pkt_layout lay;
+
+	if (qb_pkt_enc_finish(&t->e, &lay) != 0) {
+		qb_pkt_enc_abort(&t->e);
+		conn_frec_free_list(c, head);
+		return QB_ERR_NOBUF;
+	}
+	int n = qb_crypto_protect(c->txk[ep], t->e.buf + lay.offset, lay.pn_offset, lay.pn_len,
+	                          lay.pn, lay.payload_len);
+	if (n < 0)
+		return n; /* cannot happen with a present key; the datagram is dropped */
+	c->next_pn[ep] = lay.pn + 1;
+	c->st.pkts_sent++;
+	t->last_ep = ep;
+	struct qb_sent_info info = {
+	        .pn = lay.pn,
+	        .size = (uint32_t)lay.len,
+	        .frames = head,
+	        .ack_eliciting = eliciting,
+	        .in_flight = eliciting || padded,
+	};
+	if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, t->now) != 0)
+		conn_frec_free_list(c, head); /* an ACK-only packet the ring had no room for */
+	if (info.in_flight && !probe)
+		qb_pacer_on_sent(&c->pacer, info.size, t->now);
+	if (eliciting) {
+		/* RFC 9000 §10.1: the first ack-eliciting packet after a receipt restarts it. */
+		if (!c->eliciting_since_rx)
+			c->last_activity = t->now;
+		c->eliciting_since_rx = true;
+	}
+	if (ep == CONN_EP_HANDSHAKE)
+		c->sent_handshake_pkt = true;
+	return 0;
+}
+
+/* One packet of space ep; false when nothing was written. */
+static bool
+write_packet(struct tx *t, int ep, bool is_last)
+{
+	struct qb_conn *c = t->c;
+	uint32_t head = 0;
+	unsigned nrec = 0;
+	bool probe = qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
+
+	if (begin_packet(t, ep) != 0)
+		return false;
+	if (c->rx[ep].ack_pending)
+		write_ack(t, ep, &head, &nrec);
+	bool eliciting = false;
+	/* Data only into a packet the sent records can track (probes included). */
+	if ((t->eliciting_ok || probe) && qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
+		eliciting = write_data(t, ep, &head, &nrec);
+	if (probe && !eliciting) {
+		/* RFC 9002 §6.2.4: a probe with no data is a PING. */
+		struct qb_frame f = {.type = QB_FT_PING};
+		eliciting = qb_pkt_enc_frame(&t->e, &f) == 0;
+	}
+	if (qb_pkt_enc_payload_len(&t->e) == 0) {
+		qb_pkt_enc_abort(&t->e);
+		conn_frec_free_list(c, head);
+		return false;
+	}
+	if (ep == CONN_EP_INITIAL && (!c->is_server || eliciting))
+		t->need_pad = true;
+	bool padded = false;
+	if (t->need_pad && is_last && qb_pkt_enc_room(&t->e) > 0) {
+		size_t before = qb_pkt_enc_len(&t->e);
+		padded = qb_pkt_enc_pad_to(&t->e, QB_MIN_INITIAL_DGRAM) == 0 &&
+		         qb_pkt_enc_len(&t->e) > before;
+	}
+	return finish_packet(t, ep, head, eliciting, padded, probe) == 0;
+}
+
+/* A packet of PADDING only, when the planned last packet turned out empty. */
+static void
+pad_datagram(struct tx *t)
+{
+	int ep = t->last_ep;
+
+	while (ep < CONN_EP_APP && !ep_usable(t->c, ep + 1) && !ep_usable(t->c, ep))
+		ep++;
+	if (ep < 0 || !ep_usable(t->c, ep) || begin_packet(t, ep) != 0)
+		return;
+	if (qb_pkt_enc_pad_to(&t->e, QB_MIN_INITIAL_DGRAM) != 0) {
+		qb_pkt_enc_abort(&t->e);
+		return;
+	}
+	finish_packet(t, ep, 0, false, true, false);
+}
+
+/* Closing state: CONNECTION_CLOSE in every usable space (RFC 9000 §10.2.3). */
+static int
+send_close(struct qb_conn *c, uint8_t *buf, size_t cap, uint64_t now)
+{
+	struct tx t = {.c = c, .now = now, .last_ep = -1};
+	int first = c->hs_confirmed ? CONN_EP_APP : CONN_EP_INITIAL;
+
+	qb_pkt_enc_init(&t.e, buf, cap);
+	for (int ep = first; ep < CONN_NEP; ep++) {
+		if (!ep_usable(c, ep) || begin_packet(&t, ep) != 0)
+			continue;
+		struct qb_frame f = {.type = QB_FT_CONNECTION_CLOSE};
+		if (c->close.app && ep == CONN_EP_APP) {
+			f.type = QB_FT_CONNECTION_CLOSE_APP;
+			f.close.error_code = c->close.code;
+			f.close.reason = (const uint8_t *)c->close.reason;
+			f.close.reason_len = strlen(c->close.reason);
+		} else if (c->close.app) {
+			/* §10.2.3: no application detail before 1-RTT. */
+			f.close.error_code = QB_TE_APPLICATION_ERROR;
+		} else {
+			f.close.error_code = c->close.code;
+			f.close.frame_type = c->close.frame;
+			f.close.reason = (const uint8_t *)c->close.reason;
+			f.close.reason_len = strlen(c->close.reason);
+		}
+		if (qb_pkt_enc_frame(&t.e, &f) != 0) {
+			qb_pkt_enc_abort(&t.e);
+			continue;
+		}
+		if (ep == CONN_EP_INITIAL && !c->is_server)
+			t.need_pad = true;
+		bool last = true;
+		for (int k = ep + 1; k < CONN_NEP; k++)
+			last = last && !ep_usable(c, k);
+		if (t.need_pad && last)
+			qb_pkt_enc_pad_to(&t.e, QB_MIN_INITIAL_DGRAM);
+		finish_packet(&t, ep, 0, false, false, true);
+	}
+	c->close_pending = false;
+	return (int)qb_pkt_enc_len(&t.e);
+}
+
+int
+qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
+             uint32_t *why)
+{
+	struct tx t = {.c = c, .now = now, .last_ep = -1};
+	uint32_t dummy;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = 0;
+	if (path_id != 0 || cap < QB_MIN_INITIAL_DGRAM)
+		return QB_ERR_ARG;
+	if (c->state == QB_CONN_CLOSED || c->state == QB_CONN_DRAINING ||
+	    (c->state == QB_CONN_CLOSING && !c->close_pending)) {
+		*why = QB_WHY_CLOSED;
+		return 0;
+	}
+	if (cap > c->peer_max_udp)
+		cap = (size_t)c->peer_max_udp;
+	if (c->is_server && !c->path_validated) {
+		/* RFC 9000 §8.1: at most 3x the bytes received before validation. */
+		if (c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes) {
+			qb_recovery_set_amplification_limited(&c->rec, true, now);
+			*why = QB_WHY_AMPLIFICATION;
+			return 0;
+		}
+		uint64_t credit = 3 * c->path_rx_bytes - c->path_tx_bytes;
+		if (credit < cap)
+			cap = (size_t)credit;
+	}
+	size_t dcid_len;
+	if (conn_dcid(c, &dcid_len) == NULL) {
+		*why = QB_WHY_NO_CID;
+		return 0;
+	}
+	int len;
+	if (c->state == QB_CONN_CLOSING) {
+		len = send_close(c, buf, cap, now);
+	} else {
+		bool probe = false;
+		for (int ep = 0; ep < CONN_NEP; ep++)
+			probe |= qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
+		bool cc_ok = qb_cc_can_send(&c->cc) && qb_recovery_can_send(&c->rec, QB_PN_APP);
+		t.eliciting_ok = cc_ok;
+		if (cc_ok && !probe) {
+			uint64_t next = qb_pacer_next_send_time(&c->pacer, now);
+			if (next > now) {
+				t.eliciting_ok = false;
+				t.why |= QB_WHY_PACING;
+				c->pacing_next = next;
+			}
+		}
+		if (!cc_ok)
+			t.why |= QB_WHY_CONGESTION;
+		/* RFC 9001 §6.6: a key is retired well before its limit. */
+		if (c->hs_confirmed &&
+		    c->next_pn[CONN_EP_APP] - c->tx_phase_first_pn >= c->cfg.key_update_packets)
+			qb_conn_key_update(c); /* refused until the last update is acked */
+		bool has[CONN_NEP];
+		int last = -1;
+		for (int ep = 0; ep < CONN_NEP; ep++)
+			if ((has[ep] = ep_has_data(&t, ep)))
+				last = ep;
+		qb_pkt_enc_init(&t.e, buf, cap);
+		for (int ep = 0; ep <= last; ep++)
+			if (has[ep])
+				write_packet(&t, ep, ep == last);
+		if (t.need_pad && qb_pkt_enc_len(&t.e) < QB_MIN_INITIAL_DGRAM)
+			pad_datagram(&t);
+		len = (int)qb_pkt_enc_len(&t.e);
+		if (len == 0) {
+			/* Why nothing: what the caller waits for. */
+			if (!ep_usable(c, CONN_EP_APP) &&
+			    (qb_streams_tx_status(c->streams) & QB_STREAMS_TX_DATA))
+				t.why |= QB_WHY_KEYS;
+			if (qb_streams_tx_status(c->streams) & QB_STREAMS_TX_BLOCKED)
+				t.why |= QB_WHY_FLOW_CONTROL;
+			if (t.why == 0)
+				t.why = QB_WHY_NO_DATA;
+			*why = t.why;
+			return 0;
+		}
+		if (!c->is_server && c->sent_handshake_pkt)
+			/* RFC 9001 §4.9.1: the client drops Initial keys once it sends Handshake.
+			 */
+			conn_discard_epoch(c, CONN_EP_INITIAL, now);
+	}
+	c->st.dgrams_sent++;
+	c->st.bytes_sent += (uint64_t)len;
+	c->path_tx_bytes += (uint64_t)len;
+	if (len > 0 && c->pacing_next <= now)
+		c->pacing_next = QB_TIME_NONE;
+	return len;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build rate (BRIEF §6, issue 5 item 6): 1-RTT STREAM packets of 1200 and 1452
+# bytes built by qb_burst_tx into mbufs, protected with AES-128-GCM, UDP/IPv4/
+# Ethernet prepended and handed to net_null on one lcore, against the bare seal
+# + header protection of the same backend, interleaved in rounds in one
+# process, for each --crypto backend, on the offload path (checksum flags set
+# as on a real NIC: a bench-only switch, net_null advertises none) and on the
+# software checksum path. Run by scripts/bench.sh from the repository root.
+set -euo pipefail
+bin=build/tests/bench/burst/bench_build
+[ -x "$bin" ] || { echo "missing $bin (ninja -C build)"; exit 1; }
+cpu=${BENCH_CPU:-1}
+pin=()
+command -v taskset >/dev/null && pin=(taskset -c "$cpu")
+"${pin[@]}" "$bin" -l "$cpu" --no-huge -m 512 --no-pci --no-shconf \
+	--file-prefix="bench_build_$$" --vdev=net_null0,no-rx=1 --log-level=warning -- \
+	"${BUILD_ROUNDS:-101}" "${BUILD_BURSTS:-64}"

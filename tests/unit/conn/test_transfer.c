@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Stream transfers end to end: byte-exact at 0%, 2% and 10% random loss and
+ * under burst loss; many concurrent streams; small flow-control windows.
+ */
+#include "xfer.h"
+
+static struct xfer x;
+
+static void
+setup_pair(struct h_pair *p, uint64_t seed)
+{
+	h_init(p, seed);
+	h_start(p);
+	cr_assert(h_run(p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+}
+
+static void
+report(struct h_pair *p, const char *name, uint64_t t0, uint64_t bytes)
+{
+	struct qb_conn_stats st;
+	qb_conn_stats(p->c, &st);
+	double s = (double)(p->now - t0) / 1e9;
+	cr_log_info(
+	        "%s: %.3f s simulated, %.1f Mbit/s, sent %lu pkts, lost %lu, srtt %.1f ms, cwnd %lu",
+	        name, s, (double)bytes * 8 / s / 1e6, (unsigned long)st.pkts_sent,
+	        (unsigned long)st.pkts_lost, (double)st.srtt_ns / 1e6, (unsigned long)st.cwnd);
+}
+
+Test(conn_transfer, one_mb_exact_no_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 100);
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 1u << 20, 1, 30000 * H_MS);
+	report(&p, "1MB 0%", t0, 1u << 20);
+	struct qb_conn_stats st;
+	qb_conn_stats(p.c, &st);
+	cr_assert_eq(st.pkts_lost, 0);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_no_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 101);
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 60000 * H_MS);
+	report(&p, "10MB 0%", t0, 10u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, one_mb_exact_2pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 102);
+	p.to_s.loss = p.to_c.loss = 0.02;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 1u << 20, 1, 60000 * H_MS);
+	report(&p, "1MB 2%", t0, 1u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, one_mb_exact_10pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 103);
+	p.to_s.loss = p.to_c.loss = 0.10;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 1u << 20, 1, 120000 * H_MS);
+	report(&p, "1MB 10%", t0, 1u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_2pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 104);
+	p.to_s.loss = p.to_c.loss = 0.02;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
+	report(&p, "10MB 2%", t0, 10u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_10pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 105);
+	p.to_s.loss = p.to_c.loss = 0.10;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 600000 * H_MS);
+	report(&p, "10MB 10%", t0, 10u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_burst_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 106);
+	/* Bad states of ~10 datagrams (80% lost), one per ~200 datagrams. */
+	p.to_s.burst_every = p.to_c.burst_every = 200;
+	p.to_s.burst_len = p.to_c.burst_len = 10;
+	p.to_s.burst_loss = p.to_c.burst_loss = 0.8;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
+	report(&p, "10MB burst", t0, 10u << 20);
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	h_fini(&p);
+}
+
+Test(conn_transfer, fifty_mb_exact_no_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 107);
+	p.to_s.bps = p.to_c.bps = 1000000000ull;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 50u << 20, 1, 300000 * H_MS);
+	report(&p, "50MB 0%", t0, 50u << 20);
+	h_fini(&p);
+}
+
+Test(conn_transfer, thousand_concurrent_streams)
+{
+	struct h_pair p;
+	h_init(&p, 108);
+	p.cfg_s.max_streams_bidi = 1000;
+	p.cfg_c.max_local_streams = 1000;
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 2000, 1000, 60000 * H_MS);
+	cr_assert_eq(x.opened, 1000);
+	h_fini(&p);
+}
+
+Test(conn_transfer, small_flow_control_windows)
+{
+	struct h_pair p;
+	h_init(&p, 109);
+	/* 4 KiB windows that may not grow: flow control paces the transfer. */
+	p.cfg_s.max_data = 8192;
+	p.cfg_s.max_stream_data = 4096;
+	p.cfg_s.max_stream_window = 4096;
+	p.cfg_s.max_conn_window = 8192;
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 256u << 10, 2, 120000 * H_MS);
+	/* 512 KiB through an 8 KiB window over a 20 ms RTT takes >= 64 RTTs. */
+	cr_assert_geq(p.now - t0, 64 * 20 * H_MS, "took %lu ms",
+	              (unsigned long)((p.now - t0) / H_MS));
+	struct qb_streams_fc fc;
+	qb_streams_get_fc(qb_conn_streams(p.s), &fc);
+	cr_assert_leq(fc.rx_window, 8192);
+	report(&p, "512KB fc", t0, 512u << 10);
+	h_fini(&p);
+}
+
+Test(conn_transfer, ten_mb_exact_reorder_duplicate_corrupt)
+{
+	struct h_pair p;
+	h_init(&p, 110);
+	for (struct h_link *l = &p.to_s; l; l = l == &p.to_s ? &p.to_c : NULL) {
+		l->jitter = 5 * H_MS;
+		l->dup = 0.02;
+		l->corrupt = 0.01;
+		l->loss = 0.01;
+	}
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
+	report(&p, "10MB reorder+dup+corrupt", t0, 10u << 20);
+	struct qb_conn_stats st;
+	qb_conn_stats(p.s, &st);
+	cr_assert_gt(st.pkts_dropped, 0, "duplicates and corrupt packets are dropped");
+	h_fini(&p);
+}
+
+static unsigned ku_done;
+
+/* The transfer, with a key update started every 200 ms of fake time by alternating sides. */
+static bool
+x_step_key_update(struct h_pair *p, void *arg)
+{
+	static uint64_t next;
+	if (next == 0)
+		next = p->now + 200 * H_MS;
+	if (p->now >= next && p->s != NULL) {
+		struct qb_conn *c = (ku_done & 1) ? p->s : p->c;
+		if (qb_conn_key_update(c) == 0)
+			ku_done++;
+		next = p->now + 200 * H_MS;
+	}
+	return x_step(p, arg);
+}
+
+Test(conn_transfer, key_updates_during_transfer_at_2pct_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 111);
+	p.to_s.loss = p.to_c.loss = 0.02;
+	memset(&x, 0, sizeof(x));
+	x.size = 4u << 20;
+	x.nstreams = 1;
+	cr_assert(h_run(&p, 300000 * H_MS, x_step_key_update, &x), "transfer incomplete: %lu",
+	          (unsigned long)x.total_recv);
+	cr_assert_eq(x.bad, 0);
+	cr_assert_eq(x.st[0].received, 4u << 20);
+	struct qb_conn_stats a, b;
+	qb_conn_stats(p.c, &a);
+	qb_conn_stats(p.s, &b);
+	cr_log_info("key updates started %u; client saw %lu, server %lu", ku_done,
+	            (unsigned long)a.key_updates, (unsigned long)b.key_updates);
+	cr_assert_geq(ku_done, 4);
+	/* Each update is counted once by the side that starts it and once by the other. */
+	cr_assert_eq(a.key_updates, ku_done);
+	cr_assert_eq(b.key_updates, ku_done);
+	/* Before confirmation, or with an update unacknowledged, none may start. */
+	cr_assert_eq(qb_conn_key_update(p.c), 0);
+	cr_assert_eq(qb_conn_key_update(p.c), QB_ERR_STATE);
+	h_fini(&p);
+}
+
+Test(conn_transfer, automatic_key_updates_by_packet_count)
+{
+	struct h_pair p;
+	h_init(&p, 112);
+	p.cfg_c.key_update_packets = 300; /* stands in for the AEAD limit */
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 2u << 20, 1, 60000 * H_MS);
+	h_run(&p, 500 * H_MS, NULL, NULL); /* the last update reaches the server */
+	struct qb_conn_stats a, b;
+	qb_conn_stats(p.c, &a);
+	qb_conn_stats(p.s, &b);
+	/* ~1500 packets at most 300 per key: several updates, each answered. */
+	cr_assert_geq(a.key_updates, 4, "client updated %lu times", (unsigned long)a.key_updates);
+	cr_assert_eq(b.key_updates, a.key_updates);
+	h_fini(&p);
+}
