@@ -29,7 +29,15 @@ static struct qb_app app;
 static const struct qb_mode_ops *
 mode_ops(enum qb_mode m)
 {
-	return m == QB_MODE_UDPGEN ? &qb_udpgen_ops : &qb_sink_ops;
+	switch (m) {
+	case QB_MODE_UDPGEN:
+		return &qb_udpgen_ops;
+	case QB_MODE_RELAY:
+		return &qb_relay_ops;
+	case QB_MODE_SINK:
+	default:
+		return &qb_sink_ops;
+	}
 }
 
 /* Checks that need the port, before it is configured. Exit code or 0. */
@@ -202,6 +210,8 @@ run(void)
 
 	if (qb_stats_final(&app) != 0)
 		status = QB_EXIT_FAIL;
+	if (ops->stopped != NULL)
+		ops->stopped(&app);
 	missing = qb_port_close(&app.port);
 	ops->fini(&app);
 	if (missing != 0)

@@ -13,6 +13,7 @@
 static const char *const mode_names[] = {
         [QB_MODE_UDPGEN] = "udpgen",
         [QB_MODE_SINK] = "sink",
+        [QB_MODE_RELAY] = "relay",
 };
 
 const char *
@@ -33,8 +34,13 @@ qb_usage(const char *prog)
 	       "EAL offers. With a single lcore, that lcore runs the worker loop itself.\n"
 	       "\n"
 	       "App options (--opt=VALUE or --opt VALUE):\n"
-	       "  --mode=udpgen|sink     udpgen: send UDP datagrams; sink: count what arrives\n"
-	       "                         (and answer ARP/ND for --ip)\n"
+	       "  --mode=udpgen|sink|relay\n"
+	       "                         udpgen: send UDP datagrams; sink: count what arrives\n"
+	       "                         (and answer ARP/ND for --ip); relay: on --listen,\n"
+	       "                         send forward-header datagrams for which an --ip is\n"
+	       "                         the relay on, unchanged, to their destination\n"
+	       "  --listen=PORT          relay: the UDP port of the relaying listener on every\n"
+	       "                         --ip (required)\n"
 	       "  --ip=ADDR[/PREFIX]     an address of the port, IPv4 or IPv6; may repeat\n"
 	       "                         (up to %d); udpgen needs one of --dst-ip's family\n"
 	       "  --dst-ip=ADDR          udpgen: destination address\n"
@@ -42,7 +48,10 @@ qb_usage(const char *prog)
 	       "  --src-port=PORT        udpgen: first source UDP port (default 1024)\n"
 	       "  --flows=N              udpgen: source ports src-port..src-port+N-1, one\n"
 	       "                         flow each, sent round-robin (default 1)\n"
-	       "  --dst-mac=MAC          udpgen: next hop's MAC (default: resolved by ARP/ND)\n"
+	       "  --dst-mac=MAC          udpgen: next hop's MAC (default: resolved by ARP/ND);\n"
+	       "                         relay: the MAC every relayed datagram is sent to\n"
+	       "                         (default: --neigh entries, or --gateway's, resolved\n"
+	       "                         at start)\n"
 	       "  --neigh=IP,MAC         a static neighbour; may repeat (up to %d)\n"
 	       "  --gateway=ADDR         next hop for destinations outside every --ip prefix\n"
 	       "  --pkt-size=BYTES       udpgen: Ethernet frame length without FCS, as\n"
@@ -52,7 +61,7 @@ qb_usage(const char *prog)
 	       "  --rate=PPS             udpgen: packets/s over all workers (default 0: as\n"
 	       "                         fast as possible)\n"
 	       "  --duration=SECONDS     run time; 0: until SIGINT/SIGTERM (default 10 for\n"
-	       "                         udpgen, 0 for sink); fractions allowed\n"
+	       "                         udpgen, 0 for sink and relay); fractions allowed\n"
 	       "  --stats-period=SECONDS one statistics line per port this often (default 1;\n"
 	       "                         0: only the final summary)\n"
 	       "  --stats-json=FILE      write the summary as JSON at exit (also after\n"
@@ -152,6 +161,7 @@ enum opt_id {
 	OPT_ARP_TIMEOUT,
 	OPT_NO_TX_OFFLOAD,
 	OPT_CRYPTO,
+	OPT_LISTEN,
 };
 
 struct opt_def {
@@ -178,6 +188,7 @@ static const struct opt_def opt_defs[] = {
         {"arp-timeout", OPT_ARP_TIMEOUT, true},
         {"no-tx-offload", OPT_NO_TX_OFFLOAD, false},
         {"crypto", OPT_CRYPTO, true},
+        {"listen", OPT_LISTEN, true},
 };
 
 /* "IP,MAC" */
@@ -211,8 +222,10 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 			o->mode = QB_MODE_UDPGEN;
 		else if (strcmp(v, "sink") == 0)
 			o->mode = QB_MODE_SINK;
+		else if (strcmp(v, "relay") == 0)
+			o->mode = QB_MODE_RELAY;
 		else
-			return bad(d->name, v, "unknown mode (udpgen or sink)");
+			return bad(d->name, v, "unknown mode (udpgen, sink or relay)");
 		*mode_set = true;
 		break;
 	case OPT_IP:
@@ -229,6 +242,11 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 	case OPT_GATEWAY:
 		if (qb_ipaddr_parse(v, &o->gateway) != 0)
 			return bad(d->name, v, "bad address");
+		break;
+	case OPT_LISTEN:
+		if (parse_u64(v, 1, 65535, &u) != 0)
+			return bad(d->name, v, "not a port (1..65535)");
+		o->listen_port = (uint16_t)u;
 		break;
 	case OPT_DST_PORT:
 	case OPT_SRC_PORT:
@@ -312,6 +330,13 @@ check(struct qb_opts *o)
 		if (o->neigh[i].ip.family == 0)
 			return bad("neigh", NULL, "bad address");
 	}
+	if (o->mode == QB_MODE_RELAY) {
+		if (o->listen_port == 0)
+			return bad("listen", NULL, "missing: relay needs --listen=PORT");
+		if (o->n_ips == 0)
+			return bad("ip", NULL, "missing: relay needs an --ip to relay on");
+		return 0;
+	}
 	if (o->mode != QB_MODE_UDPGEN)
 		return 0;
 	if (o->dst_ip.family == 0)
@@ -389,7 +414,7 @@ qb_opts_parse(struct qb_opts *o, int argc, char **argv)
 			return rc;
 	}
 	if (!mode_set)
-		return bad("mode", NULL, "missing (udpgen or sink)");
+		return bad("mode", NULL, "missing (udpgen, sink or relay)");
 	if (!duration_set)
 		o->duration = o->mode == QB_MODE_UDPGEN ? 10 : 0;
 	return check(o);

@@ -32,6 +32,7 @@
 enum qb_mode {
 	QB_MODE_UDPGEN,
 	QB_MODE_SINK,
+	QB_MODE_RELAY,
 };
 
 struct qb_static_neigh {
@@ -60,6 +61,7 @@ struct qb_opts {
 	bool no_tx_offload;
 	enum qb_crypto_backend crypto; /* --crypto: auto, boringssl, ipsecmb */
 	unsigned int arp_timeout_ms;
+	uint16_t listen_port; /* relay: the relaying listener's UDP port (0: none) */
 };
 
 /* Prints the usage text to stdout. */
@@ -78,7 +80,7 @@ bool qb_wants_help(int argc, char **argv);
  */
 int qb_opts_parse(struct qb_opts *o, int argc, char **argv);
 
-/* The mode's name ("udpgen", "sink"). */
+/* The mode's name ("udpgen", "sink", "relay"). */
 const char *qb_mode_name(enum qb_mode m);
 
 #endif
