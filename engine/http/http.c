@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The HTTP layer's common part: object life cycle, dispatch to HTTP/0.9
+ * (hq.c) or HTTP/3 (h3.c), the request table, file resolution under the
+ * www root and the client's output files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "qburst/conn.h"
+#include "qburst/error.h"
+#include "http_internal.h"
+
+static enum qb_http_proto
+proto_of(const char *alpn)
+{
+	if (alpn == NULL)
+		return 0;
+	if (strcmp(alpn, "h3") == 0)
+		return QB_HTTP_H3;
+	if (strcmp(alpn, "hq-interop") == 0)
+		return QB_HTTP_HQ;
+	return 0;
+}
+
+static struct qb_http *
+http_alloc(struct qb_conn *conn, const char *alpn, bool server)
+{
+	if (conn == NULL || (alpn != NULL && proto_of(alpn) == 0))
+		return NULL;
+	struct qb_http *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return NULL;
+	h->conn = conn;
+	h->server = server;
+	h->proto = proto_of(alpn);
+	return h;
+}
+
+struct qb_http *
+qb_http_server_new(struct qb_conn *conn, const char *www_root, const char *alpn)
+{
+	struct stat st;
+
+	if (www_root == NULL)
+		return NULL;
+	struct qb_http *h = http_alloc(conn, alpn, true);
+	if (h == NULL)
+		return NULL;
+	if (realpath(www_root, h->root) == NULL || stat(h->root, &st) != 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		free(h);
+		return NULL;
+	}
+	h->root_len = strlen(h->root);
+	/* "/" as the root: every resolved path is inside; keep the check simple. */
+	if (h->root_len == 1)
+		h->root_len = 0;
+	return h;
+}
+
+struct qb_http *
+qb_http_client_new(struct qb_conn *conn, const char *alpn, const char *authority,
+                   const char *const *paths, size_t n, const char *downloads_dir)
+{
+	if (downloads_dir == NULL || (n > 0 && paths == NULL))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (paths[i] == NULL || paths[i][0] != '/' || strlen(paths[i]) > QB_HTTP_PATH_MAX)
+			return NULL;
+	struct qb_http *h = http_alloc(conn, alpn, false);
+	if (h == NULL)
+		return NULL;
+	h->authority = strdup(authority != NULL ? authority : "localhost");
+	h->downloads = strdup(downloads_dir);
+	h->results = calloc(n ? n : 1, sizeof(*h->results));
+	if (h->authority == NULL || h->downloads == NULL || h->results == NULL)
+		goto fail;
+	h->nresults = n;
+	for (size_t i = 0; i < n; i++) {
+		h->results[i].fd = -1;
+		h->results[i].path = strdup(paths[i]);
+		if (h->results[i].path == NULL)
+			goto fail;
+	}
+	return h;
+fail:
+	qb_http_free(h);
+	return NULL;
+}
+
+int
+qb_http_client_add(struct qb_http *h, const char *path)
+{
+	if (h == NULL || h->server || path == NULL || path[0] != '/' ||
+	    strlen(path) > QB_HTTP_PATH_MAX)
+		return QB_ERR_ARG;
+	struct qb_http_client_req *t = realloc(h->results, (h->nresults + 1) * sizeof(*t));
+	if (t == NULL)
+		return QB_ERR_NOMEM;
+	h->results = t;
+	struct qb_http_client_req *c = &t[h->nresults];
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->path = strdup(path);
+	if (c->path == NULL)
+		return QB_ERR_NOMEM;
+	h->nresults++;
+	return 0;
+}
+
+void
+qb_http_free(struct qb_http *h)
+{
+	if (h == NULL)
+		return;
+	qb_h3_free(h);
+	for (size_t i = 0; i < h->nreqs; i++)
+		if (h->reqs[i].used && h->reqs[i].fd >= 0)
+			close(h->reqs[i].fd);
+	for (size_t i = 0; i < h->nresults; i++) {
+		if (h->results[i].fd >= 0)
+			close(h->results[i].fd);
+		free(h->results[i].path);
+	}
+	free(h->results);
+	free(h->reqs);
+	free(h->authority);
+	free(h->downloads);
+	free(h->h3_blocked);
+	free(h);
+}
+
+/* ---- Request table ---------------------------------------------------------- */
+
+struct qb_http_req *
+qb_http_req_find(struct qb_http *h, uint64_t id)
+{
+	for (size_t i = 0; i < h->nreqs; i++)
+		if (h->reqs[i].used && h->reqs[i].id == id)
+			return &h->reqs[i];
+	return NULL;
+}
+
+struct qb_http_req *
+qb_http_req_add(struct qb_http *h, uint64_t id)
+{
+	struct qb_http_req *r = NULL;
+
+	for (size_t i = 0; i < h->nreqs && r == NULL; i++)
+		if (!h->reqs[i].used)
+			r = &h->reqs[i];
+	if (r == NULL) {
+		size_t n = h->nreqs ? 2 * h->nreqs : 16;
+		struct qb_http_req *t = realloc(h->reqs, n * sizeof(*t));
+		if (t == NULL)
+			return NULL;
+		memset(t + h->nreqs, 0, (n - h->nreqs) * sizeof(*t));
+		h->reqs = t;
+		r = &h->reqs[h->nreqs];
+		h->nreqs = n;
+	}
+	memset(r, 0, sizeof(*r));
+	r->used = true;
+	r->id = id;
+	r->fd = -1;
+	return r;
+}
+
+void
+qb_http_req_drop(struct qb_http *h, struct qb_http_req *r)
+{
+	(void)h;
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	r->used = false;
+}
+
+/* ---- Server: files under the root ------------------------------------------- */
+
+int
+qb_http_open_file(struct qb_http *h, struct qb_http_req *r, const char *path, size_t len)
+{
+	char joined[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+
+	r->fd = -1;
+	/* The path ends at a query (RFC 9110 §4.2.1); it must be absolute. */
+	const char *q = memchr(path, '?', len);
+	if (q != NULL)
+		len = (size_t)(q - path);
+	if (len == 0 || path[0] != '/' || len > QB_HTTP_PATH_MAX || memchr(path, '\0', len))
+		return 400;
+	int n = snprintf(joined, sizeof(joined), "%s%.*s", h->root, (int)len, path);
+	if (n < 0 || (size_t)n >= sizeof(joined))
+		return 400;
+	/* realpath follows every ".." and symlink: what it names is what would
+	 * be read, so the containment check is made on it. */
+	if (realpath(joined, real) == NULL)
+		return 404;
+	if (h->root_len > 0 &&
+	    (strncmp(real, h->root, h->root_len) != 0 || real[h->root_len] != '/'))
+		return 403;
+	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == EACCES ? 403 : 404;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 404;
+	}
+	r->fd = fd;
+	r->off = 0;
+	r->size = (uint64_t)st.st_size;
+	return 200;
+}
+
+/* ---- Client: output files and outcomes --------------------------------------- */
+
+bool
+qb_http_client_open_out(struct qb_http *h, size_t i)
+{
+	char name[PATH_MAX];
+	struct qb_http_client_req *c = &h->results[i];
+	const char *base = strrchr(c->path, '/');
+
+	base = base != NULL ? base + 1 : c->path;
+	size_t blen = strcspn(base, "?");
+	if (blen == 0) {
+		base = "index.html";
+		blen = strlen(base);
+	}
+	/* The last component cannot contain '/', and "." or ".." would name a
+	 * directory: refuse those rather than write outside downloads. */
+	if ((blen == 1 && base[0] == '.') || (blen == 2 && base[0] == '.' && base[1] == '.')) {
+		qb_http_client_finish(h, i, false, "%s: bad file name", c->path);
+		return false;
+	}
+	int n = snprintf(name, sizeof(name), "%s/%.*s", h->downloads, (int)blen, base);
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		qb_http_client_finish(h, i, false, "%s: file name too long", c->path);
+		return false;
+	}
+	c->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (c->fd < 0) {
+		qb_http_client_finish(h, i, false, "%s: cannot create %s: %s", c->path, name,
+		                      strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+void
+qb_http_client_finish(struct qb_http *h, size_t i, bool ok, const char *fmt, ...)
+{
+	struct qb_http_client_req *c = &h->results[i];
+	va_list ap;
+
+	if (c->done)
+		return;
+	c->done = true;
+	c->ok = ok;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	va_start(ap, fmt);
+	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
+}
+
+bool
+qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len)
+{
+	struct qb_http_client_req *c = &h->results[i];
+
+	if (c->done)
+		return false;
+	while (len > 0) {
+		ssize_t w = write(c->fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			qb_http_client_finish(h, i, false, "%s: write: %s", c->path,
+			                      w < 0 ? strerror(errno) : "short");
+			return false;
+		}
+		data += w;
+		len -= (size_t)w;
+		c->bytes += (uint64_t)w;
+	}
+	return true;
+}
+
+/* ---- Driving ------------------------------------------------------------------ */
+
+/* Sets the protocol up once the handshake gave an ALPN. false: not yet. */
+static bool
+http_start(struct qb_http *h)
+{
+	if (h->started)
+		return true;
+	if (h->failed || !qb_conn_handshake_complete(h->conn))
+		return false;
+	if (h->proto == 0) {
+		h->proto = proto_of(qb_conn_alpn(h->conn));
+		if (h->proto == 0) {
+			/* TLS let an ALPN through that we do not speak. */
+			h->failed = true;
+			snprintf(h->reason, sizeof(h->reason), "unsupported ALPN %s",
+			         qb_conn_alpn(h->conn) ? qb_conn_alpn(h->conn) : "(none)");
+			return false;
+		}
+	}
+	if (h->proto == QB_HTTP_H3 && qb_h3_start(h) != 0) {
+		h->failed = true;
+		snprintf(h->reason, sizeof(h->reason), "HTTP/3 setup failed");
+		return false;
+	}
+	h->started = true;
+	return true;
+}
+
+int
+qb_http_on_stream_events(struct qb_http *h, uint64_t now)
+{
+	uint64_t id;
+	unsigned ev;
+
+	if (h == NULL)
+		return QB_ERR_ARG;
+	h->now = now;
+	if (!http_start(h))
+		return h->failed ? QB_ERR_STATE : 0;
+	while (qb_conn_stream_next_event(h->conn, &id, &ev)) {
+		int rc = h->proto == QB_HTTP_H3 ? qb_h3_on_stream(h, id, ev)
+		                                : qb_hq_on_stream(h, id, ev);
+		if (rc < 0) {
+			h->failed = true;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int
+qb_http_pump(struct qb_http *h, uint64_t now)
+{
+	if (h == NULL)
+		return QB_ERR_ARG;
+	h->now = now;
+	if (!http_start(h))
+		return h->failed ? QB_ERR_STATE : 0;
+	int rc = h->proto == QB_HTTP_H3 ? qb_h3_pump(h) : qb_hq_pump(h);
+	if (rc < 0)
+		h->failed = true;
+	return rc;
+}
+
+bool
+qb_http_client_done(struct qb_http *h, bool *ok, const char **reason)
+{
+	bool all = true, good = true;
+	const char *why = "";
+
+	if (h == NULL || h->server)
+		return false;
+	for (size_t i = 0; i < h->nresults; i++) {
+		struct qb_http_client_req *c = &h->results[i];
+		all = all && c->done;
+		if (c->done && !c->ok && good) {
+			good = false;
+			why = c->reason;
+		}
+	}
+	if (!all && (h->failed || qb_conn_state(h->conn) >= QB_CONN_CLOSING)) {
+		struct qb_conn_close_info ci;
+		if (h->reason[0] == '\0') {
+			qb_conn_close_info(h->conn, &ci);
+			snprintf(h->reason, sizeof(h->reason),
+			         "connection closed (%s%s error %#llx%s%s)",
+			         ci.by_peer ? "by peer, " : "",
+			         ci.app ? "application" : "transport", (unsigned long long)ci.code,
+			         ci.reason[0] ? ": " : "", ci.reason);
+		}
+		all = true;
+		good = false;
+		why = h->reason;
+	}
+	if (!all)
+		return false;
+	if (ok != NULL)
+		*ok = good;
+	if (reason != NULL)
+		*reason = why;
+	return true;
+}
+
+int
+qb_http_client_result(const struct qb_http *h, size_t i, struct qb_http_result *out)
+{
+	if (h == NULL || h->server || i >= h->nresults || out == NULL)
+		return QB_ERR_ARG;
+	const struct qb_http_client_req *c = &h->results[i];
+	*out = (struct qb_http_result){
+	        .path = c->path,
+	        .done = c->done,
+	        .ok = c->ok,
+	        .status = c->status,
+	        .bytes = c->bytes,
+	        .reason = c->reason,
+	};
+	return 0;
+}
+
+void
+qb_http_server_stats(const struct qb_http *h, struct qb_http_server_stats *out)
+{
+	if (h == NULL || out == NULL)
+		return;
+	*out = h->stats;
+}

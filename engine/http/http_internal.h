@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef QB_HTTP_INTERNAL_H
+#define QB_HTTP_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qburst/http.h"
+
+struct nghttp3_conn;
+
+enum qb_http_proto {
+	QB_HTTP_HQ = 1,
+	QB_HTTP_H3 = 2,
+};
+
+#define QB_HTTP_REASON_MAX 128
+
+/* One request: a stream of the connection, on either side. */
+struct qb_http_req {
+	bool used;
+	bool opened; /* client: the stream exists */
+	uint64_t id;
+	/* Server. */
+	char line[QB_HTTP_PATH_MAX + 16]; /* hq request line so far */
+	size_t line_len;
+	bool parsed;  /* request understood (or refused) */
+	bool rx_done; /* request side read to its end (or reset) */
+	bool tx_done; /* response FIN written, or the stream reset */
+	bool is_get;  /* h3: GET (else HEAD) */
+	int method;   /* h3: 0 none, 1 GET, 2 HEAD, 3 other */
+	int fd;       /* file being sent (-1: none) */
+	uint64_t off, size;
+	/* h3 server data reader: bytes handed to nghttp3 and not yet acked. */
+	uint64_t given, acked;
+	bool resume; /* acked everything given: nghttp3_conn_resume_stream */
+	/* Client. */
+	size_t index; /* in h->results */
+};
+
+struct qb_http_client_req {
+	char *path;
+	int fd;
+	bool started, done, ok;
+	int status;
+	uint64_t bytes;
+	uint64_t stream_id;
+	char reason[QB_HTTP_REASON_MAX];
+};
+
+struct qb_http {
+	struct qb_conn *conn;
+	bool server;
+	enum qb_http_proto proto; /* 0 until known */
+	bool started;             /* protocol set up (h3 streams bound) */
+	bool failed;
+	uint64_t now;
+	/* Server. */
+	char root[PATH_MAX]; /* realpath of www_root */
+	size_t root_len;
+	struct qb_http_server_stats stats;
+	/* Requests by stream (both sides). */
+	struct qb_http_req *reqs;
+	size_t nreqs;
+	/* Client. */
+	char *authority;
+	char *downloads;
+	struct qb_http_client_req *results;
+	size_t nresults, next_start;
+	char reason[QB_HTTP_REASON_MAX + 64];
+	/* HTTP/3. */
+	struct nghttp3_conn *h3;
+	uint64_t *h3_blocked; /* streams told to nghttp3_conn_block_stream */
+	size_t nblocked, cap_blocked;
+	/* Scratch: file chunks (server), stream reads (both). */
+	uint8_t buf[QB_HTTP_CHUNK];
+};
+
+/* http.c */
+struct qb_http_req *qb_http_req_find(struct qb_http *h, uint64_t id);
+struct qb_http_req *qb_http_req_add(struct qb_http *h, uint64_t id);
+void qb_http_req_drop(struct qb_http *h, struct qb_http_req *r);
+/* Resolves path under the root and opens it: 200 with r->fd and r->size,
+ * or 400/403/404 (r->fd stays -1). */
+int qb_http_open_file(struct qb_http *h, struct qb_http_req *r, const char *path, size_t len);
+/* Client: opens the output file of result i; false with the reason set. */
+bool qb_http_client_open_out(struct qb_http *h, size_t i);
+void qb_http_client_finish(struct qb_http *h, size_t i, bool ok, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Writes body bytes to result i's file; false (and the request failed) on error. */
+bool qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len);
+
+/* hq.c */
+int qb_hq_on_stream(struct qb_http *h, uint64_t id, unsigned events);
+int qb_hq_pump(struct qb_http *h);
+
+/* h3.c */
+int qb_h3_start(struct qb_http *h);
+int qb_h3_on_stream(struct qb_http *h, uint64_t id, unsigned events);
+int qb_h3_pump(struct qb_http *h);
+void qb_h3_free(struct qb_http *h);
+
+#endif
