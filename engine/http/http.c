@@ -122,8 +122,8 @@ qb_http_free(struct qb_http *h)
 		return;
 	qb_h3_free(h);
 	for (size_t i = 0; i < h->nreqs; i++)
-		if (h->reqs[i].used && h->reqs[i].fd >= 0)
-			close(h->reqs[i].fd);
+		if (h->reqs[i].used)
+			qb_http_req_drop(h, &h->reqs[i]);
 	for (size_t i = 0; i < h->nresults; i++) {
 		if (h->results[i].fd >= 0)
 			close(h->results[i].fd);
@@ -180,6 +180,8 @@ qb_http_req_drop(struct qb_http *h, struct qb_http_req *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
+	free(r->body);
+	r->body = NULL;
 	r->used = false;
 }
 

@@ -33,9 +33,14 @@ struct qb_http_req {
 	int method;   /* h3: 0 none, 1 GET, 2 HEAD, 3 other */
 	int fd;       /* file being sent (-1: none) */
 	uint64_t off, size;
-	/* h3 server data reader: bytes handed to nghttp3 and not yet acked. */
+	/* h3 server data reader: bytes handed to nghttp3 and acked back; the
+	 * handed bytes live in body until acked. hq: given is the time of the
+	 * last short write. */
 	uint64_t given, acked;
-	bool resume; /* acked everything given: nghttp3_conn_resume_stream */
+	uint8_t *body;
+	bool waiting; /* the reader said WOULDBLOCK: resume once acked */
+	bool resume;  /* resume the stream at the next flush */
+	bool failed;  /* reading the file failed: reset the stream */
 	/* Client. */
 	size_t index; /* in h->results */
 };
@@ -48,6 +53,12 @@ struct qb_http_client_req {
 	uint64_t bytes;
 	uint64_t stream_id;
 	char reason[QB_HTTP_REASON_MAX];
+};
+
+/* An HTTP/3 stream that the core refused bytes on (nghttp3_conn_block_stream). */
+struct qb_h3_blocked {
+	uint64_t id;
+	uint64_t since; /* ns */
 };
 
 struct qb_http {
@@ -72,7 +83,7 @@ struct qb_http {
 	char reason[QB_HTTP_REASON_MAX + 64];
 	/* HTTP/3. */
 	struct nghttp3_conn *h3;
-	uint64_t *h3_blocked; /* streams told to nghttp3_conn_block_stream */
+	struct qb_h3_blocked *h3_blocked;
 	size_t nblocked, cap_blocked;
 	/* Scratch: file chunks (server), stream reads (both). */
 	uint8_t buf[QB_HTTP_CHUNK];

@@ -309,3 +309,18 @@ Test(http, bad_args)
 	qb_http_free(h);
 	h_fini(&p);
 }
+
+Test(http, h3_parallel, .timeout = 120)
+{
+	t_parallel("h3", 0, 21);
+}
+
+Test(http, h3_parallel_loss, .timeout = 180)
+{
+	t_parallel("h3", 0.02, 22);
+}
+
+Test(http, h3_refusals, .timeout = 60)
+{
+	t_refusals("h3", 23);
+}
