@@ -207,8 +207,9 @@ qb_http_open_file(struct qb_http *h, struct qb_http_req *r, const char *path, si
 	 * be read, so the containment check is made on it. */
 	if (realpath(joined, real) == NULL)
 		return 404;
-	if (h->root_len > 0 &&
-	    (strncmp(real, h->root, h->root_len) != 0 || real[h->root_len] != '/'))
+	/* Inside means the root itself or below it ("/www2" is not in "/www"). */
+	if (h->root_len > 0 && (strncmp(real, h->root, h->root_len) != 0 ||
+	                        (real[h->root_len] != '/' && real[h->root_len] != '\0')))
 		return 403;
 	int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
