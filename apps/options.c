@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_common.h>
@@ -322,6 +323,7 @@ check_json_dir(const char *path)
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	char why[PATH_MAX + 64];
+	struct stat st;
 	size_t len;
 
 	if (slash == NULL) {
@@ -335,7 +337,7 @@ check_json_dir(const char *path)
 		memcpy(dir, path, len);
 		dir[len] = '\0';
 	}
-	if (slash != NULL && slash[1] == '\0') {
+	if ((slash != NULL && slash[1] == '\0') || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
 		bad("stats-json", path, "names a directory, not a file");
 		return -1;
 	}

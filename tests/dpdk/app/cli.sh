@@ -71,6 +71,7 @@ bad)
 	expect_bad "--flows=1000" -- $V4 --src-port=65000 --flows=1000
 	expect_bad "--stats-json=/nonexistent" -- $V4 --stats-json=/nonexistent/x.json
 	expect_bad "--stats-json" -- $V4 --stats-json="$WORK/nodir/x.json"
+	expect_bad "--stats-json" -- $V4 --stats-json="$WORK"
 	# Without "--", every argument is an app option.
 	expect_bad "--bogus: unknown option" --bogus
 	expect_bad "--bogus: unknown option" $V4 --bogus
