@@ -28,7 +28,8 @@
  * Usage: bench_bulk [MB [ROUNDS]]   (defaults 200 and 3). Prints, never asserts
  * (but exits 1 when a transfer stalls or loses bytes). With the environment
  * variable BENCH_BULK_TRANSFER_ONLY set, only the transfers run (no AEAD
- * loops), for a profiler.
+ * loops), for a profiler; BENCH_BULK_SNDBUF_KB sets the per-stream send
+ * buffer (default 4096).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -184,6 +185,10 @@ make_ctx(enum qb_tls_role role)
  * would put their first-touch page faults into the timed transfer). */
 static struct qb_stream_pools pool_c, pool_s;
 
+/* Per-stream send buffer (BENCH_BULK_SNDBUF_KB; default 4 MiB as in the
+ * conn tests' harness). */
+static uint64_t sndbuf = 4u << 20;
+
 static void
 pair_init(struct pair *p, struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, uint64_t seed)
 {
@@ -192,7 +197,7 @@ pair_init(struct pair *p, struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, uint
 	p->cfg_c = (struct qb_conn_config){
 	        .tls = cctx, .pools = &pool_c, .server_name = "localhost", .seed = seed};
 	p->cfg_s = (struct qb_conn_config){.tls = sctx, .pools = &pool_s, .seed = seed + 1};
-	p->cfg_c.send_buffer_max = p->cfg_s.send_buffer_max = 4u << 20;
+	p->cfg_c.send_buffer_max = p->cfg_s.send_buffer_max = sndbuf;
 	p->cfg_c.max_sent_packets = p->cfg_s.max_sent_packets = 16384;
 	p->c = qb_conn_client_new(&p->cfg_c, p->now);
 	if (p->c == NULL)
@@ -627,15 +632,18 @@ main(int argc, char **argv)
 	if (mb == 0)
 		mb = 200;
 	skip_aead = getenv("BENCH_BULK_TRANSFER_ONLY") != NULL;
+	if (getenv("BENCH_BULK_SNDBUF_KB") != NULL)
+		sndbuf = strtoull(getenv("BENCH_BULK_SNDBUF_KB"), NULL, 10) << 10;
 	if (rounds < 1 || rounds > MAX_ROUND)
 		rounds = 3;
 	bare_init(&bare);
 	if (qb_stream_pools_init(&pool_c, 4096, 8192, 4096) != 0 ||
 	    qb_stream_pools_init(&pool_s, 4096, 8192, 4096) != 0)
 		die("qb_stream_pools_init failed");
-	printf("bench_bulk: in-memory upload, client to server on one stream, one thread; "
-	       "TLS suite %#x (%s)\n",
-	       suite, suite == QB_TLS_AES_128_GCM_SHA256 ? "AES-128-GCM" : "not AES-128-GCM");
+	printf("bench_bulk: in-memory upload, client to server on one stream, one thread, "
+	       "send buffer %lu KiB; TLS suite %#x (%s)\n",
+	       (unsigned long)(sndbuf >> 10), suite,
+	       suite == QB_TLS_AES_128_GCM_SHA256 ? "AES-128-GCM" : "not AES-128-GCM");
 	if (suite != QB_TLS_AES_128_GCM_SHA256)
 		printf("  warning: the suite is not AES-128-GCM; the AEAD timings below are "
 		       "AES-128-GCM and do not match the transfer\n");
