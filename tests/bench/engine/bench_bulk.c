@@ -388,6 +388,14 @@ transfer(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, uint64_t size, uint64
 
 /* ---- The AEAD alone, at the sizes the transfer produced ------------------- */
 
+/* Thread CPU time, like the transfer's: the machine is shared, and wall
+ * time would charge another process's slices to the AEAD. */
+static uint64_t
+cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
 struct bare {
 	EVP_AEAD_CTX aead;
 	AES_KEY hp;
@@ -443,7 +451,7 @@ time_bare_seal(const struct bare *b, size_t len)
 	const size_t hl = PN_OFFSET + PN_LEN, pl = payload_of(len);
 	uint8_t nonce[12];
 	size_t out;
-	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	uint64_t t0 = cpu_ns();
 
 	for (uint64_t pn = 0; pn < AEAD_REPS; pn++) {
 		pkt[0] = 0x40 | (PN_LEN - 1);
@@ -455,7 +463,7 @@ time_bare_seal(const struct bare *b, size_t len)
 			die("bare seal failed");
 		bare_hp(b, pkt);
 	}
-	return (double)(clock_ns(CLOCK_MONOTONIC) - t0) / AEAD_REPS;
+	return (double)(cpu_ns() - t0) / AEAD_REPS;
 }
 
 /* The open is out of place (the sealed packet stays intact for the next
@@ -477,7 +485,7 @@ time_bare_open(const struct bare *b, size_t len)
 	                       hl))
 		die("bare seal failed");
 	bare_hp(b, pkt);
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0 = cpu_ns();
 	for (int i = 0; i < AEAD_REPS; i++) {
 		uint8_t mask[16];
 
@@ -491,21 +499,21 @@ time_bare_open(const struct bare *b, size_t len)
 		                       hl))
 			die("bare open failed");
 	}
-	return (double)(clock_ns(CLOCK_MONOTONIC) - t0) / AEAD_REPS;
+	return (double)(cpu_ns() - t0) / AEAD_REPS;
 }
 
 static double
 time_seal(const struct qb_crypto_key *key, size_t len)
 {
 	static uint8_t pkt[2048];
-	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
+	uint64_t t0 = cpu_ns();
 
 	for (uint64_t pn = 0; pn < AEAD_REPS; pn++) {
 		pkt[0] = 0x40 | (PN_LEN - 1);
 		if (qb_crypto_protect(key, pkt, PN_OFFSET, PN_LEN, pn, payload_of(len)) < 0)
 			die("qb_crypto_protect failed");
 	}
-	return (double)(clock_ns(CLOCK_MONOTONIC) - t0) / AEAD_REPS;
+	return (double)(cpu_ns() - t0) / AEAD_REPS;
 }
 
 /* qb_crypto_unprotect works in place: each turn copies the sealed packet
@@ -521,18 +529,18 @@ time_open(const struct qb_crypto_key *key, size_t len)
 	src[0] = 0x40 | (PN_LEN - 1);
 	if (qb_crypto_protect(key, src, PN_OFFSET, PN_LEN, 7, payload_of(len)) < 0)
 		die("qb_crypto_protect failed");
-	t0 = clock_ns(CLOCK_MONOTONIC);
+	t0 = cpu_ns();
 	for (int i = 0; i < AEAD_REPS; i++) {
 		memcpy(pkt, src, len);
 		if (qb_crypto_unprotect(key, pkt, len, PN_OFFSET, 6, &hdr) != 0)
 			die("qb_crypto_unprotect failed");
 	}
-	t1 = clock_ns(CLOCK_MONOTONIC);
+	t1 = cpu_ns();
 	for (int i = 0; i < AEAD_REPS; i++) {
 		memcpy(pkt, src, len);
 		__asm__ volatile("" : : "r"(pkt) : "memory"); /* keep the copy */
 	}
-	t2 = clock_ns(CLOCK_MONOTONIC);
+	t2 = cpu_ns();
 	return (double)((t1 - t0) - (t2 - t1)) / AEAD_REPS;
 }
 
