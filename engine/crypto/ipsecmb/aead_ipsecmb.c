@@ -61,6 +61,16 @@ imb_seal(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *a
 }
 
 static int
+imb_seal_from(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+              size_t aad_len, uint8_t *buf, size_t head_len, const uint8_t *src, size_t src_len)
+{
+	const struct qb_imb_state *st = qb_aead_state_const(key);
+
+	qb_imb_gcm_seal_from(&st->gcm, nonce, aad, aad_len, buf, head_len, src, src_len);
+	return 0;
+}
+
+static int
 imb_open(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
          uint8_t *buf, size_t len)
 {
@@ -83,6 +93,7 @@ const struct qb_aead_ops qb_aead_ipsecmb_ops = {
         .init = imb_init,
         .clear = imb_clear,
         .seal = imb_seal,
+        .seal_from = imb_seal_from,
         .open = imb_open,
         .hp_mask = imb_hp_mask,
 };

@@ -66,12 +66,16 @@ typedef void (*qb_imb_gcm_fn)(const struct gcm_key_data *, struct gcm_context_da
  * Must be 16-byte aligned, which malloc and _Alignas(16) storage give and
  * which is all ipsec-mb asks (its header's 64-byte alignment is a
  * preference; a test checks a 16-but-not-64-aligned key), so a key copied
- * to another 16-aligned place stays valid. 1024 bytes.
+ * to another 16-aligned place stays valid. About 1 KiB.
  */
 struct qb_imb_gcm {
 	struct gcm_key_data gcm __attribute__((aligned(16)));
 	qb_imb_gcm_fn enc;
 	qb_imb_gcm_fn dec;
+	/* The incremental calls, for a plaintext in two pieces (qb_imb_gcm_seal_from). */
+	aes_gcm_init_t init;
+	aes_gcm_enc_dec_update_t enc_update;
+	aes_gcm_enc_dec_finalize_t enc_finalize;
 } __attribute__((aligned(16)));
 
 /* One direction's AEAD key for the packet-number API: the GCM key and the IV. */
@@ -119,6 +123,16 @@ qb_imb_gcm_seal(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t 
 
 	g->enc(&g->gcm, &ctx, buf, buf, len, nonce, ad, ad_len, buf + len, QB_IMB_TAG_LEN);
 }
+
+/*
+ * Seals a plaintext in two pieces: head_len bytes at buf (in place), then
+ * src_len bytes read from src, whose ciphertext goes to buf + head_len; the
+ * tag follows at buf + head_len + src_len. src must not overlap that area.
+ * Byte for byte what qb_imb_gcm_seal() gives on the pieces copied together.
+ */
+void qb_imb_gcm_seal_from(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad,
+                          size_t ad_len, uint8_t *buf, size_t head_len, const uint8_t *src,
+                          size_t src_len);
 
 /*
  * Opens len bytes at buf in place, the tag following them at buf + len.

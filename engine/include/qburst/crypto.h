@@ -217,6 +217,23 @@ int qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_o
                       size_t pn_len, uint64_t pn, size_t payload_len);
 
 /*
+ * As qb_crypto_protect(), but the payload is in two pieces: its first
+ * head_len bytes are already in pkt after the header (the frame headers the
+ * encoder wrote, e.g. a STREAM frame's type, id and offset), and the
+ * src_len bytes that follow are read from src (e.g. the application's send
+ * buffer) and only their ciphertext is written into pkt, at
+ * pn_offset + pn_len + head_len: the plaintext is never copied into the
+ * packet. pkt needs room for the header, head_len + src_len bytes and the
+ * 16-byte tag. src must not overlap that room. The result is byte for byte
+ * what qb_crypto_protect() gives on the same bytes copied in place. Returns
+ * the protected packet length or the errors of qb_crypto_protect() (with
+ * payload_len = head_len + src_len).
+ */
+int qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                           size_t pn_len, uint64_t pn, size_t head_len, const uint8_t *src,
+                           size_t src_len);
+
+/*
  * First half of unprotect (RFC 9001 §5.4.2): remove header protection in place
  * from a packet of pkt_len bytes (for a long header: up to the end given by
  * its Length field; for a short header: the rest of the datagram) whose packet
