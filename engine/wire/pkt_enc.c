@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "qburst/frame.h"
 #include "qburst/packet.h"
 
 /*
@@ -202,19 +203,14 @@ qb_pkt_enc_pad_for_sample(struct qb_pkt_enc *e)
 	return qb_pkt_enc_pad(e, MIN_PN_AND_FRAMES - have);
 }
 
-int
-qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
+/* Closes the open packet: tag room zeroed, layout reported (as finish). */
+static inline void
+close_packet(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
 {
-	if (!e->open)
-		return QB_ERR_STATE;
-	/* Cannot fail: begin checked that the sample padding fits. */
-	int rc = qb_pkt_enc_pad_for_sample(e);
-	if (rc < 0)
-		return rc;
 	size_t payload = qb_pkt_enc_payload_len(e);
+
 	if (e->len_off)
 		qb_varint_put_n(e->buf + e->len_off, e->pn_len + payload + QB_AEAD_TAG_LEN, 2);
-	/* Zero the tag space so nothing stale leaks if the caller forgets to seal. */
 	memset(e->buf + e->off, 0, QB_AEAD_TAG_LEN);
 	e->off += QB_AEAD_TAG_LEN;
 	if (info) {
@@ -229,6 +225,61 @@ qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
 	}
 	e->open = false;
 	e->closed = false;
+}
+
+int
+qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
+{
+	if (!e->open)
+		return QB_ERR_STATE;
+	/* Cannot fail: begin checked that the sample padding fits. */
+	int rc = qb_pkt_enc_pad_for_sample(e);
+	if (rc < 0)
+		return rc;
+	close_packet(e, info);
+	return 0;
+}
+
+int
+qb_pkt_enc_stream_final(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset, size_t len,
+                        bool fin, size_t *taken, struct qb_pkt_layout *info)
+{
+	if (!e->open || e->closed)
+		return QB_ERR_STATE;
+	if ((stream_id | offset) > QB_VARINT_MAX || len > QB_VARINT_MAX - offset ||
+	    (len == 0 && !fin))
+		return QB_ERR_ARG;
+	size_t room = e->limit - e->off;
+	size_t id_len = qb_varint_len(stream_id), off_len = offset ? qb_varint_len(offset) : 0;
+	size_t h0 = 1 + id_len + off_len, pad = 0, take;
+	uint8_t type = (uint8_t)(QB_FT_STREAM | (offset ? QB_STREAM_OFF : 0));
+
+	if (room < h0 || (room == h0 && len != 0))
+		return QB_ERR_NOBUF;
+	/*
+	 * The frame is the packet's last, so it never needs a Length: it runs
+	 * to the end of the packet, which ends with the data (RFC 9000 §19.8).
+	 */
+	take = len < room - h0 ? len : room - h0;
+	/* pn + frames must reach the sample's end (RFC 9001 §5.4.2): PADDING
+	 * before the frame (RFC 9000 §19.1) when the data is that short. */
+	size_t have = e->pn_len + qb_pkt_enc_payload_len(e) + h0 + take;
+	if (have < MIN_PN_AND_FRAMES)
+		pad = MIN_PN_AND_FRAMES - have;
+	if (fin && take == len)
+		type |= QB_STREAM_FIN;
+
+	uint8_t *p = e->buf + e->off;
+	if (pad)
+		memset(p, 0, pad); /* begin reserved room for it (fits()) */
+	p += pad;
+	*p++ = type;
+	p = qb_varint_put_n(p, stream_id, id_len);
+	if (off_len)
+		p = qb_varint_put_n(p, offset, off_len);
+	e->off = (size_t)(p - e->buf) + take;
+	*taken = take;
+	close_packet(e, info);
 	return 0;
 }
 
