@@ -228,47 +228,6 @@ make_nonce(uint8_t nonce[QB_IMB_IV_LEN], const uint8_t iv[QB_IMB_IV_LEN], uint64
 	memcpy(nonce + 4, &tail, 8);
 }
 
-void
-qb_imb_gcm_seal_from(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad,
-                     size_t ad_len, uint8_t *buf, size_t head_len, const uint8_t *src,
-                     size_t src_len)
-{
-	struct gcm_context_data ctx;
-	size_t whole = head_len & ~(size_t)15, part = head_len - whole;
-	uint8_t *out = buf + whole;
-	uint8_t *tag = buf + head_len + src_len;
-
-	g->init(&g->gcm, &ctx, nonce, ad, ad_len);
-	if (whole != 0)
-		g->enc_update(&g->gcm, &ctx, buf, buf, whole);
-	if (part != 0) {
-		/*
-		 * The head ends inside a 16-byte block. An update that stops
-		 * mid-block leaves the next one to finish that block byte by
-		 * byte, so complete it here from src's first bytes (a stack
-		 * block) and keep every update block-aligned.
-		 */
-		size_t need = 16 - part;
-
-		if (src_len >= need) {
-			uint8_t blk[16];
-
-			memcpy(blk, out, part);
-			memcpy(blk + part, src, need);
-			g->enc_update(&g->gcm, &ctx, out, blk, 16);
-			out += 16;
-			src += need;
-			src_len -= need;
-		} else {
-			g->enc_update(&g->gcm, &ctx, out, out, part);
-			out += part;
-		}
-	}
-	if (src_len != 0)
-		g->enc_update(&g->gcm, &ctx, out, src, src_len);
-	g->enc_finalize(&g->gcm, &ctx, tag, QB_IMB_TAG_LEN);
-}
-
 int
 qb_imb_gcm_open(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad, size_t ad_len,
                 uint8_t *buf, size_t len)
