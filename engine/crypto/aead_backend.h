@@ -59,6 +59,15 @@ struct qb_aead_ops {
 	                 size_t src_len);
 
 	/*
+	 * Optional (NULL: qb_crypto_protect_gap copies, then seals in place).
+	 * Encrypt len bytes from in to out (the two do not overlap) and write
+	 * the tag at out + len: one-shot, as seal() but out of place. Returns
+	 * 0 or QB_ERR_CRYPTO. No allocation, lock or syscall.
+	 */
+	int (*seal_to)(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+	               size_t aad_len, uint8_t *out, const uint8_t *in, size_t len);
+
+	/*
 	 * Decrypt len bytes at buf in place, the 16-byte tag following them
 	 * at buf + len. Returns 0 on success. On failure returns QB_ERR_CRYPTO
 	 * and [buf, buf + len + 16) MUST hold exactly what it held before the

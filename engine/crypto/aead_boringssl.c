@@ -109,6 +109,19 @@ qb_bssl_seal_from(const struct qb_crypto_key *key, const uint8_t *nonce, const u
 }
 
 static int
+qb_bssl_seal_to(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+                size_t aad_len, uint8_t *out, const uint8_t *in, size_t len)
+{
+	const struct qb_bssl_state *st = qb_aead_state_const(key);
+	size_t tag_len;
+
+	if (!EVP_AEAD_CTX_seal_scatter(&st->aead, out, out + len, &tag_len, QB_CRYPTO_TAG_LEN,
+	                               nonce, QB_CRYPTO_IV_LEN, in, len, NULL, 0, aad, aad_len))
+		return QB_ERR_CRYPTO;
+	return 0;
+}
+
+static int
 qb_bssl_open(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
              size_t aad_len, uint8_t *buf, size_t len)
 {
@@ -152,6 +165,7 @@ const struct qb_aead_ops qb_aead_boringssl_ops = {
         .clear = qb_bssl_clear,
         .seal = qb_bssl_seal,
         .seal_from = qb_bssl_seal_from,
+        .seal_to = qb_bssl_seal_to,
         .open = qb_bssl_open,
         .hp_mask = qb_bssl_hp_mask,
 };

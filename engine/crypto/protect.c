@@ -10,6 +10,9 @@
 #include "crypto/aead_backend.h"
 #include "qburst/varint.h"
 
+/* The most head bytes qb_crypto_protect_gap borrows (frame headers). */
+#define QB_CRYPTO_GAP_MAX 64
+
 /* nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).
  * The pn only reaches the last 8 bytes, so one 64-bit XOR does it. */
 static inline void
@@ -115,6 +118,37 @@ qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_
 			memcpy(payload + head_len, src, src_len);
 		rc = key->ops->seal(key, nonce, pkt, hdr_len, payload, head_len + src_len);
 	}
+	if (rc != 0)
+		return QB_ERR_CRYPTO;
+	qb_protect_header(key, pkt, pn_offset, pn_len);
+	return (int)(hdr_len + head_len + src_len + QB_CRYPTO_TAG_LEN);
+}
+
+int
+qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                      size_t pn_len, uint64_t pn, size_t head_len, uint8_t *src, size_t src_len)
+{
+	size_t hdr_len = pn_offset + pn_len;
+	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t saved[QB_CRYPTO_GAP_MAX];
+	uint8_t *payload = pkt + hdr_len;
+	int rc;
+
+	if (head_len > sizeof(saved))
+		return QB_ERR_ARG;
+	if (key->ops == NULL || key->ops->seal_to == NULL || head_len == 0)
+		return qb_crypto_protect_from(key, pkt, pn_offset, pn_len, pn, head_len, src,
+		                              src_len);
+	rc = qb_protect_begin(key, pkt, pn_offset, pn_len, pn, head_len + src_len);
+	if (rc != 0)
+		return rc;
+	qb_nonce(nonce, key->iv, pn);
+	/* Borrow the gap: the head goes right before the data, then back. */
+	memcpy(saved, src - head_len, head_len);
+	memcpy(src - head_len, payload, head_len);
+	rc = key->ops->seal_to(key, nonce, pkt, hdr_len, payload, src - head_len,
+	                       head_len + src_len);
+	memcpy(src - head_len, saved, head_len);
 	if (rc != 0)
 		return QB_ERR_CRYPTO;
 	qb_protect_header(key, pkt, pn_offset, pn_len);

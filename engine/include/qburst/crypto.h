@@ -234,6 +234,21 @@ int qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t
                            size_t src_len);
 
 /*
+ * As qb_crypto_protect_from(), for a source with room before it: the
+ * head_len bytes just before src, [src - head_len, src), must be writable
+ * memory of the caller (a send buffer's headroom, or bytes already sent).
+ * They are borrowed during the call: saved, overwritten with the head, and
+ * restored before it returns, so that head and data are one contiguous
+ * plaintext and the backend seals it in one pass straight into the packet
+ * (the incremental AEAD calls a split plaintext needs cost more than the
+ * copy on ipsec-mb). Nothing else may read those bytes meanwhile. Same
+ * result, bytes and errors as qb_crypto_protect_from(); head_len <= 64.
+ */
+int qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                          size_t pn_len, uint64_t pn, size_t head_len, uint8_t *src,
+                          size_t src_len);
+
+/*
  * First half of unprotect (RFC 9001 §5.4.2): remove header protection in place
  * from a packet of pkt_len bytes (for a long header: up to the end given by
  * its Length field; for a short header: the rest of the datagram) whose packet

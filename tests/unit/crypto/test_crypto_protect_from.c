@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * qb_crypto_protect_from(): the payload sealed from two pieces (frame
+ * qb_crypto_protect_from() and qb_crypto_protect_gap(): the payload sealed from two pieces (frame
  * headers in the packet, data read from the sender's buffer) must give the
  * very bytes qb_crypto_protect() gives on the same payload copied in place,
  * for every backend, AEAD, header, pn length and split, and must write
@@ -19,6 +19,7 @@
 #define PKT_ROOM (MAX_HDR + MAX_HEAD + MAX_SRC + QB_CRYPTO_TAG_LEN)
 #define CANARY   32
 #define ITER     400
+#define GAP      64 /* the room qb_crypto_protect_gap may borrow */
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
@@ -59,8 +60,9 @@ make_key(struct qb_crypto_key *key, enum qb_aead_alg alg, enum qb_crypto_backend
 static void
 check_same(const struct qb_crypto_key *key)
 {
-	static uint8_t a[PKT_ROOM + CANARY], b[PKT_ROOM + CANARY], src[MAX_SRC + CANARY],
-	        src_copy[MAX_SRC + CANARY];
+	static uint8_t a[PKT_ROOM + CANARY], b[PKT_ROOM + CANARY], c[PKT_ROOM + CANARY],
+	        src[MAX_SRC + CANARY], src_copy[MAX_SRC + CANARY], gap[GAP + MAX_SRC + CANARY],
+	        gap_copy[GAP + MAX_SRC + CANARY];
 
 	for (int it = 0; it < ITER; it++) {
 		size_t pn_len = 1 + rnd() % 4;
@@ -80,7 +82,11 @@ check_same(const struct qb_crypto_key *key)
 		fill(src, sizeof(src));
 		memcpy(src_copy, src, sizeof(src));
 		memcpy(b, a, sizeof(b));
-		/* a: the payload copied in place; b: only the head is. */
+		memcpy(c, a, sizeof(c));
+		fill(gap, sizeof(gap));
+		memcpy(gap + GAP, src, n);
+		memcpy(gap_copy, gap, sizeof(gap));
+		/* a: the payload copied in place; b and c: only the head is. */
 		memcpy(a + hdr + head, src, n);
 
 		ra = qb_crypto_protect(key, a, pn_offset, pn_len, pn, head + n);
@@ -91,6 +97,12 @@ check_same(const struct qb_crypto_key *key)
 		cr_assert(memcmp(a, b, sizeof(a)) == 0, "iter %d: head %zu src %zu: bytes differ",
 		          it, head, n);
 		cr_assert(memcmp(src, src_copy, sizeof(src)) == 0, "iter %d: source written", it);
+		/* The gap variant: same bytes, and the borrowed bytes are back. */
+		int rc = qb_crypto_protect_gap(key, c, pn_offset, pn_len, pn, head, gap + GAP, n);
+		cr_assert_eq(rc, ra, "iter %d: gap %d != %d", it, rc, ra);
+		cr_assert(memcmp(a, c, sizeof(a)) == 0,
+		          "iter %d: head %zu src %zu: gap bytes differ", it, head, n);
+		cr_assert(memcmp(gap, gap_copy, sizeof(gap)) == 0, "iter %d: gap not restored", it);
 
 		/* And it is a real packet: it opens to the head and the source. */
 		cr_assert_eq(qb_crypto_unprotect(key, b, total, pn_offset, pn - 1, &ch), 0);
@@ -156,6 +168,7 @@ Test(crypto_protect_from, backend_without_it_falls_back_to_copy)
 	ops.id = QB_CRYPTO_IPSECMB;
 	ops.seal = plain_seal;
 	ops.seal_from = NULL;
+	ops.seal_to = NULL;
 	cr_assert_eq(qb_aead_backend_register(QB_CRYPTO_IPSECMB, &ops), 0);
 	{
 		struct qb_crypto_key key;
@@ -163,8 +176,9 @@ Test(crypto_protect_from, backend_without_it_falls_back_to_copy)
 		make_key(&key, QB_AEAD_AES128GCM, QB_CRYPTO_IPSECMB);
 		cr_assert_eq(qb_crypto_key_backend(&key), QB_CRYPTO_IPSECMB);
 		check_same(&key);
-		/* Both paths went through seal: ITER in place, ITER after a copy. */
-		cr_assert_eq(plain_seals, 2 * ITER);
+		/* Every path went through seal: in place, and after a copy twice
+		 * (protect_from, and protect_gap without seal_to). */
+		cr_assert_eq(plain_seals, 3 * ITER);
 		qb_crypto_key_clear(&key);
 	}
 	cr_assert_eq(qb_aead_backend_register(QB_CRYPTO_IPSECMB, NULL), 0);
@@ -182,6 +196,9 @@ Test(crypto_protect_from, refuses_what_protect_refuses)
 	/* First byte says a 2-byte pn, the call a 3-byte one. */
 	cr_assert_eq(qb_crypto_protect_from(&key, pkt, 9, 3, 7, 4, src, 8), QB_ERR_ARG);
 	cr_assert_eq(qb_crypto_protect_from(&none, pkt, 9, 2, 7, 4, src, 8), QB_ERR_ARG);
+	/* protect_gap borrows at most 64 bytes of head room. */
+	static uint8_t room[128];
+	cr_assert_eq(qb_crypto_protect_gap(&key, pkt, 9, 2, 7, 65, room + 65, 8), QB_ERR_ARG);
 	/* The smallest that fits: 2 + 2 bytes. */
 	cr_assert_eq(qb_crypto_protect_from(&key, pkt, 9, 2, 7, 0, src, 2), 9 + 2 + 2 + 16);
 	qb_crypto_key_clear(&key);
