@@ -120,14 +120,18 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		int len;
 
 		/*
-		 * The next datagram's area (headers included) is written
-		 * soon: fetch it for writing while this one is sealed.
+		 * The next datagram's first lines (its headers and the QUIC
+		 * header) are written out of order: fetch them for writing
+		 * while this one is sealed. The rest is written front to back
+		 * by the cipher, which the hardware prefetcher follows; fetching
+		 * every line (~20 per datagram) measured no better and costs
+		 * ~80 instructions.
 		 */
 		if (n + 1 < max_segments) {
-			uint8_t *nx = m[n + 1]->buf_addr;
+			uint8_t *nx = m[n + 1]->buf_addr; /* the headers start there */
 
-			for (size_t o = 0; o < head + cap; o += RTE_CACHE_LINE_SIZE)
-				__builtin_prefetch(nx + o, 1, 3);
+			__builtin_prefetch(nx, 1, 3);
+			__builtin_prefetch(nx + head, 1, 3);
 		}
 		len = fill(arg, data, cap, now, &w);
 		if (unlikely(len <= 0 || (size_t)len > cap)) {
