@@ -280,6 +280,21 @@ int qb_pkt_enc_stream_final(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t o
                             bool fin, size_t *taken, struct qb_pkt_layout *info);
 
 /*
+ * The common 1-RTT data packet, whole, in one call: exactly
+ * qb_pkt_enc_begin_short() followed by qb_pkt_enc_stream_final() (same
+ * bytes, same *taken and *info, same encoder state after, same errors in
+ * the same order), without the intermediate stores and checks: for a
+ * packet with no frame before its STREAM frame (no ACK; use the two calls
+ * for one). The data is not written: it is the last *taken bytes of the
+ * payload (see qb_pkt_enc_stream_final). On error nothing is written and
+ * the encoder is unchanged.
+ */
+int qb_pkt_enc_short_stream(struct qb_pkt_enc *e, const uint8_t *dcid, size_t dcid_len, bool spin,
+                            bool key_phase, uint64_t pn, size_t pn_len, uint64_t stream_id,
+                            uint64_t offset, size_t len, bool fin, size_t *taken,
+                            struct qb_pkt_layout *info);
+
+/*
  * A CRYPTO frame with as much of data (len > 0 bytes at offset) as fits;
  * *taken gets the bytes carried. 0, QB_ERR_NOBUF or QB_ERR_ARG.
  */

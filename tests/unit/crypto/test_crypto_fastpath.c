@@ -233,3 +233,108 @@ Test(fastpath, refuses_and_leaves_the_packet_open)
 	/* 2 bytes of frame header + 5 of data in the 8 left: one byte short. */
 	cr_assert_eq(l.len, sizeof(b) - 1);
 }
+
+static uint64_t rng = 0x243f6a8885a308d3u;
+
+static uint64_t
+rnd(void)
+{
+	/* xorshift64*: reproducible. */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1du;
+}
+
+static uint64_t
+rnd_varint(void)
+{
+	/* Around every varint length boundary, and past the largest. */
+	static const uint64_t edges[] = {0,
+	                                 1,
+	                                 63,
+	                                 64,
+	                                 16383,
+	                                 16384,
+	                                 (UINT64_C(1) << 30) - 1,
+	                                 UINT64_C(1) << 30,
+	                                 (UINT64_C(1) << 62) - 1,
+	                                 UINT64_C(1) << 62};
+	uint64_t v = edges[rnd() % 10];
+
+	return rnd() % 4 == 0 ? v + rnd() % 3 : v;
+}
+
+Test(fastpath, short_stream_is_begin_short_then_stream_final)
+{
+	static uint8_t a[CAP + 64], b[CAP + 64];
+	uint8_t cid[20];
+
+	for (int it = 0; it < 20000; it++) {
+		struct qb_pkt_enc ea, eb;
+		struct qb_pkt_layout la, lb;
+		size_t cap = rnd() % 1500, dcid_len = rnd() % 22, pn_len = rnd() % 6;
+		size_t len = rnd() % 4 == 0 ? rnd() % 8 : rnd() % 2000, ta = 7, tb = 7;
+		uint64_t pn = rnd() & 0xffffffff, id = rnd_varint(), off = rnd_varint();
+		bool spin = rnd() & 1, kp = rnd() & 1, fin = rnd() & 1;
+		int ra, rb;
+
+		for (size_t i = 0; i < sizeof(cid); i++)
+			cid[i] = (uint8_t)rnd();
+		memset(a, 0xee, sizeof(a));
+		memset(b, 0xee, sizeof(b));
+		qb_pkt_enc_init(&ea, a, cap);
+		qb_pkt_enc_init(&eb, b, cap);
+		if (it % 2 && cap > 100) {
+			/* Coalesced after a Handshake packet: the packet starts mid-buffer. */
+			struct qb_pkt_layout l0;
+			cr_assert_eq(qb_pkt_enc_begin_long(&eb, QB_VERSION_1, QB_PKT_HANDSHAKE, cid,
+			                                   8, cid, 8, NULL, 0, 1, 1),
+			             0);
+			cr_assert_eq(qb_pkt_enc_pad(&eb, rnd() % 20), 0);
+			cr_assert_eq(qb_pkt_enc_finish(&eb, &l0), 0);
+			memcpy(a, b, sizeof(a));
+			ea = eb;
+			ea.buf = a;
+		}
+		ra = qb_pkt_enc_short_stream(&ea, cid, dcid_len, spin, kp, pn, pn_len, id, off, len,
+		                             fin, &ta, &la);
+		rb = qb_pkt_enc_begin_short(&eb, cid, dcid_len, spin, kp, pn, pn_len);
+		if (rb == 0) {
+			size_t off_before = eb.off;
+			rb = qb_pkt_enc_stream_final(&eb, id, off, len, fin, &tb, &lb);
+			if (rb != 0)
+				cr_assert_eq(eb.off, off_before);
+		}
+		cr_assert_eq(ra, rb, "iter %d: %d != %d", it, ra, rb);
+		if (ra != 0) {
+			/* Nothing written by the one-call form. */
+			for (size_t i = 0; i < sizeof(a); i++)
+				if (i >= ea.off)
+					cr_assert_eq(a[i], 0xee, "iter %d: byte %zu written", it,
+					             i);
+			cr_assert(!ea.open);
+			continue;
+		}
+		cr_assert_eq(ta, tb);
+		cr_assert(memcmp(a, b, sizeof(a)) == 0, "iter %d: bytes differ", it);
+		cr_assert_eq(la.offset, lb.offset);
+		cr_assert_eq(la.pn_offset, lb.pn_offset);
+		cr_assert_eq(la.pn_len, lb.pn_len);
+		cr_assert_eq(la.hdr_len, lb.hdr_len);
+		cr_assert_eq(la.payload_len, lb.payload_len);
+		cr_assert_eq(la.len, lb.len);
+		cr_assert_eq(la.pn, lb.pn);
+		cr_assert_eq(la.type, lb.type);
+		cr_assert_eq(ea.off, eb.off);
+		cr_assert_eq(ea.pkt, eb.pkt);
+		cr_assert_eq(ea.pn_off, eb.pn_off);
+		cr_assert_eq(ea.len_off, eb.len_off);
+		cr_assert_eq(ea.limit, eb.limit);
+		cr_assert_eq(ea.pn, eb.pn);
+		cr_assert_eq(ea.pn_len, eb.pn_len);
+		cr_assert_eq(ea.type, eb.type);
+		cr_assert_eq(ea.open, eb.open);
+		cr_assert_eq(ea.closed, eb.closed);
+	}
+}
