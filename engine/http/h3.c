@@ -81,6 +81,7 @@ cb_acked(nghttp3_conn *c, int64_t id, uint64_t n, void *uh, void *us)
 	if (r->acked == r->given && r->waiting) {
 		r->waiting = false;
 		r->resume = true;
+		h->h3_todo = true;
 	}
 	return 0;
 }
@@ -199,6 +200,7 @@ cb_read_body(nghttp3_conn *c, int64_t id, nghttp3_vec *vec, size_t veccnt, uint3
 		 * stream is reset at the next flush. */
 		r->failed = true;
 		r->waiting = true;
+		h->h3_todo = true;
 		return NGHTTP3_ERR_WOULDBLOCK;
 	}
 	r->off += (uint64_t)n;
@@ -455,6 +457,9 @@ h3_unblock(struct qb_http *h)
 static int
 h3_resume(struct qb_http *h)
 {
+	if (!h->h3_todo)
+		return 0;
+	h->h3_todo = false;
 	for (size_t i = 0; i < h->nreqs; i++) {
 		struct qb_http_req *r = &h->reqs[i];
 		if (!r->used)

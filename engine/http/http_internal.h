@@ -83,6 +83,7 @@ struct qb_http {
 	char reason[QB_HTTP_REASON_MAX + 64];
 	/* HTTP/3. */
 	struct nghttp3_conn *h3;
+	bool h3_todo; /* some request wants a resume or a reset (h3_resume) */
 	struct qb_h3_blocked *h3_blocked;
 	size_t nblocked, cap_blocked;
 	/* Scratch: file chunks (server), stream reads (both). */

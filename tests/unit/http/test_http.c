@@ -27,6 +27,7 @@ struct t_env {
 	const char *alpn;
 	const char *const *paths;
 	size_t npaths;
+	uint64_t close_after; /* the server closes once result 0 has this many bytes */
 };
 
 static uint8_t
@@ -155,6 +156,10 @@ t_drive(struct h_pair *p, void *arg)
 		cr_assert_geq(qb_http_on_stream_events(e->hs, p->now), 0);
 		cr_assert_geq(qb_http_pump(e->hs, p->now), 0);
 	}
+	struct qb_http_result r;
+	if (e->close_after > 0 && qb_http_client_result(e->hc, 0, &r) == 0 &&
+	    r.bytes >= e->close_after && qb_conn_state(p->s) == QB_CONN_OPEN)
+		cr_assert_eq(qb_conn_close(p->s, 0x10c, "going away", p->now), 0);
 	return qb_http_client_done(e->hc, &ok, &why);
 }
 
@@ -501,4 +506,40 @@ Test(http, hq_many)
 Test(http, h3_many)
 {
 	t_many("h3", 42);
+}
+
+/* The server closes the connection in the middle of a body: the client's
+ * job ends, failed, with the peer's code. */
+static void
+t_closed(const char *alpn, uint64_t seed)
+{
+	static const char *const one[] = {"/large.bin", "/medium.bin"};
+	struct h_pair p;
+	struct t_env e;
+	bool ok = true;
+	const char *why = NULL;
+
+	t_start(&p, &e, alpn, one, 2, seed);
+	e.close_after = 100000;
+	t_fetch(&p, &e);
+	cr_assert(qb_http_client_done(e.hc, &ok, &why));
+	cr_assert(!ok);
+	cr_assert_not_null(strstr(why, "connection closed"), "reason: %s", why);
+	cr_assert_not_null(strstr(why, "0x10c"), "reason: %s", why);
+	struct qb_http_result r;
+	cr_assert_eq(qb_http_client_result(e.hc, 0, &r), 0);
+	cr_assert(!r.ok);
+	cr_assert_lt(r.bytes, 5u << 20);
+	t_env_fini(&e);
+	h_fini(&p);
+}
+
+Test(http, hq_conn_closed)
+{
+	t_closed("hq-interop", 51);
+}
+
+Test(http, h3_conn_closed)
+{
+	t_closed("h3", 52);
 }
