@@ -391,6 +391,8 @@ qb_http_client_done(struct qb_http *h, bool *ok, const char **reason)
 			         ci.app ? "application" : "transport", (unsigned long long)ci.code,
 			         ci.reason[0] ? ": " : "", ci.reason);
 		}
+		for (size_t i = 0; i < h->nresults; i++)
+			qb_http_client_finish(h, i, false, "%s: %s", h->results[i].path, h->reason);
 		all = true;
 		good = false;
 		why = h->reason;
@@ -402,6 +404,12 @@ qb_http_client_done(struct qb_http *h, bool *ok, const char **reason)
 	if (reason != NULL)
 		*reason = why;
 	return true;
+}
+
+uint64_t
+qb_http_close_code(const struct qb_http *h)
+{
+	return h != NULL && h->proto == QB_HTTP_H3 ? 0x100 : 0;
 }
 
 int

@@ -116,9 +116,18 @@ int qb_http_client_add(struct qb_http *h, const char *path);
  * Client: true once every request finished (or the connection closed);
  * then *ok says whether every file arrived whole and *reason (static to the
  * object, valid until qb_http_free) names the first failure ("" when ok).
+ * When the connection closed first, every unfinished request is marked
+ * failed with the connection's close reason (code and reason phrase).
  * false while requests are in flight. Server: always false.
  */
 bool qb_http_client_done(struct qb_http *h, bool *ok, const char **reason);
+
+/*
+ * The application error code for closing the connection cleanly once the
+ * work is done (qb_conn_close): H3_NO_ERROR 0x100 for HTTP/3 (RFC 9114
+ * §8.1), 0 for hq-interop (and before the protocol is known).
+ */
+uint64_t qb_http_close_code(const struct qb_http *h);
 
 /* Per-request outcome (client), i < n of qb_http_client_new. */
 struct qb_http_result {

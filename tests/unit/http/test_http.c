@@ -318,8 +318,11 @@ t_closed(const char *alpn, uint64_t seed)
 	cr_assert_not_null(strstr(why, "0x10c"), "reason: %s", why);
 	struct qb_http_result r;
 	cr_assert_eq(qb_http_client_result(e.hc, 0, &r), 0);
+	cr_assert(r.done);
 	cr_assert(!r.ok);
 	cr_assert_lt(r.bytes, 5u << 20);
+	cr_assert_not_null(strstr(r.reason, "connection closed"), "reason: %s", r.reason);
+	cr_assert_eq(qb_http_close_code(e.hc), strcmp(alpn, "h3") == 0 ? 0x100 : 0);
 	t_env_fini(&e);
 	h_fini(&p);
 }
