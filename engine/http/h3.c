@@ -373,6 +373,14 @@ qb_h3_on_stream(struct qb_http *h, uint64_t id, unsigned events)
 	}
 	if (!(events & QB_STREAM_EV_READABLE))
 		return 0;
+	if (!h->server && (id & 2) == 0 && qb_http_req_find(h, id) == NULL) {
+		/* A request we cancelled (nghttp3 forgot it): drain and drop. */
+		bool fin = false;
+		while (qb_conn_stream_read(h->conn, id, h->buf, sizeof(h->buf), &fin, NULL,
+		                           h->now) > 0)
+			;
+		return 0;
+	}
 	for (;;) {
 		bool fin = false;
 		uint64_t code = 0;
@@ -490,6 +498,10 @@ h3_client_start(struct qb_http *h)
 		size_t i = h->next_start;
 		struct qb_http_client_req *c = &h->results[i];
 		uint64_t id;
+		if (c->done) { /* cancelled before it started */
+			h->next_start++;
+			continue;
+		}
 		if (qb_conn_stream_open(h->conn, true, &id) != 0)
 			return 0; /* stream limit: MAX_STREAMS lets the rest go */
 		h->next_start++;
@@ -585,4 +597,17 @@ qb_h3_pump(struct qb_http *h)
 		}
 	}
 	return 0;
+}
+
+void
+qb_h3_cancel(struct qb_http *h, struct qb_http_req *r)
+{
+	uint64_t id = r->id;
+
+	nghttp3_conn_shutdown_stream_read(h->h3, (int64_t)id);
+	qb_conn_stream_stop_sending(h->conn, id, NGHTTP3_H3_REQUEST_CANCELLED);
+	if (!r->tx_done)
+		qb_conn_stream_reset(h->conn, id, NGHTTP3_H3_REQUEST_CANCELLED);
+	qb_http_req_drop(h, r);
+	nghttp3_conn_close_stream(h->h3, (int64_t)id, NGHTTP3_H3_REQUEST_CANCELLED);
 }

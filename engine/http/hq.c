@@ -260,6 +260,10 @@ hq_client_start(struct qb_http *h)
 		size_t i = h->next_start;
 		struct qb_http_client_req *c = &h->results[i];
 		uint64_t id;
+		if (c->done) { /* cancelled before it started */
+			h->next_start++;
+			continue;
+		}
 		if (qb_conn_stream_open(h->conn, true, &id) != 0)
 			return; /* stream limit: MAX_STREAMS will let the rest go */
 		h->next_start++;

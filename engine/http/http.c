@@ -406,6 +406,27 @@ qb_http_client_done(struct qb_http *h, bool *ok, const char **reason)
 	return true;
 }
 
+int
+qb_http_client_cancel(struct qb_http *h, size_t i)
+{
+	if (h == NULL || h->server || i >= h->nresults)
+		return QB_ERR_ARG;
+	struct qb_http_client_req *c = &h->results[i];
+	if (c->done)
+		return QB_ERR_STATE;
+	if (c->started) {
+		struct qb_http_req *r = qb_http_req_find(h, c->stream_id);
+		if (r != NULL && h->proto == QB_HTTP_H3) {
+			qb_h3_cancel(h, r);
+		} else if (r != NULL) {
+			qb_conn_stream_stop_sending(h->conn, r->id, 0x10c);
+			qb_http_req_drop(h, r);
+		}
+	}
+	qb_http_client_finish(h, i, false, "%s: cancelled", c->path);
+	return 0;
+}
+
 uint64_t
 qb_http_close_code(const struct qb_http *h)
 {

@@ -113,5 +113,7 @@ int qb_h3_start(struct qb_http *h);
 int qb_h3_on_stream(struct qb_http *h, uint64_t id, unsigned events);
 int qb_h3_pump(struct qb_http *h);
 void qb_h3_free(struct qb_http *h);
+/* Client: abandons request r (STOP_SENDING, RESET_STREAM, forgotten). */
+void qb_h3_cancel(struct qb_http *h, struct qb_http_req *r);
 
 #endif

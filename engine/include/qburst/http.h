@@ -123,6 +123,15 @@ int qb_http_client_add(struct qb_http *h, const char *path);
 bool qb_http_client_done(struct qb_http *h, bool *ok, const char **reason);
 
 /*
+ * Client: abandons request i (e.g. at the app's deadline): STOP_SENDING and
+ * RESET_STREAM with H3_REQUEST_CANCELLED (0x10c, also used for hq), its file
+ * closed as it is, the request failed with reason "cancelled". Other
+ * requests and the connection go on. QB_ERR_ARG (bad i, server),
+ * QB_ERR_STATE (already finished).
+ */
+int qb_http_client_cancel(struct qb_http *h, size_t i);
+
+/*
  * The application error code for closing the connection cleanly once the
  * work is done (qb_conn_close): H3_NO_ERROR 0x100 for HTTP/3 (RFC 9114
  * §8.1), 0 for hq-interop (and before the protocol is known).

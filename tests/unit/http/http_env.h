@@ -28,7 +28,8 @@ struct t_env {
 	const char *alpn;
 	const char *const *paths;
 	size_t npaths;
-	uint64_t close_after; /* the server closes once result 0 has this many bytes */
+	uint64_t close_after;  /* the server closes once result 0 has this many bytes */
+	uint64_t cancel_after; /* the client cancels result 0 at this many bytes */
 };
 
 static inline uint8_t
@@ -161,6 +162,9 @@ t_drive(struct h_pair *p, void *arg)
 	if (e->close_after > 0 && qb_http_client_result(e->hc, 0, &r) == 0 &&
 	    r.bytes >= e->close_after && qb_conn_state(p->s) == QB_CONN_OPEN)
 		cr_assert_eq(qb_conn_close(p->s, 0x10c, "going away", p->now), 0);
+	if (e->cancel_after > 0 && qb_http_client_result(e->hc, 0, &r) == 0 && !r.done &&
+	    r.bytes >= e->cancel_after)
+		cr_assert_eq(qb_http_client_cancel(e->hc, 0), 0);
 	return qb_http_client_done(e->hc, &ok, &why);
 }
 

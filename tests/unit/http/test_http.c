@@ -336,3 +336,54 @@ Test(http, h3_conn_closed)
 {
 	t_closed("h3", 52);
 }
+
+/* The client abandons a large body: the others complete, the server drops
+ * the response, and the connection serves a request made afterwards. */
+static void
+t_cancel(const char *alpn, uint64_t seed)
+{
+	static const char *const two[] = {"/large.bin", "/medium.bin", "/small.bin"};
+	struct h_pair p;
+	struct t_env e;
+	bool ok = true;
+	const char *why = NULL;
+
+	t_start(&p, &e, alpn, two, 3, seed);
+	e.cancel_after = 200000;
+	/* A slow link, so the cancel lands long before the end of the body. */
+	p.to_c.bps = 20000000;
+	t_fetch(&p, &e);
+	cr_assert(qb_http_client_done(e.hc, &ok, &why));
+	cr_assert(!ok);
+	t_expect_result(&e, 0, false, 0, "cancelled");
+	t_expect_result(&e, 1, true, 0, NULL);
+	t_same(&e, "medium.bin");
+	cr_assert_eq(qb_http_client_cancel(e.hc, 0), QB_ERR_STATE);
+	/* The server stopped short of the whole 5 MB. */
+	struct qb_http_server_stats st;
+	qb_http_server_stats(e.hs, &st);
+	cr_assert_lt(st.bytes, (5u << 20) + (1u << 20) + 1024, "server sent %lu",
+	             (unsigned long)st.bytes);
+	e.cancel_after = 0;
+	cr_assert_eq(qb_http_client_add(e.hc, "/small.bin"), 0);
+	t_fetch(&p, &e);
+	t_expect_result(&e, 3, true, 0, NULL);
+	t_same(&e, "small.bin");
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_OPEN);
+	cr_assert_eq(qb_conn_state(p.s), QB_CONN_OPEN);
+	/* Quiet down: every record on both sides ends freed (h_fini checks the
+	 * stream pools). */
+	h_run(&p, 2000 * H_MS, NULL, NULL);
+	t_env_fini(&e);
+	h_fini(&p);
+}
+
+Test(http, hq_cancel)
+{
+	t_cancel("hq-interop", 61);
+}
+
+Test(http, h3_cancel)
+{
+	t_cancel("h3", 62);
+}
