@@ -10,6 +10,7 @@
 #include "qb_neigh.h"
 #include "qb_net.h"
 #include "qb_port.h"
+#include "qb_steer.h"
 #include "qb_worker.h"
 
 struct qb_app;
@@ -24,6 +25,9 @@ struct qb_mode_ops {
 	int (*init)(struct qb_app *app);
 	/* Just before workers start; now is the TSC. May be NULL. */
 	void (*start)(struct qb_app *app, uint64_t now);
+	/* After workers stopped, before the port closes (statistics are
+	 * final): give back mbufs the mode still holds. May be NULL. */
+	void (*stopped)(struct qb_app *app);
 	/* After workers stopped and the port closed (its TX rings gave back
 	 * their mbufs): frees the mode's state and pools. */
 	void (*fini)(struct qb_app *app);
@@ -31,6 +35,7 @@ struct qb_mode_ops {
 
 extern const struct qb_mode_ops qb_udpgen_ops;
 extern const struct qb_mode_ops qb_sink_ops;
+extern const struct qb_mode_ops qb_relay_ops;
 
 /* Totals over the workers, for statistics. */
 struct qb_totals {
@@ -39,6 +44,10 @@ struct qb_totals {
 	uint64_t tx_pkts;
 	uint64_t tx_bytes;
 	uint64_t drops[QB_DROP__COUNT];
+	uint64_t sdrops[QB_SDROP__COUNT]; /* steering/listener/relay drops */
+	uint64_t handovers;               /* datagrams handed to another worker */
+	uint64_t relayed;                 /* forwarded datagrams sent on as the relay */
+	uint64_t fwd_in;                  /* forwarded datagrams addressed to us */
 };
 
 struct qb_app {
@@ -47,7 +56,8 @@ struct qb_app {
 	struct qb_port_addrs addrs;  /* read-only once workers run */
 	struct qb_neigh_table neigh; /* read-only once workers run */
 	unsigned int nb_workers;
-	struct qb_worker *workers; /* nb_workers, cache-aligned */
+	struct qb_worker *workers;     /* nb_workers, cache-aligned */
+	struct qb_dispatch **dispatch; /* nb_workers, or NULL: the mode has none */
 	void *mode_state;
 	uint64_t tsc_hz;
 	uint64_t start_tsc;    /* when workers started */

@@ -3,7 +3,8 @@
 #define QB_APP_OPTIONS_H
 
 /*
- * The application's options (after "--" on the command line, BRIEF §10).
+ * The application's options (after "--" on the command line, BRIEF §10;
+ * without "--", every argument is an app option).
  * Parsing needs no EAL: every check that does not depend on the port is done
  * here, so a bad command line fails before EAL starts.
  */
@@ -32,6 +33,7 @@
 enum qb_mode {
 	QB_MODE_UDPGEN,
 	QB_MODE_SINK,
+	QB_MODE_RELAY,
 };
 
 struct qb_static_neigh {
@@ -60,6 +62,7 @@ struct qb_opts {
 	bool no_tx_offload;
 	enum qb_crypto_backend crypto; /* --crypto: auto, boringssl, ipsecmb */
 	unsigned int arp_timeout_ms;
+	uint16_t listen_port; /* relay: the relaying listener's UDP port (0: none) */
 };
 
 /* Prints the usage text to stdout. */
@@ -72,13 +75,14 @@ void qb_usage(const char *prog);
 bool qb_wants_help(int argc, char **argv);
 
 /*
- * Parses the app options argv[0..argc-1] (those after "--") into *o. On error
+ * Parses the app options argv[0..argc-1] (those after "--", or every argument
+ * when the command line has no "--") into *o. On error
  * prints one line naming the option to stderr and returns QB_EXIT_USAGE;
  * else returns 0.
  */
 int qb_opts_parse(struct qb_opts *o, int argc, char **argv);
 
-/* The mode's name ("udpgen", "sink"). */
+/* The mode's name ("udpgen", "sink", "relay"). */
 const char *qb_mode_name(enum qb_mode m);
 
 #endif

@@ -8,6 +8,7 @@
 #include <rte_cycles.h>
 
 #include "app.h"
+#include "qb_dispatch.h"
 
 void
 qb_totals_read(const struct qb_app *app, struct qb_totals *t)
@@ -24,6 +25,14 @@ qb_totals_read(const struct qb_app *app, struct qb_totals *t)
 		t->tx_bytes += qb_count_read(&s->tx_bytes);
 		for (d = 0; d < QB_DROP__COUNT; d++)
 			t->drops[d] += qb_count_read(&s->drops[d]);
+		if (app->dispatch == NULL || app->dispatch[i] == NULL)
+			continue;
+		const struct qb_dispatch_stats *ds = &app->dispatch[i]->stats;
+		for (d = 0; d < QB_SDROP__COUNT; d++)
+			t->sdrops[d] += qb_count_read(&ds->drops[d]);
+		t->handovers += qb_count_read(&ds->handover_out);
+		t->relayed += qb_count_read(&ds->relayed);
+		t->fwd_in += qb_count_read(&ds->fwd_in);
 	}
 }
 
@@ -35,6 +44,8 @@ drops_sum(const struct qb_totals *t)
 
 	for (d = 0; d < QB_DROP__COUNT; d++)
 		n += t->drops[d];
+	for (d = 0; d < QB_SDROP__COUNT; d++)
+		n += t->sdrops[d];
 	return n;
 }
 
@@ -113,6 +124,12 @@ write_json(const struct qb_app *app, const struct qb_totals *t, double secs)
 	        (double)t->rx_pkts / div, (double)t->tx_pkts / div, (double)t->tx_bytes * 8 / div);
 	for (d = 1; d < QB_DROP__COUNT; d++)
 		fprintf(f, "%s\"%s\":%" PRIu64, d > 1 ? "," : "", qb_drop_name(d), t->drops[d]);
+	if (app->dispatch != NULL) {
+		for (d = 1; d < QB_SDROP__COUNT; d++)
+			fprintf(f, ",\"%s\":%" PRIu64, qb_steer_drop_name(d), t->sdrops[d]);
+	}
+	/* BRIEF §10's schema has no relay object: relayed datagrams are the
+	 * port's tx_pkts (beside ARP/ND answers), and drops are by reason. */
 	fprintf(f, "}}]}\n");
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
 		fprintf(stderr, "qburst: --stats-json=%s: write failed: %m\n", path);
@@ -151,6 +168,14 @@ qb_stats_final(struct qb_app *app)
 		if (t.drops[d] != 0)
 			printf("  %s: %" PRIu64, qb_drop_name(d), t.drops[d]);
 	}
+	for (d = 1; d < QB_SDROP__COUNT; d++) {
+		if (t.sdrops[d] != 0)
+			printf("  %s: %" PRIu64, qb_steer_drop_name(d), t.sdrops[d]);
+	}
+	if (app->opts.mode == QB_MODE_RELAY)
+		printf("\n  Relayed: %" PRIu64 "  Forwarded-to-us: %" PRIu64
+		       "  Handovers: %" PRIu64,
+		       t.relayed, t.fwd_in, t.handovers);
 	printf("\n  Mode: %s  Workers: %u  Duration: %.3f s\n"
 	       "----------------------------------------------------------------------\n",
 	       qb_mode_name(app->opts.mode), app->nb_workers, secs);

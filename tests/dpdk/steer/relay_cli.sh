@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# --mode=relay's options: --help lists them; bad or missing values print one
+# line naming the option and exit 2 before EAL starts.
+# usage: relay_cli.sh QBURST
+. "$(dirname "$0")/../app/lib.sh"
+
+out=$("$QB" --help) || fail "--help exited $?"
+echo "$out" | grep -q -- "--mode=udpgen|sink|relay" || fail "--help lacks relay"
+echo "$out" | grep -q -- "--listen=PORT" || fail "--help lacks --listen"
+
+expect2() { # WANT_SUBSTRING ARGS...
+	local want=$1 rc=0 err
+	shift
+	err=$("$QB" --no-huge --no-pci -- "$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" -eq 2 ] || fail "$*: exit $rc, want 2"
+	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$*: not one line: $err"
+	case $err in *"$want"*) ;; *) fail "$*: '$err' lacks '$want'" ;; esac
+}
+expect2 "--listen: missing" --mode=relay --ip=198.18.0.1
+expect2 "--listen=0: not a port" --mode=relay --ip=198.18.0.1 --listen=0
+expect2 "--listen=70000: not a port" --mode=relay --ip=198.18.0.1 --listen=70000
+expect2 "--listen=x: not a port" --mode=relay --ip=198.18.0.1 --listen=x
+expect2 "--ip: missing" --mode=relay --listen=4433
+expect2 "--mode=relai: unknown mode (udpgen, sink or relay)" --mode=relai
+echo "PASS: relay cli"
