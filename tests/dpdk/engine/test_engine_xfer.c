@@ -27,6 +27,7 @@
 #include <rte_ring.h>
 
 #include "qb_engine.h"
+#include "qb_neigh.h"
 #include "qb_port.h"
 
 #define XFER_SIZE  (50ull * 1000 * 1000)
@@ -440,4 +441,89 @@ Test(engine, two_workers_per_side_with_handovers_50MB_byte_exact, .timeout = 120
 	cr_assert_gt(cli.w[0].st.handover_in, 0);
 	cr_assert_leq(cli.w[0].st.handover_in, cli.w[1].st.handover_out);
 	finish(2);
+}
+
+/* Sends a UDP datagram of len bytes (payload made by the caller) from the client's port. */
+static void
+inject(uint16_t dport, const uint8_t *payload, size_t len)
+{
+	struct qb_ipaddr src, dst;
+	struct qb_udp_tmpl t;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(cli.pool);
+
+	cr_assert_not_null(m);
+	cr_assert_eq(qb_ipaddr_parse("198.18.0.2", &src), 0);
+	cr_assert_eq(qb_ipaddr_parse("198.18.0.1", &dst), 0);
+	cr_assert_eq(qb_udp_tmpl_init(&t, &cli.pa.mac, &srv.pa.mac, 0, &src, CLI_PORT, &dst, dport,
+	                              false),
+	             0);
+	memcpy(rte_pktmbuf_append(m, (uint16_t)len), payload, len);
+	cr_assert_eq(qb_udp_prepend(m, &t), 0);
+	cr_assert_eq(rte_eth_tx_burst(cli.port, 0, &m, 1), 1);
+}
+
+Test(engine, server_drops_are_counted_by_reason_and_arp_is_answered, .timeout = 60)
+{
+	struct qb_engine_worker *s;
+	struct rte_mbuf *m;
+	struct qb_ipaddr target;
+	uint8_t d[1300];
+	uint64_t now;
+
+	eal_up("0@0");
+	setup(1);
+	s = &srv.w[0];
+	now = qb_engine_now_ns();
+
+	/* A long header, Initial type, v1, DCID of 8: but 1199 bytes (RFC 9000 §14.1). */
+	memset(d, 0, sizeof(d));
+	d[0] = 0xc3;
+	d[4] = 0x01;
+	d[5] = 8;
+	memset(d + 6, 0xab, 8);
+	inject(SRV_PORT, d, 1199);
+	/* The same at 1200 bytes of an unknown version: not an Initial we take. */
+	d[1] = 0x1a;
+	inject(SRV_PORT, d, 1200);
+	/* A short header with a CID no connection has. */
+	d[0] = 0x41;
+	inject(SRV_PORT, d, 100);
+	/* To a port we do not listen on; a header cut before its DCID. */
+	inject(SRV_PORT + 1, d, 100);
+	d[0] = 0xc3;
+	d[5] = 20;
+	inject(SRV_PORT, d, 10);
+	/* An ARP request for the server's address. */
+	m = rte_pktmbuf_alloc(cli.pool);
+	cr_assert_not_null(m);
+	cr_assert_eq(qb_ipaddr_parse("198.18.0.1", &target), 0);
+	cr_assert_eq(qb_neigh_solicit_build(m, &cli.pa, &target), 0);
+	cr_assert_eq(rte_eth_tx_burst(cli.port, 0, &m, 1), 1);
+
+	cr_assert_eq(qb_engine_poll(s, now), 0, "no datagram reached a connection");
+	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_SMALL_INITIAL], 1);
+	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_NOT_INITIAL], 1);
+	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_UNKNOWN_CID], 1);
+	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_NOT_OUR_PORT], 1);
+	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_MALFORMED], 1);
+	cr_assert_eq(s->st.neigh_replies, 1);
+	cr_assert_eq(s->n_conns, 0);
+	cr_assert_eq(s->st.dgrams_in, 0);
+	/* The ARP reply came back on the client's port. */
+	cr_assert_eq(rte_eth_rx_burst(cli.port, 0, &m, 1), 1);
+	{
+		struct qb_pkt_info pi;
+
+		cr_assert_eq(qb_net_parse(m, &cli.pa, &pi), QB_DROP_NONE);
+		cr_assert_eq(pi.kind, QB_PKT_ARP);
+	}
+	rte_pktmbuf_free(m);
+	qb_engine_worker_fini(s);
+	qb_engine_worker_fini(&cli.w[0]);
+	qb_engine_worker_drain(s);
+	qb_engine_worker_drain(&cli.w[0]);
+	cr_assert_eq(rte_mempool_avail_count(srv.pool), srv.pool->size);
+	cr_assert_eq(rte_mempool_avail_count(cli.pool), cli.pool->size);
+	qb_tls_ctx_free(ctx_s);
+	qb_tls_ctx_free(ctx_c);
 }
