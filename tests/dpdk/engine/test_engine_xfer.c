@@ -57,6 +57,7 @@ struct app_conn {
 	uint64_t off; /* bytes sent (server) or received and checked (client) */
 	uint64_t bad;
 	bool fin;
+	bool closed; /* QB_ENGINE_EV_CLOSED seen */
 };
 
 static struct side srv, cli;
@@ -150,8 +151,12 @@ server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 		ec->user = &app_s;
 		return;
 	}
-	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
+	if (a == NULL)
 		return;
+	if (ev & QB_ENGINE_EV_CLOSED) {
+		a->closed = true;
+		return;
+	}
 	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
 		if (!(sev & QB_STREAM_EV_READABLE) || a->requested)
 			continue;
@@ -195,8 +200,12 @@ client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 
 	(void)arg;
 	(void)w;
-	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
+	if (a == NULL)
 		return;
+	if (ev & QB_ENGINE_EV_CLOSED) {
+		a->closed = true;
+		return;
+	}
 	if (!a->requested && qb_conn_handshake_complete(ec->conn)) {
 		cr_assert_eq(qb_conn_stream_open(ec->conn, true, &a->sid), 0);
 		cr_assert_eq(qb_conn_stream_write(ec->conn, a->sid, (const uint8_t *)request,
@@ -403,6 +412,24 @@ Test(engine, one_worker_per_side_50MB_byte_exact, .timeout = 120)
 	cr_assert(qb_conn_handshake_complete(ec->conn));
 	cr_assert_eq(srv.w[0].st.conns_new, 1);
 	cr_assert_eq(srv.w[0].n_conns, 1);
+	print_stats("server", &srv.w[0]);
+	print_stats("client", &cli.w[0]);
+
+	/* The client closes; both ends reach CLOSED (closing and draining
+	 * periods, RFC 9000 §10.2) and the workers free them and their CIDs. */
+	cr_assert_eq(qb_conn_close(ec->conn, 0, "done", now), 0);
+	qb_engine_conn_wake(ec);
+	for (uint64_t t0 = now; (srv.w[0].n_conns || cli.w[0].n_conns) && now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&srv.w[0], now);
+		qb_engine_poll(&cli.w[0], now);
+	}
+	cr_assert_eq(srv.w[0].n_conns, 0);
+	cr_assert_eq(cli.w[0].n_conns, 0);
+	cr_assert_eq(srv.w[0].st.conns_closed, 1);
+	cr_assert_eq(srv.w[0].n_cids, 0, "every CID entry removed");
+	cr_assert_eq(cli.w[0].n_cids, 0);
+	cr_assert(app_s.closed && app_c.closed, "QB_ENGINE_EV_CLOSED reached the application");
 	finish(1);
 }
 
