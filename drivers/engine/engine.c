@@ -391,8 +391,6 @@ rx_one(struct qb_engine_worker *w, struct rte_mbuf *m, bool from_inbox, uint64_t
 		if (idx < 0)
 			goto free;
 	}
-	qb_count(&w->wk.stats.rx_pkts, 1);
-	qb_count(&w->wk.stats.rx_bytes, m->pkt_len);
 	{
 		struct qb_engine_conn *ec = &w->conns[idx];
 
@@ -453,7 +451,13 @@ qb_engine_poll(struct qb_engine_worker *w, uint64_t now)
 			work += rx_one(w, pkts[i], true, now);
 	}
 	for (unsigned int r = 0; r < ENGINE_RX_ROUNDS; r++) {
+		uint64_t bytes = 0;
+
 		n = rte_eth_rx_burst(w->cf.port_id, w->cf.queue_id, pkts, QB_BURST);
+		for (i = 0; i < n; i++)
+			bytes += pkts[i]->pkt_len;
+		qb_count(&w->wk.stats.rx_pkts, n);
+		qb_count(&w->wk.stats.rx_bytes, bytes);
 		for (i = 0; i < n; i++)
 			work += rx_one(w, pkts[i], false, now);
 		if (n < QB_BURST)

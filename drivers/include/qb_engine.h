@@ -182,7 +182,10 @@ struct qb_engine_cid {
 };
 
 struct qb_engine_worker {
-	struct qb_worker wk; /* first: its counters (rx/tx/drops) on their own lines */
+	/* First: its counters on their own lines. rx_* count the frames of the
+	 * worker's RX queue (not its inbox), tx_* the frames the PMD took,
+	 * drops[] the packet layer's reasons (qb_net.h). */
+	struct qb_worker wk;
 	struct qb_engine_stats st;
 	struct qb_engine_conf cf;
 	struct qb_burst_txq txq;
