@@ -358,11 +358,18 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	if (ep < 0 || !dcid_ours(c, h) || (h->type != QB_PKT_1RTT && h->version != c->version) ||
 	    c->discarded[ep] || !qb_crypto_key_present(c->rxk[ep])) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h,
+			                  ep >= 0 && dcid_ours(c, h) ? QB_QLOG_DROP_KEY_UNAVAILABLE
+			                                             : QB_QLOG_DROP_REJECTED,
+			                  now);
 		return 0;
 	}
 	uint8_t *pkt = dgram + h->offset;
 	if (open_packet(c, ep, pkt, h, &ch) != 0) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_DECRYPTION, now);
 		/* RFC 9001 §6.6: too many forgeries tried against our 1-RTT keys. */
 		if (ep == CONN_EP_APP &&
 		    ++c->aead_failures >=
@@ -375,8 +382,12 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "reserved bits set", now);
 	if (qb_rx_is_duplicate(&c->rx[ep], ch.pn)) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_DUPLICATE, now);
 		return 0;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_rx(c, h, &ch, pkt, now);
 	if (ch.payload_len == 0) /* §12.4: a packet with no frames */
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "empty packet", now);
 
@@ -425,8 +436,8 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	return 0;
 }
 
-int
-qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now)
+static int
+conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now)
 {
 	struct qb_pkt_hdr h[CONN_MAX_PKTS_DGRAM];
 
@@ -450,6 +461,8 @@ qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, ui
 	int n = qb_dgram_parse(dgram, len, c->scid_len, 0, h, CONN_MAX_PKTS_DGRAM);
 	if (n < 0) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, NULL, QB_QLOG_DROP_INVALID, now);
 		return 0;
 	}
 	uint64_t before = c->st.pkts_recv;
@@ -471,4 +484,13 @@ qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, ui
 	qb_recovery_set_amplification_limited(
 	        &c->rec, c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes, now);
 	return 0;
+}
+
+int
+qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now)
+{
+	int rc = conn_recv(c, path_id, dgram, len, now);
+	if (CONN_QLOG(c) && rc == 0)
+		qb_qlog_conn_sync(c, now);
+	return rc;
 }
