@@ -78,6 +78,12 @@ qb_qlog_flush(struct qb_qlog *q)
 	return rc;
 }
 
+void
+qb_qlog_request_flush(struct qb_qlog *q)
+{
+	atomic_store_explicit(&q->flush_req, true, memory_order_release);
+}
+
 const char *
 qb_qlog_odcid_hex(const struct qb_qlog *q)
 {

@@ -704,6 +704,9 @@ qb_qlog_conn_sync(struct qb_conn *c, uint64_t now)
 		if (closing || s == QS_CLOSED)
 			qb_qlog_flush(q);
 	}
+	if (atomic_load_explicit(&q->flush_req, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&q->flush_req, false, memory_order_acquire))
+		qb_qlog_flush(q);
 }
 
 void

@@ -5,6 +5,8 @@
 /* The qlog writer's state, shared by qlog.c (buffer, JSON) and qlog_conn.c
  * (the connection glue, which keeps what it last logged here). */
 
+#include <stdatomic.h>
+
 #include "qburst/qlog.h"
 
 #define QLOG_RESERVE   (16 * 1024) /* free bytes wanted before an event */
@@ -26,6 +28,7 @@ struct qb_qlog {
 	char odcid_hex[2 * 20 + 1];
 	char title[QLOG_NAME_MAX], vname[QLOG_NAME_MAX];
 	struct qb_qlog_stats st;
+	atomic_bool flush_req; /* qb_qlog_request_flush() */
 
 	/* The connection glue (qlog_conn.c): what was logged last. */
 	struct {

@@ -67,6 +67,14 @@ void qb_qlog_free(struct qb_qlog *q);
  * sink took fewer bytes than given (those are dropped and counted). */
 int qb_qlog_flush(struct qb_qlog *q);
 
+/*
+ * From another thread (the application's control lcore): asks the
+ * connection's own thread to flush at its next qb_conn_recv/send/on_timeout
+ * call (C11 atomic flag; the write then happens on that thread). Unlike
+ * qb_qlog_flush(), safe while the connection runs.
+ */
+void qb_qlog_request_flush(struct qb_qlog *q);
+
 /* The connection's original DCID as lowercase hex ("" until the trace has
  * begun): the <ODCID> of the file name <ODCID>.sqlog (BRIEF §10). */
 const char *qb_qlog_odcid_hex(const struct qb_qlog *q);

@@ -376,7 +376,7 @@ both_closed(struct h_pair *p, void *arg)
 	return qb_conn_state(p->c) == QB_CONN_CLOSED && qb_conn_state(p->s) == QB_CONN_CLOSED;
 }
 
-Test(qlog, handshake_transfer_files, .timeout = 60)
+Test(qlog, handshake_transfer_files)
 {
 	struct h_pair p;
 	/* Client and server name their files alike (the same ODCID): two dirs. */
@@ -393,6 +393,15 @@ Test(qlog, handshake_transfer_files, .timeout = 60)
 	p.cfg_s.qlog = qb_qlog_file_qlog(fs);
 	h_start(&p);
 	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	/* A flush asked for from another thread happens at the next call. */
+	struct qb_qlog_stats q0, q1;
+	qb_qlog_stats(p.cfg_c.qlog, &q0);
+	qb_qlog_request_flush(p.cfg_c.qlog);
+	qb_qlog_stats(p.cfg_c.qlog, &q1);
+	cr_assert_eq(q1.flushes, q0.flushes, "not by the request itself");
+	qb_conn_on_timeout(p.c, p.now);
+	qb_qlog_stats(p.cfg_c.qlog, &q1);
+	cr_assert_eq(q1.flushes, q0.flushes + 1);
 
 	/* 200 KB up with some loss, so that packet_lost appears. */
 	p.to_s.loss = 0.03;
@@ -473,7 +482,7 @@ Test(qlog, handshake_transfer_files, .timeout = 60)
 }
 
 /* qlog off: nothing is logged and nothing changes (the off path is a branch). */
-Test(qlog, off_no_output, .timeout = 30)
+Test(qlog, off_no_output)
 {
 	struct h_pair p;
 	struct msink m;
