@@ -6,8 +6,11 @@
  * worker loop itself and the control work from inside that loop.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -221,11 +224,104 @@ run(void)
 	return status;
 }
 
+/*
+ * The reason for a failed rte_eal_init, from what it printed (CAP, read from
+ * the start): getopt's "PROG: unrecognized option ..." line if there is one,
+ * else EAL's last specific log line (not its generic "Invalid 'command line'
+ * arguments" nor the start-up "Detected ..." lines), else rte_errno's text.
+ */
+static void
+eal_reason(FILE *cap, const char *prog, int err, char *reason, size_t size)
+{
+	char line[512];
+	size_t plen = strlen(prog), n;
+	bool from_getopt = false;
+
+	snprintf(reason, size, "%s", rte_strerror(err));
+	while (fgets(line, sizeof(line), cap) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		n = strlen(line);
+		while (n > 0 && (line[n - 1] == '.' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if (strncmp(line, prog, plen) == 0 && strncmp(line + plen, ": ", 2) == 0) {
+			if (!from_getopt)
+				snprintf(reason, size, "%s", line + plen + 2);
+			from_getopt = true;
+			continue;
+		}
+		if (from_getopt || strncmp(line, "EAL: ", 5) != 0 || strstr(line, "FATAL:") ||
+		    strstr(line, "Invalid 'command line' arguments") ||
+		    strncmp(line, "EAL: Detected ", 14) == 0 || n == 5)
+			continue;
+		snprintf(reason, size, "%s (%s)", line + 5, rte_strerror(err));
+	}
+}
+
+/*
+ * rte_eal_init with its output held back. On a bad option EAL prints its
+ * ~100-line usage on stdout and getopt a line on stderr (twice), while BRIEF
+ * §10 wants one line: stdout goes to /dev/null for the call (EAL prints
+ * nothing else there), stderr to a temporary file that is copied to the real
+ * stderr when EAL starts, and reduced to the one reason (REASON) when it
+ * fails. If the redirection cannot be set up, EAL runs as it is.
+ */
+static int
+eal_init_quiet(int argc, char **argv, char *reason, size_t size)
+{
+	FILE *cap = tmpfile();
+	int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int out_fd = dup(STDOUT_FILENO), err_fd = dup(STDERR_FILENO);
+	int rc, err;
+	char buf[4096];
+	size_t n;
+
+	if (cap == NULL || null_fd < 0 || out_fd < 0 || err_fd < 0) {
+		if (cap != NULL)
+			fclose(cap);
+		if (null_fd >= 0)
+			close(null_fd);
+		if (out_fd >= 0)
+			close(out_fd);
+		if (err_fd >= 0)
+			close(err_fd);
+		rc = rte_eal_init(argc, argv);
+		snprintf(reason, size, "%s", rc < 0 ? rte_strerror(rte_errno) : "");
+		return rc;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	dup2(null_fd, STDOUT_FILENO);
+	dup2(fileno(cap), STDERR_FILENO);
+	rc = rte_eal_init(argc, argv);
+	err = rte_errno;
+	/* Flushed while still redirected: the usage text must not reach the
+	 * real stdout from stdio's buffer later. */
+	fflush(stdout);
+	fflush(stderr);
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(err_fd, STDERR_FILENO);
+	close(out_fd);
+	close(err_fd);
+	close(null_fd);
+
+	rewind(cap);
+	if (rc >= 0) {
+		while ((n = fread(buf, 1, sizeof(buf), cap)) > 0)
+			fwrite(buf, 1, n, stderr);
+		reason[0] = '\0';
+	} else {
+		eal_reason(cap, argv[0], err, reason, size);
+	}
+	fclose(cap);
+	rte_errno = err;
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	int dashdash = -1, app_argc = 0, eal_argc, i, rc;
-	char **app_argv = NULL;
+	char **app_argv = NULL, reason[640];
 
 	if (qb_wants_help(argc, argv)) {
 		qb_usage(argv[0]);
@@ -237,9 +333,17 @@ main(int argc, char **argv)
 			break;
 		}
 	}
+	/* Without "--", every argument is an app option and EAL gets none (as
+	 * "qburst --help" already reads it): "qburst --bogus" is then an unknown
+	 * app option, not a missing --mode behind a failed EAL start. */
 	if (dashdash > 0) {
 		app_argv = &argv[dashdash + 1];
 		app_argc = argc - dashdash - 1;
+		eal_argc = dashdash;
+	} else {
+		app_argv = &argv[1];
+		app_argc = argc - 1;
+		eal_argc = 1;
 	}
 	/* Every app option is checked before EAL starts. */
 	rc = qb_opts_parse(&app.opts, app_argc, app_argv);
@@ -254,9 +358,8 @@ main(int argc, char **argv)
 		return QB_EXIT_USAGE;
 	}
 
-	eal_argc = dashdash > 0 ? dashdash : argc;
-	if (rte_eal_init(eal_argc, argv) < 0) {
-		fprintf(stderr, "qburst: EAL options: %s\n", rte_strerror(rte_errno));
+	if (eal_init_quiet(eal_argc, argv, reason, sizeof(reason)) < 0) {
+		fprintf(stderr, "qburst: EAL options: %s\n", reason);
 		return QB_EXIT_USAGE;
 	}
 	qb_signals_install();

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Command-line options after "--": a table-driven parser with one-line errors. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 
@@ -26,6 +29,10 @@ void
 qb_usage(const char *prog)
 {
 	printf("usage: %s [EAL options] -- [app options]\n"
+	       "       %s [app options]\n"
+	       "\n"
+	       "Without \"--\", every argument is an app option and EAL starts with its\n"
+	       "defaults; EAL options always go before \"--\".\n"
 	       "\n"
 	       "EAL options: see DPDK's documentation. Without hugepages or a NIC:\n"
 	       "  -l 0-1 --no-huge -m 1024 --no-pci --vdev=net_null0,no-rx=1\n"
@@ -47,7 +54,8 @@ qb_usage(const char *prog)
 	       "  --dst-port=PORT        udpgen: destination UDP port (default 9)\n"
 	       "  --src-port=PORT        udpgen: first source UDP port (default 1024)\n"
 	       "  --flows=N              udpgen: source ports src-port..src-port+N-1, one\n"
-	       "                         flow each, sent round-robin (default 1)\n"
+	       "                         flow each, sent round-robin (default 1); the last\n"
+	       "                         port must be at most 65535\n"
 	       "  --dst-mac=MAC          udpgen: next hop's MAC (default: resolved by ARP/ND);\n"
 	       "                         relay: the MAC every relayed datagram is sent to\n"
 	       "                         (default: --neigh entries, or --gateway's, resolved\n"
@@ -65,7 +73,8 @@ qb_usage(const char *prog)
 	       "  --stats-period=SECONDS one statistics line per port this often (default 1;\n"
 	       "                         0: only the final summary)\n"
 	       "  --stats-json=FILE      write the summary as JSON at exit (also after\n"
-	       "                         SIGINT), through a temporary file and a rename\n"
+	       "                         SIGINT), through a temporary file and a rename;\n"
+	       "                         FILE's directory must exist and be writable\n"
 	       "  --arp-timeout=MS       udpgen: how long to wait for the next hop's ARP/ND\n"
 	       "                         answer (default 3000)\n"
 	       "  --no-tx-offload        compute checksums in software even where the port\n"
@@ -78,7 +87,7 @@ qb_usage(const char *prog)
 	       "Byte counts and bit rates are of Ethernet frames without FCS.\n"
 	       "Exit status: 0 done, 1 the job failed, 2 bad option, no port or too few\n"
 	       "queue pairs.\n",
-	       prog, QB_PORT_MAX_ADDRS, QB_MAX_NEIGH, QB_PKT_SIZE_MIN_V4, QB_PKT_SIZE_MIN_V6);
+	       prog, prog, QB_PORT_MAX_ADDRS, QB_MAX_NEIGH, QB_PKT_SIZE_MIN_V4, QB_PKT_SIZE_MIN_V6);
 }
 
 bool
@@ -320,6 +329,44 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 	return 0;
 }
 
+/*
+ * --stats-json is written at exit, after the whole job: a directory that is
+ * missing or not writable must fail now, not after the run. The file goes
+ * through a temporary file in the same directory and a rename, so the
+ * directory needs write and search permission.
+ */
+static int
+check_json_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	char why[PATH_MAX + 64];
+	struct stat st;
+	size_t len;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		len = slash == path ? 1 : (size_t)(slash - path);
+		if (len >= sizeof(dir)) {
+			bad("stats-json", path, "path too long");
+			return -1;
+		}
+		memcpy(dir, path, len);
+		dir[len] = '\0';
+	}
+	if ((slash != NULL && slash[1] == '\0') || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+		bad("stats-json", path, "names a directory, not a file");
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) != 0) {
+		snprintf(why, sizeof(why), "directory %s: %s", dir, strerror(errno));
+		bad("stats-json", path, why);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks that need every option: what each mode requires. */
 static int
 check(struct qb_opts *o)
@@ -330,6 +377,8 @@ check(struct qb_opts *o)
 		if (o->neigh[i].ip.family == 0)
 			return bad("neigh", NULL, "bad address");
 	}
+	if (o->stats_json != NULL && check_json_dir(o->stats_json) != 0)
+		return QB_EXIT_USAGE;
 	if (o->mode == QB_MODE_RELAY) {
 		if (o->listen_port == 0)
 			return bad("listen", NULL, "missing: relay needs --listen=PORT");
@@ -339,6 +388,16 @@ check(struct qb_opts *o)
 	}
 	if (o->mode != QB_MODE_UDPGEN)
 		return 0;
+	/* Source ports are 16 bits: the last flow's must not wrap to 0. */
+	if ((uint32_t)o->src_port + o->flows - 1 > 65535) {
+		char v[16], why[96];
+
+		snprintf(v, sizeof(v), "%u", o->flows);
+		snprintf(why, sizeof(why),
+		         "with --src-port=%u the last source port would be %u (at most 65535)",
+		         o->src_port, (unsigned int)o->src_port + o->flows - 1);
+		return bad("flows", v, why);
+	}
 	if (o->dst_ip.family == 0)
 		return bad("dst-ip", NULL, "missing: udpgen needs a destination");
 	for (i = 0; i < o->n_ips; i++) {
@@ -382,7 +441,9 @@ qb_opts_parse(struct qb_opts *o, int argc, char **argv)
 		unsigned int k;
 
 		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
-			fprintf(stderr, "qburst: %s: not an option (app options start with --)\n",
+			fprintf(stderr,
+			        "qburst: %s: not an app option (app options start with --; EAL "
+			        "options go before \"--\")\n",
 			        arg);
 			return QB_EXIT_USAGE;
 		}

@@ -3,7 +3,8 @@
 #define QB_APP_OPTIONS_H
 
 /*
- * The application's options (after "--" on the command line, BRIEF §10).
+ * The application's options (after "--" on the command line, BRIEF §10;
+ * without "--", every argument is an app option).
  * Parsing needs no EAL: every check that does not depend on the port is done
  * here, so a bad command line fails before EAL starts.
  */
@@ -74,7 +75,8 @@ void qb_usage(const char *prog);
 bool qb_wants_help(int argc, char **argv);
 
 /*
- * Parses the app options argv[0..argc-1] (those after "--") into *o. On error
+ * Parses the app options argv[0..argc-1] (those after "--", or every argument
+ * when the command line has no "--") into *o. On error
  * prints one line naming the option to stderr and returns QB_EXIT_USAGE;
  * else returns 0.
  */

@@ -4,7 +4,7 @@
 # fuzz targets); then the fuzzers for a bounded time and the format check.
 # Exits non-zero on any failure.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 
@@ -32,9 +32,20 @@ ninja -C build || exit 1
 run_suites build "build (release)"
 
 # 2. ASan + UBSan build with clang, fuzz targets included.
+ASAN_OPTS=("-Db_sanitize=address,undefined" -Db_lundef=false -Dfuzz=true)
 if [ ! -f build-asan/build.ninja ]; then
-	CC=clang meson setup build-asan --buildtype=debugoptimized \
-		-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true || exit 1
+	CC=clang meson setup build-asan --buildtype=debugoptimized "${ASAN_OPTS[@]}" || exit 1
+else
+	# An existing build-asan configured otherwise (by hand, or before an
+	# option existed) would pass without sanitizers or fuzzers: fix it.
+	asan_conf=$(meson introspect build-asan --buildoptions | python3 -c '
+import json, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(o.get("b_sanitize"), o.get("b_lundef"), o.get("fuzz"))') || exit 1
+	if [ "$asan_conf" != "address,undefined False True" ]; then
+		echo "build-asan configured as b_sanitize/b_lundef/fuzz = $asan_conf: reconfiguring"
+		meson setup --reconfigure build-asan "${ASAN_OPTS[@]}" || exit 1
+	fi
 fi
 ninja -C build-asan || exit 1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
@@ -59,19 +70,30 @@ for f in $(find build-asan/tests/fuzz -type f -name 'fuzz_*' -perm -u+x | sort);
 	fi
 	rm -rf "$work" "$work.log"
 done
-if [ $fuzz_fail -eq 0 ]; then
+if [ $fuzz_count -eq 0 ]; then
+	note "fuzz: FAILED: no fuzz target found under build-asan/tests/fuzz"; status=1
+elif [ $fuzz_fail -eq 0 ]; then
 	note "fuzz: $fuzz_count targets, ${FUZZ_SECONDS}s each, no crash"
 else
 	note "fuzz: FAILURES"; status=1
 fi
 
 # 4. Format.
-if git ls-files -z '*.c' '*.h' | xargs -0 -r clang-format --dry-run --Werror 2>/tmp/qb-format.$$; then
-	note "clang-format: clean"
+# The C files: git's list in a clone, else (an exported tree) find's.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z '*.c' '*.h' >/tmp/qb-cfiles.$$
+else
+	find engine drivers apps tests -type f \( -name '*.c' -o -name '*.h' \) -print0 >/tmp/qb-cfiles.$$
+fi
+nfiles=$(tr -cd '\0' </tmp/qb-cfiles.$$ | wc -c)
+if [ "$nfiles" -eq 0 ]; then
+	note "clang-format: FAILED: no C file found to check"; status=1
+elif xargs -0 -r clang-format --dry-run --Werror </tmp/qb-cfiles.$$ 2>/tmp/qb-format.$$; then
+	note "clang-format: clean ($nfiles files)"
 else
 	head -40 /tmp/qb-format.$$; note "clang-format: FAILED (run clang-format -i on the files above)"; status=1
 fi
-rm -f /tmp/qb-format.$$
+rm -f /tmp/qb-format.$$ /tmp/qb-cfiles.$$
 
 # Summary, with one plain closing line counted over both builds.
 python3 - "$ROOT" <<'PY'

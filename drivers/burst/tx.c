@@ -120,14 +120,18 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		int len;
 
 		/*
-		 * The next datagram's area (headers included) is written
-		 * soon: fetch it for writing while this one is sealed.
+		 * The next datagram's first lines (its headers and the QUIC
+		 * header) are written out of order: fetch them for writing
+		 * while this one is sealed. The rest is written front to back
+		 * by the cipher, which the hardware prefetcher follows; fetching
+		 * every line (~20 per datagram) measured no better and costs
+		 * ~80 instructions.
 		 */
 		if (n + 1 < max_segments) {
-			uint8_t *nx = m[n + 1]->buf_addr;
+			uint8_t *nx = m[n + 1]->buf_addr; /* the headers start there */
 
-			for (size_t o = 0; o < head + cap; o += RTE_CACHE_LINE_SIZE)
-				__builtin_prefetch(nx + o, 1, 3);
+			__builtin_prefetch(nx, 1, 3);
+			__builtin_prefetch(nx + head, 1, 3);
 		}
 		len = fill(arg, data, cap, now, &w);
 		if (unlikely(len <= 0 || (size_t)len > cap)) {
@@ -140,23 +144,40 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 			memcpy(f, p->fwd, fwd_len);
 			f[0] = (uint8_t)(0x60 | (data[0] & 0x1f)); /* BRIEF §2 */
 		}
-		b->data_off = (uint16_t)(head - fwd_len);
-		b->data_len = (uint16_t)(len + fwd_len);
-		b->pkt_len = (uint32_t)(len + fwd_len);
 		/*
 		 * Cannot fail: headroom and length were checked above. On the
 		 * offload path every header of a burst is the same but for the
 		 * last, shorter datagram's: build it once per size (lengths,
-		 * seed, flags; as udpgen does) and copy it. The software path
-		 * sums each payload, so it prepends per datagram.
+		 * seed, flags; as udpgen does) and copy it, the mbuf's offsets
+		 * and lengths stored once with their final values (what
+		 * qb_udp_frame_prepend does after a first store of the
+		 * payload's). The software path sums each payload, so it
+		 * prepends per datagram.
 		 */
 		if (hw) {
-			if (unlikely(b->pkt_len != fr_len)) {
-				fr_len = b->pkt_len;
+			uint32_t plen = (uint32_t)(len + fwd_len);
+			uint8_t *h;
+
+			if (unlikely(plen != fr_len)) {
+				fr_len = plen;
 				qb_udp_frame_init(&fr, &p->udp, data - fwd_len, (uint16_t)fr_len);
 			}
-			qb_udp_frame_prepend(b, &fr);
+			b->data_off = (uint16_t)(head - fwd_len - fr.hdr_len);
+			b->data_len = (uint16_t)(plen + fr.hdr_len);
+			b->pkt_len = plen + fr.hdr_len;
+			h = data - fwd_len - fr.hdr_len;
+			/* Fixed-size overlapping copies: a few vector moves. */
+			memcpy(h, fr.hdr, 32);
+			if (fr.hdr_len > 64)
+				memcpy(h + 32, fr.hdr + 32, 32);
+			memcpy(h + fr.hdr_len - 32, fr.hdr + fr.hdr_len - 32, 32);
+			b->l2_len = fr.l2_len;
+			b->l3_len = fr.l3_len;
+			b->ol_flags |= fr.ol_flags;
 		} else {
+			b->data_off = (uint16_t)(head - fwd_len);
+			b->data_len = (uint16_t)(len + fwd_len);
+			b->pkt_len = (uint32_t)(len + fwd_len);
 			qb_udp_prepend(b, &p->udp);
 		}
 		frame_len[n] = (uint16_t)b->pkt_len;

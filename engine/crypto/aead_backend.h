@@ -47,6 +47,27 @@ struct qb_aead_ops {
 	            size_t aad_len, uint8_t *buf, size_t len);
 
 	/*
+	 * Optional (NULL: the generic code copies src after the head and calls
+	 * seal). Seal a plaintext in two pieces: head_len bytes at buf, then
+	 * src_len bytes at src (not overlapping buf's head_len + src_len + 16
+	 * bytes). Writes the ciphertext of both, contiguous, at buf, then the
+	 * tag: exactly what seal() writes on the two pieces copied together.
+	 * Returns 0 or QB_ERR_CRYPTO. No allocation, lock or syscall.
+	 */
+	int (*seal_from)(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+	                 size_t aad_len, uint8_t *buf, size_t head_len, const uint8_t *src,
+	                 size_t src_len);
+
+	/*
+	 * Optional (NULL: qb_crypto_protect_gap copies, then seals in place).
+	 * Encrypt len bytes from in to out (the two do not overlap) and write
+	 * the tag at out + len: one-shot, as seal() but out of place. Returns
+	 * 0 or QB_ERR_CRYPTO. No allocation, lock or syscall.
+	 */
+	int (*seal_to)(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+	               size_t aad_len, uint8_t *out, const uint8_t *in, size_t len);
+
+	/*
 	 * Decrypt len bytes at buf in place, the 16-byte tag following them
 	 * at buf + len. Returns 0 on success. On failure returns QB_ERR_CRYPTO
 	 * and [buf, buf + len + 16) MUST hold exactly what it held before the

@@ -89,6 +89,38 @@ qb_bssl_seal(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_
 	return 0;
 }
 
+/*
+ * Two-piece seal: BoringSSL's scatter form takes a second plaintext
+ * ("extra_in") whose ciphertext it writes before the tag at out_tag, so
+ * the head is sealed in place and src straight into the packet after it.
+ */
+static int
+qb_bssl_seal_from(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+                  size_t aad_len, uint8_t *buf, size_t head_len, const uint8_t *src, size_t src_len)
+{
+	const struct qb_bssl_state *st = qb_aead_state_const(key);
+	size_t tag_len;
+
+	if (!EVP_AEAD_CTX_seal_scatter(&st->aead, buf, buf + head_len, &tag_len,
+	                               src_len + QB_CRYPTO_TAG_LEN, nonce, QB_CRYPTO_IV_LEN, buf,
+	                               head_len, src, src_len, aad, aad_len))
+		return QB_ERR_CRYPTO;
+	return 0;
+}
+
+static int
+qb_bssl_seal_to(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+                size_t aad_len, uint8_t *out, const uint8_t *in, size_t len)
+{
+	const struct qb_bssl_state *st = qb_aead_state_const(key);
+	size_t tag_len;
+
+	if (!EVP_AEAD_CTX_seal_scatter(&st->aead, out, out + len, &tag_len, QB_CRYPTO_TAG_LEN,
+	                               nonce, QB_CRYPTO_IV_LEN, in, len, NULL, 0, aad, aad_len))
+		return QB_ERR_CRYPTO;
+	return 0;
+}
+
 static int
 qb_bssl_open(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
              size_t aad_len, uint8_t *buf, size_t len)
@@ -132,6 +164,8 @@ const struct qb_aead_ops qb_aead_boringssl_ops = {
         .init = qb_bssl_init,
         .clear = qb_bssl_clear,
         .seal = qb_bssl_seal,
+        .seal_from = qb_bssl_seal_from,
+        .seal_to = qb_bssl_seal_to,
         .open = qb_bssl_open,
         .hp_mask = qb_bssl_hp_mask,
 };

@@ -10,6 +10,9 @@
 #include "crypto/aead_backend.h"
 #include "qburst/varint.h"
 
+/* The most head bytes qb_crypto_protect_gap borrows (frame headers). */
+#define QB_CRYPTO_GAP_MAX 64
+
 /* nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).
  * The pn only reaches the last 8 bytes, so one 64-bit XOR does it. */
 static inline void
@@ -35,21 +38,18 @@ qb_first_byte_mask(uint8_t first)
 	return (first & 0x80) ? 0x0f : 0x1f;
 }
 
-int
-qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset, size_t pn_len,
-                  uint64_t pn, size_t payload_len)
+/* Checks a protect call's arguments and writes the pn bytes (big endian). */
+static inline int
+qb_protect_begin(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset, size_t pn_len,
+                 uint64_t pn, size_t payload_len)
 {
-	const struct qb_aead_ops *ops = key->ops;
-	size_t hdr_len = pn_offset + pn_len;
-	uint8_t nonce[QB_CRYPTO_IV_LEN];
-	uint8_t mask[QB_CRYPTO_SAMPLE_LEN];
 	uint8_t *pnp = pkt + pn_offset;
 
 	/* The sample starts 4 bytes after the pn and needs 16 bytes, tag
 	 * included: pn_len + payload_len >= 4 (RFC 9001 §5.4.2). The first
 	 * byte's pn-length bits must agree with pn_len. */
-	if (ops == NULL || pn_len < 1 || pn_len > 4 || pn_len + payload_len < 4 || pn_offset < 1 ||
-	    (size_t)(pkt[0] & 0x03) + 1 != pn_len)
+	if (key->ops == NULL || pn_len < 1 || pn_len > 4 || pn_len + payload_len < 4 ||
+	    pn_offset < 1 || (size_t)(pkt[0] & 0x03) + 1 != pn_len)
 		return QB_ERR_ARG;
 	switch (pn_len) {
 	case 4:
@@ -64,15 +64,126 @@ qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offse
 	default:
 		*pnp = (uint8_t)pn;
 	}
-	qb_nonce(nonce, key->iv, pn);
-	if (ops->seal(key, nonce, pkt, hdr_len, pkt + hdr_len, payload_len) != 0)
-		return QB_ERR_CRYPTO;
-	ops->hp_mask(key, pkt + pn_offset + 4, mask);
+	return 0;
+}
+
+/* Header protection of a sealed packet (RFC 9001 §5.4.1). */
+static inline void
+qb_protect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset, size_t pn_len)
+{
+	uint8_t mask[QB_CRYPTO_SAMPLE_LEN];
+	uint8_t *pnp = pkt + pn_offset;
+
+	key->ops->hp_mask(key, pkt + pn_offset + 4, mask);
 	pkt[0] ^= mask[0] & qb_first_byte_mask(pkt[0]);
-	pnp = pkt + pn_offset;
 	for (size_t i = 0; i < pn_len; i++)
 		pnp[i] ^= mask[1 + i];
+}
+
+int
+qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset, size_t pn_len,
+                  uint64_t pn, size_t payload_len)
+{
+	size_t hdr_len = pn_offset + pn_len;
+	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	int rc = qb_protect_begin(key, pkt, pn_offset, pn_len, pn, payload_len);
+
+	if (rc != 0)
+		return rc;
+	qb_nonce(nonce, key->iv, pn);
+	if (key->ops->seal(key, nonce, pkt, hdr_len, pkt + hdr_len, payload_len) != 0)
+		return QB_ERR_CRYPTO;
+	qb_protect_header(key, pkt, pn_offset, pn_len);
 	return (int)(hdr_len + payload_len + QB_CRYPTO_TAG_LEN);
+}
+
+int
+qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                       size_t pn_len, uint64_t pn, size_t head_len, const uint8_t *src,
+                       size_t src_len)
+{
+	size_t hdr_len = pn_offset + pn_len;
+	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t *payload = pkt + hdr_len;
+	int rc = qb_protect_begin(key, pkt, pn_offset, pn_len, pn, head_len + src_len);
+
+	if (rc != 0)
+		return rc;
+	qb_nonce(nonce, key->iv, pn);
+	if (key->ops->seal_from != NULL && src_len != 0) {
+		rc = key->ops->seal_from(key, nonce, pkt, hdr_len, payload, head_len, src, src_len);
+	} else {
+		/* A backend without a two-piece seal: copy, then seal in place. */
+		if (src_len != 0)
+			memcpy(payload + head_len, src, src_len);
+		rc = key->ops->seal(key, nonce, pkt, hdr_len, payload, head_len + src_len);
+	}
+	if (rc != 0)
+		return QB_ERR_CRYPTO;
+	qb_protect_header(key, pkt, pn_offset, pn_len);
+	return (int)(hdr_len + head_len + src_len + QB_CRYPTO_TAG_LEN);
+}
+
+/*
+ * Copies n <= QB_CRYPTO_GAP_MAX bytes (a few frame-header bytes, usually
+ * 2-10) with fixed-size overlapping moves instead of a call to memcpy:
+ * this runs three times per packet. Reads and writes stay within [0, n).
+ */
+static inline void
+qb_copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	if (n >= 8) {
+		uint64_t x;
+		size_t i;
+
+		for (i = 0; i + 8 < n; i += 8) {
+			memcpy(&x, s + i, 8);
+			memcpy(d + i, &x, 8);
+		}
+		memcpy(&x, s + n - 8, 8);
+		memcpy(d + n - 8, &x, 8);
+	} else if (n >= 4) {
+		uint32_t a, b;
+
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		memcpy(d, &a, 4);
+		memcpy(d + n - 4, &b, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+int
+qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                      size_t pn_len, uint64_t pn, size_t head_len, uint8_t *src, size_t src_len)
+{
+	size_t hdr_len = pn_offset + pn_len;
+	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t saved[QB_CRYPTO_GAP_MAX];
+	uint8_t *payload = pkt + hdr_len;
+	int rc;
+
+	if (head_len > sizeof(saved))
+		return QB_ERR_ARG;
+	if (key->ops == NULL || key->ops->seal_to == NULL || head_len == 0)
+		return qb_crypto_protect_from(key, pkt, pn_offset, pn_len, pn, head_len, src,
+		                              src_len);
+	rc = qb_protect_begin(key, pkt, pn_offset, pn_len, pn, head_len + src_len);
+	if (rc != 0)
+		return rc;
+	qb_nonce(nonce, key->iv, pn);
+	/* Borrow the gap: the head goes right before the data, then back. */
+	qb_copy_small(saved, src - head_len, head_len);
+	qb_copy_small(src - head_len, payload, head_len);
+	rc = key->ops->seal_to(key, nonce, pkt, hdr_len, payload, src - head_len,
+	                       head_len + src_len);
+	qb_copy_small(src - head_len, saved, head_len);
+	if (rc != 0)
+		return QB_ERR_CRYPTO;
+	qb_protect_header(key, pkt, pn_offset, pn_len);
+	return (int)(hdr_len + head_len + src_len + QB_CRYPTO_TAG_LEN);
 }
 
 int

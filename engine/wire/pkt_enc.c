@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "qburst/frame.h"
 #include "qburst/packet.h"
 
 /*
@@ -202,19 +203,14 @@ qb_pkt_enc_pad_for_sample(struct qb_pkt_enc *e)
 	return qb_pkt_enc_pad(e, MIN_PN_AND_FRAMES - have);
 }
 
-int
-qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
+/* Closes the open packet: tag room zeroed, layout reported (as finish). */
+static inline void
+close_packet(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
 {
-	if (!e->open)
-		return QB_ERR_STATE;
-	/* Cannot fail: begin checked that the sample padding fits. */
-	int rc = qb_pkt_enc_pad_for_sample(e);
-	if (rc < 0)
-		return rc;
 	size_t payload = qb_pkt_enc_payload_len(e);
+
 	if (e->len_off)
 		qb_varint_put_n(e->buf + e->len_off, e->pn_len + payload + QB_AEAD_TAG_LEN, 2);
-	/* Zero the tag space so nothing stale leaks if the caller forgets to seal. */
 	memset(e->buf + e->off, 0, QB_AEAD_TAG_LEN);
 	e->off += QB_AEAD_TAG_LEN;
 	if (info) {
@@ -229,6 +225,134 @@ qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
 	}
 	e->open = false;
 	e->closed = false;
+}
+
+int
+qb_pkt_enc_finish(struct qb_pkt_enc *e, struct qb_pkt_layout *info)
+{
+	if (!e->open)
+		return QB_ERR_STATE;
+	/* Cannot fail: begin checked that the sample padding fits. */
+	int rc = qb_pkt_enc_pad_for_sample(e);
+	if (rc < 0)
+		return rc;
+	close_packet(e, info);
+	return 0;
+}
+
+int
+qb_pkt_enc_stream_final(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset, size_t len,
+                        bool fin, size_t *taken, struct qb_pkt_layout *info)
+{
+	if (!e->open || e->closed)
+		return QB_ERR_STATE;
+	if ((stream_id | offset) > QB_VARINT_MAX || len > QB_VARINT_MAX - offset ||
+	    (len == 0 && !fin))
+		return QB_ERR_ARG;
+	size_t room = e->limit - e->off;
+	size_t id_len = qb_varint_len(stream_id), off_len = offset ? qb_varint_len(offset) : 0;
+	size_t h0 = 1 + id_len + off_len, pad = 0, take;
+	uint8_t type = (uint8_t)(QB_FT_STREAM | (offset ? QB_STREAM_OFF : 0));
+
+	if (room < h0 || (room == h0 && len != 0))
+		return QB_ERR_NOBUF;
+	/*
+	 * The frame is the packet's last, so it never needs a Length: it runs
+	 * to the end of the packet, which ends with the data (RFC 9000 §19.8).
+	 */
+	take = len < room - h0 ? len : room - h0;
+	/* pn + frames must reach the sample's end (RFC 9001 §5.4.2): PADDING
+	 * before the frame (RFC 9000 §19.1) when the data is that short. */
+	size_t have = e->pn_len + qb_pkt_enc_payload_len(e) + h0 + take;
+	if (have < MIN_PN_AND_FRAMES)
+		pad = MIN_PN_AND_FRAMES - have;
+	if (fin && take == len)
+		type |= QB_STREAM_FIN;
+
+	uint8_t *p = e->buf + e->off;
+	if (pad)
+		memset(p, 0, pad); /* begin reserved room for it (fits()) */
+	p += pad;
+	*p++ = type;
+	p = qb_varint_put_n(p, stream_id, id_len);
+	if (off_len)
+		p = qb_varint_put_n(p, offset, off_len);
+	e->off = (size_t)(p - e->buf) + take;
+	*taken = take;
+	close_packet(e, info);
+	return 0;
+}
+
+int
+qb_pkt_enc_short_stream(struct qb_pkt_enc *e, const uint8_t *dcid, size_t dcid_len, bool spin,
+                        bool key_phase, uint64_t pn, size_t pn_len, uint64_t stream_id,
+                        uint64_t offset, size_t len, bool fin, size_t *taken,
+                        struct qb_pkt_layout *info)
+{
+	/* The checks of qb_pkt_enc_begin_short, then qb_pkt_enc_stream_final's. */
+	if (e->open)
+		return QB_ERR_STATE;
+	if (dcid_len > QB_MAX_CID_LEN || pn_len < 1 || pn_len > 4)
+		return QB_ERR_ARG;
+	size_t hdr = 1 + dcid_len + pn_len;
+	if (!fits(e, hdr, pn_len))
+		return QB_ERR_NOBUF;
+	if ((stream_id | offset) > QB_VARINT_MAX || len > QB_VARINT_MAX - offset ||
+	    (len == 0 && !fin))
+		return QB_ERR_ARG;
+	size_t start = e->off, limit = e->cap - QB_AEAD_TAG_LEN;
+	size_t room = limit - start - hdr; /* fits() keeps this positive */
+	size_t id_len = qb_varint_len(stream_id), off_len = offset ? qb_varint_len(offset) : 0;
+	size_t h0 = 1 + id_len + off_len, pad = 0, take;
+	if (room < h0 || (room == h0 && len != 0))
+		return QB_ERR_NOBUF;
+	take = len < room - h0 ? len : room - h0;
+	/* RFC 9001 §5.4.2: pn + frames >= 4; fits() reserved room for it. */
+	if (pn_len + h0 + take < MIN_PN_AND_FRAMES)
+		pad = MIN_PN_AND_FRAMES - (pn_len + h0 + take);
+
+	/* RFC 9000 §17.3.1: form 0, fixed 1, spin, reserved 0, key phase, pn len. */
+	uint8_t *p = e->buf + start;
+	*p++ = (uint8_t)(0x40 | (spin ? 0x20 : 0) | (key_phase ? 0x04 : 0) | (pn_len - 1));
+	copy_cid(p, dcid, dcid_len);
+	p += dcid_len;
+	qb_pn_put(p, pn, pn_len);
+	p += pn_len;
+	if (pad)
+		memset(p, 0, pad); /* PADDING frames, RFC 9000 §19.1 */
+	p += pad;
+	/* RFC 9000 §19.8: no Length, the data runs to the packet's end. */
+	*p++ = (uint8_t)(QB_FT_STREAM | (offset ? QB_STREAM_OFF : 0) |
+	                 (fin && take == len ? QB_STREAM_FIN : 0));
+	p = qb_varint_put_n(p, stream_id, id_len);
+	if (off_len)
+		p = qb_varint_put_n(p, offset, off_len);
+	p += take;
+	memset(p, 0, QB_AEAD_TAG_LEN); /* as qb_pkt_enc_finish: nothing stale */
+
+	/* The encoder as begin + stream_final would leave it: packet closed. */
+	size_t pn_off = start + 1 + dcid_len, end = (size_t)(p - e->buf);
+	e->pkt = start;
+	e->pn_off = pn_off;
+	e->len_off = 0;
+	e->limit = limit;
+	e->pn = pn;
+	e->pn_len = (uint8_t)pn_len;
+	e->type = QB_PKT_1RTT;
+	e->off = end + QB_AEAD_TAG_LEN;
+	e->open = false;
+	e->closed = false;
+	*taken = take;
+	if (info) {
+		info->offset = start;
+		info->pn_offset = pn_off - start;
+		info->pn_len = pn_len;
+		info->hdr_len = hdr;
+		info->payload_len = end - pn_off - pn_len;
+		info->len = end + QB_AEAD_TAG_LEN - start;
+		info->pn = pn;
+		info->type = QB_PKT_1RTT;
+	}
 	return 0;
 }
 

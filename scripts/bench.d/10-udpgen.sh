@@ -2,7 +2,9 @@
 # Raw TX: qburst udpgen against dpdk-testpmd --forward-mode=txonly on
 # net_null, one forwarding lcore each (-l 0-1), the same frame sizes (64 and
 # 1200 bytes, testpmd's --txpkts), one after the other, interleaved over
-# ROUNDS rounds of SECONDS each. Each run's rate is the median of its
+# ROUNDS rounds of SECONDS each, in ABBA order: odd rounds run testpmd first,
+# even rounds udpgen first, so neither always gets the warmer (or the
+# quieter) slot. Each run's rate is the median of its
 # per-second Tx-pps lines. The summary line per size gives the median rate of
 # each over the rounds and the median of the per-round ratios (a round's two
 # runs are seconds apart, so their ratio is the least disturbed by the load
@@ -46,8 +48,13 @@ for size in $SIZES; do
 	qb_all=()
 	ratios=()
 	for r in $(seq "$ROUNDS"); do
-		tp=$(run_testpmd "$size")
-		qb=$(run_udpgen "$size")
+		if [ $((r % 2)) -eq 1 ]; then
+			tp=$(run_testpmd "$size")
+			qb=$(run_udpgen "$size")
+		else
+			qb=$(run_udpgen "$size")
+			tp=$(run_testpmd "$size")
+		fi
 		ratio=$(awk -v a="$qb" -v b="$tp" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
 		tp_all+=("$tp")
 		qb_all+=("$qb")

@@ -61,6 +61,29 @@ imb_seal(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *a
 }
 
 static int
+imb_seal_from(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+              size_t aad_len, uint8_t *buf, size_t head_len, const uint8_t *src, size_t src_len)
+{
+	const struct qb_imb_state *st = qb_aead_state_const(key);
+
+	qb_imb_gcm_seal_from(&st->gcm, nonce, aad, aad_len, buf, head_len, src, src_len);
+	return 0;
+}
+
+static int
+imb_seal_to(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+            size_t aad_len, uint8_t *out, const uint8_t *in, size_t len)
+{
+	const struct qb_imb_state *st = qb_aead_state_const(key);
+	struct gcm_context_data ctx;
+
+	/* The one-shot call reads in and writes out: no copy, one pass. */
+	st->gcm.enc(&st->gcm.gcm, &ctx, out, in, len, nonce, aad, aad_len, out + len,
+	            QB_IMB_TAG_LEN);
+	return 0;
+}
+
+static int
 imb_open(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad, size_t aad_len,
          uint8_t *buf, size_t len)
 {
@@ -83,6 +106,8 @@ const struct qb_aead_ops qb_aead_ipsecmb_ops = {
         .init = imb_init,
         .clear = imb_clear,
         .seal = imb_seal,
+        .seal_from = imb_seal_from,
+        .seal_to = imb_seal_to,
         .open = imb_open,
         .hp_mask = imb_hp_mask,
 };

@@ -148,10 +148,16 @@ qb_imb_gcm_init(struct qb_imb_gcm *g, const uint8_t *key, size_t key_len)
 		IMB_AES128_GCM_PRE(mgr, key, &g->gcm);
 		g->enc = mgr->gcm128_enc;
 		g->dec = mgr->gcm128_dec;
+		g->init = mgr->gcm128_init;
+		g->enc_update = mgr->gcm128_enc_update;
+		g->enc_finalize = mgr->gcm128_enc_finalize;
 	} else if (key_len == 32) {
 		IMB_AES256_GCM_PRE(mgr, key, &g->gcm);
 		g->enc = mgr->gcm256_enc;
 		g->dec = mgr->gcm256_dec;
+		g->init = mgr->gcm256_init;
+		g->enc_update = mgr->gcm256_enc_update;
+		g->enc_finalize = mgr->gcm256_enc_finalize;
 	} else {
 		return QB_ERR_ARG;
 	}

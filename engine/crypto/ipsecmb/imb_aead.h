@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <string.h>
+
 #include <intel-ipsec-mb.h>
 
 #define QB_IMB_TAG_LEN 16 /* AEAD_AES_*_GCM tag, bytes */
@@ -66,12 +68,16 @@ typedef void (*qb_imb_gcm_fn)(const struct gcm_key_data *, struct gcm_context_da
  * Must be 16-byte aligned, which malloc and _Alignas(16) storage give and
  * which is all ipsec-mb asks (its header's 64-byte alignment is a
  * preference; a test checks a 16-but-not-64-aligned key), so a key copied
- * to another 16-aligned place stays valid. 1024 bytes.
+ * to another 16-aligned place stays valid. About 1 KiB.
  */
 struct qb_imb_gcm {
 	struct gcm_key_data gcm __attribute__((aligned(16)));
 	qb_imb_gcm_fn enc;
 	qb_imb_gcm_fn dec;
+	/* The incremental calls, for a plaintext in two pieces (qb_imb_gcm_seal_from). */
+	aes_gcm_init_t init;
+	aes_gcm_enc_dec_update_t enc_update;
+	aes_gcm_enc_dec_finalize_t enc_finalize;
 } __attribute__((aligned(16)));
 
 /* One direction's AEAD key for the packet-number API: the GCM key and the IV. */
@@ -118,6 +124,55 @@ qb_imb_gcm_seal(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t 
 	struct gcm_context_data ctx;
 
 	g->enc(&g->gcm, &ctx, buf, buf, len, nonce, ad, ad_len, buf + len, QB_IMB_TAG_LEN);
+}
+
+/*
+ * Seals a plaintext in two pieces: head_len bytes at buf (in place), then
+ * src_len bytes read from src, whose ciphertext goes to buf + head_len; the
+ * tag follows at buf + head_len + src_len. src must not overlap that area.
+ * Byte for byte what qb_imb_gcm_seal() gives on the pieces copied together.
+ * Inline: the per-packet path, four calls into ipsec-mb (init, two
+ * updates, finalize) with their context on our stack.
+ */
+static inline void
+qb_imb_gcm_seal_from(const struct qb_imb_gcm *g, const uint8_t *nonce, const uint8_t *ad,
+                     size_t ad_len, uint8_t *buf, size_t head_len, const uint8_t *src,
+                     size_t src_len)
+{
+	struct gcm_context_data ctx;
+	size_t whole = head_len & ~(size_t)15, part = head_len - whole;
+	uint8_t *out = buf + whole;
+	uint8_t *tag = buf + head_len + src_len;
+
+	g->init(&g->gcm, &ctx, nonce, ad, ad_len);
+	if (whole != 0)
+		g->enc_update(&g->gcm, &ctx, buf, buf, whole);
+	if (part != 0) {
+		/*
+		 * The head ends inside a 16-byte block. An update that stops
+		 * mid-block leaves the next one to finish that block byte by
+		 * byte, so complete it here from src's first bytes (a stack
+		 * block) and keep every update block-aligned.
+		 */
+		size_t need = 16 - part;
+
+		if (src_len >= need) {
+			uint8_t blk[16];
+
+			memcpy(blk, out, part);
+			memcpy(blk + part, src, need);
+			g->enc_update(&g->gcm, &ctx, out, blk, 16);
+			out += 16;
+			src += need;
+			src_len -= need;
+		} else {
+			g->enc_update(&g->gcm, &ctx, out, out, part);
+			out += part;
+		}
+	}
+	if (src_len != 0)
+		g->enc_update(&g->gcm, &ctx, out, src, src_len);
+	g->enc_finalize(&g->gcm, &ctx, tag, QB_IMB_TAG_LEN);
 }
 
 /*

@@ -217,6 +217,38 @@ int qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_o
                       size_t pn_len, uint64_t pn, size_t payload_len);
 
 /*
+ * As qb_crypto_protect(), but the payload is in two pieces: its first
+ * head_len bytes are already in pkt after the header (the frame headers the
+ * encoder wrote, e.g. a STREAM frame's type, id and offset), and the
+ * src_len bytes that follow are read from src (e.g. the application's send
+ * buffer) and only their ciphertext is written into pkt, at
+ * pn_offset + pn_len + head_len: the plaintext is never copied into the
+ * packet. pkt needs room for the header, head_len + src_len bytes and the
+ * 16-byte tag. src must not overlap that room. The result is byte for byte
+ * what qb_crypto_protect() gives on the same bytes copied in place. Returns
+ * the protected packet length or the errors of qb_crypto_protect() (with
+ * payload_len = head_len + src_len).
+ */
+int qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                           size_t pn_len, uint64_t pn, size_t head_len, const uint8_t *src,
+                           size_t src_len);
+
+/*
+ * As qb_crypto_protect_from(), for a source with room before it: the
+ * head_len bytes just before src, [src - head_len, src), must be writable
+ * memory of the caller (a send buffer's headroom, or bytes already sent).
+ * They are borrowed during the call: saved, overwritten with the head, and
+ * restored before it returns, so that head and data are one contiguous
+ * plaintext and the backend seals it in one pass straight into the packet
+ * (the incremental AEAD calls a split plaintext needs cost more than the
+ * copy on ipsec-mb). Nothing else may read those bytes meanwhile. Same
+ * result, bytes and errors as qb_crypto_protect_from(); head_len <= 64.
+ */
+int qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
+                          size_t pn_len, uint64_t pn, size_t head_len, uint8_t *src,
+                          size_t src_len);
+
+/*
  * First half of unprotect (RFC 9001 §5.4.2): remove header protection in place
  * from a packet of pkt_len bytes (for a long header: up to the end given by
  * its Length field; for a short header: the rest of the datagram) whose packet

@@ -256,6 +256,45 @@ int qb_pkt_enc_stream(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset,
                       const uint8_t *data, size_t len, bool fin, size_t *taken);
 
 /*
+ * The last frame of a data packet, and the packet's end, in one call (the
+ * 1-RTT fast path: begin_short, optional ACK, this, then seal with
+ * qb_crypto_protect_from() straight from the send buffer). Writes a STREAM
+ * frame header for up to len bytes of stream_id at offset and reserves the
+ * *taken data bytes after it, WITHOUT writing them: the data is always the
+ * last *taken bytes of the payload, so the caller either copies them there
+ * or seals them from its buffer with head_len = info->payload_len - *taken.
+ * Then finishes the packet as qb_pkt_enc_finish() does (tag room, *info).
+ *
+ * The frame never carries a Length: it is the packet's last, so it runs to
+ * the packet's end, which comes right after the data (RFC 9000 §19.8);
+ * shorter data makes a shorter packet. When the packet would be too short
+ * for the header-protection sample (RFC 9001 §5.4.2), PADDING frames
+ * (RFC 9000 §19.1) go before the STREAM frame. FIN is set when fin and all
+ * len bytes fit. len 0 with fin is a FIN-only frame.
+ *
+ * Returns 0; QB_ERR_STATE (no open packet, or a frame already closed it);
+ * QB_ERR_ARG (a value above 2^62-1, or len 0 without fin); QB_ERR_NOBUF
+ * (not one data byte fits; the packet stays open and unchanged).
+ */
+int qb_pkt_enc_stream_final(struct qb_pkt_enc *e, uint64_t stream_id, uint64_t offset, size_t len,
+                            bool fin, size_t *taken, struct qb_pkt_layout *info);
+
+/*
+ * The common 1-RTT data packet, whole, in one call: exactly
+ * qb_pkt_enc_begin_short() followed by qb_pkt_enc_stream_final() (same
+ * bytes, same *taken and *info, same encoder state after, same errors in
+ * the same order), without the intermediate stores and checks: for a
+ * packet with no frame before its STREAM frame (no ACK; use the two calls
+ * for one). The data is not written: it is the last *taken bytes of the
+ * payload (see qb_pkt_enc_stream_final). On error nothing is written and
+ * the encoder is unchanged.
+ */
+int qb_pkt_enc_short_stream(struct qb_pkt_enc *e, const uint8_t *dcid, size_t dcid_len, bool spin,
+                            bool key_phase, uint64_t pn, size_t pn_len, uint64_t stream_id,
+                            uint64_t offset, size_t len, bool fin, size_t *taken,
+                            struct qb_pkt_layout *info);
+
+/*
  * A CRYPTO frame with as much of data (len > 0 bytes at offset) as fits;
  * *taken gets the bytes carried. 0, QB_ERR_NOBUF or QB_ERR_ARG.
  */

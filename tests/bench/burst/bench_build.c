@@ -61,7 +61,8 @@
 
 struct src {
 	const struct qb_crypto_key *key;
-	const uint8_t *data; /* SRC_SIZE + MAX_PKT bytes, so any window offset has a packet */
+	uint8_t *data; /* SRC_SIZE + MAX_PKT bytes, so any window offset has a packet,
+	                * with 64 bytes of room before it (qb_crypto_protect_gap) */
 	uint64_t pn;
 	uint64_t offset; /* stream offset */
 	uint8_t dcid[DCID_LEN];
@@ -92,6 +93,70 @@ fill_stream(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 		goto fail;
 	if (qb_crypto_protect(s->key, buf + l.offset, l.pn_offset, l.pn_len, l.pn, l.payload_len) <
 	    0)
+		goto fail;
+	s->pn = pn + 1;
+	s->offset += taken;
+	return (int)(l.offset + l.len);
+fail:
+	*why = 1;
+	return 0;
+}
+
+/*
+ * The engine's fast path for the same packet: the STREAM frame header and the
+ * packet's end in one call (qb_pkt_enc_stream_final), and the data sealed
+ * straight from the source into the packet (qb_crypto_protect_from): the
+ * stream bytes are never copied in plaintext.
+ */
+static int
+fill_fast(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
+{
+	struct src *s = arg;
+	struct qb_pkt_layout l;
+	struct qb_pkt_enc e;
+	uint64_t pn = s->pn;
+	size_t taken;
+
+	(void)now;
+	qb_pkt_enc_init(&e, buf, cap);
+	if (qb_pkt_enc_begin_short(&e, s->dcid, DCID_LEN, false, false, pn, pn_len_of(pn)) != 0 ||
+	    qb_pkt_enc_stream_final(&e, 0, s->offset, MAX_PKT, false, &taken, &l) != 0)
+		goto fail;
+	if (qb_crypto_protect_from(s->key, buf + l.offset, l.pn_offset, l.pn_len, l.pn,
+	                           l.payload_len - taken, s->data + (s->offset & (SRC_SIZE - 1)),
+	                           taken) < 0)
+		goto fail;
+	s->pn = pn + 1;
+	s->offset += taken;
+	return (int)(l.offset + l.len);
+fail:
+	*why = 1;
+	return 0;
+}
+
+/*
+ * The fastest: the whole packet's headers in one encoder call
+ * (qb_pkt_enc_short_stream) and qb_crypto_protect_gap: the frame header is
+ * put in the room just before the data (and restored after), so the backend
+ * seals head and data in one out-of-place pass.
+ */
+static int
+fill_gap(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
+{
+	struct src *s = arg;
+	struct qb_pkt_layout l;
+	struct qb_pkt_enc e;
+	uint64_t pn = s->pn;
+	size_t taken;
+
+	(void)now;
+	qb_pkt_enc_init(&e, buf, cap);
+	if (qb_pkt_enc_short_stream(&e, s->dcid, DCID_LEN, false, false, pn, pn_len_of(pn), 0,
+	                            s->offset, MAX_PKT, false, &taken, &l) != 0)
+		goto fail;
+	if (qb_crypto_protect_gap(s->key, buf + l.offset, l.pn_offset, l.pn_len, l.pn,
+	                          l.payload_len - taken, s->data + (s->offset & (SRC_SIZE - 1)),
+	                          taken) < 0)
 		goto fail;
 	s->pn = pn + 1;
 	s->offset += taken;
@@ -175,54 +240,6 @@ bare_imb(uint8_t *pkt, size_t len, uint64_t pn)
 	bare_mask(pkt, mask);
 }
 
-/*
- * For information, ipsec-mb only: what the copy costs. The same packet, but
- * the STREAM bytes are not copied by the encoder: AES-GCM reads them from
- * the source buffer and writes the ciphertext straight into the packet
- * (incremental GCM: the frame header in place, then the data out of place).
- * The engine has no such call yet (qb_crypto_protect seals in place).
- */
-static int
-fill_fused(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
-{
-	static const uint8_t zero[16];
-	struct src *s = arg;
-	struct gcm_context_data ctx;
-	uint8_t nonce[12], mask[16];
-	struct qb_pkt_layout l;
-	struct qb_pkt_enc e;
-	uint64_t pn = s->pn;
-	size_t taken, fh;
-	uint8_t *dst;
-
-	(void)now;
-	qb_pkt_enc_init(&e, buf, cap);
-	if (qb_pkt_enc_begin_short(&e, s->dcid, DCID_LEN, false, false, pn, pn_len_of(pn)) != 0 ||
-	    qb_pkt_enc_stream_hdr(&e, 0, s->offset, MAX_PKT, false, &taken) != 0) {
-		*why = 1;
-		return 0;
-	}
-	dst = qb_pkt_enc_ptr(&e);
-	qb_pkt_enc_advance(&e, taken);
-	if (qb_pkt_enc_finish(&e, &l) != 0) {
-		*why = 1;
-		return 0;
-	}
-	fh = (size_t)(dst - buf) - l.hdr_len;
-	bare_nonce(nonce, pn);
-	IMB_AES128_GCM_INIT(imb, &imb_gcm, &ctx, nonce, buf, l.hdr_len);
-	IMB_AES128_GCM_ENC_UPDATE(imb, &imb_gcm, &ctx, buf + l.hdr_len, buf + l.hdr_len, fh);
-	IMB_AES128_GCM_ENC_UPDATE(imb, &imb_gcm, &ctx, dst, s->data + (s->offset & (SRC_SIZE - 1)),
-	                          taken);
-	IMB_AES128_GCM_ENC_FINALIZE(imb, &imb_gcm, &ctx, buf + l.len - 16, 16);
-	IMB_AES128_CFB_ONE(imb, mask, zero, buf + l.pn_offset + 4, imb_hp_rk, 16);
-	buf[0] ^= mask[0] & 0x1f;
-	for (size_t i = 0; i < l.pn_len; i++)
-		buf[l.pn_offset + i] ^= mask[1 + i];
-	s->pn = pn + 1;
-	s->offset += taken;
-	return (int)l.len;
-}
 #endif
 
 /* ---- harness ---- */
@@ -260,7 +277,10 @@ struct backend {
 
 static struct qb_port port;
 static struct qb_lcore_stats stats;
-static uint8_t src_data[SRC_SIZE + MAX_PKT];
+/* GAP bytes of room before the window: what qb_crypto_protect_gap borrows. */
+#define GAP 64
+static uint8_t src_room[GAP + SRC_SIZE + MAX_PKT];
+static uint8_t *const src_data = src_room + GAP;
 
 /* A TX that keeps the first frame of the burst for the self-check, frees the rest. */
 static struct rte_mbuf *kept;
@@ -281,7 +301,7 @@ keep_tx(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **m, uint16_t n)
  */
 static int
 self_check(struct backend *b, const struct qb_udp_tmpl *t, const struct qb_burst_path *p,
-           size_t size)
+           size_t size, qb_burst_fill_fn fill)
 {
 	const struct qb_burst_io io = {qb_burst_io_dpdk.alloc, keep_tx, qb_burst_io_dpdk.free};
 	struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, &io};
@@ -292,7 +312,7 @@ self_check(struct backend *b, const struct qb_udp_tmpl *t, const struct qb_burst
 	uint64_t terr;
 	int ok = 0;
 
-	if (qb_burst_tx(&q, p, BURST, size, fill_stream, &s, 0, NULL) != BURST)
+	if (qb_burst_tx(&q, p, BURST, size, fill, &s, 0, NULL) != BURST)
 		return -1;
 	if (!t->hw_cksum && qb_net_parse(kept, NULL, &info) != QB_DROP_NONE)
 		goto out;
@@ -323,7 +343,10 @@ struct result {
 	double build;  /* qb_burst_tx + fill_stream: the whole path */
 	double engine; /* fill_stream into one buffer: encoder, copy, qb_crypto_protect */
 	double driver; /* qb_burst_tx whose fill is the bare seal: mbufs, headers, TX */
-	double fused;  /* ipsec-mb: qb_burst_tx + fill_fused (no copy), 0 otherwise */
+	double fast;   /* qb_burst_tx + fill_fast: the engine's no-copy fast path */
+	double efast;  /* fill_fast into one buffer */
+	double gap;    /* qb_burst_tx + fill_gap: one-pass seal through the borrowed gap */
+	double egap;   /* fill_gap into one buffer */
 };
 
 /* A fill that only seals (bare) a cap-byte packet: the driver's share. */
@@ -351,23 +374,25 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts)
 	struct qb_ipaddr sip, dip;
 	struct qb_burst_path p;
 	struct qb_udp_tmpl t;
-	double *vb = calloc((size_t)rounds, sizeof(double));
-	double *vq = calloc((size_t)rounds, sizeof(double));
-	double *ve = calloc((size_t)rounds, sizeof(double));
-	double *vd = calloc((size_t)rounds, sizeof(double));
-	double *vf = calloc((size_t)rounds, sizeof(double));
+	enum { V_BARE, V_BUILD, V_FAST, V_GAP, V_ENGINE, V_EFAST, V_EGAP, V_DRIVER, V_N };
+	double *v[V_N];
 	int n = bursts * BURST;
-	struct result r = {0, 0, 0, 0, 0};
+	struct result r;
 
-	if (vb == NULL || vq == NULL || ve == NULL || vd == NULL || vf == NULL)
-		abort();
+	for (int i = 0; i < V_N; i++) {
+		v[i] = calloc((size_t)rounds, sizeof(double));
+		if (v[i] == NULL)
+			abort();
+	}
 	qb_ipaddr_parse("198.18.0.1", &sip);
 	qb_ipaddr_parse("198.18.0.2", &dip);
 	/* hw: the bench-only switch, offload flags as on a real NIC. */
 	if (qb_udp_tmpl_init(&t, &port.mac, &dst, 0, &sip, 4433, &dip, 443, hw) != 0 ||
 	    qb_burst_path_init(&p, &t, (uint16_t)size, NULL) != 0)
 		abort();
-	if (self_check(b, &t, &p, size) != 0) {
+	if (self_check(b, &t, &p, size, fill_stream) != 0 ||
+	    self_check(b, &t, &p, size, fill_fast) != 0 ||
+	    self_check(b, &t, &p, size, fill_gap) != 0) {
 		fprintf(stderr, "bench_build: self-check failed (%s, %zu, %s)\n", b->name, size,
 		        hw ? "offload" : "software");
 		exit(1);
@@ -377,55 +402,58 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts)
 		b->bare(bare_pkt, size, (uint64_t)i);
 	for (int i = 0; i < bursts; i++)
 		qb_burst_tx(&q, &p, BURST, size, fill_stream, &s, 0, NULL);
+	for (int i = 0; i < bursts; i++) {
+		qb_burst_tx(&q, &p, BURST, size, fill_fast, &s, 0, NULL);
+		qb_burst_tx(&q, &p, BURST, size, fill_gap, &s, 0, NULL);
+	}
 	for (int k = 0; k < rounds; k++) {
-		uint64_t t0 = now_ns();
+		uint64_t t[V_N + 1];
+		unsigned int sent = 0;
+		uint32_t w;
+
+		t[0] = now_ns();
 		for (int i = 0; i < n; i++)
 			b->bare(bare_pkt, size, (uint64_t)i);
-		uint64_t t1 = now_ns();
-		unsigned int sent = 0;
+		t[1] = now_ns();
 		for (int i = 0; i < bursts; i++)
-			sent += qb_burst_tx(&q, &p, BURST, size, fill_stream, &s, t1, NULL);
-		uint64_t t2 = now_ns();
-		if (sent != (unsigned int)n) {
-			fprintf(stderr, "bench_build: sent %u of %d\n", sent, n);
-			exit(1);
-		}
-		uint32_t w;
+			sent += qb_burst_tx(&q, &p, BURST, size, fill_stream, &s, t[1], NULL);
+		t[2] = now_ns();
+		for (int i = 0; i < bursts; i++)
+			sent += qb_burst_tx(&q, &p, BURST, size, fill_fast, &s, t[2], NULL);
+		t[3] = now_ns();
+		for (int i = 0; i < bursts; i++)
+			sent += qb_burst_tx(&q, &p, BURST, size, fill_gap, &s, t[3], NULL);
+		t[4] = now_ns();
 		for (int i = 0; i < n; i++)
-			fill_stream(&s, engine_buf, size, t2, &w);
-		uint64_t t3 = now_ns();
+			fill_stream(&s, engine_buf, size, t[4], &w);
+		t[5] = now_ns();
+		for (int i = 0; i < n; i++)
+			fill_fast(&s, engine_buf, size, t[5], &w);
+		t[6] = now_ns();
+		for (int i = 0; i < n; i++)
+			fill_gap(&s, engine_buf, size, t[6], &w);
+		t[7] = now_ns();
 		bare_fill_fn = b->bare;
 		for (int i = 0; i < bursts; i++)
-			sent += qb_burst_tx(&q, &p, BURST, size, fill_bare, NULL, t3, NULL);
-		uint64_t t4 = now_ns();
-#ifdef QB_HAVE_IPSECMB
-		if (b->id == QB_CRYPTO_IPSECMB)
-			for (int i = 0; i < bursts; i++)
-				sent += qb_burst_tx(&q, &p, BURST, size, fill_fused, &s, t4, NULL) -
-				        BURST;
-#endif
-		uint64_t t5 = now_ns();
-		if (sent != 2u * (unsigned int)n) {
-			fprintf(stderr, "bench_build: bare bursts short\n");
+			sent += qb_burst_tx(&q, &p, BURST, size, fill_bare, NULL, t[7], NULL);
+		t[8] = now_ns();
+		if (sent != 4u * (unsigned int)n) {
+			fprintf(stderr, "bench_build: sent %u of %d\n", sent, 4 * n);
 			exit(1);
 		}
-		vb[k] = (double)(t1 - t0) / n;
-		vq[k] = (double)(t2 - t1) / n;
-		ve[k] = (double)(t3 - t2) / n;
-		vd[k] = (double)(t4 - t3) / n;
-		vf[k] = (double)(t5 - t4) / n;
+		for (int i = 0; i < V_N; i++)
+			v[i][k] = (double)(t[i + 1] - t[i]) / n;
 	}
-	r.bare = median(vb, rounds);
-	r.build = median(vq, rounds);
-	r.engine = median(ve, rounds);
-	r.driver = median(vd, rounds);
-	if (b->id == QB_CRYPTO_IPSECMB)
-		r.fused = median(vf, rounds);
-	free(vb);
-	free(vq);
-	free(ve);
-	free(vd);
-	free(vf);
+	r.bare = median(v[V_BARE], rounds);
+	r.build = median(v[V_BUILD], rounds);
+	r.fast = median(v[V_FAST], rounds);
+	r.engine = median(v[V_ENGINE], rounds);
+	r.efast = median(v[V_EFAST], rounds);
+	r.gap = median(v[V_GAP], rounds);
+	r.egap = median(v[V_EGAP], rounds);
+	r.driver = median(v[V_DRIVER], rounds);
+	for (int i = 0; i < V_N; i++)
+		free(v[i]);
 	return r;
 }
 
@@ -458,7 +486,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_build: no port (give --vdev=net_null0,no-rx=1)\n");
 		return 1;
 	}
-	for (size_t i = 0; i < sizeof(src_data); i++)
+	for (size_t i = 0; i < SRC_SIZE + MAX_PKT; i++)
 		src_data[i] = (uint8_t)(i * 31 + (i >> 8));
 	memset(secret, 0x5a, sizeof(secret));
 
@@ -494,16 +522,17 @@ main(int argc, char **argv)
 
 	printf("Build rate: AES-128-GCM 1-RTT STREAM packets built by qb_burst_tx into mbufs,\n"
 	       "UDP/IPv4/Ethernet, bursts of %d to %s; median ns/packet over %d rounds of\n"
-	       "%d packets, bare and build interleaved. ratio = bare ns / build ns.\n"
-	       "For information: engine = fill_stream into one buffer (encoder, copy,\n"
-	       "qb_crypto_protect; no mbuf); driver = qb_burst_tx whose fill is the bare\n"
-	       "seal of a whole packet (mbufs, headers, TX; no encoder, no copy);\n"
-	       "no-copy (ipsec-mb) = the build with the STREAM bytes sealed straight from\n"
-	       "the source into the mbuf instead of copied first (bare GCM calls).\n\n",
+	       "%d packets, all variants interleaved. ratio = bare ns / build ns.\n"
+	       "copy: the encoder copies the STREAM bytes, qb_crypto_protect seals in place.\n"
+	       "from: qb_pkt_enc_stream_final + qb_crypto_protect_from (two-piece seal from\n"
+	       "the source, no plaintext copy). gap: qb_pkt_enc_short_stream +\n"
+	       "qb_crypto_protect_gap (frame header borrowed into the room before the data,\n"
+	       "one out-of-place pass). engine = the fill alone into one buffer (no mbuf);\n"
+	       "driver = qb_burst_tx whose fill is the bare seal (mbufs, headers, TX).\n\n",
 	       BURST, port.name, rounds, bursts * BURST);
-	printf("| backend | bytes | checksums | bare seal+HP ns | build ns | build Mpps | ratio "
-	       "| engine ns | driver ns | no-copy ns | no-copy ratio |\n");
-	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
+	       "| gap Mpps | **gap ratio** | engine copy | engine from | engine gap | driver |\n");
+	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int i = 0; i < nb; i++)
 		for (int sz = 0; sz < 2; sz++)
 			for (int hw = 1; hw >= 0; hw--) {
@@ -516,14 +545,12 @@ main(int argc, char **argv)
 					continue;
 				struct result r = measure(&be[i], hw, size, rounds, bursts);
 
-				printf("| %s | %zu | %s | %.1f | %.1f | %.2f | %.3f | %.1f | %.1f |",
+				printf("| %s | %zu | %s | %.1f | %.1f | %.3f | %.1f | %.3f | %.1f | %.2f "
+				       "| **%.3f** | %.1f | %.1f | %.1f | %.1f |\n",
 				       be[i].name, size, hw ? "offload" : "software", r.bare,
-				       r.build, 1e3 / r.build, r.bare / r.build, r.engine,
+				       r.build, r.bare / r.build, r.fast, r.bare / r.fast, r.gap,
+				       1e3 / r.gap, r.bare / r.gap, r.engine, r.efast, r.egap,
 				       r.driver);
-				if (r.fused > 0)
-					printf(" %.1f | %.3f |\n", r.fused, r.bare / r.fused);
-				else
-					printf(" - | - |\n");
 				fflush(stdout);
 			}
 	printf("\ndrops: no_mbuf %" PRIu64 " tx_full %" PRIu64 "\n", stats.drops[QB_DROP_NO_MBUF],

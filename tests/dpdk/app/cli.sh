@@ -7,14 +7,21 @@
 OPTIONS="--mode --ip --dst-ip --dst-port --src-port --flows --dst-mac --neigh --gateway
 	--pkt-size --rate --duration --stats-period --stats-json --crypto --help"
 
-# Expects exit 2 and exactly one "qburst:" line on stderr containing WANT.
+# Expects exit 2, nothing on stdout, at most MAXLINES lines on stderr (5:
+# only EAL's own start-up log lines besides ours, where EAL started), exactly
+# one "qburst:" line, the last one, containing WANT.
+MAXLINES=5
 expect_bad() { # WANT ARGS...
-	local want=$1 lines
+	local want=$1 lines total
 	shift
 	run bad 20 "$@"
 	[ "$RC" -eq 2 ] || fail "$* exited $RC, want 2"
+	[ -s "$WORK/bad.out" ] && fail "$*: $(wc -l <"$WORK/bad.out") lines on stdout, want none"
+	total=$(wc -l <"$WORK/bad.err")
+	[ "$total" -le "$MAXLINES" ] || fail "$*: $total lines on stderr, want at most $MAXLINES"
 	lines=$(grep -c '^qburst: ' "$WORK/bad.err" || true)
 	[ "$lines" -eq 1 ] || fail "$*: $lines 'qburst:' lines on stderr, want 1"
+	tail -1 "$WORK/bad.err" | grep -q '^qburst: ' || fail "$*: the 'qburst:' line is not the last"
 	grep '^qburst: ' "$WORK/bad.err" | grep -qF -- "$want" ||
 		fail "$*: message does not name $want: $(cat "$WORK/bad.err")"
 	echo "ok: exit 2: $(grep '^qburst: ' "$WORK/bad.err")"
@@ -60,18 +67,38 @@ bad)
 	expect_bad "--stats-json" -- $V4 --stats-json
 	expect_bad "--no-tx-offload" -- $V4 --no-tx-offload=1
 	expect_bad "positional" -- $V4 positional
+	expect_bad "--flows=2" -- $V4 --src-port=65535 --flows=2
+	expect_bad "--flows=1000" -- $V4 --src-port=65000 --flows=1000
+	expect_bad "--stats-json=/nonexistent" -- $V4 --stats-json=/nonexistent/x.json
+	expect_bad "--stats-json" -- $V4 --stats-json="$WORK/nodir/x.json"
+	expect_bad "--stats-json" -- $V4 --stats-json="$WORK"
+	# Without "--", every argument is an app option.
+	expect_bad "--bogus: unknown option" --bogus
+	expect_bad "--bogus: unknown option" $V4 --bogus
+	expect_bad "-l: not an app option" -l 0 $V4
+	# A bad EAL option: one line naming it, without EAL's usage text.
+	# shellcheck disable=SC2046
+	expect_bad "EAL options: unrecognized option '--bogus-eal'" -l 0-1 --bogus-eal $(eal) -- $V4
+	# shellcheck disable=SC2046
+	expect_bad "EAL options: " -l 0-99 $(eal) -- $V4
 	;;
 noport)
+	# EAL starts: its start-up log (about 6 lines) comes first.
+	MAXLINES=12
 	# shellcheck disable=SC2046
 	expect_bad "no port" -l 0 $(eal) -- --mode=sink --duration=1
 	;;
 queues)
+	# EAL starts: its start-up log (about 6 lines) comes first.
+	MAXLINES=12
 	# net_af_packet offers qpairs=1; two workers need two.
 	# shellcheck disable=SC2046
 	expect_bad "queue pair" --lcores=0@0,1@1,2@0 $(eal) --vdev=net_af_packet0,iface=lo,qpairs=1 \
 		-- --mode=sink --duration=1
 	;;
 mtu)
+	# EAL starts: its start-up log (about 6 lines) comes first.
+	MAXLINES=12
 	# net_null's MTU is 1500: the largest frame is 1514.
 	# shellcheck disable=SC2046
 	expect_bad "--pkt-size" -l 0 $(eal) --vdev=net_null0,no-rx=1 -- --mode=udpgen \

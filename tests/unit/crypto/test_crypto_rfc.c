@@ -19,20 +19,11 @@ static const struct qb_rfc_vectors *const versions[] = {&qb_rfc9001, &qb_rfc9369
 	for (size_t vi_ = 0; vi_ < 2; vi_++) \
 		for (const struct qb_rfc_vectors *v = versions[vi_]; v != NULL; v = NULL)
 
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = qb_test_unhex(hex, out, cap);
-
-	cr_assert_neq(n, (size_t)-1, "bad test vector hex: %.40s", hex);
-	return n;
-}
-
 static void
 check_hex(const uint8_t *got, size_t got_len, const char *hex, const char *what, const char *name)
 {
 	uint8_t want[1500];
-	size_t n = unhex(hex, want, sizeof(want));
+	size_t n = qb_test_unhex_ok(hex, want, sizeof(want));
 
 	cr_assert_eq(got_len, n, "%s %s: length %zu, want %zu", name, what, got_len, n);
 	cr_assert_arr_eq(got, want, n, "%s %s differs", name, what);
@@ -61,7 +52,7 @@ Test(crypto_rfc, initial_keys)
 		uint8_t dcid[8], cs[32], ss[32];
 		struct qb_crypto_key ck, sk;
 
-		unhex(v->dcid, dcid, sizeof(dcid));
+		qb_test_unhex_ok(v->dcid, dcid, sizeof(dcid));
 		cr_assert_eq(qb_crypto_initial_secrets(v->version, dcid, 8, cs, ss), 0);
 		check_hex(cs, 32, v->client_secret, "client_initial_secret", v->name);
 		check_hex(ss, 32, v->server_secret, "server_initial_secret", v->name);
@@ -90,15 +81,15 @@ check_initial(const struct qb_rfc_vectors *v, int server, const char *hdr_hex,
 	const size_t pn_offset = 18; /* both sample headers put the pn there */
 	int n;
 
-	unhex(v->dcid, dcid, sizeof(dcid));
+	qb_test_unhex_ok(v->dcid, dcid, sizeof(dcid));
 	cr_assert_eq(qb_crypto_initial_keys(v->version, dcid, 8, &ck, &sk), 0);
 	const struct qb_crypto_key *key = server ? &sk : &ck;
 
 	memset(plain, 0, sizeof(plain));
-	hlen = unhex(hdr_hex, plain, sizeof(plain));
+	hlen = qb_test_unhex_ok(hdr_hex, plain, sizeof(plain));
 	cr_assert_eq(hlen, pn_offset + pn_len);
-	unhex(payload_hex, plain + hlen, sizeof(plain) - hlen);
-	want_len = unhex(packet_hex, want, sizeof(want));
+	qb_test_unhex_ok(payload_hex, plain + hlen, sizeof(plain) - hlen);
+	want_len = qb_test_unhex_ok(packet_hex, want, sizeof(want));
 
 	/* Protect: the RFC's protected packet, byte for byte. */
 	memcpy(buf, plain, sizeof(buf));
@@ -151,8 +142,8 @@ Test(crypto_rfc, retry_tag)
 		uint8_t dcid[8], pkt[64], tag[16];
 		size_t n;
 
-		unhex(v->dcid, dcid, sizeof(dcid));
-		n = unhex(v->retry, pkt, sizeof(pkt));
+		qb_test_unhex_ok(v->dcid, dcid, sizeof(dcid));
+		n = qb_test_unhex_ok(v->retry, pkt, sizeof(pkt));
 		cr_assert_eq(qb_crypto_retry_tag(v->version, dcid, 8, pkt, n - 16, tag), 0);
 		cr_assert_arr_eq(tag, pkt + n - 16, 16, "%s Retry tag differs", v->name);
 		cr_assert_eq(qb_crypto_retry_verify(v->version, dcid, 8, pkt, n), 0);
@@ -191,7 +182,7 @@ Test(crypto_rfc, chacha20_short_header)
 		struct qb_crypto_hdr hdr;
 		size_t n;
 
-		unhex(v->cc_secret, secret, sizeof(secret));
+		qb_test_unhex_ok(v->cc_secret, secret, sizeof(secret));
 		cr_assert_eq(qb_crypto_key_init(&key, QB_AEAD_CHACHA20POLY1305, v->version, secret,
 		                                32, QB_CRYPTO_AUTO),
 		             0);
@@ -203,18 +194,18 @@ Test(crypto_rfc, chacha20_short_header)
 		                     32),
 		             0);
 		check_hex(k, 32, v->cc_key, "key", v->name);
-		unhex(v->cc_sample, sample, sizeof(sample));
+		qb_test_unhex_ok(v->cc_sample, sample, sizeof(sample));
 		qb_crypto_hp_mask(&key, sample, mask);
 		check_hex(mask, 5, v->cc_mask, "mask", v->name);
 
 		/* header 4200bff4, payload 01 (PING); pn on 3 bytes at offset 1. */
-		n = unhex(v->cc_header, buf, sizeof(buf));
+		n = qb_test_unhex_ok(v->cc_header, buf, sizeof(buf));
 		buf[n] = 0x01;
 		cr_assert_eq(qb_crypto_protect(&key, buf, 1, 3, pn, 1), 21);
 		check_hex(buf, 21, v->cc_packet, "packet", v->name);
 		check_hex(buf + 4, 17, v->cc_ciphertext, "ciphertext", v->name);
 
-		n = unhex(v->cc_packet, want, sizeof(want));
+		n = qb_test_unhex_ok(v->cc_packet, want, sizeof(want));
 		memcpy(buf, want, n);
 		cr_assert_eq(qb_crypto_unprotect(&key, buf, n, 1, pn - 1, &hdr), 0);
 		cr_assert_eq(hdr.pn, pn);
@@ -233,7 +224,7 @@ Test(crypto_rfc, key_update_secret)
 		uint8_t secret[32];
 		struct qb_crypto_key cur, next;
 
-		unhex(v->cc_secret, secret, sizeof(secret));
+		qb_test_unhex_ok(v->cc_secret, secret, sizeof(secret));
 		cr_assert_eq(qb_crypto_key_init(&cur, QB_AEAD_CHACHA20POLY1305, v->version, secret,
 		                                32, QB_CRYPTO_AUTO),
 		             0);

@@ -176,8 +176,9 @@ Test(frame, roundtrip_small_and_large)
 	static const uint8_t ranges_min[] = {0x00, 0x00};
 	/* Two pairs, each 8-byte varints: gap 0, len 0 written at maximum width. */
 	uint8_t ranges_big[32];
-	size_t rbl = hex2bin("c000000000000000 c000000000000000 c000000000000000 c000000000000000",
-	                     ranges_big, sizeof(ranges_big));
+	size_t rbl = qb_test_unhex_ok(
+	        "c000000000000000 c000000000000000 c000000000000000 c000000000000000", ranges_big,
+	        sizeof(ranges_big));
 	struct qb_frame fs[] = {
 	        {.type = QB_FT_PADDING, .padding = {1}},
 	        {.type = QB_FT_PADDING, .padding = {1500}},
@@ -264,16 +265,17 @@ Test(frame, known_bytes)
 	struct qb_frame f = {.type = 0x0e, .stream = {4, 0x4000, (const uint8_t *)"hi", 2, false}};
 	int n = qb_frame_encode(b, sizeof(b), &f);
 	uint8_t want[16];
-	size_t wl = hex2bin("0e 04 80004000 02 6869", want, sizeof(want));
+	size_t wl = qb_test_unhex_ok("0e 04 80004000 02 6869", want, sizeof(want));
 	cr_assert_eq(n, (int)wl);
 	cr_assert_arr_eq(b, want, wl);
 	/* The server Initial payload of RFC 9001 A.3: ACK then CRYPTO. */
 	uint8_t pl[128];
-	size_t pn = hex2bin("02000000000600405a020000560303ee fce7f7b37ba1d1632e96677825ddf739"
-	                    "88cfc79825df566dc5430b9a045a1200 130100002e00330024001d00209d3c94"
-	                    "0d89690b84d08a60993c144eca684d10 81287c834d5311bcf32bb9da1a002b00"
-	                    "020304",
-	                    pl, sizeof(pl));
+	size_t pn =
+	        qb_test_unhex_ok("02000000000600405a020000560303ee fce7f7b37ba1d1632e96677825ddf739"
+	                         "88cfc79825df566dc5430b9a045a1200 130100002e00330024001d00209d3c94"
+	                         "0d89690b84d08a60993c144eca684d10 81287c834d5311bcf32bb9da1a002b00"
+	                         "020304",
+	                         pl, sizeof(pl));
 	struct qb_frame d;
 	uint64_t terr;
 	cr_assert_eq(qb_frame_decode(pl, pn, &d, &terr), 5);
@@ -286,7 +288,7 @@ Test(frame, known_bytes)
 	cr_assert_eq(d.crypto.len, 90);
 	cr_assert_eq(d.crypto.data, pl + 9);
 	/* Non-minimal varints inside a frame are fine (RFC 9000 §16). */
-	size_t l = hex2bin("10 c000000000000005", b, sizeof(b));
+	size_t l = qb_test_unhex_ok("10 c000000000000005", b, sizeof(b));
 	cr_assert_eq(qb_frame_decode(b, l, &d, &terr), (int)l);
 	cr_assert_eq(d.max_data.max, 5);
 }
@@ -295,7 +297,7 @@ static void
 expect_err(const char *hex, int rc_want, uint64_t terr_want)
 {
 	uint8_t b[128];
-	size_t n = hex2bin(hex, b, sizeof(b));
+	size_t n = qb_test_unhex_ok(hex, b, sizeof(b));
 	uint8_t *x = malloc(n);
 	memcpy(x, b, n);
 	struct qb_frame f;
@@ -392,7 +394,8 @@ Test(frame, ack_from_ranges)
 	uint8_t want[32];
 	/* largest 120, delay 33, count 3, first 20; gaps 100-97-2=1 len 7, 90-50-2=38 len 0,
 	 * 50-10-2=38 len 10; ECN 5 6 7. */
-	size_t wl = hex2bin("03 40 78 21 03 14 01 07 26 00 26 0a 05 06 07", want, sizeof(want));
+	size_t wl = qb_test_unhex_ok("03 40 78 21 03 14 01 07 26 00 26 0a 05 06 07", want,
+	                             sizeof(want));
 	cr_assert_eq(n, (int)wl);
 	cr_assert_arr_eq(b, want, wl);
 
@@ -592,15 +595,16 @@ Test(frame, rfc9001_a2_client_payload)
 {
 	/* The client Initial's CRYPTO frame then PADDING to 1162 bytes. */
 	static uint8_t pl[1162];
-	size_t n = hex2bin("060040f1010000ed0303ebf8fa56f129 39b9584a3896472ec40bb863cfd3e868"
-	                   "04fe3a47f06a2b69484c000004130113 02010000c000000010000e00000b6578"
-	                   "616d706c652e636f6dff01000100000a 00080006001d00170018001000070005"
-	                   "04616c706e0005000501000000000033 00260024001d00209370b2c9caa47fba"
-	                   "baf4559fedba753de171fa71f50f1ce1 5d43e994ec74d748002b000302030400"
-	                   "0d0010000e0403050306030203080408 050806002d00020101001c0002400100"
-	                   "3900320408ffffffffffffffff050480 00ffff07048000ffff08011001048000"
-	                   "75300901100f088394c8f03e51570806 048000ffff",
-	                   pl, sizeof(pl));
+	size_t n =
+	        qb_test_unhex_ok("060040f1010000ed0303ebf8fa56f129 39b9584a3896472ec40bb863cfd3e868"
+	                         "04fe3a47f06a2b69484c000004130113 02010000c000000010000e00000b6578"
+	                         "616d706c652e636f6dff01000100000a 00080006001d00170018001000070005"
+	                         "04616c706e0005000501000000000033 00260024001d00209370b2c9caa47fba"
+	                         "baf4559fedba753de171fa71f50f1ce1 5d43e994ec74d748002b000302030400"
+	                         "0d0010000e0403050306030203080408 050806002d00020101001c0002400100"
+	                         "3900320408ffffffffffffffff050480 00ffff07048000ffff08011001048000"
+	                         "75300901100f088394c8f03e51570806 048000ffff",
+	                         pl, sizeof(pl));
 	cr_assert_eq(n, 245);
 	struct qb_frame f[4];
 	size_t k = decode_all(pl, sizeof(pl), f, 4);

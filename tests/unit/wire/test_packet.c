@@ -31,7 +31,7 @@ static size_t
 client_initial(uint32_t version, uint8_t *d, size_t cap, struct qb_pkt_layout *info)
 {
 	uint8_t frames[300];
-	size_t fl = hex2bin(client_crypto, frames, sizeof(frames));
+	size_t fl = qb_test_unhex_ok(client_crypto, frames, sizeof(frames));
 	struct qb_pkt_enc e;
 	qb_pkt_enc_init(&e, d, cap);
 	cr_assert_eq(qb_pkt_enc_begin_long(&e, version, QB_PKT_INITIAL, odcid, 8, NULL, 0, NULL, 0,
@@ -50,7 +50,8 @@ Test(packet, rfc9001_a2_client_initial_header)
 	uint8_t d[1300], want[64];
 	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_1, d, sizeof(d), &info);
-	size_t hl = hex2bin("c300000001088394c8f03e5157080000449e00000002", want, sizeof(want));
+	size_t hl = qb_test_unhex_ok("c300000001088394c8f03e5157080000449e00000002", want,
+	                             sizeof(want));
 	cr_assert_eq(n, 1200);
 	cr_assert_arr_eq(d, want, hl, "header bytes differ from RFC 9001 A.2");
 	cr_assert_eq(info.offset, 0);
@@ -78,7 +79,8 @@ Test(packet, rfc9369_a2_client_initial_header_v2)
 	uint8_t d[1300], want[64];
 	struct qb_pkt_layout info;
 	size_t n = client_initial(QB_VERSION_2, d, sizeof(d), &info);
-	size_t hl = hex2bin("d36b3343cf088394c8f03e5157080000449e00000002", want, sizeof(want));
+	size_t hl = qb_test_unhex_ok("d36b3343cf088394c8f03e5157080000449e00000002", want,
+	                             sizeof(want));
 	cr_assert_arr_eq(d, want, hl, "header bytes differ from RFC 9369 A.2");
 	struct qb_pkt_hdr h;
 	cr_assert_eq(qb_pkt_parse(d, n, 0, 8, 0, &h), 0);
@@ -91,8 +93,8 @@ static void
 server_initial(uint32_t version, const char *hdr_hex)
 {
 	uint8_t d[256], want[64], pl[128];
-	size_t pn = hex2bin(server_payload, pl, sizeof(pl));
-	size_t hl = hex2bin(hdr_hex, want, sizeof(want));
+	size_t pn = qb_test_unhex_ok(server_payload, pl, sizeof(pl));
+	size_t hl = qb_test_unhex_ok(hdr_hex, want, sizeof(want));
 	struct qb_pkt_enc e;
 	struct qb_pkt_layout info;
 	qb_pkt_enc_init(&e, d, sizeof(d));
@@ -126,7 +128,7 @@ static void
 retry(uint32_t version, const char *hex)
 {
 	uint8_t pkt[64], out[64];
-	size_t n = hex2bin(hex, pkt, sizeof(pkt));
+	size_t n = qb_test_unhex_ok(hex, pkt, sizeof(pkt));
 	struct qb_pkt_hdr h;
 	cr_assert_eq(qb_pkt_parse(pkt, n, 0, 8, 0, &h), 0);
 	cr_assert_eq(h.type, QB_PKT_RETRY);
@@ -444,12 +446,13 @@ Test(packet, rfc9001_a3_protected_server_initial_visible_fields)
 {
 	/* The protected packet of RFC 9001 A.3: what is visible before HP removal. */
 	uint8_t d[200];
-	size_t n = hex2bin("cf000000010008f067a5502a4262b500 4075c0d95a482cd0991cd25b0aac406a"
-	                   "5816b6394100f37a1c69797554780bb3 8cc5a99f5ede4cf73c3ec2493a1839b3"
-	                   "dbcba3f6ea46c5b7684df3548e7ddeb9 c3bf9c73cc3f3bded74b562bfb19fb84"
-	                   "022f8ef4cdd93795d77d06edbb7aaf2f 58891850abbdca3d20398c276456cbc4"
-	                   "2158407dd074ee",
-	                   d, sizeof(d));
+	size_t n =
+	        qb_test_unhex_ok("cf000000010008f067a5502a4262b500 4075c0d95a482cd0991cd25b0aac406a"
+	                         "5816b6394100f37a1c69797554780bb3 8cc5a99f5ede4cf73c3ec2493a1839b3"
+	                         "dbcba3f6ea46c5b7684df3548e7ddeb9 c3bf9c73cc3f3bded74b562bfb19fb84"
+	                         "022f8ef4cdd93795d77d06edbb7aaf2f 58891850abbdca3d20398c276456cbc4"
+	                         "2158407dd074ee",
+	                         d, sizeof(d));
 	struct qb_pkt_hdr h;
 	cr_assert_eq(qb_pkt_parse(d, n, 0, 8, 0, &h), 0);
 	cr_assert_eq(h.type, QB_PKT_INITIAL);

@@ -142,7 +142,7 @@ static void
 expect(const char *hex, bool from_server, int rc_want)
 {
 	uint8_t b[256];
-	size_t n = hex2bin(hex, b, sizeof(b));
+	size_t n = qb_test_unhex_ok(hex, b, sizeof(b));
 	struct qb_tp d;
 	uint64_t terr = 77;
 	int rc = qb_tp_decode(b, n, from_server, &d, &terr);

@@ -12,7 +12,7 @@
 #include "qburst/crypto.h"
 #include "qburst/wire.h"
 #include "hex.h"
-#include "../crypto/rfc_vectors.h"
+#include "rfc_vectors.h"
 
 static uint8_t dcid[8];
 static const uint8_t server_scid[8] = {0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5};
@@ -22,10 +22,10 @@ client_initial(const struct qb_rfc_vectors *v)
 {
 	struct qb_crypto_key ck, sk;
 	uint8_t d[1300], want[1300], frames[400];
-	hex2bin(v->dcid, dcid, sizeof(dcid));
+	qb_test_unhex_ok(v->dcid, dcid, sizeof(dcid));
 	cr_assert_eq(qb_crypto_initial_keys(v->version, dcid, 8, &ck, &sk), 0);
-	size_t fl = hex2bin(v->client_crypto, frames, sizeof(frames));
-	size_t wl = hex2bin(v->client_packet, want, sizeof(want));
+	size_t fl = qb_test_unhex_ok(v->client_crypto, frames, sizeof(frames));
+	size_t wl = qb_test_unhex_ok(v->client_packet, want, sizeof(want));
 	cr_assert_eq(wl, 1200);
 
 	/* Build: header, CRYPTO, PADDING to 1200 in the packet (RFC 9000 §14.1). */
@@ -72,10 +72,10 @@ server_initial(const struct qb_rfc_vectors *v)
 {
 	struct qb_crypto_key ck, sk;
 	uint8_t d[300], want[300], pl[200];
-	hex2bin(v->dcid, dcid, sizeof(dcid));
+	qb_test_unhex_ok(v->dcid, dcid, sizeof(dcid));
 	cr_assert_eq(qb_crypto_initial_keys(v->version, dcid, 8, &ck, &sk), 0);
-	size_t pn = hex2bin(v->server_payload, pl, sizeof(pl));
-	size_t wl = hex2bin(v->server_packet, want, sizeof(want));
+	size_t pn = qb_test_unhex_ok(v->server_payload, pl, sizeof(pl));
+	size_t wl = qb_test_unhex_ok(v->server_packet, want, sizeof(want));
 
 	/* The payload re-encoded from its frames: ACK from a range, then CRYPTO. */
 	struct qb_frame fr[2];
@@ -109,8 +109,8 @@ static void
 retry(const struct qb_rfc_vectors *v)
 {
 	uint8_t d[100], want[100];
-	hex2bin(v->dcid, dcid, sizeof(dcid));
-	size_t wl = hex2bin(v->retry, want, sizeof(want));
+	qb_test_unhex_ok(v->dcid, dcid, sizeof(dcid));
+	size_t wl = qb_test_unhex_ok(v->retry, want, sizeof(want));
 	int n = qb_pkt_enc_retry(d, sizeof(d), v->version, want[0] & 0x0f, NULL, 0, server_scid, 8,
 	                         (const uint8_t *)"token", 5);
 	cr_assert_eq(n, (int)wl);

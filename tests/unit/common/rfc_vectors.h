@@ -2,11 +2,11 @@
 /*
  * RFC 9001 Appendix A and RFC 9369 Appendix A sample packet protection,
  * copied as hex from the RFC texts (../shared/reference/rfc9001.md and
- * rfc9369.md). Shared by the crypto unit tests; any other backend's tests may
- * include it too.
+ * rfc9369.md). The one copy for every unit test (wire, crypto, aead):
+ * include "rfc_vectors.h" with tests/unit/common on the include path.
  */
-#ifndef QB_TEST_RFC_VECTORS_H
-#define QB_TEST_RFC_VECTORS_H
+#ifndef QB_TEST_COMMON_RFC_VECTORS_H
+#define QB_TEST_COMMON_RFC_VECTORS_H
 
 #include <stdint.h>
 
@@ -19,9 +19,13 @@ struct qb_rfc_vectors {
 	/* Client Initial: header (pn 2, 4 bytes), CRYPTO frame (padded with
 	 * zeros to 1162 bytes of payload), the protected packet. */
 	const char *client_header, *client_crypto, *client_packet;
+	/* The header-protection sample of the sealed client Initial and the
+	 * first 5 bytes of its mask (RFC 9001 §5.4.2; Appendix A.2 of each RFC). */
+	const char *client_sample, *client_mask;
 	/* Server Initial: header (pn 1, 2 bytes), payload, protected packet. */
 	const char *server_header, *server_payload, *server_packet;
-	const char *retry; /* Retry packet with its tag, ODCID = dcid */
+	const char *server_sample, *server_mask; /* as client_sample, client_mask */
+	const char *retry;                       /* Retry packet with its tag, ODCID = dcid */
 	/* ChaCha20-Poly1305 short header, pn 654360564 on 3 bytes. */
 	const char *cc_secret, *cc_key, *cc_iv, *cc_hp, *cc_ku;
 	const char *cc_nonce, *cc_header, *cc_ciphertext, *cc_sample, *cc_mask, *cc_packet;
@@ -86,6 +90,8 @@ static const struct qb_rfc_vectors qb_rfc9001 = {
                          "056df31bd267b6b90a079831aaf579be0a39013137aac6d404f518cfd4684064"
                          "7e78bfe706ca4cf5e9c5453e9f7cfd2b8b4c8d169a44e55c88d4a9a7f9474241"
                          "e221af44860018ab0856972e194cd934",
+        .client_sample = "d1b1c98dd7689fb8ec11d242b123dc9b",
+        .client_mask = "437b9aec36",
         .server_header = "c1000000010008f067a5502a4262b50040750001",
         .server_payload = "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
                           "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
@@ -96,6 +102,8 @@ static const struct qb_rfc_vectors qb_rfc9001 = {
                          "dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84"
                          "022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4"
                          "2158407dd074ee",
+        .server_sample = "2cd0991cd25b0aac406a5816b6394100",
+        .server_mask = "2ec0d8356a",
         .retry = "ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f"
                  "0f2496ba",
         .cc_secret = "9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b",
@@ -170,6 +178,8 @@ static const struct qb_rfc_vectors qb_rfc9369 = {
                          "6f4c4938ae79324dc402894b44faf8afbab35282ab659d13c93f70412e85cb19"
                          "9a37ddec600545473cfb5a05e08d0b209973b2172b4d21fb69745a262ccde96b"
                          "a18b2faa745b6fe189cf772a9f84cbfc",
+        .client_sample = "ffe67b6abcdb4298b485dd04de806071",
+        .client_mask = "94a0c95e80",
         .server_header = "d16b3343cf0008f067a5502a4262b50040750001",
         .server_payload = "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
                           "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
@@ -180,6 +190,8 @@ static const struct qb_rfc_vectors qb_rfc9369 = {
                          "f9af6e16886c61bfc703106fbaf3cb4cfa52382dd16a393e42757507698075b2"
                          "c984c707f0a0812d8cd5a6881eaf21ceda98f4bd23f6fe1a3e2c43edd9ce7ca8"
                          "4bed8521e2e140",
+        .server_sample = "6f05d8a4398c47089698baeea26b91eb",
+        .server_mask = "4dd92e91ea",
         .retry = "cf6b3343cf0008f067a5502a4262b5746f6b656ec8646ce8bfe33952d9555436"
                  "65dcc7b6",
         .cc_secret = "9ac312a7f877468ebe69422748ad00a15443f18203a07d6060f688f30f21632b",
