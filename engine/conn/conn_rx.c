@@ -422,6 +422,8 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		if (rc == QB_ERR_NOMEM) {
 			/* Not acknowledged: the peer will send it again. */
 			c->st.pkts_dropped++;
+			if (CONN_QLOG(c))
+				qb_qlog_conn_drop(c, h, QB_QLOG_DROP_INTERNAL, now);
 			return 0;
 		}
 		p += n;

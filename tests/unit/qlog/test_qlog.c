@@ -292,7 +292,7 @@ struct qfile {
 	char *data;
 	size_t len;
 	unsigned records;
-	unsigned n_sent, n_recv, n_lost, n_metrics, n_keyupd, n_closed;
+	unsigned n_sent, n_recv, n_lost, n_metrics, n_keyupd, n_closed, n_dropped;
 };
 
 static unsigned
@@ -340,6 +340,7 @@ load_check(const char *path, struct qfile *f)
 	f->n_metrics = count(f->data, "\"name\":\"quic:recovery_metrics_updated\"");
 	f->n_keyupd = count(f->data, "\"name\":\"quic:key_updated\"");
 	f->n_closed = count(f->data, "\"name\":\"quic:connection_closed\"");
+	f->n_dropped = count(f->data, "\"name\":\"quic:packet_dropped\"");
 }
 
 /* ---- Two connections with qlog ------------------------------------------------ */
@@ -362,7 +363,9 @@ server_got_all(struct h_pair *p, void *arg)
 	while (qb_conn_stream_next_event(p->s, &id, &ev)) {
 		bool fin = false;
 		int64_t n;
-		while ((n = qb_conn_stream_read(p->s, id, b, sizeof(b), &fin, NULL, p->now)) > 0)
+		/* The read that returns the last bytes says fin; the next one fails. */
+		while (!fin &&
+		       (n = qb_conn_stream_read(p->s, id, b, sizeof(b), &fin, NULL, p->now)) > 0)
 			x->got += (uint64_t)n;
 		x->fin |= fin;
 	}
@@ -403,8 +406,9 @@ Test(qlog, handshake_transfer_files)
 	qb_qlog_stats(p.cfg_c.qlog, &q1);
 	cr_assert_eq(q1.flushes, q0.flushes + 1);
 
-	/* 200 KB up with some loss, so that packet_lost appears. */
+	/* 200 KB up with some loss and duplication: packet_lost, packet_dropped. */
 	p.to_s.loss = 0.03;
+	p.to_s.dup = 0.02;
 	uint64_t id;
 	cr_assert_eq(qb_conn_stream_open(p.c, true, &id), 0);
 	static uint8_t data[200000];
@@ -425,6 +429,17 @@ Test(qlog, handshake_transfer_files)
 	cr_assert(x.fin);
 	cr_assert_eq(x.got, sizeof(data));
 	p.to_s.loss = 0;
+	p.to_s.dup = 0;
+	/* A key update (RFC 9001 §6): ours, then the server's answer. */
+	cr_assert_eq(qb_conn_key_update(p.c), 0);
+	uint64_t id2;
+	cr_assert_eq(qb_conn_stream_open(p.c, false, &id2), 0);
+	cr_assert_eq(qb_conn_stream_write(p.c, id2, data, 10, true), 10);
+	struct xfer x2 = {0};
+	bool ok2 = h_run(&p, 1000 * H_MS, server_got_all, &x2);
+	cr_assert(ok2, "got %lu fin %d state %d %d", (unsigned long)x2.got, x2.fin,
+	          qb_conn_state(p.c), qb_conn_state(p.s));
+	cr_assert_eq(x2.got, 10);
 	cr_assert_eq(qb_conn_close(p.c, 0, "done \"ok\"", p.now), 0);
 	cr_assert(h_run(&p, 10000 * H_MS, both_closed, NULL));
 
@@ -458,6 +473,16 @@ Test(qlog, handshake_transfer_files)
 	cr_assert_gt(c.n_metrics, 2);
 	cr_assert_geq(c.n_keyupd, 4, "Initial, Handshake, 1-RTT keys");
 	cr_assert_eq(c.n_closed, 1);
+	cr_assert_eq(c.n_dropped, cst.pkts_dropped);
+	cr_assert_eq(s.n_dropped, sst.pkts_dropped);
+	cr_assert_gt(s.n_dropped, 0, "2%% duplication dropped nothing?");
+	cr_assert_not_null(strstr(s.data, "\"trigger\":\"duplicate\""));
+	cr_assert_not_null(strstr(c.data, "{\"key_type\":\"client_1rtt_secret\",\"key_phase\":1,"
+	                                  "\"trigger\":\"local_update\"}"));
+	cr_assert_not_null(strstr(s.data, "{\"key_type\":\"client_1rtt_secret\",\"key_phase\":1,"
+	                                  "\"trigger\":\"remote_update\"}"));
+	cr_assert_not_null(strstr(s.data, "{\"key_type\":\"server_1rtt_secret\",\"key_phase\":1,"
+	                                  "\"trigger\":\"remote_update\"}"));
 	cr_assert_eq(s.n_closed, 1);
 	cr_assert_not_null(strstr(c.data, "\"type\":\"client\""));
 	cr_assert_not_null(strstr(s.data, "\"type\":\"server\""));
