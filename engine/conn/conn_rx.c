@@ -297,8 +297,12 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	            0 ||
 	    (h->scid_len == c->odcid_len && memcmp(h->scid, c->odcid, c->odcid_len) == 0)) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_REJECTED, now);
 		return 0;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_rx_special(c, h, now);
 	c->retried = true;
 	memcpy(c->token, h->token, h->token_len);
 	c->token_len = (uint16_t)h->token_len;
@@ -320,10 +324,12 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
  * common and the attempt is abandoned (no CONNECTION_CLOSE can be sent).
  */
 static int
-recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h)
+recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h, uint64_t now)
 {
 	if (c->is_server || c->pcid_set) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_REJECTED, now);
 		return 0;
 	}
 	for (size_t i = 0; i + 4 <= h->versions_len; i += 4) {
@@ -332,9 +338,13 @@ recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h)
 		        (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
 		if (ver == c->version) {
 			c->st.pkts_dropped++;
+			if (CONN_QLOG(c))
+				qb_qlog_conn_drop(c, h, QB_QLOG_DROP_REJECTED, now);
 			return 0;
 		}
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_rx_special(c, h, now);
 	memset(&c->close, 0, sizeof(c->close));
 	c->close.by_peer = true;
 	c->close.code = QB_TE_VERSION_NEGOTIATION_ERROR;
@@ -353,7 +363,7 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	if (h->type == QB_PKT_RETRY && dcid_ours(c, h))
 		return recv_retry(c, dgram, h, now);
 	if (h->type == QB_PKT_VN && dcid_ours(c, h))
-		return recv_vn(c, h);
+		return recv_vn(c, h, now);
 
 	if (ep < 0 || !dcid_ours(c, h) || (h->type != QB_PKT_1RTT && h->version != c->version) ||
 	    c->discarded[ep] || !qb_crypto_key_present(c->rxk[ep])) {

@@ -349,6 +349,38 @@ qb_qlog_conn_rx(struct qb_conn *c, const struct qb_pkt_hdr *h, const struct qb_c
 }
 
 void
+qb_qlog_conn_rx_special(struct qb_conn *c, const struct qb_pkt_hdr *h, uint64_t now)
+{
+	struct qb_qlog *q = c->cfg.qlog;
+	bool retry = h->type == QB_PKT_RETRY;
+
+	qb_qlog_event_begin(q, now, "packet_received");
+	qb_qlog_obj_open(q, "header");
+	qb_qlog_str(q, "packet_type", pkt_type_name(h->type));
+	if (retry) {
+		log_version(q, h->version);
+		qb_qlog_obj_open(q, "token");
+		qb_qlog_str(q, "type", "retry");
+		raw_len(q, h->token_len);
+		qb_qlog_obj_close(q);
+	}
+	qb_qlog_u64(q, "scil", h->scid_len);
+	qb_qlog_hex(q, "scid", h->scid, h->scid_len);
+	qb_qlog_u64(q, "dcil", h->dcid_len);
+	qb_qlog_hex(q, "dcid", h->dcid, h->dcid_len);
+	qb_qlog_obj_close(q);
+	if (!retry) {
+		/* RFC 9000 §17.2.1: the versions the server lists, 4 bytes each. */
+		qb_qlog_arr_open(q, "supported_versions");
+		for (size_t i = 0; i + 4 <= h->versions_len && i < 4 * 64; i += 4)
+			qb_qlog_hex(q, NULL, h->versions + i, 4);
+		qb_qlog_arr_close(q);
+	}
+	raw_len(q, h->len);
+	qb_qlog_event_end(q);
+}
+
+void
 qb_qlog_conn_drop(struct qb_conn *c, const struct qb_pkt_hdr *h, enum qb_qlog_drop why,
                   uint64_t now)
 {

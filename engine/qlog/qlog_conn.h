@@ -37,6 +37,8 @@ void qb_qlog_conn_start(struct qb_conn *c, uint64_t now);
 /* A packet opened: packet_received with its frames (before they run). */
 void qb_qlog_conn_rx(struct qb_conn *c, const struct qb_pkt_hdr *h, const struct qb_crypto_hdr *ch,
                      const uint8_t *pkt, uint64_t now);
+/* A Retry or Version Negotiation packet taken (client). */
+void qb_qlog_conn_rx_special(struct qb_conn *c, const struct qb_pkt_hdr *h, uint64_t now);
 /* A packet dropped; h NULL when the datagram did not parse. */
 void qb_qlog_conn_drop(struct qb_conn *c, const struct qb_pkt_hdr *h, enum qb_qlog_drop why,
                        uint64_t now);

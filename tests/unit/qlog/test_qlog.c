@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../conn/harness.h"
+#include "qburst/crypto.h"
 #include "qburst/qlog.h"
 
 /* ---- A memory sink ----------------------------------------------------------- */
@@ -526,4 +527,82 @@ Test(qlog, off_no_output)
 	qb_qlog_free(unused);
 	cr_assert_eq(m.calls, 0);
 	cr_assert_eq(m.len, 0);
+}
+
+/* A Retry (RFC 9000 §17.2.5) built as a server would, for the client. */
+static size_t
+retry_for(uint8_t *buf, const struct qb_pkt_hdr *first, const uint8_t *new_scid, bool bad_tag)
+{
+	static const uint8_t token[12] = "qlog-token!";
+	int n = qb_pkt_enc_retry(buf, 256, QB_VERSION_1, 0, first->scid, first->scid_len, new_scid,
+	                         8, token, sizeof(token));
+	cr_assert_gt(n, 16);
+	cr_assert_eq(qb_crypto_retry_tag(QB_VERSION_1, first->dcid, first->dcid_len, buf,
+	                                 (size_t)n - 16, buf + n - 16),
+	             0);
+	buf[n - 1] ^= bad_tag;
+	return (size_t)n;
+}
+
+static struct msink mc, ms;
+
+/* Retry: logged as received with its token, bad and repeated ones dropped;
+ * both traces keep the client's first DCID as ODCID. */
+Test(qlog, retry)
+{
+	struct h_pair p;
+	uint8_t d[H_MTU], retry[256];
+	const uint8_t rscid[8] = {0xee, 1, 2, 3, 4, 5, 6, 7};
+	struct qb_pkt_hdr h;
+	uint32_t why;
+
+	h_init(&p, 9);
+	struct qb_qlog *qcl = mq(&mc, 0), *qsv = mq(&ms, 0);
+	p.cfg_c.qlog = qcl;
+	p.cfg_s.qlog = qsv;
+	h_start(&p);
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200);
+	cr_assert_eq(qb_pkt_parse(d, (size_t)n, 0, 8, 0, &h), 0);
+	uint8_t odcid[20];
+	size_t odcid_len = h.dcid_len;
+	memcpy(odcid, h.dcid, odcid_len);
+
+	size_t rn = retry_for(retry, &h, rscid, true);
+	cr_assert_eq(qb_conn_recv(p.c, 0, retry, rn, p.now), 0);
+	rn = retry_for(retry, &h, rscid, false);
+	cr_assert_eq(qb_conn_recv(p.c, 0, retry, rn, p.now), 0);
+	n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, 1200);
+	rn = retry_for(retry, &h, rscid, false);
+	cr_assert_eq(qb_conn_recv(p.c, 0, retry, rn, p.now), 0);
+	p.cfg_s.retry_odcid = odcid;
+	p.cfg_s.retry_odcid_len = (uint8_t)odcid_len;
+	p.s = qb_conn_server_new(&p.cfg_s, d, (size_t)n, p.now);
+	cr_assert_not_null(p.s);
+	cr_assert_eq(qb_conn_recv(p.s, 0, d, (size_t)n, p.now), 0);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	cr_assert_str_eq(qb_qlog_odcid_hex(qcl), qb_qlog_odcid_hex(qsv));
+	h_fini(&p);
+	qb_qlog_free(qcl);
+	qb_qlog_free(qsv);
+
+	mc.buf[mc.len] = 0;
+	ms.buf[ms.len] = 0;
+	cr_assert_not_null(strstr(mc.buf, "\"name\":\"quic:packet_received\",\"data\":{\"header\":{"
+	                                  "\"packet_type\":\"retry\",\"version\":\"00000001\","
+	                                  "\"token\":{\"type\":\"retry\",\"raw\":{\"length\":12}},"
+	                                  "\"scil\":8,\"scid\":\"ee01020304050607\""));
+	cr_assert_eq(count(mc.buf, "\"packet_type\":\"retry\"},\"raw\":{\"length\":"), 2,
+	             "the bad tag and the second Retry dropped");
+	cr_assert_not_null(strstr(mc.buf, "\"token\":{\"type\":\"retry\",\"raw\":{\"length\":12}},"
+	                                  "\"dcil\":8,\"dcid\":\"ee01020304050607\"},"
+	                                  "\"raw\":{\"length\":1200"),
+	                   "the Initial sent again carries the token");
+	cr_assert_not_null(strstr(ms.buf, "\"retry_source_connection_id\":\"ee01020304050607\""));
+	char want[64] = "\"ODCID\":\"";
+	for (size_t i = 0; i < odcid_len; i++)
+		snprintf(want + strlen(want), 3, "%02x", odcid[i]);
+	cr_assert_not_null(strstr(mc.buf, want));
+	cr_assert_not_null(strstr(ms.buf, want));
 }
