@@ -13,10 +13,11 @@
  * (NULL: one predictable branch per event site, nothing else). Events are
  * formatted into the qlog's bounded buffer (allocated once by qb_qlog_new):
  * no allocation and no syscall per event. The buffer goes to the caller's
- * sink when it fills, when the connection closes, on qb_qlog_flush() (e.g.
- * from the application's control lcore, which must then own the connection's
- * thread or be serialized with it) and in qb_qlog_free(). The engine itself
- * does no I/O: the sink does.
+ * sink when it fills, when the connection enters closing/draining and when
+ * it is closed, in qb_conn_free(), on qb_qlog_flush() (from the connection's
+ * thread), at the next connection call after qb_qlog_request_flush() (from
+ * any thread: the application's control lcore) and in qb_qlog_free(). The
+ * engine itself does no I/O: the sink does, on the connection's thread.
  *
  * Times: "time" is in milliseconds (with a fraction to the microsecond) since
  * the connection's creation, from the `now` (ns) its calls are given; the
@@ -26,7 +27,12 @@
  * No secrets are logged (keys and TLS secrets never are; key events carry
  * only the key type and phase), nor stateless reset tokens.
  *
- * Not thread-safe: a qlog belongs to one connection, hence to one thread.
+ * Not thread-safe (but for qb_qlog_request_flush): a qlog belongs to one
+ * connection, hence to one thread. Memory: buf_size bytes per connection.
+ *
+ * Deviation from the draft kept on purpose: common_fields carries "ODCID"
+ * (upper case, as the main schema's trace example and BRIEF §10 name it)
+ * next to the draft's "group_id" with the same value.
  */
 
 #include <stdbool.h>
