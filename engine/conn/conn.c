@@ -154,6 +154,8 @@ qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now)
 		qb_conn_free(c);
 		return NULL;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_start(c, now);
 	return c;
 }
 
@@ -188,6 +190,8 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 		qb_conn_free(c);
 		return NULL;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_start(c, now);
 	return c;
 }
 
@@ -196,6 +200,8 @@ qb_conn_free(struct qb_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (CONN_QLOG(c))
+		qb_qlog_flush(c->cfg.qlog);
 	for (int i = 0; i <= CONN_NEP; i++) {
 		qb_crypto_key_clear(&c->rx_key[i]);
 		qb_crypto_key_clear(&c->tx_key[i]);
@@ -244,6 +250,8 @@ qb_conn_close(struct qb_conn *c, uint64_t app_error, const char *reason, uint64_
 		return QB_ERR_STATE;
 	conn_close_transport(c, app_error, 0, reason, now);
 	c->close.app = true;
+	if (CONN_QLOG(c))
+		qb_qlog_conn_sync(c, now);
 	return 0;
 }
 
@@ -296,8 +304,8 @@ qb_conn_deadline(struct qb_conn *c)
 	return min64(d, c->pacing_next);
 }
 
-void
-qb_conn_on_timeout(struct qb_conn *c, uint64_t now)
+static void
+conn_on_timeout(struct qb_conn *c, uint64_t now)
 {
 	if (c->state == QB_CONN_CLOSED)
 		return;
@@ -321,6 +329,16 @@ qb_conn_on_timeout(struct qb_conn *c, uint64_t now)
 		if (ev == QB_LD_PTO || ev == QB_LD_ANTI_DEADLOCK)
 			c->st.pto_count++;
 	}
+}
+
+void
+qb_conn_on_timeout(struct qb_conn *c, uint64_t now)
+{
+	if (CONN_QLOG(c))
+		qb_qlog_conn_time(c, now);
+	conn_on_timeout(c, now);
+	if (CONN_QLOG(c))
+		qb_qlog_conn_sync(c, now);
 }
 
 /* ---- Queries ------------------------------------------------------------------ */

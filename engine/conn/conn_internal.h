@@ -19,6 +19,7 @@
 #include "qburst/stream.h"
 #include "qburst/tls.h"
 #include "qburst/tp.h"
+#include "qlog/qlog_conn.h"
 
 /* Epochs double as packet number space indexes (enum qb_pn_space). */
 #define CONN_EP_INITIAL   0

@@ -90,8 +90,9 @@ on_lost(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 {
 	struct qb_conn *c = ctx;
 
-	(void)space;
 	c->st.pkts_lost++;
+	if (CONN_QLOG(c))
+		qb_qlog_conn_lost(c, (int)space, pkt);
 	for (uint32_t i = pkt->frames; i != 0; i = c->frec[i - 1].next) {
 		struct conn_frec *r = &c->frec[i - 1];
 		switch (r->kind) {

@@ -297,8 +297,12 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	            0 ||
 	    (h->scid_len == c->odcid_len && memcmp(h->scid, c->odcid, c->odcid_len) == 0)) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_REJECTED, now);
 		return 0;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_rx_special(c, h, now);
 	c->retried = true;
 	memcpy(c->token, h->token, h->token_len);
 	c->token_len = (uint16_t)h->token_len;
@@ -320,10 +324,12 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
  * common and the attempt is abandoned (no CONNECTION_CLOSE can be sent).
  */
 static int
-recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h)
+recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h, uint64_t now)
 {
 	if (c->is_server || c->pcid_set) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_REJECTED, now);
 		return 0;
 	}
 	for (size_t i = 0; i + 4 <= h->versions_len; i += 4) {
@@ -332,9 +338,13 @@ recv_vn(struct qb_conn *c, const struct qb_pkt_hdr *h)
 		        (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
 		if (ver == c->version) {
 			c->st.pkts_dropped++;
+			if (CONN_QLOG(c))
+				qb_qlog_conn_drop(c, h, QB_QLOG_DROP_REJECTED, now);
 			return 0;
 		}
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_rx_special(c, h, now);
 	memset(&c->close, 0, sizeof(c->close));
 	c->close.by_peer = true;
 	c->close.code = QB_TE_VERSION_NEGOTIATION_ERROR;
@@ -353,16 +363,23 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	if (h->type == QB_PKT_RETRY && dcid_ours(c, h))
 		return recv_retry(c, dgram, h, now);
 	if (h->type == QB_PKT_VN && dcid_ours(c, h))
-		return recv_vn(c, h);
+		return recv_vn(c, h, now);
 
 	if (ep < 0 || !dcid_ours(c, h) || (h->type != QB_PKT_1RTT && h->version != c->version) ||
 	    c->discarded[ep] || !qb_crypto_key_present(c->rxk[ep])) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h,
+			                  ep >= 0 && dcid_ours(c, h) ? QB_QLOG_DROP_KEY_UNAVAILABLE
+			                                             : QB_QLOG_DROP_REJECTED,
+			                  now);
 		return 0;
 	}
 	uint8_t *pkt = dgram + h->offset;
 	if (open_packet(c, ep, pkt, h, &ch) != 0) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_DECRYPTION, now);
 		/* RFC 9001 §6.6: too many forgeries tried against our 1-RTT keys. */
 		if (ep == CONN_EP_APP &&
 		    ++c->aead_failures >=
@@ -375,8 +392,12 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "reserved bits set", now);
 	if (qb_rx_is_duplicate(&c->rx[ep], ch.pn)) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_DUPLICATE, now);
 		return 0;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_rx(c, h, &ch, pkt, now);
 	if (ch.payload_len == 0) /* §12.4: a packet with no frames */
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "empty packet", now);
 
@@ -411,6 +432,8 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		if (rc == QB_ERR_NOMEM) {
 			/* Not acknowledged: the peer will send it again. */
 			c->st.pkts_dropped++;
+			if (CONN_QLOG(c))
+				qb_qlog_conn_drop(c, h, QB_QLOG_DROP_INTERNAL, now);
 			return 0;
 		}
 		p += n;
@@ -425,8 +448,8 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	return 0;
 }
 
-int
-qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now)
+static int
+conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now)
 {
 	struct qb_pkt_hdr h[CONN_MAX_PKTS_DGRAM];
 
@@ -450,6 +473,8 @@ qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, ui
 	int n = qb_dgram_parse(dgram, len, c->scid_len, 0, h, CONN_MAX_PKTS_DGRAM);
 	if (n < 0) {
 		c->st.pkts_dropped++;
+		if (CONN_QLOG(c))
+			qb_qlog_conn_drop(c, NULL, QB_QLOG_DROP_INVALID, now);
 		return 0;
 	}
 	uint64_t before = c->st.pkts_recv;
@@ -471,4 +496,13 @@ qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, ui
 	qb_recovery_set_amplification_limited(
 	        &c->rec, c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes, now);
 	return 0;
+}
+
+int
+qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now)
+{
+	int rc = conn_recv(c, path_id, dgram, len, now);
+	if (CONN_QLOG(c) && rc == 0)
+		qb_qlog_conn_sync(c, now);
+	return rc;
 }

@@ -291,6 +291,8 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 		conn_frec_free_list(c, head);
 		return QB_ERR_NOBUF;
 	}
+	if (CONN_QLOG(c))
+		qb_qlog_conn_tx(c, ep, t->e.buf + lay.offset, &lay, probe, t->now);
 	int n = qb_crypto_protect(c->txk[ep], t->e.buf + lay.offset, lay.pn_offset, lay.pn_len,
 	                          lay.pn, lay.payload_len);
 	if (n < 0)
@@ -418,9 +420,9 @@ send_close(struct qb_conn *c, uint8_t *buf, size_t cap, uint64_t now)
 	return (int)qb_pkt_enc_len(&t.e);
 }
 
-int
-qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
-             uint32_t *why)
+static int
+conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
+          uint32_t *why)
 {
 	struct tx t = {.c = c, .now = now, .last_ep = -1};
 	uint32_t dummy;
@@ -510,5 +512,15 @@ qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint
 	c->path_tx_bytes += (uint64_t)len;
 	if (len > 0 && c->pacing_next <= now)
 		c->pacing_next = QB_TIME_NONE;
+	return len;
+}
+
+int
+qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
+             uint32_t *why)
+{
+	int len = conn_send(c, path_id, buf, cap, now, why);
+	if (CONN_QLOG(c) && len > 0)
+		qb_qlog_conn_sync(c, now);
 	return len;
 }

@@ -51,6 +51,7 @@
 #include "qburst/tls.h"
 
 struct qb_conn;
+struct qb_qlog;
 
 /* Connection IDs we issue have this length unless configured (bytes). */
 #define QB_CONN_CID_LEN_DEFAULT 8
@@ -91,6 +92,9 @@ struct qb_conn_config {
 	/* 1-RTT packets sent with one key before a key update starts by itself;
 	 * 0: half the AEAD's confidentiality limit (RFC 9001 §6.6). */
 	uint64_t key_update_packets;
+	/* qlog of this connection (qburst/qlog.h; not owned, must outlive the
+	 * connection; flushed at close and in qb_conn_free). NULL: off. */
+	struct qb_qlog *qlog;
 };
 
 /*
