@@ -5,6 +5,7 @@
 /* State shared by the app's files: options, port, workers, modes, stats. */
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "options.h"
 #include "qb_neigh.h"
@@ -31,11 +32,22 @@ struct qb_mode_ops {
 	/* After workers stopped and the port closed (its TX rings gave back
 	 * their mbufs): frees the mode's state and pools. */
 	void (*fini)(struct qb_app *app);
+	/* Optional (NULL: none). A line after the port's statistics line,
+	 * over the last dt_s seconds; the summary's lines; the JSON's
+	 * members after "ports" (starting with ','). */
+	void (*stats_line)(struct qb_app *app, double dt_s);
+	void (*stats_summary)(struct qb_app *app, double secs);
+	void (*stats_json)(struct qb_app *app, FILE *f, double secs);
+	/* Optional: the job's exit code after the run (a one-line reason
+	 * printed to stderr when not 0). */
+	int (*status)(struct qb_app *app);
 };
 
 extern const struct qb_mode_ops qb_udpgen_ops;
 extern const struct qb_mode_ops qb_sink_ops;
 extern const struct qb_mode_ops qb_relay_ops;
+extern const struct qb_mode_ops qb_server_ops;
+extern const struct qb_mode_ops qb_client_ops;
 
 /* Totals over the workers, for statistics. */
 struct qb_totals {
@@ -58,6 +70,9 @@ struct qb_app {
 	unsigned int nb_workers;
 	struct qb_worker *workers;     /* nb_workers, cache-aligned */
 	struct qb_dispatch **dispatch; /* nb_workers, or NULL: the mode has none */
+	const struct qb_mode_ops *ops;
+	/* Per worker: where its counters are (NULL: workers[i].stats). */
+	const struct qb_lcore_stats **wstats;
 	void *mode_state;
 	uint64_t tsc_hz;
 	uint64_t start_tsc;    /* when workers started */

@@ -37,6 +37,10 @@ mode_ops(enum qb_mode m)
 		return &qb_udpgen_ops;
 	case QB_MODE_RELAY:
 		return &qb_relay_ops;
+	case QB_MODE_SERVER:
+		return &qb_server_ops;
+	case QB_MODE_CLIENT:
+		return &qb_client_ops;
 	case QB_MODE_SINK:
 	default:
 		return &qb_sink_ops;
@@ -155,6 +159,7 @@ run(void)
 	uint16_t port_id;
 	int rc, status = QB_EXIT_OK;
 
+	app.ops = ops;
 	if (qb_port_first(&port_id) != 0) {
 		fprintf(stderr, "qburst: no port: EAL offers no device (give e.g. "
 		                "--vdev=net_null0,no-rx=1, or bind a NIC to vfio-pci)\n");
@@ -213,6 +218,8 @@ run(void)
 
 	if (qb_stats_final(&app) != 0)
 		status = QB_EXIT_FAIL;
+	if (ops->status != NULL && (rc = ops->status(&app)) != 0)
+		status = rc;
 	if (ops->stopped != NULL)
 		ops->stopped(&app);
 	missing = qb_port_close(&app.port);

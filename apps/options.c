@@ -14,9 +14,8 @@
 #include "options.h"
 
 static const char *const mode_names[] = {
-        [QB_MODE_UDPGEN] = "udpgen",
-        [QB_MODE_SINK] = "sink",
-        [QB_MODE_RELAY] = "relay",
+        [QB_MODE_UDPGEN] = "udpgen", [QB_MODE_SINK] = "sink",     [QB_MODE_RELAY] = "relay",
+        [QB_MODE_SERVER] = "server", [QB_MODE_CLIENT] = "client",
 };
 
 const char *
@@ -30,6 +29,7 @@ qb_usage(const char *prog)
 {
 	printf("usage: %s [EAL options] -- [app options]\n"
 	       "       %s [app options]\n"
+	       "       %s [EAL options] -- --mode=client [app options] https://IP:PORT/PATH...\n"
 	       "\n"
 	       "Without \"--\", every argument is an app option and EAL starts with its\n"
 	       "defaults; EAL options always go before \"--\".\n"
@@ -41,13 +41,31 @@ qb_usage(const char *prog)
 	       "EAL offers. With a single lcore, that lcore runs the worker loop itself.\n"
 	       "\n"
 	       "App options (--opt=VALUE or --opt VALUE):\n"
-	       "  --mode=udpgen|sink|relay\n"
+	       "  --mode=udpgen|sink|relay|server|client\n"
 	       "                         udpgen: send UDP datagrams; sink: count what arrives\n"
 	       "                         (and answer ARP/ND for --ip); relay: on --listen,\n"
 	       "                         send forward-header datagrams for which an --ip is\n"
-	       "                         the relay on, unchanged, to their destination\n"
+	       "                         the relay on, unchanged, to their destination;\n"
+	       "                         server: serve --www over HTTP/3 (h3) and HTTP/0.9\n"
+	       "                         (hq-interop) on --listen; client: fetch the URLs\n"
+	       "                         (https://IP:PORT/PATH, IPv6 as [IP]) into --downloads,\n"
+	       "                         one connection per server, the URLs of a server as\n"
+	       "                         parallel streams; exits 0 only when every file\n"
+	       "                         arrived whole, else 1 with a one-line reason\n"
 	       "  --listen=PORT          relay: the UDP port of the relaying listener on every\n"
-	       "                         --ip (required)\n"
+	       "                         --ip; server: the QUIC port (both required)\n"
+	       "  --www=DIR              server: the files served (default .)\n"
+	       "  --cert=FILE --key=FILE server: PEM certificate chain and key (default: a\n"
+	       "                         self-signed pair made at start)\n"
+	       "  --downloads=DIR        client: where files are saved (default .)\n"
+	       "  --alpn=h3|hq-interop   client: the application protocol (default h3)\n"
+	       "  --sni=NAME             client: server name sent and verified (default none)\n"
+	       "  --ca=FILE              client: verify the server's chain with these PEM CAs\n"
+	       "                         (default: not verified, with a warning)\n"
+	       "  --keylog=FILE          TLS secrets in SSLKEYLOGFILE format (default: the\n"
+	       "                         SSLKEYLOGFILE variable, if set)\n"
+	       "  --qlog-dir=DIR         one <ODCID>.sqlog qlog file per connection\n"
+	       "  --cc=cubic|newreno     congestion control (default cubic)\n"
 	       "  --ip=ADDR[/PREFIX]     an address of the port, IPv4 or IPv6; may repeat\n"
 	       "                         (up to %d); udpgen needs one of --dst-ip's family\n"
 	       "  --dst-ip=ADDR          udpgen: destination address\n"
@@ -69,7 +87,8 @@ qb_usage(const char *prog)
 	       "  --rate=PPS             udpgen: packets/s over all workers (default 0: as\n"
 	       "                         fast as possible)\n"
 	       "  --duration=SECONDS     run time; 0: until SIGINT/SIGTERM (default 10 for\n"
-	       "                         udpgen, 0 for sink and relay); fractions allowed\n"
+	       "                         udpgen, 0 for sink, relay and server; the client's\n"
+	       "                         deadline, default 30); fractions allowed\n"
 	       "  --stats-period=SECONDS one statistics line per port this often (default 1;\n"
 	       "                         0: only the final summary)\n"
 	       "  --stats-json=FILE      write the summary as JSON at exit (also after\n"
@@ -87,7 +106,8 @@ qb_usage(const char *prog)
 	       "Byte counts and bit rates are of Ethernet frames without FCS.\n"
 	       "Exit status: 0 done, 1 the job failed, 2 bad option, no port or too few\n"
 	       "queue pairs.\n",
-	       prog, prog, QB_PORT_MAX_ADDRS, QB_MAX_NEIGH, QB_PKT_SIZE_MIN_V4, QB_PKT_SIZE_MIN_V6);
+	       prog, prog, prog, QB_PORT_MAX_ADDRS, QB_MAX_NEIGH, QB_PKT_SIZE_MIN_V4,
+	       QB_PKT_SIZE_MIN_V6);
 }
 
 bool
@@ -171,6 +191,16 @@ enum opt_id {
 	OPT_NO_TX_OFFLOAD,
 	OPT_CRYPTO,
 	OPT_LISTEN,
+	OPT_WWW,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_KEYLOG,
+	OPT_QLOG_DIR,
+	OPT_CC,
+	OPT_DOWNLOADS,
+	OPT_ALPN,
+	OPT_SNI,
+	OPT_CA,
 };
 
 struct opt_def {
@@ -198,7 +228,76 @@ static const struct opt_def opt_defs[] = {
         {"no-tx-offload", OPT_NO_TX_OFFLOAD, false},
         {"crypto", OPT_CRYPTO, true},
         {"listen", OPT_LISTEN, true},
+        {"www", OPT_WWW, true},
+        {"cert", OPT_CERT, true},
+        {"key", OPT_KEY, true},
+        {"keylog", OPT_KEYLOG, true},
+        {"qlog-dir", OPT_QLOG_DIR, true},
+        {"cc", OPT_CC, true},
+        {"downloads", OPT_DOWNLOADS, true},
+        {"alpn", OPT_ALPN, true},
+        {"sni", OPT_SNI, true},
+        {"ca", OPT_CA, true},
 };
+
+/* "https://IP:PORT/PATH", IPv6 as "[IP]"; the path defaults to "/". */
+static int
+parse_url(const char *v, struct qb_url *u)
+{
+	char host[QB_IPADDR_STRLEN];
+	const char *h = v + 8, *end, *colon;
+	uint64_t port;
+	size_t len;
+
+	if (strncmp(v, "https://", 8) != 0)
+		return -1;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (end == NULL)
+			return -1;
+		len = (size_t)(end - h - 1);
+		h++;
+		colon = end + 1;
+		if (*colon != ':')
+			return -1;
+	} else {
+		colon = strchr(h, ':');
+		if (colon == NULL)
+			return -1;
+		len = (size_t)(colon - h);
+	}
+	if (len == 0 || len >= sizeof(host))
+		return -1;
+	memcpy(host, h, len);
+	host[len] = '\0';
+	if (qb_ipaddr_parse(host, &u->ip) != 0)
+		return -1;
+	char pbuf[8];
+	const char *p = colon + 1, *slash = strchr(p, '/');
+	size_t plen = slash != NULL ? (size_t)(slash - p) : strlen(p);
+
+	if (plen == 0 || plen >= sizeof(pbuf))
+		return -1;
+	memcpy(pbuf, p, plen);
+	pbuf[plen] = '\0';
+	if (parse_u64(pbuf, 1, 65535, &port) != 0)
+		return -1;
+	u->port = (uint16_t)port;
+	u->path = slash != NULL ? slash : "/";
+	u->text = v;
+	return 0;
+}
+
+/* A directory that exists. */
+static int
+check_dir(const char *opt, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return bad(opt, path, "not a directory");
+	return 0;
+}
 
 /* "IP,MAC" */
 static int
@@ -233,8 +332,13 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 			o->mode = QB_MODE_SINK;
 		else if (strcmp(v, "relay") == 0)
 			o->mode = QB_MODE_RELAY;
+		else if (strcmp(v, "server") == 0)
+			o->mode = QB_MODE_SERVER;
+		else if (strcmp(v, "client") == 0)
+			o->mode = QB_MODE_CLIENT;
 		else
-			return bad(d->name, v, "unknown mode (udpgen, sink or relay)");
+			return bad(d->name, v,
+			           "unknown mode (udpgen, sink, relay, server or client)");
 		*mode_set = true;
 		break;
 	case OPT_IP:
@@ -317,6 +421,46 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 	case OPT_NO_TX_OFFLOAD:
 		o->no_tx_offload = true;
 		break;
+	case OPT_WWW:
+		o->www = v;
+		break;
+	case OPT_CERT:
+		o->cert = v;
+		break;
+	case OPT_KEY:
+		o->key = v;
+		break;
+	case OPT_KEYLOG:
+		if (*v == '\0')
+			return bad(d->name, v, "empty file name");
+		o->keylog = v;
+		break;
+	case OPT_QLOG_DIR:
+		o->qlog_dir = v;
+		break;
+	case OPT_CC:
+		if (strcmp(v, "cubic") != 0 && strcmp(v, "newreno") != 0)
+			return bad(d->name, v, "unknown congestion control (cubic or newreno)");
+		o->cc = v;
+		break;
+	case OPT_DOWNLOADS:
+		o->downloads = v;
+		break;
+	case OPT_ALPN:
+		if (strcmp(v, "h3") != 0 && strcmp(v, "hq-interop") != 0)
+			return bad(d->name, v, "unknown protocol (h3 or hq-interop)");
+		o->alpn = v;
+		break;
+	case OPT_SNI:
+		if (*v == '\0' || strlen(v) > 253)
+			return bad(d->name, v, "not a server name");
+		o->sni = v;
+		break;
+	case OPT_CA:
+		if (access(v, R_OK) != 0)
+			return bad(d->name, v, "cannot read the file");
+		o->ca = v;
+		break;
 	case OPT_CRYPTO: {
 		int b = qb_crypto_backend_parse(v);
 
@@ -379,6 +523,41 @@ check(struct qb_opts *o)
 	}
 	if (o->stats_json != NULL && check_json_dir(o->stats_json) != 0)
 		return QB_EXIT_USAGE;
+	if (o->qlog_dir != NULL && check_dir("qlog-dir", o->qlog_dir) != 0)
+		return QB_EXIT_USAGE;
+	if (o->mode != QB_MODE_CLIENT && o->n_urls > 0)
+		return bad("mode", qb_mode_name(o->mode), "takes no URL (only the client does)");
+	if (o->mode == QB_MODE_SERVER) {
+		if (o->listen_port == 0)
+			return bad("listen", NULL, "missing: server needs --listen=PORT");
+		if (o->n_ips == 0)
+			return bad("ip", NULL, "missing: server needs an --ip to listen on");
+		if ((o->cert == NULL) != (o->key == NULL))
+			return bad(o->cert == NULL ? "cert" : "key", NULL,
+			           "missing: --cert and --key go together");
+		if (o->cert != NULL && access(o->cert, R_OK) != 0)
+			return bad("cert", o->cert, "cannot read the file");
+		if (o->key != NULL && access(o->key, R_OK) != 0)
+			return bad("key", o->key, "cannot read the file");
+		return check_dir("www", o->www);
+	}
+	if (o->mode == QB_MODE_CLIENT) {
+		if (o->n_urls == 0)
+			return bad("mode", "client", "needs at least one URL https://IP:PORT/PATH");
+		if (o->n_ips == 0)
+			return bad("ip", NULL, "missing: client needs an --ip");
+		for (i = 0; i < o->n_urls; i++) {
+			unsigned int k;
+
+			for (k = 0; k < o->n_ips; k++)
+				if (o->ips[k].addr.family == o->urls[i].ip.family)
+					break;
+			if (k == o->n_ips)
+				return bad("ip", NULL,
+				           "missing: no --ip of a URL's address family");
+		}
+		return check_dir("downloads", o->downloads);
+	}
 	if (o->mode == QB_MODE_RELAY) {
 		if (o->listen_port == 0)
 			return bad("listen", NULL, "missing: relay needs --listen=PORT");
@@ -433,6 +612,10 @@ qb_opts_parse(struct qb_opts *o, int argc, char **argv)
 	o->pkt_size = 64;
 	o->stats_period = 1;
 	o->arp_timeout_ms = 3000;
+	o->www = ".";
+	o->downloads = ".";
+	o->alpn = "h3";
+	o->cc = "cubic";
 
 	for (i = 0; i < argc; i++) {
 		const char *arg = argv[i], *val = NULL, *eq;
@@ -440,6 +623,17 @@ qb_opts_parse(struct qb_opts *o, int argc, char **argv)
 		size_t len;
 		unsigned int k;
 
+		if (strncmp(arg, "https://", 8) == 0) {
+			if (o->n_urls >= QB_MAX_URLS)
+				return bad("mode", "client", "too many URLs");
+			if (parse_url(arg, &o->urls[o->n_urls]) != 0) {
+				fprintf(stderr, "qburst: %s: bad URL (https://IP:PORT/PATH)\n",
+				        arg);
+				return QB_EXIT_USAGE;
+			}
+			o->n_urls++;
+			continue;
+		}
 		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
 			fprintf(stderr,
 			        "qburst: %s: not an app option (app options start with --; EAL "
@@ -475,8 +669,8 @@ qb_opts_parse(struct qb_opts *o, int argc, char **argv)
 			return rc;
 	}
 	if (!mode_set)
-		return bad("mode", NULL, "missing (udpgen, sink or relay)");
+		return bad("mode", NULL, "missing (udpgen, sink, relay, server or client)");
 	if (!duration_set)
-		o->duration = o->mode == QB_MODE_UDPGEN ? 10 : 0;
+		o->duration = o->mode == QB_MODE_UDPGEN ? 10 : o->mode == QB_MODE_CLIENT ? 30 : 0;
 	return check(o);
 }

@@ -34,6 +34,18 @@ enum qb_mode {
 	QB_MODE_UDPGEN,
 	QB_MODE_SINK,
 	QB_MODE_RELAY,
+	QB_MODE_SERVER,
+	QB_MODE_CLIENT,
+};
+
+#define QB_MAX_URLS 64
+
+/* A client URL https://IP:PORT/PATH (path points into argv). */
+struct qb_url {
+	struct qb_ipaddr ip;
+	uint16_t port;
+	const char *path; /* starts with '/' */
+	const char *text; /* the whole URL */
 };
 
 struct qb_static_neigh {
@@ -62,7 +74,20 @@ struct qb_opts {
 	bool no_tx_offload;
 	enum qb_crypto_backend crypto; /* --crypto: auto, boringssl, ipsecmb */
 	unsigned int arp_timeout_ms;
-	uint16_t listen_port; /* relay: the relaying listener's UDP port (0: none) */
+	uint16_t listen_port; /* relay, server: the UDP port listened on (0: none) */
+	/* server and client (BRIEF §10) */
+	const char *www;       /* server: files served (default ".") */
+	const char *cert;      /* server: PEM chain; NULL with key NULL: self-signed */
+	const char *key;       /* server: PEM private key */
+	const char *keylog;    /* NULL: $SSLKEYLOGFILE, if set */
+	const char *qlog_dir;  /* NULL: no qlog */
+	const char *cc;        /* "cubic" (default) or "newreno" */
+	const char *downloads; /* client: where files go (default ".") */
+	const char *alpn;      /* client: "h3" (default) or "hq-interop" */
+	const char *sni;       /* client: server name sent and checked; NULL: none */
+	const char *ca;        /* client: PEM CAs; NULL: no verification */
+	struct qb_url urls[QB_MAX_URLS];
+	unsigned int n_urls;
 };
 
 /* Prints the usage text to stdout. */

@@ -17,7 +17,8 @@ qb_totals_read(const struct qb_app *app, struct qb_totals *t)
 
 	memset(t, 0, sizeof(*t));
 	for (i = 0; i < app->nb_workers; i++) {
-		const struct qb_lcore_stats *s = &app->workers[i].stats;
+		const struct qb_lcore_stats *s =
+		        app->wstats != NULL ? app->wstats[i] : &app->workers[i].stats;
 
 		t->rx_pkts += qb_count_read(&s->rx_pkts);
 		t->rx_bytes += qb_count_read(&s->rx_bytes);
@@ -72,6 +73,8 @@ print_period(struct qb_app *app, uint64_t now)
 	       per_sec(t.tx_pkts - app->last.tx_pkts, dt, app->tsc_hz),
 	       per_sec((t.tx_bytes - app->last.tx_bytes) * 8, dt, app->tsc_hz),
 	       drops_sum(&t) - drops_sum(&app->last), t.rx_pkts, t.tx_pkts);
+	if (app->ops != NULL && app->ops->stats_line != NULL)
+		app->ops->stats_line(app, (double)dt / (double)app->tsc_hz);
 	fflush(stdout);
 	app->last = t;
 	app->last_stats_tsc = now;
@@ -130,7 +133,10 @@ write_json(const struct qb_app *app, const struct qb_totals *t, double secs)
 	}
 	/* BRIEF §10's schema has no relay object: relayed datagrams are the
 	 * port's tx_pkts (beside ARP/ND answers), and drops are by reason. */
-	fprintf(f, "}}]}\n");
+	fprintf(f, "}}]");
+	if (app->ops != NULL && app->ops->stats_json != NULL)
+		app->ops->stats_json((struct qb_app *)app, f, secs);
+	fprintf(f, "}\n");
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
 		fprintf(stderr, "qburst: --stats-json=%s: write failed: %m\n", path);
 		fclose(f);
@@ -176,6 +182,10 @@ qb_stats_final(struct qb_app *app)
 		printf("\n  Relayed: %" PRIu64 "  Forwarded-to-us: %" PRIu64
 		       "  Handovers: %" PRIu64,
 		       t.relayed, t.fwd_in, t.handovers);
+	if (app->ops != NULL && app->ops->stats_summary != NULL) {
+		printf("\n");
+		app->ops->stats_summary(app, secs);
+	}
 	printf("\n  Mode: %s  Workers: %u  Duration: %.3f s\n"
 	       "----------------------------------------------------------------------\n",
 	       qb_mode_name(app->opts.mode), app->nb_workers, secs);
