@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Interop of qburst (net_af_packet on a veth pair between two network
+# namespaces this test creates; 198.18.7.0/24 only inside them) with itself
+# and with Debian's ngtcp2 0.12 (gtlsserver/gtlsclient, HTTP/3 only).
+# Files of 1 KB, 5 MB and 10 MB are fetched in parallel on one connection
+# and compared by hash. Every process is bounded in time; the namespaces
+# are deleted on exit.
+# usage: interop.sh QBURST CASE
+#   qq-h3 | qq-hq         qburst client <-> qburst server (ALPN h3 / hq-interop)
+#   qclient-ngtcp2        qburst client downloads from gtlsserver
+#   ngtcp2-qserver        gtlsclient downloads from the qburst server
+# CAPTURE=DIR keeps a pcap and the key log of the run in DIR.
+set -u
+
+QB=${1:?usage: $0 QBURST CASE}
+CASE=${2:?usage: $0 QBURST CASE}
+TAG="$(echo "$CASE" | tr -dc 'a-z0-9' | cut -c1-5)$$"
+WORK=$(mktemp -d /tmp/qbt-interop-XXXXXX)
+NS=qbi-s-$TAG
+NC=qbi-c-$TAG
+VS=is$$
+VC=ic$$
+SRV=198.18.7.1
+CLI=198.18.7.2
+PORT=4433
+FILES="1KB 5MB 10MB"
+CLEANUPS=()
+
+cleanup() {
+	local i
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do eval "${CLEANUPS[$i]}" >/dev/null 2>&1; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $CASE: $*" >&2
+	for f in "$WORK"/*.out "$WORK"/*.err; do
+		[ -s "$f" ] && { echo "--- $f"; tail -25 "$f"; } >&2
+	done
+	exit 1
+}
+
+[ "$(id -u)" -eq 0 ] || fail "needs root (network namespaces)"
+command -v ip >/dev/null || fail "needs iproute2 (ip)"
+command -v ethtool >/dev/null || fail "needs ethtool"
+ip netns add "$NS" 2>/dev/null || fail "cannot create a network namespace (ip netns add)"
+CLEANUPS+=("ip netns del $NS")
+ip netns add "$NC" || fail "ip netns add $NC"
+CLEANUPS+=("ip netns del $NC")
+ip link add "$VS" type veth peer name "$VC" || fail "cannot create a veth pair"
+CLEANUPS+=("ip link del $VS")
+ip link set "$VS" netns "$NS" && ip link set "$VC" netns "$NC" || fail "moving the veths"
+for pair in "$NS:$VS" "$NC:$VC"; do
+	ns=${pair%%:*}
+	v=${pair##*:}
+	ip -n "$ns" link set lo up
+	# No checksum or segmentation offload: af_packet frames and the
+	# kernel's own are complete on the wire (BRIEF §5).
+	ip netns exec "$ns" ethtool -K "$v" rx off tx off tso off gso off tx-udp-segmentation off \
+		>/dev/null 2>&1 || ip netns exec "$ns" ethtool -K "$v" rx off tx off >/dev/null ||
+		fail "ethtool -K $v"
+	ip -n "$ns" link set "$v" up || fail "link $v up"
+done
+
+mkdir -p "$WORK/www" "$WORK/dl"
+head -c 1024 /dev/urandom >"$WORK/www/1KB"
+head -c 5000000 /dev/urandom >"$WORK/www/5MB"
+head -c 10000000 /dev/urandom >"$WORK/www/10MB"
+urls() {
+	local f
+	for f in $FILES; do echo "https://$SRV:$PORT/$f"; done
+}
+
+eal() { # LCORE NAME IFACE
+	echo "-l $1 --no-huge -m 512 --no-pci --no-shconf --file-prefix=qbi-$2-$TAG --vdev=net_af_packet0,iface=$3"
+}
+
+KEYLOG=$WORK/keys.log
+if [ -n "${CAPTURE:-}" ]; then
+	mkdir -p "$CAPTURE"
+	KEYLOG=$CAPTURE/keys.log
+	: >"$KEYLOG"
+	ip netns exec "$NC" timeout 60 tcpdump -n -i "$VC" -w "$CAPTURE/$CASE.pcap" udp \
+		>/dev/null 2>"$WORK/tcpdump.err" &
+	CLEANUPS+=("kill -INT $!")
+	sleep 1
+fi
+
+start_qserver() {
+	# shellcheck disable=SC2046
+	ip netns exec "$NS" timeout -s KILL 60 "$QB" $(eal 0 s "$VS") -- --mode=server \
+		--ip=$SRV/24 --listen=$PORT --www="$WORK/www" --keylog="$KEYLOG" --duration=50 \
+		--stats-period=0 --stats-json="$WORK/server.json" >"$WORK/server.out" 2>"$WORK/server.err" &
+	SPID=$!
+	CLEANUPS+=("kill -KILL $SPID")
+	sleep 1.5
+	kill -0 $SPID 2>/dev/null || fail "qburst server did not start"
+}
+
+stop_server() {
+	kill -INT "$SPID" 2>/dev/null
+	local rc=0
+	wait "$SPID" || rc=$?
+	echo "server exit $rc"
+}
+
+run_qclient() { # ALPN
+	local rc=0
+	# shellcheck disable=SC2046
+	ip netns exec "$NC" timeout -s KILL 45 "$QB" $(eal 1 c "$VC") -- --mode=client \
+		--ip=$CLI/24 --downloads="$WORK/dl" --alpn="$1" --keylog="$KEYLOG" --duration=30 \
+		--stats-period=1 --stats-json="$WORK/client.json" $(urls) \
+		>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
+	[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
+	grep -A8 -- '--- summary' "$WORK/client.out"
+}
+
+check_files() {
+	local f a b
+	for f in $FILES; do
+		[ -f "$WORK/dl/$f" ] || fail "$f was not downloaded"
+		a=$(sha256sum <"$WORK/www/$f" | cut -c1-64)
+		b=$(sha256sum <"$WORK/dl/$f" | cut -c1-64)
+		[ "$a" = "$b" ] || fail "$f differs ($(stat -c %s "$WORK/dl/$f") bytes received)"
+	done
+	echo "sha256 equal: $FILES"
+}
+
+gtls_cert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=localhost" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+		>/dev/null 2>&1 || fail "openssl could not make a certificate"
+}
+
+case "$CASE" in
+qq-h3 | qq-hq)
+	alpn=h3
+	[ "$CASE" = qq-hq ] && alpn=hq-interop
+	start_qserver
+	run_qclient "$alpn"
+	check_files
+	stop_server
+	;;
+qclient-ngtcp2)
+	command -v gtlsserver >/dev/null || [ -x /usr/sbin/gtlsserver ] || fail "needs gtlsserver (ngtcp2-server)"
+	gtls_cert
+	ip netns exec "$NS" ip addr add $SRV/24 dev "$VS" || fail "address on $VS"
+	ip netns exec "$NS" env SSLKEYLOGFILE="$KEYLOG" timeout -s KILL 60 /usr/sbin/gtlsserver -q \
+		-d "$WORK/www" --max-gso-dgrams=1 $SRV $PORT "$WORK/key.pem" "$WORK/cert.pem" \
+		>"$WORK/gtlsserver.out" 2>"$WORK/gtlsserver.err" &
+	GPID=$!
+	CLEANUPS+=("kill -KILL $GPID")
+	sleep 1
+	kill -0 $GPID 2>/dev/null || fail "gtlsserver did not start"
+	run_qclient h3
+	check_files
+	;;
+ngtcp2-qserver)
+	command -v gtlsclient >/dev/null || fail "needs gtlsclient (ngtcp2-client)"
+	ip netns exec "$NC" ip addr add $CLI/24 dev "$VC" || fail "address on $VC"
+	start_qserver
+	rc=0
+	# shellcheck disable=SC2046
+	ip netns exec "$NC" env SSLKEYLOGFILE="$KEYLOG" timeout -s KILL 40 gtlsclient -q \
+		--exit-on-all-streams-close --download="$WORK/dl" --timeout=20s $SRV $PORT $(urls) \
+		>"$WORK/gtlsclient.out" 2>"$WORK/gtlsclient.err" || rc=$?
+	[ "$rc" -eq 0 ] || fail "gtlsclient exited $rc"
+	check_files
+	stop_server
+	grep -A8 -- '--- summary' "$WORK/server.out"
+	;;
+*)
+	fail "unknown case"
+	;;
+esac
+echo "PASS: $CASE"
