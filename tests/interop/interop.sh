@@ -9,6 +9,11 @@
 #   qq-h3 | qq-hq         qburst client <-> qburst server (ALPN h3 / hq-interop)
 #   qclient-ngtcp2        qburst client downloads from gtlsserver
 #   ngtcp2-qserver        gtlsclient downloads from the qburst server
+#   *-loss                the same with ngtcp2's loss injection at 5% each way
+#   *-chacha              the same with ngtcp2 restricted to ChaCha20-Poly1305
+#   *-capture             the same, captured by tcpdump and decoded by tshark with
+#                         the key log: ServerHello's suite, HTTP/3 frames seen, no
+#                         malformed packet
 # CAPTURE=DIR keeps a pcap and the key log of the run in DIR.
 set -u
 
@@ -77,13 +82,24 @@ eal() { # LCORE NAME IFACE
 }
 
 KEYLOG=$WORK/keys.log
+case "$CASE" in *-capture)
+	command -v tshark >/dev/null || fail "needs tshark"
+	command -v tcpdump >/dev/null || fail "needs tcpdump"
+	CAPTURE=$WORK/cap
+	;;
+esac
 if [ -n "${CAPTURE:-}" ]; then
 	mkdir -p "$CAPTURE"
 	KEYLOG=$CAPTURE/keys.log
 	: >"$KEYLOG"
-	ip netns exec "$NC" timeout 60 tcpdump -n -i "$VC" -w "$CAPTURE/$CASE.pcap" udp \
+	# On the side that is not qburst: net_af_packet bypasses the qdisc
+	# layer, so its own frames only show up where they are received.
+	capns=$NC capif=$VC
+	case "$CASE" in qclient-*) capns=$NS capif=$VS ;; esac
+	ip netns exec "$capns" timeout 60 tcpdump -n -i "$capif" -w "$CAPTURE/$CASE.pcap" udp \
 		>/dev/null 2>"$WORK/tcpdump.err" &
-	CLEANUPS+=("kill -INT $!")
+	CAP_PID=$!
+	CLEANUPS+=("kill -INT $CAP_PID")
 	sleep 1
 fi
 
@@ -133,6 +149,13 @@ gtls_cert() {
 		>/dev/null 2>&1 || fail "openssl could not make a certificate"
 }
 
+CHACHA=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305
+PEER_ARGS=()
+case "$CASE" in
+*-loss) PEER_ARGS=(-r 0.05 -t 0.05) ;;
+*-chacha | *-chacha-capture) PEER_ARGS=(--ciphers="$CHACHA") ;;
+esac
+
 case "$CASE" in
 qq-h3 | qq-hq)
 	alpn=h3
@@ -142,12 +165,12 @@ qq-h3 | qq-hq)
 	check_files
 	stop_server
 	;;
-qclient-ngtcp2)
+qclient-ngtcp2 | qclient-ngtcp2-*)
 	command -v gtlsserver >/dev/null || [ -x /usr/sbin/gtlsserver ] || fail "needs gtlsserver (ngtcp2-server)"
 	gtls_cert
 	ip netns exec "$NS" ip addr add $SRV/24 dev "$VS" || fail "address on $VS"
 	ip netns exec "$NS" env SSLKEYLOGFILE="$KEYLOG" timeout -s KILL 60 /usr/sbin/gtlsserver -q \
-		-d "$WORK/www" --max-gso-dgrams=1 $SRV $PORT "$WORK/key.pem" "$WORK/cert.pem" \
+		-d "$WORK/www" --max-gso-dgrams=1 "${PEER_ARGS[@]}" $SRV $PORT "$WORK/key.pem" "$WORK/cert.pem" \
 		>"$WORK/gtlsserver.out" 2>"$WORK/gtlsserver.err" &
 	GPID=$!
 	CLEANUPS+=("kill -KILL $GPID")
@@ -156,14 +179,14 @@ qclient-ngtcp2)
 	run_qclient h3
 	check_files
 	;;
-ngtcp2-qserver)
+ngtcp2-qserver | ngtcp2-qserver-*)
 	command -v gtlsclient >/dev/null || fail "needs gtlsclient (ngtcp2-client)"
 	ip netns exec "$NC" ip addr add $CLI/24 dev "$VC" || fail "address on $VC"
 	start_qserver
 	rc=0
 	# shellcheck disable=SC2046
 	ip netns exec "$NC" env SSLKEYLOGFILE="$KEYLOG" timeout -s KILL 40 gtlsclient -q \
-		--exit-on-all-streams-close --download="$WORK/dl" --timeout=20s $SRV $PORT $(urls) \
+		--exit-on-all-streams-close --download="$WORK/dl" --timeout=20s "${PEER_ARGS[@]}" $SRV $PORT $(urls) \
 		>"$WORK/gtlsclient.out" 2>"$WORK/gtlsclient.err" || rc=$?
 	[ "$rc" -eq 0 ] || fail "gtlsclient exited $rc"
 	check_files
@@ -172,6 +195,23 @@ ngtcp2-qserver)
 	;;
 *)
 	fail "unknown case"
+	;;
+esac
+case "$CASE" in *-capture)
+	sleep 1
+	kill -INT "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	pcap=$CAPTURE/$CASE.pcap
+	TS=(tshark -r "$pcap" -o "tls.keylog_file:$KEYLOG")
+	n=$("${TS[@]}" 2>/dev/null | wc -l)
+	[ "$n" -gt 1000 ] || fail "capture: only $n packets"
+	suite=$("${TS[@]}" -Y 'tls.handshake.type == 2' -T fields -e tls.handshake.ciphersuite 2>/dev/null | head -1)
+	case "$CASE" in *chacha*) [ "$suite" = 0x1303 ] || fail "capture: ServerHello suite '$suite', not ChaCha20-Poly1305" ;; esac
+	h3=$("${TS[@]}" -Y http3 2>/dev/null | wc -l)
+	[ "$h3" -gt 0 ] || fail "capture: tshark decoded no HTTP/3 frame (keys not used?)"
+	bad=$("${TS[@]}" -Y '_ws.malformed || _ws.expert.severity == "error"' 2>/dev/null | wc -l)
+	[ "$bad" -eq 0 ] || fail "capture: $bad malformed packets: $("${TS[@]}" -Y _ws.malformed 2>/dev/null | head -3)"
+	echo "capture: $n packets decoded, suite $suite, $h3 with HTTP/3 frames, none malformed"
 	;;
 esac
 echo "PASS: $CASE"
