@@ -118,7 +118,7 @@ stop_server() {
 	kill -INT "$SPID" 2>/dev/null
 	local rc=0
 	wait "$SPID" || rc=$?
-	echo "server exit $rc"
+	[ "$rc" -eq 0 ] || fail "qburst server exited $rc"
 }
 
 run_qclient() { # ALPN
@@ -130,6 +130,16 @@ run_qclient() { # ALPN
 		>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 	[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
 	grep -A8 -- '--- summary' "$WORK/client.out"
+	python3 - "$WORK/client.json" <<'PY' || fail "client --stats-json: $(cat "$WORK/client.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+q = j["quic"]
+assert j["mode"] == "client", j["mode"]
+assert set(q) == {"connections", "handshakes", "streams", "goodput_bps", "retransmits", "srtt_us"}, q
+assert q["connections"] == 1 and q["handshakes"] == 1 and q["streams"] == 3, q
+assert q["goodput_bps"] > 0 and q["srtt_us"] > 0, q
+print("client JSON quic:", q)
+PY
 }
 
 check_files() {
@@ -192,6 +202,35 @@ ngtcp2-qserver | ngtcp2-qserver-*)
 	check_files
 	stop_server
 	grep -A8 -- '--- summary' "$WORK/server.out"
+	;;
+qq-errors)
+	# A missing file: exit 1 naming the HTTP error; the connection and the
+	# other file are fine. Then no server at all: exit 1, "timeout".
+	start_qserver
+	for alpn in h3 hq-interop; do
+		rc=0
+		# shellcheck disable=SC2046
+		ip netns exec "$NC" timeout -s KILL 30 "$QB" $(eal 1 c "$VC") -- --mode=client \
+			--ip=$CLI/24 --downloads="$WORK/dl" --alpn=$alpn --duration=10 --stats-period=0 \
+			https://$SRV:$PORT/1KB https://$SRV:$PORT/missing \
+			>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
+		[ "$rc" -eq 1 ] || fail "$alpn: a missing file: exit $rc, not 1"
+		reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
+		echo "$alpn: $reason"
+		echo "$reason" | grep -Eq '404|0x194' || fail "$alpn: the reason does not say 404: $reason"
+		cmp -s "$WORK/www/1KB" "$WORK/dl/1KB" || fail "$alpn: 1KB not fetched beside the 404"
+	done
+	stop_server
+	rc=0
+	# shellcheck disable=SC2046
+	ip netns exec "$NC" timeout -s KILL 30 "$QB" $(eal 1 c "$VC") -- --mode=client \
+		--ip=$CLI/24 --downloads="$WORK/dl" --duration=2 --stats-period=0 \
+		--dst-mac=02:00:00:00:00:01 https://$SRV:$PORT/1KB \
+		>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
+	[ "$rc" -eq 1 ] || fail "no server: exit $rc, not 1"
+	reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
+	echo "no server: $reason"
+	[ "$reason" = "qburst: client: timeout" ] || fail "no server: reason '$reason', not timeout"
 	;;
 *)
 	fail "unknown case"
