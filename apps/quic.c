@@ -46,6 +46,7 @@ struct quic_conn {
 	bool hs;
 	bool finished; /* client: result recorded */
 	uint64_t last_streams, last_bytes, last_lost;
+	struct quic_conn *next_dead; /* on its worker's list of closed connections */
 };
 
 /* Client: one server and its URLs. */
@@ -66,7 +67,9 @@ struct quic_state {
 	struct qb_engine_worker **w; /* nb_workers */
 	struct rte_ring **inboxes;   /* nb_workers */
 	const struct qb_lcore_stats **wstats;
-	struct quic_counters *cnt; /* nb_workers */
+	struct quic_counters *cnt;     /* nb_workers */
+	struct qb_qlog_file **pending; /* server: each worker's qlog for its next connection */
+	struct quic_conn **dead;       /* per worker: closed, their qlog still to close */
 	struct quic_server servers[QUIC_MAX_SERVERS];
 	unsigned int n_servers;
 	/* client results (worker-written, read after the workers stopped) */
@@ -121,6 +124,32 @@ qlog_open(const struct quic_state *st)
 	return qb_qlog_file_open(st->app->opts.qlog_dir, &qc);
 }
 
+/*
+ * A closed connection's state: its qb_conn is freed by the engine after the
+ * QB_ENGINE_EV_CLOSED call, and flushes its qlog then, so the qlog file is
+ * closed later (the worker's next event, or at the end).
+ */
+static void
+conn_bury(struct quic_state *st, unsigned int wid, struct quic_conn *qc)
+{
+	qb_http_free(qc->h);
+	qc->h = NULL;
+	qc->next_dead = st->dead[wid];
+	st->dead[wid] = qc;
+}
+
+static void
+dead_reap(struct quic_state *st, unsigned int wid)
+{
+	while (st->dead[wid] != NULL) {
+		struct quic_conn *qc = st->dead[wid];
+
+		st->dead[wid] = qc->next_dead;
+		qb_qlog_file_close(qc->qf);
+		free(qc);
+	}
+}
+
 /* Counters from the connection and its HTTP object, as deltas. */
 static void
 conn_update(struct quic_counters *c, struct quic_conn *qc, struct qb_conn *conn, bool server,
@@ -170,6 +199,19 @@ conn_update(struct quic_counters *c, struct quic_conn *qc, struct qb_conn *conn,
 
 /* ---- server -------------------------------------------------------------- */
 
+/* A qlog for the connection about to be made (kept for the next one if it is not). */
+static void
+server_conn_config(void *arg, struct qb_engine_worker *w, struct qb_conn_config *cfg, uint64_t now)
+{
+	struct quic_state *st = arg;
+	struct qb_qlog_file **p = &st->pending[w->cf.worker_id];
+
+	(void)now;
+	if (*p == NULL)
+		*p = qlog_open(st);
+	cfg->qlog = *p != NULL ? qb_qlog_file_qlog(*p) : NULL;
+}
+
 static void
 server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
              uint64_t now)
@@ -178,6 +220,7 @@ server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 	struct quic_counters *c = &st->cnt[w->cf.worker_id];
 	struct quic_conn *qc = ec->user;
 
+	dead_reap(st, w->cf.worker_id);
 	if (ev & QB_ENGINE_EV_NEW) {
 		qc = calloc(1, sizeof(*qc));
 		if (qc != NULL)
@@ -189,6 +232,8 @@ server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 			return;
 		}
 		ec->user = qc;
+		qc->qf = st->pending[w->cf.worker_id];
+		st->pending[w->cf.worker_id] = NULL;
 		cnt_add(&c->conns, 1);
 	}
 	if (qc == NULL)
@@ -199,8 +244,7 @@ server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 	}
 	conn_update(c, qc, ec->conn, true, 0);
 	if (ev & QB_ENGINE_EV_CLOSED) {
-		qb_http_free(qc->h);
-		free(qc);
+		conn_bury(st, w->cf.worker_id, qc);
 		ec->user = NULL;
 	}
 }
@@ -231,6 +275,7 @@ client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 	const char *reason = "";
 	bool ok = false;
 
+	dead_reap(st, w->cf.worker_id);
 	if (qc == NULL)
 		return;
 	if (ev & QB_ENGINE_EV_RECV) {
@@ -247,9 +292,7 @@ client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 	if (ev & QB_ENGINE_EV_CLOSED) {
 		if (!qc->finished)
 			client_record(st, qc, false, "connection closed");
-		qb_http_free(qc->h);
-		qb_qlog_file_close(qc->qf);
-		free(qc);
+		conn_bury(st, w->cf.worker_id, qc);
 		ec->user = NULL;
 		if (--st->conns_left == 0)
 			qb_stop_request();
@@ -402,7 +445,10 @@ quic_init(struct qb_app *app, bool server)
 	st->inboxes = calloc(n, sizeof(*st->inboxes));
 	st->wstats = calloc(n, sizeof(*st->wstats));
 	st->cnt = rte_zmalloc("qb_quic_cnt", n * sizeof(*st->cnt), RTE_CACHE_LINE_SIZE);
-	if (st->w == NULL || st->inboxes == NULL || st->wstats == NULL || st->cnt == NULL)
+	st->pending = calloc(n, sizeof(*st->pending));
+	st->dead = calloc(n, sizeof(*st->dead));
+	if (st->w == NULL || st->inboxes == NULL || st->wstats == NULL || st->cnt == NULL ||
+	    st->pending == NULL || st->dead == NULL)
 		goto nomem;
 	if (!server) {
 		rc = client_servers(st);
@@ -461,6 +507,7 @@ quic_init(struct qb_app *app, bool server)
 		        .inboxes = n > 1 ? st->inboxes : NULL,
 		        .on_event = server ? server_event : client_event,
 		        .event_arg = st,
+		        .on_conn_config = server ? server_conn_config : NULL,
 		};
 
 		/* Every worker of a client shares its source port (one socket). */
@@ -529,6 +576,9 @@ quic_stopped(struct qb_app *app)
 		}
 		qb_engine_worker_fini(w);
 		qb_engine_worker_drain(w);
+		dead_reap(st, i);
+		qb_qlog_file_close(st->pending[i]);
+		st->pending[i] = NULL;
 	}
 }
 
@@ -548,6 +598,8 @@ quic_fini(struct qb_app *app)
 	free(st->w);
 	free(st->inboxes);
 	free(st->wstats);
+	free(st->pending);
+	free(st->dead);
 	rte_free(st->cnt);
 	free(st);
 	app->mode_state = NULL;

@@ -242,6 +242,8 @@ conn_accept(struct qb_engine_worker *w, struct rte_mbuf *m, const struct qb_pkt_
 		return -1;
 	}
 	conn_cfg(w, &cfg, w->seed++);
+	if (w->cf.on_conn_config != NULL)
+		w->cf.on_conn_config(w->cf.event_arg, w, &cfg, now);
 	ec->conn = qb_conn_server_new(&cfg, dgram, pi->payload_len, now);
 	if (ec->conn == NULL) {
 		edrop(w, QB_ENGINE_DROP_NOT_INITIAL);

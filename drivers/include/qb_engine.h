@@ -159,6 +159,12 @@ struct qb_engine_conf {
 	struct rte_ring *const *inboxes;
 	qb_engine_event_fn on_event; /* may be NULL */
 	void *event_arg;
+	/* Server: called (with event_arg) on each new connection's config just
+	 * before qb_conn_server_new, e.g. to give it a qlog (cfg->qlog). The
+	 * connection may still fail to be made: no QB_ENGINE_EV_NEW follows
+	 * then. May be NULL. */
+	void (*on_conn_config)(void *arg, struct qb_engine_worker *w, struct qb_conn_config *cfg,
+	                       uint64_t now);
 };
 
 /* One connection of a worker and its path. */

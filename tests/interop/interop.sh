@@ -68,7 +68,7 @@ for pair in "$NS:$VS" "$NC:$VC"; do
 	ip -n "$ns" link set "$v" up || fail "link $v up"
 done
 
-mkdir -p "$WORK/www" "$WORK/dl"
+mkdir -p "$WORK/www" "$WORK/dl" "$WORK/qlog-s" "$WORK/qlog-c"
 head -c 1024 /dev/urandom >"$WORK/www/1KB"
 head -c 5000000 /dev/urandom >"$WORK/www/5MB"
 head -c 10000000 /dev/urandom >"$WORK/www/10MB"
@@ -107,6 +107,7 @@ start_qserver() {
 	# shellcheck disable=SC2046
 	ip netns exec "$NS" timeout -s KILL 60 "$QB" $(eal 0 s "$VS") -- --mode=server \
 		--ip=$SRV/24 --listen=$PORT --www="$WORK/www" --keylog="$KEYLOG" --duration=50 \
+		--qlog-dir="$WORK/qlog-s" \
 		--stats-period=0 --stats-json="$WORK/server.json" >"$WORK/server.out" 2>"$WORK/server.err" &
 	SPID=$!
 	CLEANUPS+=("kill -KILL $SPID")
@@ -126,6 +127,7 @@ run_qclient() { # ALPN
 	# shellcheck disable=SC2046
 	ip netns exec "$NC" timeout -s KILL 45 "$QB" $(eal 1 c "$VC") -- --mode=client \
 		--ip=$CLI/24 --downloads="$WORK/dl" --alpn="$1" --keylog="$KEYLOG" --duration=30 \
+		--qlog-dir="$WORK/qlog-c" \
 		--stats-period=1 --stats-json="$WORK/client.json" $(urls) \
 		>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 	[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
@@ -174,6 +176,19 @@ qq-h3 | qq-hq)
 	run_qclient "$alpn"
 	check_files
 	stop_server
+	# One JSON-SEQ qlog per side, named by the ODCID, from start to close.
+	python3 - "$WORK/qlog-c" "$WORK/qlog-s" <<'PY' || fail "qlog check"
+import json, os, sys
+for d, who in zip(sys.argv[1:], ("client", "server")):
+    files = os.listdir(d)
+    assert len(files) == 1 and files[0].endswith(".sqlog"), (d, files)
+    recs = [json.loads(r) for r in open(os.path.join(d, files[0])).read().split("\x1e") if r.strip()]
+    assert recs[0]["trace"]["vantage_point"]["type"] == who, recs[0]
+    assert recs[0]["trace"]["common_fields"]["ODCID"] == files[0][:-6]
+    names = [r.get("name") for r in recs[1:]]
+    assert "quic:packet_received" in names and "quic:packet_sent" in names, set(names)
+    print(f"qlog {who}: {files[0]}, {len(recs)} records, last {names[-1]}")
+PY
 	;;
 qclient-ngtcp2 | qclient-ngtcp2-*)
 	command -v gtlsserver >/dev/null || [ -x /usr/sbin/gtlsserver ] || fail "needs gtlsserver (ngtcp2-server)"
