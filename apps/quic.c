@@ -376,7 +376,9 @@ client_start(struct qb_app *app, uint64_t tsc)
 		qc->qf = qlog_open(st);
 		/* The template is copied by qb_engine_connect: per-server fields
 		 * are set just before (the workers do not run yet). */
-		w->cf.conn.server_name = app->opts.sni;
+		/* Without --sni, the IP literal: not sent (SNI carries no
+		 * addresses) but checked against the certificate with --ca. */
+		w->cf.conn.server_name = app->opts.sni != NULL ? app->opts.sni : s->name;
 		w->cf.conn.qlog = qc->qf != NULL ? qb_qlog_file_qlog(qc->qf) : NULL;
 		ec = qb_engine_connect(w, &s->ip, s->port, &s->mac, rte_rand(), now);
 		w->cf.conn.qlog = NULL;
