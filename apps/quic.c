@@ -346,8 +346,15 @@ client_resolve(struct qb_app *app, struct quic_state *st)
 			continue;
 		}
 		qb_next_hop(&app->addrs, &s->ip, &hop);
-		rc = qb_neigh_resolve(app->port.port_id, 0, app->port.pool, &app->addrs,
-		                      &app->neigh, &hop, app->opts.arp_timeout_ms, &s->mac);
+		/* The answer may land on any RX queue (RSS, af_packet fanout):
+		 * ask on each in turn, 200 ms at a time. */
+		rc = QB_ERR_STATE;
+		for (unsigned int t = 0; rc == QB_ERR_STATE && t < app->opts.arp_timeout_ms;
+		     t += 200) {
+			for (uint16_t q = 0; rc == QB_ERR_STATE && q < app->nb_workers; q++)
+				rc = qb_neigh_resolve(app->port.port_id, q, app->port.pool,
+				                      &app->addrs, &app->neigh, &hop, 200, &s->mac);
+		}
 		if (rc != 0) {
 			fprintf(stderr, "qburst: %s: no ARP/ND answer from the next hop\n",
 			        s->name);

@@ -7,6 +7,8 @@
 # are deleted on exit.
 # usage: interop.sh QBURST CASE
 #   qq-h3 | qq-hq         qburst client <-> qburst server (ALPN h3 / hq-interop)
+#   qq-h3-workers         the same with two workers on each side
+#   qq-errors             404 (h3, hq-interop) and timeout: exit 1 with the reason
 #   qclient-ngtcp2        qburst client downloads from gtlsserver
 #   ngtcp2-qserver        gtlsclient downloads from the qburst server
 #   *-loss                the same with ngtcp2's loss injection at 5% each way
@@ -78,7 +80,12 @@ urls() {
 }
 
 eal() { # LCORE NAME IFACE
-	echo "-l $1 --no-huge -m 512 --no-pci --no-shconf --file-prefix=qbi-$2-$TAG --vdev=net_af_packet0,iface=$3"
+	case "$CASE" in
+	*-workers) # two workers per side, lcores mapped onto the two CPUs (BRIEF §9)
+		echo "--lcores=0@$1,1@$((1 - $1)),2@$1 --no-huge -m 512 --no-pci --no-shconf --file-prefix=qbi-$2-$TAG --vdev=net_af_packet0,iface=$3,qpairs=2" ;;
+	*)
+		echo "-l $1 --no-huge -m 512 --no-pci --no-shconf --file-prefix=qbi-$2-$TAG --vdev=net_af_packet0,iface=$3" ;;
+	esac
 }
 
 KEYLOG=$WORK/keys.log
@@ -169,7 +176,7 @@ case "$CASE" in
 esac
 
 case "$CASE" in
-qq-h3 | qq-hq)
+qq-h3 | qq-hq | qq-h3-workers)
 	alpn=h3
 	[ "$CASE" = qq-hq ] && alpn=hq-interop
 	start_qserver
