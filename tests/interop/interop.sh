@@ -253,6 +253,23 @@ qq-errors)
 	reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
 	echo "no server: $reason"
 	[ "$reason" = "qburst: client: timeout" ] || fail "no server: reason '$reason', not timeout"
+	# Ctrl-C: a clean stop, the summary and the JSON written, exit 1.
+	# shellcheck disable=SC2046
+	ip netns exec "$NC" timeout -s KILL 30 "$QB" $(eal 1 c "$VC") -- --mode=client \
+		--ip=$CLI/24 --downloads="$WORK/dl" --duration=20 --stats-period=0 \
+		--stats-json="$WORK/sigint.json" --dst-mac=02:00:00:00:00:01 https://$SRV:$PORT/1KB \
+		>"$WORK/client.out" 2>"$WORK/client.err" &
+	CPID=$!
+	sleep 2
+	kill -INT $CPID
+	rc=0
+	wait $CPID || rc=$?
+	reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
+	echo "SIGINT: exit $rc, $reason"
+	[ "$rc" -eq 1 ] && [ "$reason" = "qburst: client: interrupted" ] || fail "SIGINT: exit $rc, '$reason'"
+	grep -q -- '--- summary' "$WORK/client.out" || fail "SIGINT: no summary"
+	python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["quic"]["connections"] == 1' \
+		"$WORK/sigint.json" || fail "SIGINT: JSON"
 	;;
 *)
 	fail "unknown case"
