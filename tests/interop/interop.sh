@@ -71,6 +71,7 @@ for pair in "$NS:$VS" "$NC:$VC"; do
 done
 
 mkdir -p "$WORK/www" "$WORK/dl" "$WORK/qlog-s" "$WORK/qlog-c"
+echo secret >"$WORK/interop.secret"
 head -c 1024 /dev/urandom >"$WORK/www/1KB"
 head -c 5000000 /dev/urandom >"$WORK/www/5MB"
 head -c 10000000 /dev/urandom >"$WORK/www/10MB"
@@ -241,6 +242,16 @@ qq-errors)
 		echo "$alpn: $reason"
 		echo "$reason" | grep -Eq '404|0x194' || fail "$alpn: the reason does not say 404: $reason"
 		cmp -s "$WORK/www/1KB" "$WORK/dl/1KB" || fail "$alpn: 1KB not fetched beside the 404"
+		rc=0
+		# shellcheck disable=SC2046
+		ip netns exec "$NC" timeout -s KILL 30 "$QB" $(eal 1 c "$VC") -- --mode=client \
+			--ip=$CLI/24 --downloads="$WORK/dl" --alpn=$alpn --duration=10 --stats-period=0 \
+			https://$SRV:$PORT/../interop.secret \
+			>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
+		reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
+		echo "$alpn: $reason"
+		[ "$rc" -eq 1 ] && echo "$reason" | grep -Eq '403|0x193' ||
+			fail "$alpn: a path out of --www: exit $rc, '$reason'"
 	done
 	stop_server
 	rc=0
