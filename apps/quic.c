@@ -36,6 +36,8 @@ struct quic_counters {
 	uint64_t bytes;      /* HTTP body bytes sent (server) or received (client) */
 	uint64_t lost;       /* packets declared lost (each one retransmitted) */
 	uint64_t srtt_ns;    /* smoothed RTT of the last connection updated */
+	uint64_t first_ns;   /* when body bytes first moved (qb_engine_now_ns; 0: never) */
+	uint64_t last_ns;    /* when they last moved */
 } __rte_cache_aligned;
 
 /* The app's state of one connection. */
@@ -106,6 +108,12 @@ counters_sum(const struct quic_state *st, struct quic_counters *t)
 		uint64_t s = __atomic_load_n(&c->srtt_ns, __ATOMIC_RELAXED);
 		if (s > t->srtt_ns)
 			t->srtt_ns = s;
+		uint64_t f = __atomic_load_n(&c->first_ns, __ATOMIC_RELAXED);
+		uint64_t l = __atomic_load_n(&c->last_ns, __ATOMIC_RELAXED);
+		if (f != 0 && (t->first_ns == 0 || f < t->first_ns))
+			t->first_ns = f;
+		if (l > t->last_ns)
+			t->last_ns = l;
 	}
 }
 
@@ -153,7 +161,7 @@ dead_reap(struct quic_state *st, unsigned int wid)
 /* Counters from the connection and its HTTP object, as deltas. */
 static void
 conn_update(struct quic_counters *c, struct quic_conn *qc, struct qb_conn *conn, bool server,
-            size_t n_req)
+            size_t n_req, uint64_t now)
 {
 	struct qb_conn_stats cs;
 	uint64_t streams = 0, bytes = 0;
@@ -169,6 +177,10 @@ conn_update(struct quic_counters *c, struct quic_conn *qc, struct qb_conn *conn,
 	}
 	if (cs.srtt_ns != 0)
 		__atomic_store_n(&c->srtt_ns, cs.srtt_ns, __ATOMIC_RELAXED);
+	/* A server's body bytes count when written into streams: its transfer
+	 * lasts until they are acknowledged. */
+	if (server && qc->last_bytes > 0 && cs.bytes_in_flight > 0)
+		__atomic_store_n(&c->last_ns, now, __ATOMIC_RELAXED);
 	if (qc->h == NULL)
 		return;
 	if (server) {
@@ -194,6 +206,9 @@ conn_update(struct quic_counters *c, struct quic_conn *qc, struct qb_conn *conn,
 	if (bytes > qc->last_bytes) {
 		cnt_add(&c->bytes, bytes - qc->last_bytes);
 		qc->last_bytes = bytes;
+		if (c->first_ns == 0)
+			__atomic_store_n(&c->first_ns, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->last_ns, now, __ATOMIC_RELAXED);
 	}
 }
 
@@ -242,7 +257,7 @@ server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 		qb_http_on_stream_events(qc->h, now);
 		qb_http_pump(qc->h, now);
 	}
-	conn_update(c, qc, ec->conn, true, 0);
+	conn_update(c, qc, ec->conn, true, 0, now);
 	if (ev & QB_ENGINE_EV_CLOSED) {
 		conn_bury(st, w->cf.worker_id, qc);
 		ec->user = NULL;
@@ -282,7 +297,7 @@ client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, u
 		qb_http_on_stream_events(qc->h, now);
 		qb_http_pump(qc->h, now);
 	}
-	conn_update(c, qc, ec->conn, false, st->servers[qc->server].n);
+	conn_update(c, qc, ec->conn, false, st->servers[qc->server].n, now);
 	if (!qc->finished && qb_http_client_done(qc->h, &ok, &reason)) {
 		client_record(st, qc, ok, reason);
 		if (qb_conn_state(ec->conn) != QB_CONN_CLOSED)
@@ -629,6 +644,24 @@ quic_line(struct qb_app *app, double dt_s)
 	st->last = t;
 }
 
+/* The transfer's duration: first to last body byte (the run's when too short to tell). */
+static double
+xfer_secs(const struct quic_counters *t, double secs)
+{
+	if (t->first_ns != 0 && t->last_ns > t->first_ns)
+		return (double)(t->last_ns - t->first_ns) / 1e9;
+	return secs;
+}
+
+/* Body bits per second over the transfer. */
+static double
+goodput(const struct quic_counters *t, double secs)
+{
+	double d = xfer_secs(t, secs);
+
+	return d > 0 ? (double)t->bytes * 8 / d : 0;
+}
+
 static void
 quic_summary(struct qb_app *app, double secs)
 {
@@ -636,10 +669,11 @@ quic_summary(struct qb_app *app, double secs)
 
 	counters_sum(state(app), &t);
 	printf("  QUIC connections: %" PRIu64 "  handshakes: %" PRIu64 "  streams: %" PRIu64
-	       "  bytes: %" PRIu64 "\n  Goodput: %.1f Mbit/s  retransmits: %" PRIu64
+	       "  bytes: %" PRIu64
+	       "\n  Goodput: %.1f Mbit/s (over %.3f s of transfer)  retransmits: %" PRIu64
 	       "  srtt: %" PRIu64 " us",
-	       t.conns, t.handshakes, t.streams, t.bytes,
-	       secs > 0 ? (double)t.bytes * 8 / secs / 1e6 : 0, t.lost, t.srtt_ns / 1000);
+	       t.conns, t.handshakes, t.streams, t.bytes, goodput(&t, secs) / 1e6,
+	       xfer_secs(&t, secs), t.lost, t.srtt_ns / 1000);
 }
 
 static void
@@ -652,8 +686,7 @@ quic_json(struct qb_app *app, FILE *f, double secs)
 	        ",\"quic\":{\"connections\":%" PRIu64 ",\"handshakes\":%" PRIu64
 	        ",\"streams\":%" PRIu64 ",\"goodput_bps\":%.0f,\"retransmits\":%" PRIu64
 	        ",\"srtt_us\":%" PRIu64 "}",
-	        t.conns, t.handshakes, t.streams, secs > 0 ? (double)t.bytes * 8 / secs : 0, t.lost,
-	        t.srtt_ns / 1000);
+	        t.conns, t.handshakes, t.streams, goodput(&t, secs), t.lost, t.srtt_ns / 1000);
 }
 
 const struct qb_mode_ops qb_server_ops = {
