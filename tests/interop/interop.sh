@@ -214,7 +214,7 @@ qclient-ngtcp2-tap | ngtcp2-qserver-tap)
 	}
 	if [ "$CASE" = qclient-ngtcp2-tap ]; then
 		gtls_cert
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086,SC2046
 		ip netns exec "$NC" timeout -s KILL 45 "$QB" $tap_eal -- --mode=client --ip=$CLI/24 \
 			--downloads="$WORK/dl" --keylog="$KEYLOG" --duration=30 --arp-timeout=15000 \
 			--stats-period=0 --stats-json="$WORK/client.json" $(urls) \
