@@ -137,7 +137,7 @@ run_qclient() { # ALPN
 	# shellcheck disable=SC2046
 	ip netns exec "$NC" timeout -s KILL 45 "$QB" $(eal 1 c "$VC") -- --mode=client \
 		--ip=$CLI/24 --downloads="$WORK/dl" --alpn="$1" --keylog="$KEYLOG" --duration=30 \
-		--qlog-dir="$WORK/qlog-c" \
+		--qlog-dir="$WORK/qlog-c" "${CLIENT_ARGS[@]}" \
 		--stats-period=1 --stats-json="$WORK/client.json" $(urls) \
 		>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 	[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
@@ -167,12 +167,13 @@ check_files() {
 
 gtls_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=localhost" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+		-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:$SRV" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
 		>/dev/null 2>&1 || fail "openssl could not make a certificate"
 }
 
 CHACHA=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305
 PEER_ARGS=()
+CLIENT_ARGS=()
 case "$CASE" in
 *-loss) PEER_ARGS=(-r 0.05 -t 0.05) ;;
 *-chacha | *-chacha-capture) PEER_ARGS=(--ciphers="$CHACHA") ;;
@@ -263,6 +264,22 @@ qclient-ngtcp2 | qclient-ngtcp2-*)
 	CLEANUPS+=("kill -KILL $GPID")
 	sleep 1
 	kill -0 $GPID 2>/dev/null || fail "gtlsserver did not start"
+	if [ "$CASE" = qclient-ngtcp2 ]; then
+		# Another CA: the handshake must fail, exit 1 with the TLS alert.
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+			-subj "/CN=other" -keyout "$WORK/other.key" -out "$WORK/other.pem" >/dev/null 2>&1
+		rc=0
+		# shellcheck disable=SC2046
+		ip netns exec "$NC" timeout -s KILL 30 "$QB" $(eal 1 c "$VC") -- --mode=client \
+			--ip=$CLI/24 --downloads="$WORK/dl" --ca="$WORK/other.pem" --duration=10 \
+			--stats-period=0 https://$SRV:$PORT/1KB >"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
+		reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
+		echo "wrong CA: exit $rc, $reason"
+		[ "$rc" -eq 1 ] && [ ! -e "$WORK/dl/1KB" ] || fail "wrong CA: exit $rc, '$reason'"
+	fi
+	# The chain verified: by IP literal, or by --sni for the chacha run.
+	CLIENT_ARGS=(--ca="$WORK/cert.pem")
+	case "$CASE" in *-chacha) CLIENT_ARGS+=(--sni=localhost) ;; esac
 	run_qclient h3
 	check_files
 	;;
