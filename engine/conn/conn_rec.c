@@ -49,13 +49,56 @@ conn_frec_free_list(struct qb_conn *c, uint32_t head)
 	}
 }
 
+/* Acknowledged STREAM bytes [lo, hi) of one stream, not yet passed on. */
+struct acked_run {
+	bool live;
+	bool fin;
+	uint64_t id, lo, hi;
+};
+
+static void
+acked_run_flush(struct qb_conn *c, struct acked_run *a)
+{
+	if (a->live)
+		qb_streams_on_data_acked(c->streams, a->id, a->lo, a->hi - a->lo, a->fin);
+	a->live = false;
+}
+
 static void
 on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 {
 	struct qb_conn *c = ctx;
+	struct acked_run run = {.live = false};
 
 	for (uint32_t i = pkt->frames; i != 0; i = c->frec[i - 1].next) {
 		struct conn_frec *r = &c->frec[i - 1];
+		if (r->kind == FREC_STREAM) {
+			/*
+			 * A packet's STREAM frames for one stream are adjacent
+			 * pieces (split where the send buffer's chunks end), listed
+			 * last first: passed on one by one, the higher piece would
+			 * arrive before the lower and take the send buffer's
+			 * out-of-order path (bitmaps). One call for the whole run.
+			 */
+			if (run.live && r->id == run.id && r->offset + r->len == run.lo) {
+				run.lo = r->offset;
+				run.fin |= r->fin;
+				continue;
+			}
+			if (run.live && r->id == run.id && r->offset == run.hi) {
+				run.hi += r->len;
+				run.fin |= r->fin;
+				continue;
+			}
+			acked_run_flush(c, &run);
+			run = (struct acked_run){.live = true,
+			                         .fin = r->fin,
+			                         .id = r->id,
+			                         .lo = r->offset,
+			                         .hi = r->offset + r->len};
+			continue;
+		}
+		acked_run_flush(c, &run); /* other frames keep their order */
 		switch (r->kind) {
 		case FREC_ACK:
 			/* RFC 9000 §13.2.4: the peer has our ACK; stop repeating it. */
@@ -65,9 +108,6 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 			if (!c->discarded[r->epoch])
 				qb_crypto_stream_on_acked(&c->cs[r->epoch], c->cfg.pools, r->offset,
 				                          r->len);
-			break;
-		case FREC_STREAM:
-			qb_streams_on_data_acked(c->streams, r->id, r->offset, r->len, r->fin);
 			break;
 		case FREC_CTRL:
 			qb_streams_ctrl_acked(c->streams, &r->ctrl);
@@ -82,6 +122,7 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 			break;
 		}
 	}
+	acked_run_flush(c, &run);
 	conn_frec_free_list(c, pkt->frames);
 }
 
