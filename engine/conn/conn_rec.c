@@ -49,16 +49,11 @@ conn_frec_free_list(struct qb_conn *c, uint32_t head)
 	}
 }
 
-/* Acknowledged STREAM bytes [lo, hi) of one stream, not yet passed on. */
-struct acked_run {
-	bool live;
-	bool fin;
-	uint64_t id, lo, hi;
-};
-
-static void
-acked_run_flush(struct qb_conn *c, struct acked_run *a)
+void
+conn_acked_flush(struct qb_conn *c)
 {
+	struct conn_acked_run *a = &c->acked_run;
+
 	if (a->live)
 		qb_streams_on_data_acked(c->streams, a->id, a->lo, a->hi - a->lo, a->fin);
 	a->live = false;
@@ -68,7 +63,7 @@ static void
 on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 {
 	struct qb_conn *c = ctx;
-	struct acked_run run = {.live = false};
+	struct conn_acked_run *run = &c->acked_run;
 
 	for (uint32_t i = pkt->frames; i != 0; i = c->frec[i - 1].next) {
 		struct conn_frec *r = &c->frec[i - 1];
@@ -76,29 +71,31 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 			/*
 			 * A packet's STREAM frames for one stream are adjacent
 			 * pieces (split where the send buffer's chunks end), listed
-			 * last first: passed on one by one, the higher piece would
+			 * last first, and the packets an ACK covers carry the pieces
+			 * that follow: passed on one by one, a higher piece could
 			 * arrive before the lower and take the send buffer's
-			 * out-of-order path (bitmaps). One call for the whole run.
+			 * out-of-order path (bitmaps), and each would cost a stream
+			 * lookup. One call per run, when the ACK is done.
 			 */
-			if (run.live && r->id == run.id && r->offset + r->len == run.lo) {
-				run.lo = r->offset;
-				run.fin |= r->fin;
+			if (run->live && r->id == run->id && r->offset + r->len == run->lo) {
+				run->lo = r->offset;
+				run->fin |= r->fin;
 				continue;
 			}
-			if (run.live && r->id == run.id && r->offset == run.hi) {
-				run.hi += r->len;
-				run.fin |= r->fin;
+			if (run->live && r->id == run->id && r->offset == run->hi) {
+				run->hi += r->len;
+				run->fin |= r->fin;
 				continue;
 			}
-			acked_run_flush(c, &run);
-			run = (struct acked_run){.live = true,
-			                         .fin = r->fin,
-			                         .id = r->id,
-			                         .lo = r->offset,
-			                         .hi = r->offset + r->len};
+			conn_acked_flush(c);
+			*run = (struct conn_acked_run){.live = true,
+			                               .fin = r->fin,
+			                               .id = r->id,
+			                               .lo = r->offset,
+			                               .hi = r->offset + r->len};
 			continue;
 		}
-		acked_run_flush(c, &run); /* other frames keep their order */
+		conn_acked_flush(c); /* other frames keep their order */
 		switch (r->kind) {
 		case FREC_ACK:
 			/* RFC 9000 §13.2.4: the peer has our ACK; stop repeating it. */
@@ -122,7 +119,6 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 			break;
 		}
 	}
-	acked_run_flush(c, &run);
 	conn_frec_free_list(c, pkt->frames);
 }
 
@@ -132,6 +128,7 @@ on_lost(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 	struct qb_conn *c = ctx;
 
 	(void)space;
+	conn_acked_flush(c); /* what this ACK acknowledged first */
 	c->st.pkts_lost++;
 	for (uint32_t i = pkt->frames; i != 0; i = c->frec[i - 1].next) {
 		struct conn_frec *r = &c->frec[i - 1];
@@ -171,6 +168,7 @@ on_discarded(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 	struct qb_conn *c = ctx;
 
 	(void)space;
+	conn_acked_flush(c);
 	conn_frec_free_list(c, pkt->frames);
 }
 
