@@ -95,7 +95,8 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 			                               .hi = r->offset + r->len};
 			continue;
 		}
-		conn_acked_flush(c); /* other frames keep their order */
+		if (r->kind == FREC_CTRL)
+			conn_acked_flush(c); /* stream-layer frames keep their order */
 		switch (r->kind) {
 		case FREC_ACK:
 			/* RFC 9000 §13.2.4: the peer has our ACK; stop repeating it. */
