@@ -73,19 +73,15 @@ conn_dcid(const struct qb_conn *c, size_t *len)
 	return d->id;
 }
 
-/* NEW_CONNECTION_ID or RETIRE_CONNECTION_ID frames wait to be sent. */
+/*
+ * NEW_CONNECTION_ID or RETIRE_CONNECTION_ID frames wait to be sent. Asked
+ * for every datagram: the CID sets keep counts of their pending frames, so
+ * this is two loads, not a scan of both tables.
+ */
 bool
 conn_cid_pending(const struct qb_conn *c)
 {
-	for (size_t i = 0; i < QB_CID_LOCAL_MAX; i++)
-		if (c->lcid.e[i].live && c->lcid.e[i].frame == QB_CID_FRAME_PENDING)
-			return true;
-	if (!c->pcid_set)
-		return false;
-	for (size_t i = 0; i < QB_CID_RETIRE_MAX; i++)
-		if (c->pcid.r[i].state == QB_CID_FRAME_PENDING)
-			return true;
-	return false;
+	return c->lcid.npending != 0 || (c->pcid_set && c->pcid.rpending != 0);
 }
 
 const uint8_t *

@@ -57,6 +57,17 @@ struct conn_frec {
 	struct qb_ctrl_frame ctrl;
 };
 
+/*
+ * Acknowledged STREAM bytes [lo, hi) of one stream not yet passed to the
+ * stream layer: the packets one ACK frame acknowledges carry adjacent pieces,
+ * passed on as one range when the ACK is done (conn_acked_flush()).
+ */
+struct conn_acked_run {
+	bool live;
+	bool fin;
+	uint64_t id, lo, hi;
+};
+
 struct qb_conn {
 	bool is_server;
 	uint8_t state; /* enum qb_conn_state */
@@ -118,6 +129,7 @@ struct qb_conn {
 	/* Frame records: a free list threaded through `next`. */
 	struct conn_frec *frec;
 	uint32_t frec_cap, frec_free, frec_used;
+	struct conn_acked_run acked_run; /* live only inside qb_recovery_on_ack_received() */
 
 	/* The path. */
 	uint64_t path_rx_bytes, path_tx_bytes;
@@ -165,6 +177,8 @@ int conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap);
 void conn_frec_init(struct qb_conn *c);
 struct conn_frec *conn_frec_add(struct qb_conn *c, uint32_t *head);
 void conn_frec_free_list(struct qb_conn *c, uint32_t head);
+/* Pass the pending acknowledged STREAM range (if any) to the stream layer. */
+void conn_acked_flush(struct qb_conn *c);
 extern const struct qb_recovery_cb conn_recovery_cb_tmpl;
 
 /* conn_rx.c */

@@ -49,13 +49,54 @@ conn_frec_free_list(struct qb_conn *c, uint32_t head)
 	}
 }
 
+void
+conn_acked_flush(struct qb_conn *c)
+{
+	struct conn_acked_run *a = &c->acked_run;
+
+	if (a->live)
+		qb_streams_on_data_acked(c->streams, a->id, a->lo, a->hi - a->lo, a->fin);
+	a->live = false;
+}
+
 static void
 on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 {
 	struct qb_conn *c = ctx;
+	struct conn_acked_run *run = &c->acked_run;
 
 	for (uint32_t i = pkt->frames; i != 0; i = c->frec[i - 1].next) {
 		struct conn_frec *r = &c->frec[i - 1];
+		if (r->kind == FREC_STREAM) {
+			/*
+			 * A packet's STREAM frames for one stream are adjacent
+			 * pieces (split where the send buffer's chunks end), listed
+			 * last first, and the packets an ACK covers carry the pieces
+			 * that follow: passed on one by one, a higher piece could
+			 * arrive before the lower and take the send buffer's
+			 * out-of-order path (bitmaps), and each would cost a stream
+			 * lookup. One call per run, when the ACK is done.
+			 */
+			if (run->live && r->id == run->id && r->offset + r->len == run->lo) {
+				run->lo = r->offset;
+				run->fin |= r->fin;
+				continue;
+			}
+			if (run->live && r->id == run->id && r->offset == run->hi) {
+				run->hi += r->len;
+				run->fin |= r->fin;
+				continue;
+			}
+			conn_acked_flush(c);
+			*run = (struct conn_acked_run){.live = true,
+			                               .fin = r->fin,
+			                               .id = r->id,
+			                               .lo = r->offset,
+			                               .hi = r->offset + r->len};
+			continue;
+		}
+		if (r->kind == FREC_CTRL)
+			conn_acked_flush(c); /* stream-layer frames keep their order */
 		switch (r->kind) {
 		case FREC_ACK:
 			/* RFC 9000 §13.2.4: the peer has our ACK; stop repeating it. */
@@ -65,9 +106,6 @@ on_acked(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 			if (!c->discarded[r->epoch])
 				qb_crypto_stream_on_acked(&c->cs[r->epoch], c->cfg.pools, r->offset,
 				                          r->len);
-			break;
-		case FREC_STREAM:
-			qb_streams_on_data_acked(c->streams, r->id, r->offset, r->len, r->fin);
 			break;
 		case FREC_CTRL:
 			qb_streams_ctrl_acked(c->streams, &r->ctrl);
@@ -90,6 +128,7 @@ on_lost(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 {
 	struct qb_conn *c = ctx;
 
+	conn_acked_flush(c); /* what this ACK acknowledged first */
 	c->st.pkts_lost++;
 	if (CONN_QLOG(c))
 		qb_qlog_conn_lost(c, (int)space, pkt);
@@ -131,6 +170,7 @@ on_discarded(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt)
 	struct qb_conn *c = ctx;
 
 	(void)space;
+	conn_acked_flush(c);
 	conn_frec_free_list(c, pkt->frames);
 }
 

@@ -43,6 +43,7 @@ on_ack(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
 	        .ecn = {f->ack.ect0, f->ack.ect1, f->ack.ce},
 	};
 	int rc = qb_recovery_on_ack_received(&c->rec, (enum qb_pn_space)ep, &ai, now);
+	conn_acked_flush(c); /* the STREAM ranges on_acked gathered */
 	if (rc == QB_ERR_PROTO || rc == QB_ERR_INVALID)
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, f->type, "ACK of an unsent packet",
 		                 now);

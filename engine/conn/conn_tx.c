@@ -502,7 +502,7 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 			*why = t.why;
 			return 0;
 		}
-		if (!c->is_server && c->sent_handshake_pkt)
+		if (!c->is_server && c->sent_handshake_pkt && !c->discarded[CONN_EP_INITIAL])
 			/* RFC 9001 §4.9.1: the client drops Initial keys once it sends Handshake.
 			 */
 			conn_discard_epoch(c, CONN_EP_INITIAL, now);

@@ -422,8 +422,9 @@ stream_span(struct qb_streams *m, struct qb_stream *s, size_t max_len, struct qb
 
 	memset(out, 0, sizeof(*out));
 	out->stream_id = s->id;
-	/* Lost data first: it was within the limits when first sent. */
-	if (qb_sbuf_peek_lost(sb, cs, max_len, &out->offset, &out->data, &out->len)) {
+	/* Lost data first: it was within the limits when first sent (none, mostly). */
+	if (sb->lost > 0 &&
+	    qb_sbuf_peek_lost(sb, cs, max_len, &out->offset, &out->data, &out->len)) {
 		out->retransmit = true;
 		out->fin =
 		        s->fin_pending && sb->sent == sb->end && out->offset + out->len == sb->end;

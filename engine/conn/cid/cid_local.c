@@ -172,6 +172,8 @@ issue(struct qb_cid_local *l, enum qb_cid_frame_state frame)
 	e->seq = l->next_seq++;
 	e->frame = (uint8_t)frame;
 	e->live = true;
+	if (frame == QB_CID_FRAME_PENDING)
+		l->npending++;
 	return QB_OK;
 }
 
@@ -233,8 +235,10 @@ qb_cid_local_retire_prior_to(struct qb_cid_local *l, uint64_t seq)
 	 */
 	for (size_t i = 0; i < QB_CID_LOCAL_MAX; i++) {
 		struct qb_cid_local_entry *e = &l->e[i];
-		if (e->live && e->seq < seq && e->frame == QB_CID_FRAME_PENDING)
+		if (e->live && e->seq < seq && e->frame == QB_CID_FRAME_PENDING) {
 			memset(e, 0, sizeof(*e));
+			l->npending--;
+		}
 	}
 	return qb_cid_local_replenish(l);
 }
@@ -252,6 +256,7 @@ qb_cid_local_next(struct qb_cid_local *l, struct qb_cid_new_frame *out)
 	if (best == NULL)
 		return 0;
 	best->frame = QB_CID_FRAME_SENT;
+	l->npending--;
 	out->seq = best->seq;
 	out->retire_prior_to = l->retire_prior_to;
 	out->cid = best->cid;
@@ -278,9 +283,10 @@ qb_cid_local_lost(struct qb_cid_local *l, uint64_t seq)
 	struct qb_cid_local_entry *e = find_seq(l, seq);
 	if (e == NULL || e->frame != QB_CID_FRAME_SENT)
 		return;
-	if (seq >= l->retire_prior_to)
+	if (seq >= l->retire_prior_to) {
 		e->frame = QB_CID_FRAME_PENDING;
-	else
+		l->npending++;
+	} else
 		memset(e, 0, sizeof(*e));
 }
 
@@ -301,6 +307,8 @@ qb_cid_local_on_retire(struct qb_cid_local *l, uint64_t seq, const uint8_t *dcid
 		*te = QB_TE_PROTOCOL_VIOLATION;
 		return QB_ERR_PROTO;
 	}
+	if (e->frame == QB_CID_FRAME_PENDING)
+		l->npending--;
 	memset(e, 0, sizeof(*e));
 	/* §5.1.1: keep the peer supplied with its limit's worth. */
 	return qb_cid_local_replenish(l);

@@ -82,7 +82,8 @@ retire_queue(struct qb_cid_peer *p, uint64_t seq)
 	if (slot == NULL)
 		return QB_ERR_NOMEM;
 	slot->seq = seq;
-	slot->state = QB_CID_FRAME_PENDING;
+	slot->state = QB_CID_FRAME_PENDING; /* was NONE or ACKED */
+	p->rpending++;
 	return QB_OK;
 }
 
@@ -278,6 +279,7 @@ qb_cid_peer_next_retire(struct qb_cid_peer *p, uint64_t *seq)
 	if (best == NULL)
 		return 0;
 	best->state = QB_CID_FRAME_SENT;
+	p->rpending--;
 	*seq = best->seq;
 	return 1;
 }
@@ -295,8 +297,10 @@ qb_cid_peer_retire_lost(struct qb_cid_peer *p, uint64_t seq)
 {
 	/* §13.3: resent until acknowledged. */
 	struct qb_cid_retire *r = retire_find(p, seq);
-	if (r != NULL && r->state == QB_CID_FRAME_SENT)
+	if (r != NULL && r->state == QB_CID_FRAME_SENT) {
 		r->state = QB_CID_FRAME_PENDING;
+		p->rpending++;
+	}
 }
 
 size_t

@@ -142,6 +142,8 @@ struct qb_cid_local {
 	uint64_t retire_prior_to; /* what we ask the peer to retire (sent in every frame) */
 	uint64_t peer_limit;      /* the peer's active_connection_id_limit, capped */
 	struct qb_cid_local_entry e[QB_CID_LOCAL_MAX];
+	/* Live entries whose frame is QB_CID_FRAME_PENDING: an O(1) "anything to send?". */
+	uint32_t npending;
 };
 
 /*
@@ -224,6 +226,8 @@ struct qb_cid_peer {
 	int active;               /* index in e[] of the DCID in use; -1: none */
 	struct qb_cid_peer_entry e[QB_CID_PEER_MAX];
 	struct qb_cid_retire r[QB_CID_RETIRE_MAX];
+	/* Entries of r[] in state QB_CID_FRAME_PENDING: an O(1) "anything to send?". */
+	uint32_t rpending;
 };
 
 /*

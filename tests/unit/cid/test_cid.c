@@ -684,3 +684,83 @@ Test(cid, retire_prior_to_many_updates)
 	cr_assert_gt(max_seen, 500, "the CIDs did rotate (%lu)", max_seen);
 	cr_assert_gt(l.retire_prior_to, 500);
 }
+
+/* ---- the pending-frame counts (the connection's per-datagram check) ---- */
+
+static uint32_t
+scan_local_pending(const struct qb_cid_local *l)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < QB_CID_LOCAL_MAX; i++)
+		n += l->e[i].live && l->e[i].frame == QB_CID_FRAME_PENDING;
+	return n;
+}
+
+static uint32_t
+scan_retire_pending(const struct qb_cid_peer *p)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < QB_CID_RETIRE_MAX; i++)
+		n += p->r[i].state == QB_CID_FRAME_PENDING;
+	return n;
+}
+
+Test(cid, local_pending_count_follows_frames)
+{
+	struct seqgen g = {0};
+	struct qb_cid_local l;
+	local_init(&l, &g, 8);
+	cr_assert_eq(l.npending, 0, "seq 0 needs no frame");
+	qb_cid_local_set_peer_limit(&l, 3); /* 1, 2 pending */
+	cr_assert_eq(l.npending, 2);
+	struct qb_cid_new_frame f;
+	cr_assert_eq(qb_cid_local_next(&l, &f), 1);
+	cr_assert_eq(l.npending, 1);
+	qb_cid_local_lost(&l, f.seq);
+	cr_assert_eq(l.npending, 2, "a lost frame is pending again");
+	qb_cid_local_lost(&l, f.seq); /* not in flight: no change */
+	cr_assert_eq(l.npending, 2);
+	cr_assert_eq(qb_cid_local_next(&l, &f), 1);
+	qb_cid_local_acked(&l, f.seq);
+	cr_assert_eq(l.npending, 1);
+	/* Seq 2 pending and forgotten by retire_prior_to; 3, 4, 5 issued. */
+	cr_assert_eq(qb_cid_local_retire_prior_to(&l, 3), 3);
+	cr_assert_eq(l.npending, scan_local_pending(&l));
+	cr_assert_eq(l.npending, 3);
+	/* The peer retires seq 4 before we sent its frame: no longer pending. */
+	uint64_t te;
+	cr_assert_geq(qb_cid_local_on_retire(&l, 4, qb_cid_local_get(&l, 0)->cid.id, 8, &te), 0);
+	cr_assert_eq(l.npending, scan_local_pending(&l));
+	while (qb_cid_local_next(&l, &f) == 1)
+		cr_assert_eq(l.npending, scan_local_pending(&l));
+	cr_assert_eq(l.npending, 0);
+}
+
+Test(cid, peer_retire_pending_count_follows_frames)
+{
+	struct qb_cid_peer p;
+	peer_init(&p, 4);
+	uint64_t te, seq;
+	cr_assert_eq(p.rpending, 0);
+	peer_new(&p, 1, 0, &te);
+	peer_new(&p, 2, 2, &te); /* retires 0 and 1 */
+	cr_assert_eq(p.rpending, 2);
+	cr_assert_eq(qb_cid_peer_next_retire(&p, &seq), 1);
+	cr_assert_eq(p.rpending, 1);
+	qb_cid_peer_retire_lost(&p, seq);
+	cr_assert_eq(p.rpending, 2, "a lost frame is pending again");
+	qb_cid_peer_retire_lost(&p, seq); /* not in flight: no change */
+	cr_assert_eq(p.rpending, 2);
+	while (qb_cid_peer_next_retire(&p, &seq) == 1)
+		qb_cid_peer_retire_acked(&p, seq);
+	cr_assert_eq(p.rpending, 0);
+	cr_assert_eq(p.rpending, scan_retire_pending(&p));
+	/* Retire many: acknowledged history slots are reused, the count stays right. */
+	for (uint64_t s = 3; s < 3 + 2 * QB_CID_RETIRE_MAX; s++) {
+		peer_new(&p, s, s, &te);
+		cr_assert_eq(p.rpending, scan_retire_pending(&p));
+		while (qb_cid_peer_next_retire(&p, &seq) == 1)
+			qb_cid_peer_retire_acked(&p, seq);
+		cr_assert_eq(p.rpending, 0);
+	}
+}
