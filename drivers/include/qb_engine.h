@@ -13,8 +13,8 @@
  *      issue are made by qb_cid_gen_lb and name their owning worker
  *      (qburst/cid.h); a client's first Initials, whose DCID it chose, go
  *      to the worker picked by a hash of that DCID (BRIEF §3). A datagram
- *      another worker owns goes to that worker's ring unchanged; the worker
- *      drains its own ring in the same call. On the owner, the DCID is
+ *      another worker owns goes to that worker's inbox unchanged; the worker
+ *      drains its own inbox in the same call. On the owner, the DCID is
  *      looked up in the worker's connection table (every CID its
  *      connections issued) and initial table (the client-chosen DCIDs of
  *      its server connections); what matches nothing goes to the listener
@@ -45,10 +45,10 @@
  * Time: `now` is nanoseconds from qb_engine_now_ns() (the TSC converted).
  *
  * Mbuf ownership: every mbuf the worker receives (from its RX queue or its
- * ring) is freed or transmitted before qb_engine_poll returns, except those
- * handed to another worker's ring, which that worker then owns. Bursts are
+ * inbox) is freed or transmitted before qb_engine_poll returns, except those
+ * handed to another worker's inbox, which that worker then owns. Bursts are
  * allocated and freed inside qb_burst_tx (qb_burst.h). qb_engine_worker_drain
- * frees what is still queued on the worker's RX queue and ring, so after a
+ * frees what is still queued on the worker's RX queue and inbox, so after a
  * run and a drain of every worker the pool holds all its mbufs.
  *
  * Threading: a worker and its connections belong to one lcore at a time
@@ -177,7 +177,7 @@ struct qb_engine_conn {
 
 struct qb_engine_worker {
 	/* First: its counters on their own lines. rx_* count the frames of the
-	 * worker's RX queue (not its ring), tx_* the frames the PMD took,
+	 * worker's RX queue (not its inbox), tx_* the frames the PMD took,
 	 * drops[] the packet layer's reasons (qb_net.h). */
 	struct qb_worker wk;
 	struct qb_engine_stats st;
@@ -211,7 +211,7 @@ int qb_engine_worker_init(struct qb_engine_worker *w, const struct qb_engine_con
 void qb_engine_worker_fini(struct qb_engine_worker *w);
 
 /*
- * Frees every mbuf waiting on the worker's RX queue and ring (after the
+ * Frees every mbuf waiting on the worker's RX queue and inbox (after the
  * workers stopped, before the pools are checked). Returns how many. Before
  * or after qb_engine_worker_fini (a lone worker's inbox is emptied there).
  */
