@@ -337,9 +337,8 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 		else if (strcmp(v, "client") == 0)
 			o->mode = QB_MODE_CLIENT;
 		else
-			return bad(
-			        d->name, v,
-			        "unknown mode (udpgen, sink or relay) or QUIC mode (server or client)");
+			return bad(d->name, v,
+			           "unknown mode (udpgen, sink, relay, server or client)");
 		*mode_set = true;
 		break;
 	case OPT_IP:

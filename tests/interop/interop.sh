@@ -13,6 +13,8 @@
 #   ngtcp2-qserver        gtlsclient downloads from the qburst server
 #   *-loss                the same with ngtcp2's loss injection at 5% each way
 #   *-chacha              the same with ngtcp2 restricted to ChaCha20-Poly1305
+#   *-tap                 qburst on net_tap (checksum offload path), the tap's
+#                         kernel side being ngtcp2's interface, in one namespace
 #   *-capture             the same, captured by tcpdump and decoded by tshark with
 #                         the key log: ServerHello's suite, HTTP/3 frames seen, no
 #                         malformed packet
@@ -135,7 +137,7 @@ run_qclient() { # ALPN
 	# shellcheck disable=SC2046
 	ip netns exec "$NC" timeout -s KILL 45 "$QB" $(eal 1 c "$VC") -- --mode=client \
 		--ip=$CLI/24 --downloads="$WORK/dl" --alpn="$1" --keylog="$KEYLOG" --duration=30 \
-		--qlog-dir="$WORK/qlog-c" \
+		--qlog-dir="$WORK/qlog-c" "${CLIENT_ARGS[@]}" \
 		--stats-period=1 --stats-json="$WORK/client.json" $(urls) \
 		>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 	[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
@@ -165,12 +167,13 @@ check_files() {
 
 gtls_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=localhost" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+		-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:$SRV" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
 		>/dev/null 2>&1 || fail "openssl could not make a certificate"
 }
 
 CHACHA=NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305
 PEER_ARGS=()
+CLIENT_ARGS=()
 case "$CASE" in
 *-loss) PEER_ARGS=(-r 0.05 -t 0.05) ;;
 *-chacha | *-chacha-capture) PEER_ARGS=(--ciphers="$CHACHA") ;;
@@ -198,6 +201,58 @@ for d, who in zip(sys.argv[1:], ("client", "server")):
     print(f"qlog {who}: {files[0]}, {len(recs)} records, last {names[-1]}")
 PY
 	;;
+qclient-ngtcp2-tap | ngtcp2-qserver-tap)
+	# net_tap (checksum offload path): qburst in $NC on a tap whose kernel
+	# side, in $NC too, is the ngtcp2 peer's interface (the veths unused).
+	[ -c /dev/net/tun ] || fail "needs /dev/net/tun (net_tap)"
+	TAP=qbit$$
+	tap_eal="-l 1 --no-huge -m 512 --no-pci --no-shconf --file-prefix=qbi-t-$TAG --vdev=net_tap0,iface=$TAP"
+	up_tap() {
+		local i
+		for i in $(seq 100); do ip -n "$NC" link show "$TAP" >/dev/null 2>&1 && break; sleep 0.1; done
+		ip -n "$NC" addr add "$1/24" dev "$TAP" || fail "no tap $TAP in $NC"
+		ip -n "$NC" link set "$TAP" up
+	}
+	if [ "$CASE" = qclient-ngtcp2-tap ]; then
+		gtls_cert
+		# shellcheck disable=SC2086,SC2046
+		ip netns exec "$NC" timeout -s KILL 45 "$QB" $tap_eal -- --mode=client --ip=$CLI/24 \
+			--downloads="$WORK/dl" --keylog="$KEYLOG" --duration=30 --arp-timeout=15000 \
+			--stats-period=0 --stats-json="$WORK/client.json" $(urls) \
+			>"$WORK/client.out" 2>"$WORK/client.err" &
+		CPID=$!
+		CLEANUPS+=("kill -KILL $CPID")
+		up_tap $SRV
+		ip netns exec "$NC" timeout -s KILL 60 /usr/sbin/gtlsserver -q -d "$WORK/www" \
+			--max-gso-dgrams=1 $SRV $PORT "$WORK/key.pem" "$WORK/cert.pem" \
+			>"$WORK/gtlsserver.out" 2>"$WORK/gtlsserver.err" &
+		CLEANUPS+=("kill -KILL $!")
+		rc=0
+		wait $CPID || rc=$?
+		[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
+		grep -q 'checksum offload ipv4 on' "$WORK/client.err" || fail "net_tap: no checksum offload"
+		grep -A8 -- '--- summary' "$WORK/client.out"
+	else
+		# shellcheck disable=SC2086
+		ip netns exec "$NC" timeout -s KILL 60 "$QB" $tap_eal -- --mode=server --ip=$SRV/24 \
+			--listen=$PORT --www="$WORK/www" --duration=50 --stats-period=0 \
+			>"$WORK/server.out" 2>"$WORK/server.err" &
+		SPID=$!
+		CLEANUPS+=("kill -KILL $SPID")
+		up_tap $CLI
+		sleep 1
+		rc=0
+		# shellcheck disable=SC2046
+		ip netns exec "$NC" timeout -s KILL 40 gtlsclient -q --exit-on-all-streams-close \
+			--download="$WORK/dl" --timeout=20s $SRV $PORT $(urls) \
+			>"$WORK/gtlsclient.out" 2>"$WORK/gtlsclient.err" || rc=$?
+		[ "$rc" -eq 0 ] || fail "gtlsclient exited $rc"
+		grep -q 'checksum offload ipv4 on' "$WORK/server.err" || fail "net_tap: no checksum offload"
+		stop_server
+		grep -A8 -- '--- summary' "$WORK/server.out"
+	fi
+	check_files
+	;;
 qclient-ngtcp2 | qclient-ngtcp2-*)
 	command -v gtlsserver >/dev/null || [ -x /usr/sbin/gtlsserver ] || fail "needs gtlsserver (ngtcp2-server)"
 	gtls_cert
@@ -209,6 +264,22 @@ qclient-ngtcp2 | qclient-ngtcp2-*)
 	CLEANUPS+=("kill -KILL $GPID")
 	sleep 1
 	kill -0 $GPID 2>/dev/null || fail "gtlsserver did not start"
+	if [ "$CASE" = qclient-ngtcp2 ]; then
+		# Another CA: the handshake must fail, exit 1 with the TLS alert.
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+			-subj "/CN=other" -keyout "$WORK/other.key" -out "$WORK/other.pem" >/dev/null 2>&1
+		rc=0
+		# shellcheck disable=SC2046
+		ip netns exec "$NC" timeout -s KILL 30 "$QB" $(eal 1 c "$VC") -- --mode=client \
+			--ip=$CLI/24 --downloads="$WORK/dl" --ca="$WORK/other.pem" --duration=10 \
+			--stats-period=0 https://$SRV:$PORT/1KB >"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
+		reason=$(grep 'qburst: client:' "$WORK/client.err" | tail -1)
+		echo "wrong CA: exit $rc, $reason"
+		[ "$rc" -eq 1 ] && [ ! -e "$WORK/dl/1KB" ] || fail "wrong CA: exit $rc, '$reason'"
+	fi
+	# The chain verified: by IP literal, or by --sni for the chacha run.
+	CLIENT_ARGS=(--ca="$WORK/cert.pem")
+	case "$CASE" in *-chacha) CLIENT_ARGS+=(--sni=localhost) ;; esac
 	run_qclient h3
 	check_files
 	;;

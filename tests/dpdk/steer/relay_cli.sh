@@ -21,5 +21,5 @@ expect2 "--listen=0: not a port" --mode=relay --ip=198.18.0.1 --listen=0
 expect2 "--listen=70000: not a port" --mode=relay --ip=198.18.0.1 --listen=70000
 expect2 "--listen=x: not a port" --mode=relay --ip=198.18.0.1 --listen=x
 expect2 "--ip: missing" --mode=relay --listen=4433
-expect2 "--mode=relai: unknown mode (udpgen, sink or relay)" --mode=relai
+expect2 "--mode=relai: unknown mode (udpgen, sink, relay, server or client)" --mode=relai
 echo "PASS: relay cli"
