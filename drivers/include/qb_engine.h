@@ -7,44 +7,40 @@
  * of QUIC connections (engine/include/qburst/conn.h) on one RX/TX queue pair.
  *
  * How the worker loop works (qb_engine_poll, one turn):
- *   1. Handovers in: datagrams another worker of the group received for a
- *      connection this worker owns are dequeued from this worker's inbox
- *      (an rte_ring, multi-producer, single-consumer).
- *   2. RX: rte_eth_rx_burst on the worker's own queue; each frame goes
- *      through qb_net_parse. ARP and IPv6 ND are answered in place
- *      (qb_neigh_input, no table) and sent back on the TX queue; UDP to a
- *      port other than ours is dropped and counted.
- *   3. Demux by Destination Connection ID, read without decrypting: a short
- *      header carries one of our CIDs (fixed length), a long header carries
- *      its DCID length. The worker's table maps every CID its connections
- *      issued (re-read from qb_conn_local_cids() whenever a connection
- *      issues or retires one) and, on a server, the DCID the client chose
- *      for its first Initials. A CID that is not in the table is steered:
- *      the CIDs we issue are made by qb_cid_gen_lb and name their owning
- *      worker (qburst/cid.h); a DCID that does not (a client's first
- *      Initials) belongs to the worker picked by a hash of its bytes (BRIEF
- *      §3). If the owner is another worker the mbuf goes to its inbox
- *      unchanged (it parses it again); a datagram that came through an
- *      inbox is never steered again.
- *   4. Deliver: qb_conn_recv on the UDP payload in the mbuf (in place: the
- *      connection unprotects it there), then the mbuf is freed. On a server,
- *      an unknown DCID in a datagram of at least 1200 bytes (RFC 9000 §14.1)
- *      whose first packet is an Initial creates a connection
- *      (qb_conn_server_new); its path's headers are built from the frame's
- *      addresses, ports and source MAC. Each connection that received
+ *   1. Receive (qb_dispatch_poll, qb_dispatch.h): rte_eth_rx_burst on the
+ *      worker's own queue, qb_net_parse, ARP and IPv6 ND answered in place,
+ *      UDP to our port steered by Destination Connection ID: the CIDs we
+ *      issue are made by qb_cid_gen_lb and name their owning worker
+ *      (qburst/cid.h); a client's first Initials, whose DCID it chose, go
+ *      to the worker picked by a hash of that DCID (BRIEF §3). A datagram
+ *      another worker owns goes to that worker's inbox unchanged; the worker
+ *      drains its own inbox in the same call. On the owner, the DCID is
+ *      looked up in the worker's connection table (every CID its
+ *      connections issued) and initial table (the client-chosen DCIDs of
+ *      its server connections); what matches nothing goes to the listener
+ *      front-end: Version Negotiation for an unknown version, a
+ *      rate-limited stateless reset for an unknown short-header CID, and
+ *      on a server an Initial in a datagram of at least 1200 bytes (RFC
+ *      9000 §14.1) is accepted.
+ *   2. Deliver: qb_conn_recv on the UDP payload in the mbuf (in place: the
+ *      connection unprotects it there), then the mbuf is freed. An accepted
+ *      Initial creates a connection (qb_conn_server_new) whose path headers
+ *      come from the frame's addresses, ports and source MAC. The tables
+ *      follow each connection's CIDs (qb_conn_local_cids(), re-read when a
+ *      connection issued or retired one). Each connection that received
  *      something gets one QB_ENGINE_EV_RECV callback per turn, after all of
  *      its datagrams of the turn, so the application reads and writes its
  *      streams there.
- *   5. Timers: every connection whose qb_conn_deadline() has passed gets
- *      qb_conn_on_timeout() (a scan of the worker's small connection array:
- *      a timer wheel replaces it when connections number in the thousands).
- *   6. TX: every connection marked ready (by a receive, a timeout, a new
+ *   3. Timers: a timer wheel (qb_steer.h) holds every connection's
+ *      qb_conn_deadline(); the ones due get qb_conn_on_timeout().
+ *   4. TX: every connection marked ready (by a receive, a timeout, a new
  *      connection or qb_engine_conn_wake) sends bursts with qb_burst_tx,
  *      qb_conn_send being the fill callback, on the worker's own TX queue,
  *      until the connection has nothing more to send (its QB_WHY_* reasons
- *      are kept in the connection's `why`) or the turn's budget is spent.
- *      A connection that reached QB_CONN_CLOSED gets QB_ENGINE_EV_CLOSED and
- *      is freed with its table entries.
+ *      are kept in the connection's `why`) or the turn's budget is spent;
+ *      its deadline is then re-armed in the wheel. A connection that
+ *      reached QB_CONN_CLOSED gets QB_ENGINE_EV_CLOSED and is freed with
+ *      its table entries and timer.
  *
  * Time: `now` is nanoseconds from qb_engine_now_ns() (the TSC converted).
  *
@@ -56,8 +52,9 @@
  * run and a drain of every worker the pool holds all its mbufs.
  *
  * Threading: a worker and its connections belong to one lcore at a time
- * (shared-nothing); the only shared objects are the inboxes (rte_ring) and
- * the read-only configuration (TLS context, port addresses).
+ * (shared-nothing); the only shared objects are the inboxes (rte_ring,
+ * multi-producer, single-consumer) and the read-only configuration (TLS
+ * context, port addresses).
  *
  * Errors: creators return NULL or a negative enum qb_err (qburst/error.h).
  */
@@ -75,53 +72,44 @@
 #include <qburst/stream.h>
 
 #include "qb_burst.h"
+#include "qb_dispatch.h"
 #include "qb_net.h"
 #include "qb_worker.h"
 
 /* Connections one worker owns at once. */
-#define QB_ENGINE_MAX_CONNS   64
-/*
- * Entries of a worker's CID table: each connection's live CIDs
- * (QB_CID_LOCAL_MAX) and a server's client-chosen Initial DCID.
- * TEMPORARY: a linear table, replaced by the steer table (drivers/steer).
- */
-#define QB_ENGINE_MAX_CIDS    (4 * QB_ENGINE_MAX_CONNS)
-/* Workers in one group (sharing inboxes). */
-#define QB_ENGINE_MAX_WORKERS 16
+#define QB_ENGINE_MAX_CONNS 64
+/* Bytes of the CIDs we issue (QUIC-LB layout: 1 + server id + worker + 5 random). */
+#define QB_ENGINE_CID_LEN   8
 /* Datagrams per qb_burst_tx call. */
-#define QB_ENGINE_BURST       32
+#define QB_ENGINE_BURST     32
 
 /* Events passed to the application's callback. */
 #define QB_ENGINE_EV_NEW    0x1 /* a server connection was just created */
 #define QB_ENGINE_EV_RECV   0x2 /* datagrams were delivered this turn */
 #define QB_ENGINE_EV_CLOSED 0x4 /* reached QB_CONN_CLOSED: freed after the call */
 
-/* Why a datagram was dropped inside the engine (after qb_net_parse accepted it). */
+/*
+ * Why a datagram was dropped by the engine once the dispatch handed it over
+ * (the dispatch counts its own reasons in d->stats.drops, qb_steer.h).
+ */
 enum qb_engine_drop {
-	QB_ENGINE_DROP_NOT_OUR_PORT = 0, /* UDP to another port */
-	QB_ENGINE_DROP_MULTISEG,         /* payload spread over segments */
-	QB_ENGINE_DROP_MALFORMED,        /* too short for a QUIC header / its DCID */
-	QB_ENGINE_DROP_UNKNOWN_CID,      /* short header, no connection (no reset sent) */
-	QB_ENGINE_DROP_SMALL_INITIAL,    /* new connection from a datagram < 1200 bytes */
-	QB_ENGINE_DROP_NOT_INITIAL,      /* unknown long-header DCID, not an Initial we take */
-	QB_ENGINE_DROP_CONN_FULL,        /* no connection slot or CID table entry left */
-	QB_ENGINE_DROP_INBOX_FULL,       /* the owner's inbox was full */
-	QB_ENGINE_DROP_CLOSED,           /* the connection refused it (closed) */
+	QB_ENGINE_DROP_CONN_FULL = 0, /* no connection slot, or a table refused its CIDs */
+	QB_ENGINE_DROP_NOT_INITIAL,   /* qb_conn_server_new refused the accepted datagram */
+	QB_ENGINE_DROP_CLOSED,        /* the connection refused it (closed) */
+	QB_ENGINE_DROP_NO_PATH,       /* its path headers could not be built */
 	QB_ENGINE_DROP__COUNT
 };
 
-/* A short stable name for r ("unknown_cid"); "unknown" out of range. */
+/* A short stable name for r ("conn_full"); "unknown" out of range. */
 const char *qb_engine_drop_name(unsigned int r);
 
 /* Engine counters of one worker (only it writes them). */
 struct qb_engine_stats {
-	uint64_t dgrams_in;     /* QUIC datagrams delivered to a connection */
-	uint64_t handover_out;  /* datagrams sent to another worker's inbox */
-	uint64_t handover_in;   /* datagrams taken from this worker's inbox */
-	uint64_t conns_new;     /* connections created (server) or opened (client) */
-	uint64_t conns_closed;  /* connections freed */
-	uint64_t bursts;        /* qb_burst_tx calls that sent something */
-	uint64_t neigh_replies; /* ARP/ND answers sent */
+	uint64_t dgrams_in;    /* QUIC datagrams delivered to a connection */
+	uint64_t conns_new;    /* connections created (server) or opened (client) */
+	uint64_t conns_closed; /* connections freed */
+	uint64_t bursts;       /* qb_burst_tx calls that sent something */
+	uint64_t timeouts;     /* qb_conn_on_timeout calls from the wheel */
 	uint64_t drops[QB_ENGINE_DROP__COUNT];
 } __rte_cache_aligned;
 
@@ -146,17 +134,24 @@ struct qb_engine_conf {
 	uint16_t mtu;                      /* largest UDP payload we send (0: 1452) */
 	bool hw_cksum;                     /* the port has IPv4/UDP checksum offload enabled */
 	/* Connection template: tls (server or client context), version, cc,
-	 * windows... pools, cid_gen, cid_gen_ctx and seed are set by the
-	 * engine (per-worker stream pools, QUIC-LB CIDs naming the worker). */
+	 * windows, reset_key (the listener's stateless resets use it too; NULL:
+	 * none sent)... pools, cid_len, cid_gen, cid_gen_ctx and seed are set
+	 * by the engine (per-worker stream pools, QUIC-LB CIDs naming this
+	 * worker). */
 	struct qb_conn_config conn;
-	uint32_t pool_chunks;  /* stream pool chunks of 4096 bytes (0: 16384) */
-	uint32_t pool_streams; /* stream objects (0: 1024) */
-	uint8_t server_id;     /* QUIC-LB server id byte in our CIDs */
+	uint32_t pool_chunks;   /* stream pool chunks of 4096 bytes (0: 16384) */
+	uint32_t pool_streams;  /* stream objects (0: 1024) */
+	uint32_t reset_rate;    /* stateless resets per second (0: 1000) */
+	uint64_t timer_tick_ns; /* timer wheel granularity (0: 10 us) */
+	uint8_t server_id;      /* QUIC-LB server id byte in our CIDs (the same on every worker) */
 	/* The group: worker_id in 0..n_workers-1, and every worker's inbox
-	 * (n_workers entries; NULL when n_workers is 1). */
+	 * (qb_engine_inbox_create; n_workers entries; NULL when n_workers is
+	 * 1). steer_seed keys the hash that places a client's first DCID (the
+	 * same on every worker; 0 selects a fixed value). */
 	uint16_t worker_id;
 	uint16_t n_workers;
 	struct rte_ring *const *inboxes;
+	uint64_t steer_seed;
 	qb_engine_event_fn on_event; /* may be NULL */
 	void *event_arg;
 	/* Server: called (with event_arg) on each new connection's config just
@@ -180,13 +175,6 @@ struct qb_engine_conn {
 	void *user;        /* the application's */
 };
 
-struct qb_engine_cid {
-	uint8_t len;   /* 0: free */
-	bool initial;  /* a client-chosen Initial DCID (kept until the connection ends) */
-	uint16_t conn; /* index in conns[] */
-	uint8_t id[QB_MAX_CID_LEN];
-};
-
 struct qb_engine_worker {
 	/* First: its counters on their own lines. rx_* count the frames of the
 	 * worker's RX queue (not its inbox), tx_* the frames the PMD took,
@@ -196,12 +184,17 @@ struct qb_engine_worker {
 	struct qb_engine_conf cf;
 	struct qb_burst_txq txq;
 	struct qb_stream_pools pools;
-	struct qb_cid_lb lb; /* our CID layout: server_id, worker_id */
+	struct qb_cid_lb lb;   /* our CID layout with this worker's id */
+	struct qb_dispatch *d; /* receive side: tables, wheel, listener */
+	/* The steering configuration and the inboxes as the dispatch wants
+	 * them (the same on every worker of the group), and the inbox made
+	 * for a lone worker (the dispatch always drains one). */
+	struct qb_dispatch_shared sh;
+	struct rte_ring *own_ring;
+	uint64_t now; /* of the turn in progress */
 	uint64_t seed;
 	unsigned int n_conns;
 	struct qb_engine_conn conns[QB_ENGINE_MAX_CONNS];
-	unsigned int n_cids; /* entries in use are the first n_cids */
-	struct qb_engine_cid cids[QB_ENGINE_MAX_CIDS];
 } __rte_cache_aligned;
 
 /* Nanoseconds from the TSC (monotonic, any origin). */
@@ -209,16 +202,18 @@ uint64_t qb_engine_now_ns(void);
 
 /*
  * Sets up w from cf (copied; the pointed-to objects must outlive w): stream
- * pools, CID layout, TX queue. 0, QB_ERR_ARG, QB_ERR_NOMEM.
+ * pools, CID layout, TX queue, dispatch (tables, wheel, listener).
+ * 0, QB_ERR_ARG, QB_ERR_NOMEM.
  */
 int qb_engine_worker_init(struct qb_engine_worker *w, const struct qb_engine_conf *cf);
 
-/* Frees every connection (QB_ENGINE_EV_CLOSED is not called) and the pools. */
+/* Frees every connection (QB_ENGINE_EV_CLOSED is not called), the dispatch and the pools. */
 void qb_engine_worker_fini(struct qb_engine_worker *w);
 
 /*
  * Frees every mbuf waiting on the worker's RX queue and inbox (after the
- * workers stopped, before the pools are checked). Returns how many.
+ * workers stopped, before the pools are checked). Returns how many. Before
+ * or after qb_engine_worker_fini (a lone worker's inbox is emptied there).
  */
 unsigned int qb_engine_worker_drain(struct qb_engine_worker *w);
 
@@ -251,9 +246,15 @@ struct qb_engine_conn *qb_engine_connect(struct qb_engine_worker *w, const struc
  */
 void qb_engine_conn_free(struct qb_engine_worker *w, struct qb_engine_conn *ec);
 
-/* The worker that owns datagrams with this DCID among n (the steering rule). */
-unsigned int qb_engine_cid_owner(const struct qb_cid_lb *lb, const uint8_t *cid, size_t len,
-                                 unsigned int n);
+/*
+ * The worker of w's group that owns datagrams whose DCID is cid (BRIEF §3):
+ * the worker a CID of ours names, else a hash of the bytes (a client's
+ * first DCID).
+ */
+unsigned int qb_engine_cid_owner(const struct qb_engine_worker *w, const uint8_t *cid, size_t len);
+
+/* Creates an inbox (multi-producer, single-consumer ring) of size entries. NULL on failure. */
+struct rte_ring *qb_engine_inbox_create(const char *name, unsigned int size, int socket_id);
 
 /* Marks ec to send at the next turn (after the application wrote outside a callback). */
 static inline void
@@ -261,8 +262,5 @@ qb_engine_conn_wake(struct qb_engine_conn *ec)
 {
 	ec->ready = true;
 }
-
-/* Creates an inbox ring (multi-producer, single consumer) of size entries. NULL on failure. */
-struct rte_ring *qb_engine_inbox_create(const char *name, unsigned int size, int socket_id);
 
 #endif

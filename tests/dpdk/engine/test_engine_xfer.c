@@ -11,7 +11,9 @@
  *    port with two queue pairs: the client's worker k transmits on its
  *    queue k, which is the server's RX queue k, while the CIDs name the
  *    owning worker, so datagrams reach the wrong worker and are handed over
- *    through the inboxes (counted and asserted on both sides).
+ *    through the steering rings (counted and asserted on both sides);
+ *  - the listener front-end seen from outside: drops by reason, Version
+ *    Negotiation, stateless reset, ARP.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -64,6 +66,7 @@ static struct side srv, cli;
 static struct app_conn app_s, app_c;
 static struct qb_tls_ctx *ctx_s, *ctx_c;
 static volatile bool done;
+static const uint8_t reset_key[QB_CID_RESET_KEY_LEN] = {0x5e, 0xc2, 0xe7};
 static uint64_t t_start, t_end;
 
 static inline uint8_t
@@ -279,11 +282,14 @@ setup(unsigned int nw)
 		        .pool = srv.pool,
 		        .addrs = &srv.pa,
 		        .udp_port = SRV_PORT,
-		        .conn = {.tls = ctx_s, .seed = 7, .send_buffer_max = 4u << 20},
+		        .conn = {.tls = ctx_s,
+		                 .seed = 7,
+		                 .send_buffer_max = 4u << 20,
+		                 .reset_key = reset_key},
 		        .server_id = 1,
 		        .worker_id = (uint16_t)k,
 		        .n_workers = (uint16_t)nw,
-		        .inboxes = srv.inbox,
+		        .inboxes = nw > 1 ? srv.inbox : NULL,
 		        .on_event = server_event,
 		};
 		struct qb_engine_conf cc = cs;
@@ -296,7 +302,7 @@ setup(unsigned int nw)
 		cc.conn = (struct qb_conn_config){
 		        .tls = ctx_c, .server_name = "localhost", .seed = 9};
 		cc.server_id = 2;
-		cc.inboxes = cli.inbox;
+		cc.inboxes = nw > 1 ? cli.inbox : NULL;
 		cc.on_event = client_event;
 		cr_assert_eq(qb_engine_worker_init(&srv.w[k], &cs), 0);
 		cr_assert_eq(qb_engine_worker_init(&cli.w[k], &cc), 0);
@@ -308,7 +314,7 @@ setup(unsigned int nw)
  * from `seed` whose first DCID the server steers to worker want_owner.
  */
 static struct qb_engine_conn *
-connect_client(unsigned int nw, unsigned int want_owner, uint64_t now)
+connect_client(unsigned int want_owner, uint64_t now)
 {
 	struct qb_ipaddr dst;
 
@@ -322,7 +328,7 @@ connect_client(unsigned int nw, unsigned int want_owner, uint64_t now)
 		cr_assert_not_null(ec);
 		dcid = qb_conn_dcid(ec->conn, &len);
 		cr_assert_not_null(dcid);
-		if (qb_engine_cid_owner(&srv.w[0].lb, dcid, len, nw) == want_owner) {
+		if (qb_engine_cid_owner(&srv.w[0], dcid, len) == want_owner) {
 			ec->user = &app_c;
 			return ec;
 		}
@@ -341,10 +347,14 @@ print_stats(const char *who, struct qb_engine_worker *w)
 	printf("%s w%u: rx %" PRIu64 " tx %" PRIu64 " dgrams_in %" PRIu64 " bursts %" PRIu64
 	       " handover out %" PRIu64 " in %" PRIu64 " conns %" PRIu64 "/%" PRIu64,
 	       who, w->cf.worker_id, w->wk.stats.rx_pkts, w->wk.stats.tx_pkts, st->dgrams_in,
-	       st->bursts, st->handover_out, st->handover_in, st->conns_new, st->conns_closed);
+	       st->bursts, w->d->stats.handover_out, w->d->stats.handover_in, st->conns_new,
+	       st->conns_closed);
 	for (unsigned int r = 0; r < QB_ENGINE_DROP__COUNT; r++)
 		if (st->drops[r])
 			printf(" %s=%" PRIu64, qb_engine_drop_name(r), st->drops[r]);
+	for (unsigned int r = 0; r < QB_SDROP__COUNT; r++)
+		if (w->d->stats.drops[r])
+			printf(" %s=%" PRIu64, qb_steer_drop_name(r), w->d->stats.drops[r]);
 	for (unsigned int r = 0; r < QB_DROP__COUNT; r++)
 		if (w->wk.stats.drops[r])
 			printf(" %s=%" PRIu64, qb_drop_name(r), w->wk.stats.drops[r]);
@@ -379,12 +389,12 @@ finish(unsigned int nw)
 		print_stats("client", &cli.w[k]);
 	}
 	for (unsigned int k = 0; k < nw; k++) {
-		qb_engine_worker_fini(&srv.w[k]);
-		qb_engine_worker_fini(&cli.w[k]);
-	}
-	for (unsigned int k = 0; k < nw; k++) {
 		qb_engine_worker_drain(&srv.w[k]);
 		qb_engine_worker_drain(&cli.w[k]);
+	}
+	for (unsigned int k = 0; k < nw; k++) {
+		qb_engine_worker_fini(&srv.w[k]);
+		qb_engine_worker_fini(&cli.w[k]);
 	}
 	cr_assert_eq(rte_mempool_avail_count(srv.pool), srv.pool->size, "server pool: %u of %u",
 	             rte_mempool_avail_count(srv.pool), srv.pool->size);
@@ -402,7 +412,7 @@ Test(engine, one_worker_per_side_50MB_byte_exact, .timeout = 120)
 	eal_up("0@0");
 	setup(1);
 	now = qb_engine_now_ns();
-	ec = connect_client(1, 0, now);
+	ec = connect_client(0, now);
 	t_start = now;
 	while (!done && now - t_start < TIMEOUT_NS) {
 		now = qb_engine_now_ns();
@@ -427,8 +437,10 @@ Test(engine, one_worker_per_side_50MB_byte_exact, .timeout = 120)
 	cr_assert_eq(srv.w[0].n_conns, 0);
 	cr_assert_eq(cli.w[0].n_conns, 0);
 	cr_assert_eq(srv.w[0].st.conns_closed, 1);
-	cr_assert_eq(srv.w[0].n_cids, 0, "every CID entry removed");
-	cr_assert_eq(cli.w[0].n_cids, 0);
+	cr_assert_eq(srv.w[0].d->conns->n + srv.w[0].d->initial->n, 0, "every CID entry removed");
+	cr_assert_eq(cli.w[0].d->conns->n + cli.w[0].d->initial->n, 0);
+	cr_assert_eq(srv.w[0].d->timers->n_active + cli.w[0].d->timers->n_active, 0,
+	             "every timer cancelled");
 	cr_assert(app_s.closed && app_c.closed, "QB_ENGINE_EV_CLOSED reached the application");
 	finish(1);
 }
@@ -448,7 +460,7 @@ Test(engine, two_workers_per_side_with_handovers_50MB_byte_exact, .timeout = 120
 	 * worker 1 while the client sends from queue 0: every datagram the
 	 * client sends lands on server worker 0 and is handed over, and the
 	 * server's, sent from its queue 1, land on client worker 1. */
-	ec = connect_client(2, 1, now);
+	ec = connect_client(1, now);
 	t_start = now;
 	for (unsigned int k = 0; k < MAX_WORK; k++) {
 		cr_assert_eq(rte_eal_remote_launch(qb_worker_loop, &srv.w[k].wk, srv_lcore[k]), 0);
@@ -461,12 +473,12 @@ Test(engine, two_workers_per_side_with_handovers_50MB_byte_exact, .timeout = 120
 	cr_assert(qb_conn_handshake_complete(ec->conn));
 	cr_assert_eq(srv.w[0].st.conns_new, 0, "server worker 0 must not own it");
 	cr_assert_eq(srv.w[1].st.conns_new, 1);
-	cr_assert_gt(srv.w[0].st.handover_out, 0);
-	cr_assert_gt(srv.w[1].st.handover_in, 0);
-	cr_assert_leq(srv.w[1].st.handover_in, srv.w[0].st.handover_out);
-	cr_assert_gt(cli.w[1].st.handover_out, 0);
-	cr_assert_gt(cli.w[0].st.handover_in, 0);
-	cr_assert_leq(cli.w[0].st.handover_in, cli.w[1].st.handover_out);
+	cr_assert_gt(srv.w[0].d->stats.handover_out, 0);
+	cr_assert_gt(srv.w[1].d->stats.handover_in, 0);
+	cr_assert_leq(srv.w[1].d->stats.handover_in, srv.w[0].d->stats.handover_out);
+	cr_assert_gt(cli.w[1].d->stats.handover_out, 0);
+	cr_assert_gt(cli.w[0].d->stats.handover_in, 0);
+	cr_assert_leq(cli.w[0].d->stats.handover_in, cli.w[1].d->stats.handover_out);
 	finish(2);
 }
 
@@ -489,12 +501,36 @@ inject(uint16_t dport, const uint8_t *payload, size_t len)
 	cr_assert_eq(rte_eth_tx_burst(cli.port, 0, &m, 1), 1);
 }
 
-Test(engine, server_drops_are_counted_by_reason_and_arp_is_answered, .timeout = 60)
+/* The next frame on the client's port: its kind (-1: none), a UDP payload's first byte and length.
+ */
+static int
+client_rx(uint8_t *first, uint16_t *len)
+{
+	struct qb_pkt_info pi;
+	struct rte_mbuf *m;
+	int kind;
+
+	if (rte_eth_rx_burst(cli.port, 0, &m, 1) != 1)
+		return -1;
+	cr_assert_eq(qb_net_parse(m, &cli.pa, &pi), QB_DROP_NONE);
+	kind = pi.kind;
+	if (kind == QB_PKT_UDP) {
+		cr_assert_eq(pi.sport, SRV_PORT);
+		cr_assert_eq(pi.dport, CLI_PORT);
+		*first = *rte_pktmbuf_mtod_offset(m, uint8_t *, pi.payload_off);
+		*len = pi.payload_len;
+	}
+	rte_pktmbuf_free(m);
+	return kind;
+}
+
+Test(engine, listener_answers_vn_and_resets_and_counts_drops, .timeout = 60)
 {
 	struct qb_engine_worker *s;
 	struct rte_mbuf *m;
 	struct qb_ipaddr target;
-	uint8_t d[1300];
+	uint8_t d[1300], first = 0;
+	uint16_t len = 0;
 	uint64_t now;
 
 	eal_up("0@0");
@@ -508,11 +544,14 @@ Test(engine, server_drops_are_counted_by_reason_and_arp_is_answered, .timeout = 
 	d[4] = 0x01;
 	d[5] = 8;
 	memset(d + 6, 0xab, 8);
+	/* No SCID, no token, Length (2-byte varint) covering the rest. */
+	d[16] = (uint8_t)(0x40 | ((1199 - 18) >> 8));
+	d[17] = (uint8_t)((1199 - 18) & 0xff);
 	inject(SRV_PORT, d, 1199);
-	/* The same at 1200 bytes of an unknown version: not an Initial we take. */
+	/* The same at 1200 bytes of an unknown version: Version Negotiation (§6.1). */
 	d[1] = 0x1a;
 	inject(SRV_PORT, d, 1200);
-	/* A short header with a CID no connection has. */
+	/* A short header with a CID no connection has: a stateless reset (§10.3). */
 	d[0] = 0x41;
 	inject(SRV_PORT, d, 100);
 	/* To a port we do not listen on; a header cut before its DCID. */
@@ -527,28 +566,30 @@ Test(engine, server_drops_are_counted_by_reason_and_arp_is_answered, .timeout = 
 	cr_assert_eq(qb_neigh_solicit_build(m, &cli.pa, &target), 0);
 	cr_assert_eq(rte_eth_tx_burst(cli.port, 0, &m, 1), 1);
 
-	cr_assert_eq(qb_engine_poll(s, now), 0, "no datagram reached a connection");
-	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_SMALL_INITIAL], 1);
-	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_NOT_INITIAL], 1);
-	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_UNKNOWN_CID], 1);
-	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_NOT_OUR_PORT], 1);
-	cr_assert_eq(s->st.drops[QB_ENGINE_DROP_MALFORMED], 1);
-	cr_assert_eq(s->st.neigh_replies, 1);
+	qb_engine_poll(s, now);
+	cr_assert_eq(s->d->stats.drops[QB_SDROP_INITIAL_TOO_SMALL], 1);
+	cr_assert_eq(s->d->stats.vn_sent, 1);
+	cr_assert_eq(s->d->stats.resets_sent, 1);
+	cr_assert_eq(s->d->stats.drops[QB_SDROP_NOT_LISTENING], 1);
+	cr_assert_eq(s->d->stats.drops[QB_SDROP_MALFORMED], 1);
 	cr_assert_eq(s->n_conns, 0);
 	cr_assert_eq(s->st.dgrams_in, 0);
-	/* The ARP reply came back on the client's port. */
-	cr_assert_eq(rte_eth_rx_burst(cli.port, 0, &m, 1), 1);
-	{
-		struct qb_pkt_info pi;
+	cr_assert_eq(s->st.conns_new, 0);
+	/* What came back, in order: the VN (long header), the reset (short
+	 * header, shorter than its trigger: RFC 9000 §10.3.3), the ARP reply. */
+	cr_assert_eq(client_rx(&first, &len), QB_PKT_UDP);
+	cr_assert(first & 0x80, "a Version Negotiation is a long header");
+	cr_assert_eq(client_rx(&first, &len), QB_PKT_UDP);
+	cr_assert_eq(first & 0xc0, 0x40, "a reset looks like a short header");
+	cr_assert_lt(len, 100);
+	cr_assert_geq(len, 21);
+	cr_assert_eq(client_rx(&first, &len), QB_PKT_ARP);
+	cr_assert_eq(client_rx(&first, &len), -1);
 
-		cr_assert_eq(qb_net_parse(m, &cli.pa, &pi), QB_DROP_NONE);
-		cr_assert_eq(pi.kind, QB_PKT_ARP);
-	}
-	rte_pktmbuf_free(m);
-	qb_engine_worker_fini(s);
-	qb_engine_worker_fini(&cli.w[0]);
 	qb_engine_worker_drain(s);
 	qb_engine_worker_drain(&cli.w[0]);
+	qb_engine_worker_fini(s);
+	qb_engine_worker_fini(&cli.w[0]);
 	cr_assert_eq(rte_mempool_avail_count(srv.pool), srv.pool->size);
 	cr_assert_eq(rte_mempool_avail_count(cli.pool), cli.pool->size);
 	qb_tls_ctx_free(ctx_s);
