@@ -514,6 +514,15 @@ quic_init(struct qb_app *app, bool server)
 		if (st->inboxes[i] == NULL)
 			goto nomem;
 	}
+	/* One steering seed and one stateless-reset key for every worker: the
+	 * hash that places a client's first DCID must agree across workers, and
+	 * a reset must carry the token the connection advertised. */
+	static uint8_t reset_key[QB_CID_RESET_KEY_LEN];
+	const uint64_t steer_seed = rte_rand() | 1;
+	for (size_t k = 0; k < sizeof(reset_key); k += 8) {
+		uint64_t r = rte_rand();
+		memcpy(&reset_key[k], &r, RTE_MIN(sizeof(r), sizeof(reset_key) - k));
+	}
 	for (i = 0; i < n; i++) {
 		struct qb_engine_conf cf = {
 		        .server = server,
@@ -524,7 +533,11 @@ quic_init(struct qb_app *app, bool server)
 		        .udp_port = server ? o->listen_port
 		                           : (uint16_t)(49152 + rte_rand_max(65535 - 49152)),
 		        .hw_cksum = app->port.tx_cksum_ipv4,
-		        .conn = {.tls = st->tls, .cc_algo = o->cc, .send_buffer_max = 4u << 20},
+		        .conn = {.tls = st->tls,
+		                 .cc_algo = o->cc,
+		                 .send_buffer_max = 4u << 20,
+		                 .reset_key = reset_key},
+		        .steer_seed = steer_seed,
 		        .server_id = (uint8_t)(rte_rand() & 0xff),
 		        .worker_id = (uint16_t)i,
 		        .n_workers = (uint16_t)n,
@@ -598,8 +611,8 @@ quic_stopped(struct qb_app *app)
 			qb_qlog_file_close(qc->qf);
 			free(qc);
 		}
-		qb_engine_worker_fini(w);
 		qb_engine_worker_drain(w);
+		qb_engine_worker_fini(w);
 		dead_reap(st, i);
 		qb_qlog_file_close(st->pending[i]);
 		st->pending[i] = NULL;
