@@ -94,6 +94,21 @@ Test(conn_transfer, ten_mb_exact_10pct_loss)
 	h_fini(&p);
 }
 
+Test(conn_transfer, one_mb_exact_burst_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 117);
+	/* Bad states of ~10 datagrams (80% lost), one per ~200 datagrams. */
+	p.to_s.burst_every = p.to_c.burst_every = 200;
+	p.to_s.burst_len = p.to_c.burst_len = 10;
+	p.to_s.burst_loss = p.to_c.burst_loss = 0.8;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 1u << 20, 1, 300000 * H_MS);
+	report(&p, "1MB burst", t0, 1u << 20);
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	h_fini(&p);
+}
+
 Test(conn_transfer, ten_mb_exact_burst_loss)
 {
 	struct h_pair p;
