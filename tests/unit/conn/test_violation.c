@@ -459,3 +459,24 @@ Test(conn_violation, reset_below_received_data_is_final_size_error)
 	expect_closed(p.s, QB_TE_FINAL_SIZE_ERROR, 0x04);
 	fini_keylog(&p);
 }
+
+Test(conn_violation, exceeding_connection_flow_control_is_flow_control_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 210);
+	/*
+	 * 2 bytes at offset 256 KiB - 2 on client bidi streams 0, 4, 8, 12, 16:
+	 * each within its 256 KiB stream window, together 1.25 MiB past the
+	 * server's 1 MiB initial_max_data (RFC 9000 §4.1).
+	 */
+	uint8_t f[45];
+	for (int i = 0; i < 5; i++) {
+		const uint8_t one[] = {0x0e, (uint8_t)(4 * i), 0x80, 0x03, 0xff, 0xfe, 0x02, 'a',
+		                       'b'};
+		memcpy(f + 9 * i, one, sizeof(one));
+	}
+	inject_1rtt(&p, p.s, f, sizeof(f));
+	expect_closed(p.s, QB_TE_FLOW_CONTROL_ERROR, 0x0e);
+	expect_peer_told(&p, p.c, QB_TE_FLOW_CONTROL_ERROR);
+	fini_keylog(&p);
+}
