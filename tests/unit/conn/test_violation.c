@@ -480,3 +480,15 @@ Test(conn_violation, exceeding_connection_flow_control_is_flow_control_error)
 	expect_peer_told(&p, p.c, QB_TE_FLOW_CONTROL_ERROR);
 	fini_keylog(&p);
 }
+
+Test(conn_violation, new_token_from_client_is_protocol_violation)
+{
+	struct h_pair p;
+	setup_keylog(&p, 211);
+	/* NEW_TOKEN, 1-byte token: only a server may send it (RFC 9000 §19.7). */
+	const uint8_t f[] = {0x07, 0x01, 0x5a};
+	inject_1rtt(&p, p.s, f, sizeof(f));
+	expect_closed(p.s, QB_TE_PROTOCOL_VIOLATION, 0x07);
+	expect_peer_told(&p, p.c, QB_TE_PROTOCOL_VIOLATION);
+	fini_keylog(&p);
+}
