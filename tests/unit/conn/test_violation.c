@@ -492,3 +492,15 @@ Test(conn_violation, new_token_from_client_is_protocol_violation)
 	expect_peer_told(&p, p.c, QB_TE_PROTOCOL_VIOLATION);
 	fini_keylog(&p);
 }
+
+Test(conn_violation, max_streams_above_2_pow_60_is_frame_encoding_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 212);
+	/* MAX_STREAMS (bidi) of 2^60 + 1 (RFC 9000 §19.11). */
+	const uint8_t f[] = {0x12, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	expect_closed(p.c, QB_TE_FRAME_ENCODING_ERROR, 0x12);
+	expect_peer_told(&p, p.s, QB_TE_FRAME_ENCODING_ERROR);
+	fini_keylog(&p);
+}
