@@ -504,3 +504,16 @@ Test(conn_violation, max_streams_above_2_pow_60_is_frame_encoding_error)
 	expect_peer_told(&p, p.s, QB_TE_FRAME_ENCODING_ERROR);
 	fini_keylog(&p);
 }
+
+Test(conn_violation, stop_sending_on_receive_only_stream_is_stream_state_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 213);
+	/* STOP_SENDING on stream 3, server-initiated unidirectional: receive-only
+	 * for the client that gets it (RFC 9000 §19.5). */
+	const uint8_t f[] = {0x05, 0x03, 0x00};
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	expect_closed(p.c, QB_TE_STREAM_STATE_ERROR, 0x05);
+	expect_peer_told(&p, p.s, QB_TE_STREAM_STATE_ERROR);
+	fini_keylog(&p);
+}
