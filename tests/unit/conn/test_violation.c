@@ -517,3 +517,28 @@ Test(conn_violation, stop_sending_on_receive_only_stream_is_stream_state_error)
 	expect_peer_told(&p, p.s, QB_TE_STREAM_STATE_ERROR);
 	fini_keylog(&p);
 }
+
+Test(conn_violation, new_connection_ids_past_the_limit_are_connection_id_limit_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 214);
+	/*
+	 * NEW_CONNECTION_ID sequences 10..14, none retiring: with the one in use
+	 * the client would hold more than its active_connection_id_limit
+	 * (QB_CONN_PEER_CID_LIMIT, RFC 9000 §5.1.1, §19.15).
+	 */
+	uint8_t f[5 * 28];
+	for (int i = 0; i < 5; i++) {
+		uint8_t *q = f + 28 * i;
+		q[0] = 0x18;
+		q[1] = (uint8_t)(10 + i); /* sequence */
+		q[2] = 0x00;              /* retire prior to */
+		q[3] = 8;                 /* CID length */
+		memset(q + 4, 0xc0 + i, 8);
+		memset(q + 12, 0xe0 + i, 16); /* stateless reset token */
+	}
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	expect_closed(p.c, QB_TE_CONNECTION_ID_LIMIT_ERROR, 0x18);
+	expect_peer_told(&p, p.s, QB_TE_CONNECTION_ID_LIMIT_ERROR);
+	fini_keylog(&p);
+}
