@@ -140,6 +140,63 @@ Test(conn_lifecycle, application_close_reaches_peer)
 	h_fini(&p);
 }
 
+/*
+ * RFC 9000 §10.2: the closing and draining states last three times the PTO;
+ * the draining side sends nothing. PTO >= srtt + 1 ms (RFC 9002 §6.2.1), so
+ * both must still be closing/draining at t0 + 3 * (srtt + 1 ms).
+ */
+Test(conn_lifecycle, closing_and_draining_last_three_pto)
+{
+	struct h_pair p;
+
+	h_init(&p, 6);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL));
+	struct qb_conn_stats st;
+	qb_conn_stats(p.c, &st);
+	cr_assert_gt(st.srtt_ns, 0);
+	uint64_t min_end = 3 * (st.srtt_ns + H_MS);
+	uint64_t t0 = p.now;
+	cr_assert_eq(qb_conn_close(p.c, 0x7, "done", p.now), 0);
+	cr_assert_eq(qb_conn_state(p.c), QB_CONN_CLOSING);
+	uint64_t drain_at = 0, s_sent = 0;
+	for (int i = 0; i < 100000 && !both_closed(&p, NULL); i++) {
+		enum qb_conn_state cs = qb_conn_state(p.c), ss = qb_conn_state(p.s);
+		if (p.now - t0 < min_end) {
+			cr_assert_eq(cs, QB_CONN_CLOSING, "client state %d at %lu us", cs,
+			             (unsigned long)((p.now - t0) / 1000));
+			cr_assert(ss == QB_CONN_OPEN || ss == QB_CONN_DRAINING,
+			          "server state %d at %lu us", ss,
+			          (unsigned long)((p.now - t0) / 1000));
+		}
+		if (ss == QB_CONN_DRAINING) {
+			if (drain_at == 0) {
+				drain_at = p.now;
+				qb_conn_stats(p.s, &st);
+				s_sent = st.dgrams_sent;
+			}
+			/* The draining side sends nothing (RFC 9000 §10.2.2). */
+			uint32_t why;
+			cr_assert_eq(qb_conn_send(p.s, 0, p.buf, H_MTU - 28, p.now, &why), 0);
+		}
+		if (!h_step(&p))
+			break;
+		cr_assert_lt(p.now - t0, 5000 * H_MS, "not closed in 5 s");
+	}
+	cr_assert(both_closed(&p, NULL));
+	cr_assert_neq(drain_at, 0, "the server never drained");
+	/* The CLOSE took one one-way delay (10 ms) to arrive. */
+	cr_assert_geq(drain_at - t0, 10 * H_MS);
+	qb_conn_stats(p.s, &st);
+	cr_assert_eq(st.dgrams_sent, s_sent, "the server sent while draining");
+	cr_assert_geq(p.now - t0, min_end);
+	/* 3 * PTO with srtt 20 ms, rttvar <= 10 ms, max_ack_delay 25 ms: ~255 ms. */
+	cr_assert_lt(p.now - t0, 1000 * H_MS);
+	cr_log_info("closed after %lu ms (srtt %lu us)", (unsigned long)((p.now - t0) / H_MS),
+	            (unsigned long)(st.srtt_ns / 1000));
+	h_fini(&p);
+}
+
 Test(conn_cid, new_connection_ids_fill_the_peer_limit)
 {
 	struct h_pair p;

@@ -58,6 +58,9 @@ Test(conn_transfer, one_mb_exact_2pct_loss)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 1u << 20, 1, 60000 * H_MS);
 	report(&p, "1MB 2%", t0, 1u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
 	h_fini(&p);
 }
 
@@ -69,6 +72,9 @@ Test(conn_transfer, one_mb_exact_10pct_loss)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 1u << 20, 1, 120000 * H_MS);
 	report(&p, "1MB 10%", t0, 1u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
 	h_fini(&p);
 }
 
@@ -80,6 +86,9 @@ Test(conn_transfer, ten_mb_exact_2pct_loss)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 10u << 20, 1, 300000 * H_MS);
 	report(&p, "10MB 2%", t0, 10u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
 	h_fini(&p);
 }
 
@@ -91,6 +100,24 @@ Test(conn_transfer, ten_mb_exact_10pct_loss)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 10u << 20, 1, 600000 * H_MS);
 	report(&p, "10MB 10%", t0, 10u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
+	h_fini(&p);
+}
+
+Test(conn_transfer, one_mb_exact_burst_loss)
+{
+	struct h_pair p;
+	setup_pair(&p, 117);
+	/* Bad states of ~10 datagrams (80% lost), one per ~200 datagrams. */
+	p.to_s.burst_every = p.to_c.burst_every = 200;
+	p.to_s.burst_len = p.to_c.burst_len = 10;
+	p.to_s.burst_loss = p.to_c.burst_loss = 0.8;
+	uint64_t t0 = p.now;
+	x_run(&p, &x, 1u << 20, 1, 300000 * H_MS);
+	report(&p, "1MB burst", t0, 1u << 20);
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
 	h_fini(&p);
 }
 
@@ -249,6 +276,9 @@ Test(conn_transfer, fifty_mb_exact_2pct_loss, .timeout = 600)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 50u << 20, 1, 3600000 * H_MS);
 	report(&p, "50MB 2%", t0, 50u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
 	h_fini(&p);
 }
 
@@ -261,6 +291,9 @@ Test(conn_transfer, fifty_mb_exact_10pct_loss, .timeout = 600)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 50u << 20, 1, 3600000 * H_MS);
 	report(&p, "50MB 10%", t0, 50u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
 	h_fini(&p);
 }
 
@@ -281,6 +314,9 @@ Test(conn_transfer, fifty_mb_exact_burst_loss, .timeout = 600)
 	uint64_t t0 = p.now;
 	x_run(&p, &x, 50u << 20, 1, 3600000 * H_MS);
 	report(&p, "50MB burst", t0, 50u << 20);
+	/* The loss model did drop data packets and ACKs. */
+	cr_assert_gt(h_lost(&p, &p.to_s), 0);
+	cr_assert_gt(h_lost(&p, &p.to_c), 0);
 	h_fini(&p);
 }
 

@@ -459,3 +459,86 @@ Test(conn_violation, reset_below_received_data_is_final_size_error)
 	expect_closed(p.s, QB_TE_FINAL_SIZE_ERROR, 0x04);
 	fini_keylog(&p);
 }
+
+Test(conn_violation, exceeding_connection_flow_control_is_flow_control_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 210);
+	/*
+	 * 2 bytes at offset 256 KiB - 2 on client bidi streams 0, 4, 8, 12, 16:
+	 * each within its 256 KiB stream window, together 1.25 MiB past the
+	 * server's 1 MiB initial_max_data (RFC 9000 §4.1).
+	 */
+	uint8_t f[45];
+	for (int i = 0; i < 5; i++) {
+		const uint8_t one[] = {0x0e, (uint8_t)(4 * i), 0x80, 0x03, 0xff, 0xfe, 0x02, 'a',
+		                       'b'};
+		memcpy(f + 9 * i, one, sizeof(one));
+	}
+	inject_1rtt(&p, p.s, f, sizeof(f));
+	expect_closed(p.s, QB_TE_FLOW_CONTROL_ERROR, 0x0e);
+	expect_peer_told(&p, p.c, QB_TE_FLOW_CONTROL_ERROR);
+	fini_keylog(&p);
+}
+
+Test(conn_violation, new_token_from_client_is_protocol_violation)
+{
+	struct h_pair p;
+	setup_keylog(&p, 211);
+	/* NEW_TOKEN, 1-byte token: only a server may send it (RFC 9000 §19.7). */
+	const uint8_t f[] = {0x07, 0x01, 0x5a};
+	inject_1rtt(&p, p.s, f, sizeof(f));
+	expect_closed(p.s, QB_TE_PROTOCOL_VIOLATION, 0x07);
+	expect_peer_told(&p, p.c, QB_TE_PROTOCOL_VIOLATION);
+	fini_keylog(&p);
+}
+
+Test(conn_violation, max_streams_above_2_pow_60_is_frame_encoding_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 212);
+	/* MAX_STREAMS (bidi) of 2^60 + 1 (RFC 9000 §19.11). */
+	const uint8_t f[] = {0x12, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01};
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	expect_closed(p.c, QB_TE_FRAME_ENCODING_ERROR, 0x12);
+	expect_peer_told(&p, p.s, QB_TE_FRAME_ENCODING_ERROR);
+	fini_keylog(&p);
+}
+
+Test(conn_violation, stop_sending_on_receive_only_stream_is_stream_state_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 213);
+	/* STOP_SENDING on stream 3, server-initiated unidirectional: receive-only
+	 * for the client that gets it (RFC 9000 §19.5). */
+	const uint8_t f[] = {0x05, 0x03, 0x00};
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	expect_closed(p.c, QB_TE_STREAM_STATE_ERROR, 0x05);
+	expect_peer_told(&p, p.s, QB_TE_STREAM_STATE_ERROR);
+	fini_keylog(&p);
+}
+
+Test(conn_violation, new_connection_ids_past_the_limit_are_connection_id_limit_error)
+{
+	struct h_pair p;
+	setup_keylog(&p, 214);
+	/*
+	 * NEW_CONNECTION_ID sequences 10..14, none retiring: with the one in use
+	 * the client would hold more than its active_connection_id_limit
+	 * (QB_CONN_PEER_CID_LIMIT, RFC 9000 §5.1.1, §19.15).
+	 */
+	uint8_t f[5 * 28];
+	for (int i = 0; i < 5; i++) {
+		uint8_t *q = f + 28 * i;
+		q[0] = 0x18;
+		q[1] = (uint8_t)(10 + i); /* sequence */
+		q[2] = 0x00;              /* retire prior to */
+		q[3] = 8;                 /* CID length */
+		memset(q + 4, 0xc0 + i, 8);
+		memset(q + 12, 0xe0 + i, 16); /* stateless reset token */
+	}
+	inject_1rtt(&p, p.c, f, sizeof(f));
+	expect_closed(p.c, QB_TE_CONNECTION_ID_LIMIT_ERROR, 0x18);
+	expect_peer_told(&p, p.s, QB_TE_CONNECTION_ID_LIMIT_ERROR);
+	fini_keylog(&p);
+}
