@@ -35,8 +35,10 @@ on_ack(struct qb_conn *c, int ep, const struct qb_frame *f, uint64_t now)
 	struct qb_ack_info ai = {
 	        .ranges = pr,
 	        .nranges = (uint32_t)n,
-	        /* RFC 9002 §5.3: Initial and Handshake ACK delays are not used. */
-	        .ack_delay = ep == CONN_EP_APP
+	        /* RFC 9002 §5.3: an Initial ACK's delay may be ignored (those
+	         * ACKs are not delayed); Handshake and 1-RTT delays are used, and
+	         * recovery caps them by max_ack_delay only once confirmed. */
+	        .ack_delay = ep != CONN_EP_INITIAL
 	                             ? qb_ack_delay_decode(f->ack.delay, c->peer_ack_delay_exp)
 	                             : 0,
 	        .has_ecn = f->ack.ecn,
