@@ -495,32 +495,16 @@ static int
 h3_client_start(struct qb_http *h)
 {
 	while (h->next_start < h->nresults) {
-		size_t i = h->next_start;
-		struct qb_http_client_req *c = &h->results[i];
-		uint64_t id;
-		if (c->done) { /* cancelled before it started */
-			h->next_start++;
-			continue;
-		}
-		if (qb_conn_stream_open(h->conn, true, &id) != 0)
+		struct qb_http_req *r;
+		size_t i;
+		int o = qb_http_client_open_next(h, NGHTTP3_H3_INTERNAL_ERROR,
+		                                 NGHTTP3_H3_REQUEST_CANCELLED, &r, &i);
+		if (o == 0)
 			return 0; /* stream limit: MAX_STREAMS lets the rest go */
-		h->next_start++;
-		struct qb_http_req *r = qb_http_req_add(h, id);
-		if (r == NULL) {
-			qb_conn_stream_reset(h->conn, id, NGHTTP3_H3_INTERNAL_ERROR);
-			qb_http_client_finish(h, i, false, "%s: out of memory", c->path);
+		if (o < 0)
 			continue;
-		}
-		r->index = i;
-		r->opened = true;
-		c->started = true;
-		c->stream_id = id;
-		if (!qb_http_client_open_out(h, i)) {
-			qb_conn_stream_reset(h->conn, id, NGHTTP3_H3_REQUEST_CANCELLED);
-			qb_conn_stream_stop_sending(h->conn, id, NGHTTP3_H3_REQUEST_CANCELLED);
-			qb_http_req_drop(h, r);
-			continue;
-		}
+		struct qb_http_client_req *c = &h->results[i];
+		uint64_t id = c->stream_id;
 		/* RFC 9114 §4.3.1: the request pseudo-header fields. */
 		const nghttp3_nv nv[] = {
 		        {(uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0},

@@ -257,32 +257,15 @@ hq_client_start(struct qb_http *h)
 	char line[QB_HTTP_PATH_MAX + 8];
 
 	while (h->next_start < h->nresults) {
-		size_t i = h->next_start;
+		struct qb_http_req *r;
+		size_t i;
+		int o = qb_http_client_open_next(h, QB_HQ_ERR_INTERNAL, QB_HQ_ERR_INTERNAL, &r, &i);
+		if (o == 0)
+			return; /* stream limit: MAX_STREAMS lets the rest go */
+		if (o < 0)
+			continue;
 		struct qb_http_client_req *c = &h->results[i];
-		uint64_t id;
-		if (c->done) { /* cancelled before it started */
-			h->next_start++;
-			continue;
-		}
-		if (qb_conn_stream_open(h->conn, true, &id) != 0)
-			return; /* stream limit: MAX_STREAMS will let the rest go */
-		h->next_start++;
-		struct qb_http_req *r = qb_http_req_add(h, id);
-		if (r == NULL) {
-			qb_conn_stream_reset(h->conn, id, QB_HQ_ERR_INTERNAL);
-			qb_http_client_finish(h, i, false, "%s: out of memory", c->path);
-			continue;
-		}
-		r->index = i;
-		r->opened = true;
-		c->started = true;
-		c->stream_id = id;
-		if (!qb_http_client_open_out(h, i)) {
-			qb_conn_stream_reset(h->conn, id, QB_HQ_ERR_INTERNAL);
-			qb_conn_stream_stop_sending(h->conn, id, QB_HQ_ERR_INTERNAL);
-			qb_http_req_drop(h, r);
-			continue;
-		}
+		uint64_t id = c->stream_id;
 		int n = snprintf(line, sizeof(line), "GET %s\r\n", c->path);
 		/* A fresh stream takes a short line whole; the pool being dry is
 		 * the only way it does not, and then the request fails. */

@@ -457,3 +457,39 @@ qb_http_server_stats(const struct qb_http *h, struct qb_http_server_stats *out)
 		return;
 	*out = h->stats;
 }
+
+int
+qb_http_client_open_next(struct qb_http *h, uint64_t err_internal, uint64_t err_cancel,
+                         struct qb_http_req **out, size_t *idx)
+{
+	size_t i = h->next_start;
+	struct qb_http_client_req *c = &h->results[i];
+	uint64_t id;
+
+	if (c->done) { /* cancelled before it started */
+		h->next_start++;
+		return -1;
+	}
+	if (qb_conn_stream_open(h->conn, true, &id) != 0)
+		return 0;
+	h->next_start++;
+	struct qb_http_req *r = qb_http_req_add(h, id);
+	if (r == NULL) {
+		qb_conn_stream_reset(h->conn, id, err_internal);
+		qb_http_client_finish(h, i, false, "%s: out of memory", c->path);
+		return -1;
+	}
+	r->index = i;
+	r->opened = true;
+	c->started = true;
+	c->stream_id = id;
+	if (!qb_http_client_open_out(h, i)) {
+		qb_conn_stream_reset(h->conn, id, err_cancel);
+		qb_conn_stream_stop_sending(h->conn, id, err_cancel);
+		qb_http_req_drop(h, r);
+		return -1;
+	}
+	*out = r;
+	*idx = i;
+	return 1;
+}

@@ -101,6 +101,16 @@ int qb_http_open_file(struct qb_http *h, struct qb_http_req *r, const char *path
 bool qb_http_client_open_out(struct qb_http *h, size_t i);
 void qb_http_client_finish(struct qb_http *h, size_t i, bool ok, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/*
+ * Client: opens a bidirectional stream for the next queued request
+ * (h->next_start), binds a request record and the output file to it.
+ * Returns 1 with *out and *idx set; 0 when the peer's stream limit stops
+ * us (MAX_STREAMS lets the rest go later); -1 when that request was skipped
+ * or failed (already finished with its reason; the caller goes on). err_internal /
+ * err_cancel are the protocol's codes for the resets.
+ */
+int qb_http_client_open_next(struct qb_http *h, uint64_t err_internal, uint64_t err_cancel,
+                             struct qb_http_req **out, size_t *idx);
 /* Writes body bytes to result i's file; false (and the request failed) on error. */
 bool qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len);
 
