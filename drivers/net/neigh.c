@@ -249,6 +249,12 @@ nd_input(struct qb_neigh_table *tbl, const struct qb_port_addrs *pa, struct rte_
 		*drop = QB_DROP_BAD_ND;
 		return QB_NEIGH_CONSUMED;
 	}
+	/* RFC 4291 §2.7: a multicast source is invalid; answering it would send a
+	 * solicited advertisement to a group (§7.1.2 forbids that). */
+	if (ip->src_addr[0] == 0xff) {
+		*drop = QB_DROP_BAD_ND;
+		return QB_NEIGH_CONSUMED;
+	}
 	memcpy(target.v6, icmp + 8, 16);
 	src_unspec = is_unspec(ip->src_addr);
 	dst_mcast = ip->dst_addr[0] == 0xff;

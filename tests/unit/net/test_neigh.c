@@ -250,6 +250,11 @@ Test(neigh, invalid_neighbour_solicitations)
 	fix_icmp6(f);
 	cr_assert_eq(input(&us, &tbl, f, sizeof(ns_in), &drop), QB_NEIGH_CONSUMED);
 	cr_assert_eq(drop, QB_DROP_BAD_ND);
+	memcpy(f, ns_in, sizeof(ns_in));
+	f[22] = 0xff; /* multicast source (RFC 4291 §2.7); found by fuzz_net_rx */
+	fix_icmp6(f);
+	cr_assert_eq(input(&us, &tbl, f, sizeof(ns_in), &drop), QB_NEIGH_CONSUMED);
+	cr_assert_eq(drop, QB_DROP_BAD_ND);
 	/* Valid, but for another target: consumed silently. */
 	memcpy(f, ns_in, sizeof(ns_in));
 	f[77] = 9;
