@@ -201,8 +201,8 @@ a_init(struct a_pair *p, uint64_t seed, unsigned int extra_certs)
 	p->ctx_c = a_ctx(QB_TLS_CLIENT, p->keylog, NULL, NULL);
 	p->ctx_s = a_ctx(QB_TLS_SERVER, p->keylog, p->chain ? p->cert : NULL,
 	                 p->chain ? p->key : NULL);
-	cr_assert_eq(qb_stream_pools_init(&p->pool_c, 4096, 8192, 4096), 0);
-	cr_assert_eq(qb_stream_pools_init(&p->pool_s, 4096, 8192, 4096), 0);
+	cr_assert_eq(qb_stream_pools_init(&p->pool_c, 4096, 512, 256), 0);
+	cr_assert_eq(qb_stream_pools_init(&p->pool_s, 4096, 512, 256), 0);
 	p->cfg_c = (struct qb_conn_config){
 	        .tls = p->ctx_c, .pools = &p->pool_c, .server_name = "localhost", .seed = seed};
 	p->cfg_s = (struct qb_conn_config){.tls = p->ctx_s, .pools = &p->pool_s, .seed = seed + 1};

