@@ -242,9 +242,9 @@ struct qb_path_addrs {
  * The path a received datagram came by. Direct: the UDP source. Relayed
  * (dg->relayed, a forward header addressed to us): the peer is the header's
  * source endpoint (its outer address when the source is relayed), the relay
- * is the relay the source names (a relayed source), else the datagram's UDP
- * source (the relay that sent it on to us). 0, or QB_ERR_ARG when the
- * header's family is not the datagram's.
+ * the datagram's UDP source (the relay that sent it on to us, whatever relay
+ * the header names). 0, or QB_ERR_ARG when the header's family is not the
+ * datagram's.
  */
 int qb_path_addrs_from_rx(const struct qb_rx_dgram *dg, struct qb_path_addrs *out);
 

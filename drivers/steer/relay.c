@@ -50,14 +50,16 @@ qb_path_addrs_from_rx(const struct qb_rx_dgram *dg, struct qb_path_addrs *out)
 	if (src->relayed) {
 		qb_fwd_to_ipaddr(dg->fwd.ipv6, &src->outer, &out->peer);
 		out->peer_port = src->outer.port;
-		qb_fwd_to_ipaddr(dg->fwd.ipv6, &src->addr, &out->relay);
-		out->relay_port = src->addr.port;
 	} else {
 		qb_fwd_to_ipaddr(dg->fwd.ipv6, &src->addr, &out->peer);
 		out->peer_port = src->addr.port;
-		out->relay = dg->info.src;
-		out->relay_port = dg->info.sport;
 	}
+	/* Back the way it came: the relay that sent it to us, not the one the
+	 * header names (which anybody may write), so that what we answer,
+	 * within the anti-amplification limit (RFC 9000 §8.1), goes to an
+	 * address we heard from. */
+	out->relay = dg->info.src;
+	out->relay_port = dg->info.sport;
 	return 0;
 }
 

@@ -386,6 +386,15 @@ Test(steer_relay, relayed_path_from_direct_source)
 	cr_assert_eq(qb_path_fwd_hdr(&q, &pa.addrs[0].addr, PORT, &o), QB_ERR_ARG);
 	struct qb_ipaddr v6 = ip_of("2001:db8::1");
 	cr_assert_eq(qb_path_fwd_hdr(&p, &v6, PORT, &o), QB_ERR_ARG);
+	/* A relayed source naming another relay than the one it came from:
+	 * the peer is its outer endpoint, the next hop the actual sender. */
+	h.src.relayed = true;
+	fwd_addr(&h.src.addr, "192.0.2.66", 3478);
+	fwd_addr(&h.src.outer, "203.0.113.5", 5001);
+	rx_dgram(&dg, "192.0.2.9", 3478, "198.18.0.1", PORT, &h);
+	cr_assert_eq(qb_path_addrs_from_rx(&dg, &q), 0);
+	cr_assert(q.relayed && qb_ipaddr_equal(&q.peer, &peer) && q.peer_port == 5001);
+	cr_assert(qb_ipaddr_equal(&q.relay, &relay) && q.relay_port == 3478);
 	/* An IPv6 header inside an IPv4 datagram is refused. */
 	h.ipv6 = true;
 	rx_dgram(&dg, "192.0.2.9", 3478, "198.18.0.1", PORT, &h);
