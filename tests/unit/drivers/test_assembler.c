@@ -7,8 +7,9 @@
  * Initial keys (from the client's original DCID) or the key log's secrets.
  *   - a client's first datagram: >= 1200 bytes, padded inside its Initial;
  *   - Initial and Handshake coalesced in that order in a server datagram
- *     padded to 1200 (RFC 9000 §12.2, §14.1);
- *   - a 1-RTT burst of equal datagrams ended by a shorter one (GSO rule);
+ *     padded to 1200 (RFC 9000 §12.2, §14.1), and the client's answer;
+ *   - a 1-RTT burst of equal datagrams ended by a shorter one (GSO rule),
+ *     also with the stream's chunk boundaries anywhere in a datagram;
  *   - the 3x amplification limit at its exact boundary (RFC 9000 §8.1);
  *   - forward headers before real QUIC packets on relayed IPv4/IPv6 paths.
  */
@@ -159,7 +160,7 @@ check_fwd(const struct a_dgram *d, bool v6)
 
 /* ---- the client's first datagram ------------------------------------------------- */
 
-/* The client's first Initial, opened; returns its DCID length (its ODCID is saved). */
+/* The client's first Initial, read by hand and opened; its DCID (the ODCID) is saved. */
 static void
 check_client_initial(struct a_pair *p, const struct a_dgram *d, struct a_keys *k)
 {
