@@ -548,15 +548,11 @@ Test(assembler, one_rtt_burst_is_equal_datagrams_then_a_shorter_last)
  * chunk boundary falls in a datagram. The scan moves the boundaries across
  * one datagram's span, 8 bytes at a time, by sending `pre` bytes first.
  *
- * KNOWN BUG (reported; engine/conn/conn_tx.c, write_data and TX_MIN_ROOM):
- * when a STREAM frame ends at a chunk boundary with 24 bytes or less of room
- * left in the packet, no further frame is written and the 1-RTT packet is
- * not padded, so the datagram comes out 1..24 bytes short of the burst's
- * size although data is queued; by the GSO rule qb_burst_tx then ends the
- * burst there (why 0). Nothing is lost (the next burst goes on), but bursts
- * are cut short. The scan then skips, naming the first case; every other
- * check still runs. Once the packet is filled (another frame, or PADDING
- * while data remains), the scan passes: make the skip an assertion.
+ * A STREAM frame ending at a chunk boundary with 24 bytes or less of room
+ * left used to leave the 1-RTT packet short (no further frame, no padding):
+ * the datagram came out 1..24 bytes short of the burst's size while data was
+ * queued, and by the GSO rule the burst ended there (7 of 150 alignments).
+ * conn_tx.c now pads such a packet; this scan guards that.
  */
 Test(assembler, one_rtt_burst_stays_full_across_chunk_boundaries)
 {
@@ -611,11 +607,6 @@ Test(assembler, one_rtt_burst_stays_full_across_chunk_boundaries)
 		if (n < 8 && next < sizeof(data)) {
 			/* Not the congestion window or the pacer: the burst was cut. */
 			cr_assert_eq(b.why, 0, "pre %zu: why %#x", pre, b.why);
-			/* The known bug, and only it: the short datagram's data
-			 * stops at a chunk boundary, at most 24 bytes short. */
-			cr_assert_eq(next % 4096, 0, "pre %zu: cut at offset %lu", pre,
-			             (unsigned long)next);
-			cr_assert_geq(a_quic_len(&b.d[n - 1]), 1200 - 24);
 			if (early++ == 0) {
 				first_pre = pre;
 				first_n = n;
@@ -627,11 +618,10 @@ Test(assembler, one_rtt_burst_stays_full_across_chunk_boundaries)
 		a_fini(&p);
 	}
 	cr_assert_eq(trials, 150);
-	if (early > 0)
-		cr_skip("KNOWN BUG (conn_tx.c TX_MIN_ROOM, see the comment): %u of %u bursts "
-		        "ended early with data queued; first: pre %zu, burst of %u ends with a "
-		        "%zu-byte datagram whose stream data ends at offset %lu (a chunk boundary)",
-		        early, trials, first_pre, first_n, first_len, (unsigned long)first_end);
+	cr_assert_eq(early, 0,
+	             "%u of %u bursts ended early with data queued; first: pre %zu, burst of %u "
+	             "ends with a %zu-byte datagram whose stream data ends at offset %lu",
+	             early, trials, first_pre, first_n, first_len, (unsigned long)first_end);
 }
 
 /* ---- the 3x amplification limit ----------------------------------------------------- */
