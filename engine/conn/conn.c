@@ -77,10 +77,6 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	c->peer_ack_delay_exp = 3;
 	c->idle_timeout_ns = c->cfg.idle_timeout_ms * 1000000ull;
 	c->pacing_next = QB_TIME_NONE;
-	for (int ep = 0; ep < CONN_NEP; ep++) {
-		c->rxk[ep] = &c->rx_key[ep];
-		c->txk[ep] = &c->tx_key[ep];
-	}
 	if (conn_cid_init(c) != 0)
 		goto fail;
 
@@ -149,7 +145,8 @@ qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now)
 	conn_cid_new(c, c->odcid, c->odcid_len);
 	memcpy(c->tp_odcid, c->odcid, c->odcid_len);
 	c->tp_odcid_len = c->odcid_len;
-	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[0], c->rxk[0]) != 0 ||
+	if (qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->txk[0],
+	                               &c->rxk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
 		return NULL;
@@ -185,7 +182,8 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 		c->tp_odcid_len = h.dcid_len;
 	}
 	if (conn_cid_set_peer(c, h.scid, h.scid_len) != 0 ||
-	    qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->rxk[0], c->txk[0]) != 0 ||
+	    qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->rxk[0],
+	                               &c->txk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
 		return NULL;
@@ -202,11 +200,10 @@ qb_conn_free(struct qb_conn *c)
 		return;
 	if (CONN_QLOG(c))
 		qb_qlog_flush(c->cfg.qlog);
-	for (int i = 0; i <= CONN_NEP; i++) {
-		qb_crypto_key_clear(&c->rx_key[i]);
-		qb_crypto_key_clear(&c->tx_key[i]);
-	}
+	qb_crypto_key_free(c->rx_next);
 	for (int ep = 0; ep < CONN_NEP; ep++) {
+		qb_crypto_key_free(c->rxk[ep]);
+		qb_crypto_key_free(c->txk[ep]);
 		if (c->cfg.pools != NULL)
 			qb_crypto_stream_free(&c->cs[ep], c->cfg.pools);
 		free(c->sent_store[ep]);

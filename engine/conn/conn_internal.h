@@ -102,12 +102,13 @@ struct qb_conn {
 	struct qb_tp peer_tp;
 
 	/* Per epoch: keys, received packets, crypto stream, next pn. */
-	/* Keys in use per epoch; the 1-RTT ones point at one of two slots per
-	 * direction (the key phases, RFC 9001 §6): slot CONN_NEP is the other. */
-	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP];
-	struct qb_crypto_key rx_key[CONN_NEP + 1], tx_key[CONN_NEP + 1];
+	/* Keys in use per epoch (NULL: none), each allocated with just the
+	 * state its backend uses (qb_crypto_key_new) and freed as soon as it is
+	 * discarded (RFC 9001 §4.9) or replaced by a key update (§6): an idle
+	 * confirmed connection holds two. rx_next is the next key phase's
+	 * 1-RTT receive key once derived, kept until that phase starts (§6.3). */
+	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP], *rx_next;
 	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
-	bool rx_next_ready;         /* the other rx slot holds the next phase's key */
 	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
 	bool discarded[CONN_NEP];
