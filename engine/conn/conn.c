@@ -86,12 +86,9 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 			goto fail;
 		qb_crypto_stream_init(&c->cs[ep]);
 	}
-	uint32_t caps[CONN_NEP] = {CONN_HS_SENT_CAP, CONN_HS_SENT_CAP, c->cfg.max_sent_packets};
-	for (int ep = 0; ep < CONN_NEP; ep++) {
-		c->sent_store[ep] = calloc(caps[ep], sizeof(struct qb_sent_pkt));
-		if (c->sent_store[ep] == NULL)
-			goto fail;
-	}
+	uint32_t caps[CONN_NEP];
+	if (conn_mem_init(c, caps) != 0)
+		goto fail;
 	struct qb_recovery_cb cb = conn_recovery_cb_tmpl;
 	cb.ctx = c;
 	struct qb_recovery_config rcfg = {.is_server = is_server, .max_ack_delay = 0};
@@ -102,12 +99,6 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 		goto fail;
 	qb_pacer_init(&c->pacer, QB_MIN_INITIAL_DGRAM, 0, now);
 	qb_recovery_set_path(&c->rec, &c->rtt, &c->cc);
-
-	c->frec_cap = c->cfg.max_sent_packets * 4 + 2 * CONN_HS_SENT_CAP * 4;
-	c->frec = calloc(c->frec_cap, sizeof(*c->frec));
-	if (c->frec == NULL)
-		goto fail;
-	conn_frec_init(c);
 
 	struct qb_streams_config scfg = {
 	        .is_server = is_server,

@@ -29,6 +29,8 @@
 
 #define CONN_RX_RANGES      64    /* received ranges kept per space */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
+#define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
+#define CONN_FREC_START     64    /* frame records at first: one packet's and more */
 #define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
 #define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
 #define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
@@ -119,7 +121,8 @@ struct qb_conn {
 
 	/* Recovery, congestion, pacing (one path). */
 	struct qb_recovery rec;
-	struct qb_sent_pkt *sent_store[CONN_NEP];
+	struct qb_sent_pkt *sent_store[CONN_NEP]; /* NULL once discarded (conn_mem.c) */
+	struct qb_sent_pkt sent_parked;           /* the discarded spaces' empty ring */
 	struct qb_rtt rtt;
 	struct qb_cc cc;
 	struct qb_pacer pacer;
@@ -173,6 +176,13 @@ int conn_tls_on_crypto(struct qb_conn *c, int ep, uint64_t offset, const uint8_t
 void conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now);
 void conn_confirm(struct qb_conn *c, uint64_t now);
 int conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap);
+
+/* conn_mem.c: sent rings and frame records sized to use. */
+int conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP]);
+/* Before a packet of space ep: a free sent record, a packet's frame records. */
+void conn_mem_reserve(struct qb_conn *c, int ep);
+/* After qb_recovery_discard_space(): free the space's ring. */
+void conn_mem_discard(struct qb_conn *c, int ep);
 
 /* conn_rec.c */
 void conn_frec_init(struct qb_conn *c);

@@ -257,6 +257,7 @@ conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now)
 	qb_crypto_key_free(c->txk[ep]);
 	c->rxk[ep] = c->txk[ep] = NULL;
 	qb_recovery_discard_space(&c->rec, (enum qb_pn_space)ep, now);
+	conn_mem_discard(c, ep);
 	qb_crypto_stream_free(&c->cs[ep], c->cfg.pools);
 	qb_crypto_stream_init(&c->cs[ep]);
 	c->rx[ep].ack_pending = false;

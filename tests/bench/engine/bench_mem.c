@@ -225,8 +225,11 @@ parts_of(const struct qb_conn *c, struct parts *pt)
 		        qb_crypto_key_present(c->rxk[ep]) + qb_crypto_key_present(c->txk[ep]);
 		pt->keys +=
 		        qb_crypto_key_footprint(c->rxk[ep]) + qb_crypto_key_footprint(c->txk[ep]);
-		pt->sent[ep] +=
-		        ((uint64_t)c->rec.space[ep].sent.mask + 1) * sizeof(struct qb_sent_pkt);
+		/* A discarded space's ring is freed (its one parked record is
+		 * inside struct qb_conn). */
+		if (c->sent_store[ep] != NULL)
+			pt->sent[ep] += ((uint64_t)c->rec.space[ep].sent.mask + 1) *
+			                sizeof(struct qb_sent_pkt);
 	}
 	pt->frec += (uint64_t)c->frec_cap * sizeof(*c->frec);
 	pt->cid += sizeof(c->lcid) + sizeof(c->pcid);
