@@ -82,7 +82,9 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 
 	for (int ep = 0; ep < CONN_NEP; ep++) {
 		uint64_t mad = ep == CONN_EP_APP ? c->cfg.max_ack_delay_ms * 1000000ull : 0;
-		if (qb_rx_init(&c->rx[ep], c->rx_ranges[ep], CONN_RX_RANGES, mad, 3) != 0)
+		bool app = ep == CONN_EP_APP;
+		if (qb_rx_init(&c->rx[ep], app ? c->rx_ranges : c->rx_ranges_hs[ep],
+		               app ? CONN_RX_RANGES : CONN_RX_RANGES_HS, mad, 3) != 0)
 			goto fail;
 		qb_crypto_stream_init(&c->cs[ep]);
 	}

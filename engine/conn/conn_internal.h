@@ -27,7 +27,8 @@
 #define CONN_EP_APP       2
 #define CONN_NEP          3
 
-#define CONN_RX_RANGES      64    /* received ranges kept per space */
+#define CONN_RX_RANGES      64    /* received ranges kept, 1-RTT */
+#define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
 #define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
 #define CONN_FREC_START     64    /* frame records at first: one packet's and more */
@@ -115,7 +116,8 @@ struct qb_conn {
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
 	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
-	struct qb_pn_range rx_ranges[CONN_NEP][CONN_RX_RANGES];
+	struct qb_pn_range rx_ranges_hs[2][CONN_RX_RANGES_HS]; /* Initial, Handshake */
+	struct qb_pn_range rx_ranges[CONN_RX_RANGES];          /* 1-RTT */
 	uint64_t next_pn[CONN_NEP];
 	struct qb_crypto_stream cs[CONN_NEP];
 

@@ -233,7 +233,7 @@ parts_of(const struct qb_conn *c, struct parts *pt)
 	}
 	pt->frec += (uint64_t)c->frec_cap * sizeof(*c->frec);
 	pt->cid += sizeof(c->lcid) + sizeof(c->pcid);
-	pt->ranges += sizeof(c->rx_ranges);
+	pt->ranges += sizeof(c->rx_ranges) + sizeof(c->rx_ranges_hs);
 	pt->tls_live += c->tls != NULL && !qb_tls_released(c->tls);
 }
 
