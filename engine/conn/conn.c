@@ -202,6 +202,7 @@ qb_conn_free(struct qb_conn *c)
 		free(c->sent_store[ep]);
 	}
 	qb_tls_free(c->tls);
+	free(c->token);
 	qb_streams_destroy(c->streams);
 	free(c->frec);
 	free(c);

@@ -93,8 +93,8 @@ struct qb_conn {
 	 * (odcid changes on a Retry, this does not). */
 	uint8_t tp_odcid[QB_MAX_CID_LEN];
 	uint8_t tp_odcid_len;
-	bool retried;                  /* client: a Retry was taken; server: started after one */
-	uint8_t token[CONN_TOKEN_MAX]; /* client: the Retry token for our Initials */
+	bool retried;   /* client: a Retry was taken; server: started after one */
+	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
 	uint16_t token_len;
 
 	/* Handshake. */

@@ -5,6 +5,7 @@
  * (RFC 9000 §12.4, §19). A peer violation closes the connection with the
  * code of RFC 9000 §20.1.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn/conn_internal.h"
@@ -305,6 +306,11 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	}
 	if (CONN_QLOG(c))
 		qb_qlog_conn_rx_special(c, h, now);
+	/* At most one Retry is taken: its token is allocated once (most
+	 * connections never see one, so none holds room for it). */
+	c->token = malloc(h->token_len > 0 ? h->token_len : 1);
+	if (c->token == NULL)
+		return violation(c, QB_TE_INTERNAL_ERROR, 0, "Retry token", now);
 	c->retried = true;
 	memcpy(c->token, h->token, h->token_len);
 	c->token_len = (uint16_t)h->token_len;
