@@ -303,6 +303,9 @@ run(size_t n, bool quiet)
 
 	if (quiet)
 		return;
+	if (h1 == h0)
+		printf("  warning: mallinfo2() saw no allocation (a sanitizer's allocator?): "
+		       "run the release build\n");
 	double N = (double)n, srv = (double)(h2 - h3) / N;
 	double known =
 	        (double)(pt.conn + pt.keys + pt.frec + pt.sent[0] + pt.sent[1] + pt.sent[2]) / N +
