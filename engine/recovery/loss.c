@@ -356,8 +356,8 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 	struct qb_recovery_space *sp;
 	struct qb_sent_ring *r;
 	uint64_t largest, acked_bytes = 0, newest_sent = 0, largest_new = QB_PN_NONE;
-	uint64_t largest_new_time = 0;
-	bool any_new = false, eliciting = false, sampled = false;
+	uint64_t largest_new_time = 0, recovery_bytes = 0;
+	bool any_new = false, eliciting = false, sampled = false, in_recovery;
 	uint32_t k;
 	int rc;
 
@@ -400,8 +400,11 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 			any_new = true;
 			if (p->flags & QB_SENT_ACK_ELICITING)
 				eliciting = true;
-			if (p->flags & QB_SENT_IN_FLIGHT)
+			if (p->flags & QB_SENT_IN_FLIGHT) {
 				acked_bytes += p->size;
+				if (rec->cc != NULL && qb_cc_in_recovery(rec->cc, p->time_sent))
+					recovery_bytes += p->size;
+			}
 			if (p->time_sent > newest_sent)
 				newest_sent = p->time_sent;
 			if (largest_new == QB_PN_NONE || p->pn > largest_new) {
@@ -440,12 +443,17 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 	}
 
 	rec->persistent_congestion = false;
+	in_recovery = rec->cc != NULL && rec->cc->has_recovery_start;
 	detect_and_remove_lost(rec, space, now);
+	/* Appendix B.8 ended the period: every packet may grow the window. */
+	if (in_recovery && !rec->cc->has_recovery_start)
+		recovery_bytes = 0;
 
 	if (rec->cc != NULL) {
 		struct qb_cc_ack ca = {
 		        .acked_bytes = acked_bytes,
 		        .newest_time_sent = newest_sent,
+		        .recovery_bytes = recovery_bytes,
 		        .smoothed_rtt = rec->rtt != NULL ? rec->rtt->smoothed : 0,
 		        .min_rtt = rec->rtt != NULL ? rec->rtt->min : 0,
 		        .latest_rtt = sampled ? rec->rtt->latest : 0,
