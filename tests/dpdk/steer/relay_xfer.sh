@@ -102,6 +102,7 @@ for p in $SPID $RPID; do
 done
 grep -A6 -- '--- summary' "$WORK/client.out"
 grep -A6 -- '--- summary' "$WORK/relay.out"
+grep -A7 -- "--- summary" "$WORK/server.out"
 
 # Every QUIC datagram both ends received came through the relay.
 relayed_in() { # FILE -> "IN OTHER"
