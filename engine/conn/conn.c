@@ -77,6 +77,12 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	c->peer_ack_delay_exp = 3;
 	c->idle_timeout_ns = c->cfg.idle_timeout_ms * 1000000ull;
 	c->pacing_next = QB_TIME_NONE;
+	for (unsigned i = 0; i < QB_CONN_MAX_PATHS; i++)
+		c->path[i].challenge_timer = QB_TIME_NONE;
+	/* A multi-path server learns its paths from the datagrams. */
+	c->path[0].known = !(is_server && c->cfg.multipath_handshake);
+	/* One path: it is the handshake path. Several: the first answered. */
+	c->hs_path = c->cfg.multipath_handshake ? -1 : 0;
 	for (int ep = 0; ep < CONN_NEP; ep++) {
 		c->rxk[ep] = &c->rx_key[ep];
 		c->txk[ep] = &c->tx_key[ep];
@@ -296,11 +302,11 @@ qb_conn_deadline(struct qb_conn *c)
 		return c->close_end;
 	uint64_t d = min64(qb_recovery_timer(&c->rec), idle_deadline(c));
 	/* An ACK the 3x limit holds back waits for a datagram, not for a time. */
-	bool amp = c->is_server && !c->path_validated &&
-	           c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes;
+	bool amp = conn_path_amp_blocked(c, conn_primary(c), QB_MIN_INITIAL_DGRAM);
 	for (int ep = 0; ep < CONN_NEP && !amp; ep++)
 		if (!c->discarded[ep] && qb_crypto_key_present(c->txk[ep]))
 			d = min64(d, qb_rx_ack_deadline(&c->rx[ep]));
+	d = min64(d, conn_path_deadline(c));
 	return min64(d, c->pacing_next);
 }
 
@@ -326,9 +332,12 @@ conn_on_timeout(struct qb_conn *c, uint64_t now)
 		c->pacing_next = QB_TIME_NONE;
 	if (qb_recovery_timer(&c->rec) <= now) {
 		enum qb_ld_event ev = qb_recovery_on_timeout(&c->rec, now);
-		if (ev == QB_LD_PTO || ev == QB_LD_ANTI_DEADLOCK)
+		if (ev == QB_LD_PTO || ev == QB_LD_ANTI_DEADLOCK) {
 			c->st.pto_count++;
+			conn_path_on_pto(c);
+		}
 	}
+	conn_path_on_timeout(c, now);
 }
 
 void

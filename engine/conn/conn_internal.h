@@ -34,6 +34,7 @@
 #define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
 #define CONN_REASON_MAX     64
 #define CONN_TOKEN_MAX      512 /* longest Retry token taken */
+#define CONN_CHALLENGE_MAX  3   /* PATH_CHALLENGEs per validation before it fails */
 
 /* What a sent packet carried, for retransmission by frame (RFC 9002 §6). */
 enum conn_frec_kind {
@@ -66,6 +67,28 @@ struct conn_acked_run {
 	bool live;
 	bool fin;
 	uint64_t id, lo, hi;
+};
+
+/*
+ * One path (a pair of addresses the engine names by an id). Path validation
+ * and the anti-amplification limit are per path (RFC 9000 §8, §9); packet
+ * numbers, RTT and congestion control are per connection.
+ */
+struct conn_path {
+	bool known;               /* added (client) or a datagram came on it (server) */
+	bool validated;           /* §8: the peer proved it gets our datagrams here */
+	bool failed;              /* validation timed out (§8.2.4) */
+	bool initial_sent;        /* client, handshake path unknown: sent its Initial copy */
+	bool has_dcid;            /* not the handshake path: dcid_seq is claimed */
+	bool challenge_pending;   /* a new PATH_CHALLENGE to send */
+	bool response_pending;    /* a PATH_RESPONSE to send (§8.2.2) */
+	uint8_t challenges;       /* PATH_CHALLENGEs sent in this validation */
+	uint64_t dcid_seq;        /* the peer CID used here (§9.5) */
+	uint64_t challenge_timer; /* resend or give up; QB_TIME_NONE: none */
+	uint8_t challenge[CONN_CHALLENGE_MAX][QB_PATH_DATA_LEN];
+	uint8_t response[QB_PATH_DATA_LEN];
+	uint64_t rx_bytes, tx_bytes; /* amplification credit (§8.1) */
+	uint64_t dgrams_sent, dgrams_recv, challenges_sent;
 };
 
 struct qb_conn {
@@ -131,11 +154,12 @@ struct qb_conn {
 	uint32_t frec_cap, frec_free, frec_used;
 	struct conn_acked_run acked_run; /* live only inside qb_recovery_on_ack_received() */
 
-	/* The path. */
-	uint64_t path_rx_bytes, path_tx_bytes;
-	bool path_validated;
-	bool path_response_pending;
-	uint8_t path_response[QB_PATH_DATA_LEN];
+	/* Paths: hs_path is the handshake path (-1 until the first Initial is
+	 * processed when the multi-path handshake is on), rx_path the path of
+	 * the datagram being processed. */
+	struct conn_path path[QB_CONN_MAX_PATHS];
+	int8_t hs_path;
+	uint8_t rx_path;
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
@@ -182,8 +206,32 @@ void conn_acked_flush(struct qb_conn *c);
 extern const struct qb_recovery_cb conn_recovery_cb_tmpl;
 
 /* conn_rx.c */
-/* conn_rx.c */
 int conn_key_update_tx(struct qb_conn *c);
+
+/* conn_path.c */
+/* The handshake path, or 0 before it is known (what closing uses). */
+static inline unsigned
+conn_primary(const struct qb_conn *c)
+{
+	return c->hs_path >= 0 ? (unsigned)c->hs_path : 0;
+}
+struct conn_path *conn_path_rx(struct qb_conn *c, uint32_t id);
+void conn_path_set_hs(struct qb_conn *c, uint64_t now);
+void conn_path_on_challenge(struct qb_conn *c, const uint8_t *data);
+void conn_path_on_response(struct qb_conn *c, const uint8_t *data);
+void conn_path_on_1rtt(struct qb_conn *c);
+void conn_path_on_pto(struct qb_conn *c);
+const uint8_t *conn_path_dcid(struct qb_conn *c, unsigned id, size_t *len);
+enum conn_tx_mode {
+	CONN_TX_NONE = 0,  /* nothing may go on the path */
+	CONN_TX_PROBE = 1, /* PATH_CHALLENGE / PATH_RESPONSE only (validation) */
+	CONN_TX_FULL = 2,  /* everything due */
+};
+int conn_path_mode(struct qb_conn *c, unsigned id, uint32_t *why);
+const uint8_t *conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now);
+bool conn_path_amp_blocked(const struct qb_conn *c, unsigned id, uint64_t min);
+uint64_t conn_path_deadline(const struct qb_conn *c);
+void conn_path_on_timeout(struct qb_conn *c, uint64_t now);
 
 /* conn_tx.c */
 

@@ -102,8 +102,10 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	switch (t) {
 	case QB_FT_PADDING:
 	case QB_FT_PING:
-	case QB_FT_NEW_TOKEN:     /* no resumption: ignored */
-	case QB_FT_PATH_RESPONSE: /* we send no challenges: ignored (§8.2.2 MAY) */
+	case QB_FT_NEW_TOKEN: /* no resumption: ignored */
+		return 0;
+	case QB_FT_PATH_RESPONSE:
+		conn_path_on_response(c, f->path.data);
 		return 0;
 	case QB_FT_ACK:
 	case QB_FT_ACK_ECN:
@@ -151,8 +153,7 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	case QB_FT_RETIRE_CONNECTION_ID:
 		return on_retire_cid(c, h, f, now);
 	case QB_FT_PATH_CHALLENGE:
-		memcpy(c->path_response, f->path.data, QB_PATH_DATA_LEN);
-		c->path_response_pending = true;
+		conn_path_on_challenge(c, f->path.data);
 		return 0;
 	case QB_FT_CONNECTION_CLOSE:
 	case QB_FT_CONNECTION_CLOSE_APP:
@@ -311,6 +312,9 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	c->token_len = (uint16_t)h->token_len;
 	memcpy(c->odcid, h->scid, h->scid_len);
 	c->odcid_len = h->scid_len;
+	/* The token is bound to the address it was sent to (§8.1.2): the
+	 * handshake continues on the Retry's path only. */
+	conn_path_set_hs(c, now);
 	qb_crypto_key_clear(c->txk[CONN_EP_INITIAL]);
 	qb_crypto_key_clear(c->rxk[CONN_EP_INITIAL]);
 	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[CONN_EP_INITIAL],
@@ -408,13 +412,19 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	if (!c->is_server && ep == CONN_EP_INITIAL && !c->pcid_set &&
 	    conn_cid_set_peer(c, h->scid, h->scid_len) != 0)
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "bad server SCID", now);
+	/* The first Initial processed places the handshake (BRIEF §2). */
+	if (ep == CONN_EP_INITIAL)
+		conn_path_set_hs(c, now);
 	if (c->is_server && ep == CONN_EP_HANDSHAKE) {
-		/* RFC 9000 §8.1: a Handshake packet validates the client's address;
+		/* RFC 9000 §8.1: a Handshake packet validates the client's address
+		 * (of the handshake path: our Initials went only there);
 		 * RFC 9001 §4.9.1: Initial keys go. */
-		c->path_validated = true;
+		c->path[conn_primary(c)].validated = true;
 		qb_recovery_set_amplification_limited(&c->rec, false, now);
 		conn_discard_epoch(c, CONN_EP_INITIAL, now);
 	}
+	if (ep == CONN_EP_APP)
+		conn_path_on_1rtt(c);
 
 	const uint8_t *p = pkt + ch.pn_offset + ch.pn_len, *end = p + ch.payload_len;
 	bool eliciting = false;
@@ -456,13 +466,16 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 {
 	struct qb_pkt_hdr h[CONN_MAX_PKTS_DGRAM];
 
-	if (path_id != 0)
+	struct conn_path *path = conn_path_rx(c, path_id);
+	if (path == NULL)
 		return QB_ERR_ARG;
 	if (c->state == QB_CONN_CLOSED)
 		return QB_ERR_STATE;
 	c->st.dgrams_recv++;
 	c->st.bytes_recv += len;
-	c->path_rx_bytes += len;
+	path->rx_bytes += len;
+	path->dgrams_recv++;
+	c->rx_path = (uint8_t)path_id;
 	if (c->state == QB_CONN_DRAINING)
 		return 0;
 	if (c->state == QB_CONN_CLOSING) {
@@ -493,11 +506,11 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 		conn_enter_draining(c, now);
 		return 0;
 	}
-	if (!c->is_server || c->path_validated)
+	if (!c->is_server || c->hs_path < 0 || c->path[c->hs_path].validated)
 		return 0;
 	/* More credit may unblock a server held by the 3x limit. */
 	qb_recovery_set_amplification_limited(
-	        &c->rec, c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes, now);
+	        &c->rec, conn_path_amp_blocked(c, (unsigned)c->hs_path, QB_MIN_INITIAL_DGRAM), now);
 	return 0;
 }
 
