@@ -14,8 +14,10 @@
  * packet's low bits, a relayed pair of 26 bytes) before QUIC packets whose
  * short headers have the spin bit 0. Then 50 MB move byte-exact, both
  * connections' paths are recorded as relayed (the peer's own endpoint and
- * the relay), every datagram they received came through the relay, and at
- * the end every mbuf is back in its pool.
+ * the relay), every datagram they received came through the relay. Then a
+ * second client connection comes directly to the same relaying listener:
+ * served as plain QUIC on a direct path. At the end every mbuf is back in
+ * its pool.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -81,6 +83,7 @@ static struct {
 	uint64_t spin_set;
 	uint64_t bad_fwd;
 	uint64_t not_udp;
+	bool direct_ok; /* frames between client and server are expected, not inspected */
 } sw;
 
 static inline uint8_t
@@ -196,7 +199,8 @@ switch_frames(void)
 				continue;
 			}
 			sw.frames[i][to]++;
-			inspect(ms[k]);
+			if (!sw.direct_ok || i == P_RLY || to == P_RLY)
+				inspect(ms[k]);
 			if (rte_ring_sp_enqueue(nodes[to].rx, ms[k]) != 0)
 				rte_pktmbuf_free(ms[k]);
 			moved++;
@@ -466,6 +470,48 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 		now = qb_engine_now_ns();
 		qb_engine_poll(&cli, now);
 		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+		qb_engine_poll(&srv, now);
+		switch_frames();
+	}
+	cr_assert_eq(srv.n_conns + cli.n_conns, 0, "both ends closed");
+	cr_assert_eq(sw.frames[P_CLI][P_SRV] + sw.frames[P_SRV][P_CLI], 0);
+	cr_assert_eq(sw.not_udp + sw.bad_fwd + sw.spin_set, 0);
+
+	/* The same listeners, configured for relaying, still serve a client
+	 * that comes directly: its datagrams are QUIC (BRIEF §2), its path is
+	 * recorded as direct and its answers carry no forward header. */
+	uint64_t s_relayed = srv.st.relayed_in, c_relayed = cli.st.relayed_in;
+	sw.direct_ok = true;
+	ec = qb_engine_connect(&cli, &nodes[P_SRV].ip, SRV_PORT, &nodes[P_SRV].pa.mac, 12, now);
+	cr_assert_not_null(ec);
+	cr_assert_not(ec->addrs.relayed);
+	for (t0 = now; now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
+		switch_frames();
+		qb_engine_poll(&srv, now);
+		switch_frames();
+		if (qb_conn_handshake_complete(ec->conn) && srv.n_conns == 1 &&
+		    qb_conn_handshake_complete(srv.conns[0].conn))
+			break;
+	}
+	cr_assert(qb_conn_handshake_complete(ec->conn), "direct handshake");
+	sec = srv.n_conns == 1 ? &srv.conns[0] : NULL;
+	cr_assert(sec != NULL && sec->conn != NULL);
+	cr_assert_not(sec->addrs.relayed);
+	cr_assert(qb_ipaddr_equal(&sec->addrs.peer, &nodes[P_CLI].ip));
+	cr_assert_eq(sec->addrs.peer_port, CLI_PORT);
+	cr_assert_eq(qb_burst_headroom(&sec->path), 14 + 20 + 8);
+	cr_assert_gt(sw.frames[P_CLI][P_SRV], 0);
+	cr_assert_gt(sw.frames[P_SRV][P_CLI], 0);
+	cr_assert_eq(srv.st.relayed_in, s_relayed);
+	cr_assert_eq(cli.st.relayed_in, c_relayed);
+	cr_assert_eq(cli.st.other_path + srv.st.other_path, 0);
+	cr_assert_eq(qb_conn_close(ec->conn, 0, "done", now), 0);
+	qb_engine_conn_wake(ec);
+	for (t0 = now; (srv.n_conns || cli.n_conns) && now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
 		qb_engine_poll(&srv, now);
 		switch_frames();
 	}

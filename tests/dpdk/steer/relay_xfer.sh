@@ -18,7 +18,9 @@
 # deadline; client and server received their QUIC datagrams through the
 # relay and from no other path; the relay relayed at least as many
 # datagrams as the file needs; no relay drops; every pool full at exit.
-# usage: relay_xfer.sh QBURST   env: MB (50)
+# With FAMILY 6, the same over IPv6 (2001:db8:8::/64; the relay's MAC by
+# Neighbor Discovery; 74-byte forward headers).
+# usage: relay_xfer.sh QBURST [4|6]   env: MB (50)
 . "$(dirname "$0")/../app/lib.sh"
 
 need_netns
@@ -27,10 +29,14 @@ NC=qbx-c-$TAG
 NR=qbx-r-$TAG
 NS=qbx-s-$TAG
 NW=qbx-w-$TAG
-CLI=198.18.8.3
-RLY=198.18.8.2
-SRV=198.18.8.1
 PORT=4433
+if [ "${CASE:-4}" = 6 ]; then
+	CLI=2001:db8:8::3 RLY=2001:db8:8::2 SRV=2001:db8:8::1 PFX=64
+	RLY_EP="[$RLY]:$PORT" URL="https://[$SRV]:$PORT/bulk"
+else
+	CLI=198.18.8.3 RLY=198.18.8.2 SRV=198.18.8.1 PFX=24
+	RLY_EP="$RLY:$PORT" URL="https://$SRV:$PORT/bulk"
+fi
 
 for ns in "$NC" "$NR" "$NS" "$NW"; do new_netns "$ns"; done
 ip -n "$NW" link add br0 type bridge || fail "bridge"
@@ -65,15 +71,15 @@ eal() { # NAME LCORES [VDEV ARGS]
 }
 
 # shellcheck disable=SC2046
-ip netns exec "$NS" timeout -s KILL 120 "$QB" $(eal s --lcores=0@1,1@1,2@0) \
-	--vdev=net_af_packet0,iface=$VS,qpairs=2 -- --mode=server --ip=$SRV/24 --listen=$PORT \
+ip netns exec "$NS" timeout -s KILL 150 "$QB" $(eal s --lcores=0@1,1@1,2@0) \
+	--vdev=net_af_packet0,iface=$VS,qpairs=2 -- --mode=server --ip=$SRV/$PFX --listen=$PORT \
 	--accept-relayed --www="$WORK/www" --stats-period=0 --stats-json="$WORK/server.json" \
 	>"$WORK/server.out" 2>"$WORK/server.err" &
 SPID=$!
 CLEANUPS+=("kill -KILL $SPID")
 # shellcheck disable=SC2046
-ip netns exec "$NR" timeout -s KILL 120 "$QB" $(eal r -l0) --vdev=net_af_packet0,iface=$VR \
-	-- --mode=relay --ip=$RLY/24 --listen=$PORT --neigh=$CLI,"$mac_c" --neigh=$SRV,"$mac_s" \
+ip netns exec "$NR" timeout -s KILL 150 "$QB" $(eal r -l0) --vdev=net_af_packet0,iface=$VR \
+	-- --mode=relay --ip=$RLY/$PFX --listen=$PORT --neigh=$CLI,"$mac_c" --neigh=$SRV,"$mac_s" \
 	--stats-period=0 --stats-json="$WORK/relay.json" >"$WORK/relay.out" 2>"$WORK/relay.err" &
 RPID=$!
 CLEANUPS+=("kill -KILL $RPID")
@@ -84,15 +90,15 @@ kill -0 $RPID 2>/dev/null || fail "qburst relay did not start"
 rc=0
 start=$(date +%s.%N)
 # shellcheck disable=SC2046
-ip netns exec "$NC" timeout -s KILL 90 "$QB" $(eal c -l0) --vdev=net_af_packet0,iface=$VC \
-	-- --mode=client --ip=$CLI/24 --relay=$RLY:$PORT --downloads="$WORK/dl" --duration=60 \
-	--stats-period=0 --stats-json="$WORK/client.json" "https://$SRV:$PORT/bulk" \
+ip netns exec "$NC" timeout -s KILL 120 "$QB" $(eal c -l0) --vdev=net_af_packet0,iface=$VC \
+	-- --mode=client --ip=$CLI/$PFX --relay=$RLY_EP --downloads="$WORK/dl" --duration=90 \
+	--stats-period=0 --stats-json="$WORK/client.json" "$URL" \
 	>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 end=$(date +%s.%N)
 [ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
 [ -f "$WORK/dl/bulk" ] || fail "the file was not downloaded"
 [ "$(sha256sum <"$WORK/dl/bulk" | cut -c1-64)" = "$SUM" ] || fail "the file differs (sha256)"
-echo "relay-xfer: $MB MB byte-exact through the relay in $(echo "$end - $start" | bc) s (client process)"
+echo "relay-xfer (IPv${CASE:-4}): $MB MB byte-exact through the relay in $(echo "$end - $start" | bc) s (client process)"
 
 for p in $SPID $RPID; do kill -INT "$p" 2>/dev/null; done
 for p in $SPID $RPID; do
@@ -102,6 +108,7 @@ for p in $SPID $RPID; do
 done
 grep -A6 -- '--- summary' "$WORK/client.out"
 grep -A6 -- '--- summary' "$WORK/relay.out"
+grep -A7 -- "--- summary" "$WORK/server.out"
 
 # Every QUIC datagram both ends received came through the relay.
 relayed_in() { # FILE -> "IN OTHER"
@@ -111,7 +118,8 @@ read -r c_in c_other <<<"$(relayed_in "$WORK/client.out")"
 read -r s_in s_other <<<"$(relayed_in "$WORK/server.out")"
 echo "client: $c_in datagrams in through the relay, $c_other from another path"
 echo "server: $s_in datagrams in through the relay, $s_other from another path"
-# The file needs at least MB * 1e6 / 1452 datagrams to the client.
+# The file needs at least MB * 1e6 / 1452 datagrams to the client (at most
+# 1452 bytes of UDP payload each, headers included).
 need=$((MB * 1000000 / 1452))
 [ "${c_in:-0}" -ge "$need" ] || fail "client: ${c_in:-none} relayed datagrams in, expected >= $need"
 [ "${s_in:-0}" -gt 0 ] || fail "server: no datagram came through the relay"
@@ -129,4 +137,4 @@ assert s["connections"] == 1 and s["handshakes"] == 1, s
 print("client quic:", c)
 PY
 for f in client relay server; do check_pools "$WORK/$f.err"; done
-echo "PASS: relay-xfer"
+echo "PASS: relay-xfer (IPv${CASE:-4})"
