@@ -295,6 +295,39 @@ int qb_pkt_enc_short_stream(struct qb_pkt_enc *e, const uint8_t *dcid, size_t dc
                             struct qb_pkt_layout *info);
 
 /*
+ * A path's 1-RTT short header, prepared once (RFC 9000 §17.3.1): the first
+ * byte (spin and key-phase bits; the pn length is added per packet) and the
+ * DCID, for qb_pkt_enc_short_stream_tmpl. Rebuild it when the DCID, the spin
+ * bit or the key phase changes. Fields private.
+ */
+struct qb_pkt_short_tmpl {
+	uint8_t hdr[24]; /* first byte, DCID, zeros */
+	uint8_t dcid_len;
+};
+
+/* The smallest buffer qb_pkt_enc_short_stream_tmpl writes into (bytes). */
+#define QB_PKT_SHORT_TMPL_MIN_CAP 64
+
+/* Fills t for dcid (dcid_len <= 20 bytes, copied). 0 or QB_ERR_ARG. */
+int qb_pkt_short_tmpl_init(struct qb_pkt_short_tmpl *t, const uint8_t *dcid, size_t dcid_len,
+                           bool spin, bool key_phase);
+
+/*
+ * The build-rate fast path of qb_pkt_enc_short_stream(): the same packet at
+ * the start of buf (cap bytes, at least QB_PKT_SHORT_TMPL_MIN_CAP), with the
+ * header from t, and no encoder: the same header and STREAM frame header
+ * bytes, *taken and *info (may be NULL) as qb_pkt_enc_short_stream() on a
+ * fresh encoder over buf, and the same errors (QB_ERR_ARG, QB_ERR_NOBUF;
+ * also QB_ERR_NOBUF when cap < QB_PKT_SHORT_TMPL_MIN_CAP). Unlike it, the
+ * tag room is not zeroed (the seal writes it) and bytes of buf past the
+ * frame header may be overwritten with scratch (the data and tag go there).
+ * Returns the packet's length, tag included (info->len).
+ */
+int qb_pkt_enc_short_stream_tmpl(const struct qb_pkt_short_tmpl *t, uint8_t *buf, size_t cap,
+                                 uint64_t pn, size_t pn_len, uint64_t stream_id, uint64_t offset,
+                                 size_t len, bool fin, size_t *taken, struct qb_pkt_layout *info);
+
+/*
  * A CRYPTO frame with as much of data (len > 0 bytes at offset) as fits;
  * *taken gets the bytes carried. 0, QB_ERR_NOBUF or QB_ERR_ARG.
  */
