@@ -73,6 +73,17 @@ struct qb_aead_ops {
 	               size_t aad_len, uint8_t *out, const uint8_t *in, size_t len);
 
 	/*
+	 * Optional (NULL: seal_to, then hp_mask). seal_to(), then the
+	 * header-protection mask of the 16-byte sample at sample (read after
+	 * the seal, which may have just written it) into mask (16 bytes
+	 * written): the per-packet fast path (qb_crypto_protect_gap) in one
+	 * call. Returns 0 or QB_ERR_CRYPTO. No allocation, lock or syscall.
+	 */
+	int (*seal_to_hp)(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+	                  size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
+	                  const uint8_t *sample, uint8_t *mask);
+
+	/*
 	 * Decrypt len bytes at buf in place, the 16-byte tag following them
 	 * at buf + len. Returns 0 on success. On failure returns QB_ERR_CRYPTO
 	 * and [buf, buf + len + 16) MUST hold exactly what it held before the
