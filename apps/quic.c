@@ -347,7 +347,7 @@ client_servers(struct quic_state *st)
 	return 0;
 }
 
-/* The next hop of every server: static, --dst-mac, or ARP/ND. */
+/* The next hop of every server (or of --relay): static, --dst-mac, or ARP/ND. */
 static int
 client_resolve(struct qb_app *app, struct quic_state *st)
 {
@@ -360,7 +360,8 @@ client_resolve(struct qb_app *app, struct quic_state *st)
 			s->mac = app->opts.dst_mac;
 			continue;
 		}
-		qb_next_hop(&app->addrs, &s->ip, &hop);
+		qb_next_hop(&app->addrs, app->opts.relay.family != 0 ? &app->opts.relay : &s->ip,
+		            &hop);
 		/* The answer may land on any RX queue (RSS, af_packet fanout):
 		 * ask on each in turn, 200 ms at a time. */
 		rc = QB_ERR_STATE;
@@ -402,7 +403,9 @@ client_start(struct qb_app *app, uint64_t tsc)
 		 * addresses) but checked against the certificate with --ca. */
 		w->cf.conn.server_name = app->opts.sni != NULL ? app->opts.sni : s->name;
 		w->cf.conn.qlog = qc->qf != NULL ? qb_qlog_file_qlog(qc->qf) : NULL;
-		ec = qb_engine_connect(w, &s->ip, s->port, &s->mac, rte_rand(), now);
+		ec = qb_engine_connect_via(w, &s->ip, s->port,
+		                           app->opts.relay.family != 0 ? &app->opts.relay : NULL,
+		                           app->opts.relay_port, &s->mac, rte_rand(), now);
 		w->cf.conn.qlog = NULL;
 		if (ec == NULL) {
 			qb_qlog_file_close(qc->qf);
@@ -533,6 +536,8 @@ quic_init(struct qb_app *app, bool server)
 		        .udp_port = server ? o->listen_port
 		                           : (uint16_t)(49152 + rte_rand_max(65535 - 49152)),
 		        .hw_cksum = app->port.tx_cksum_ipv4,
+		        /* A client's answers come back forwarded through its relay. */
+		        .accept_relayed = server ? o->accept_relayed : o->relay.family != 0,
 		        .conn = {.tls = st->tls,
 		                 .cc_algo = o->cc,
 		                 .send_buffer_max = 4u << 20,
@@ -678,15 +683,31 @@ goodput(const struct quic_counters *t, double secs)
 static void
 quic_summary(struct qb_app *app, double secs)
 {
+	const struct quic_state *st = state(app);
 	struct quic_counters t;
 
-	counters_sum(state(app), &t);
+	counters_sum(st, &t);
 	printf("  QUIC connections: %" PRIu64 "  handshakes: %" PRIu64 "  streams: %" PRIu64
 	       "  bytes: %" PRIu64
 	       "\n  Goodput: %.1f Mbit/s (over %.3f s of transfer)  retransmits: %" PRIu64
 	       "  srtt: %" PRIu64 " us",
 	       t.conns, t.handshakes, t.streams, t.bytes, goodput(&t, secs) / 1e6,
 	       xfer_secs(&t, secs), t.lost, t.srtt_ns / 1000);
+	if (app->opts.relay.family != 0 || app->opts.accept_relayed) {
+		uint64_t in = 0, other = 0, hand = 0;
+
+		/* The workers have stopped: their counters are final. */
+		for (unsigned int i = 0; i < app->nb_workers; i++) {
+			if (st->w[i] == NULL)
+				continue;
+			in += st->w[i]->st.relayed_in;
+			other += st->w[i]->st.other_path;
+			hand += st->w[i]->d != NULL ? st->w[i]->d->stats.handover_in : 0;
+		}
+		printf("\n  QUIC datagrams in through a relay: %" PRIu64
+		       "  from another path: %" PRIu64 "  handed over: %" PRIu64,
+		       in, other, hand);
+	}
 }
 
 static void

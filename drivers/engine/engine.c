@@ -152,15 +152,54 @@ notify(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev, u
 		w->cf.on_event(w->cf.event_arg, w, ec, ev, now);
 }
 
+/*
+ * The headers of ec's path from local:lport to ec->addrs (its peer, or its
+ * relay on a relayed path, with the forward header) through next hop
+ * dst_mac. 0 or a negative enum qb_err.
+ */
+static int
+path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec,
+           const struct rte_ether_addr *dst_mac, uint16_t vlan_tci, const struct qb_ipaddr *local,
+           uint16_t lport)
+{
+	const struct qb_path_addrs *pa = &ec->addrs;
+	struct qb_fwd_hdr fh;
+	struct qb_udp_tmpl t;
+	int rc;
+
+	if (pa->relayed) {
+		rc = qb_path_fwd_hdr(pa, local, lport, &fh);
+		if (rc == 0)
+			rc = qb_udp_tmpl_init(&t, &w->cf.addrs->mac, dst_mac, vlan_tci, local,
+			                      lport, &pa->relay, pa->relay_port, w->cf.hw_cksum);
+	} else {
+		rc = qb_udp_tmpl_init(&t, &w->cf.addrs->mac, dst_mac, vlan_tci, local, lport,
+		                      &pa->peer, pa->peer_port, w->cf.hw_cksum);
+	}
+	if (rc != 0)
+		return rc;
+	return qb_burst_path_init(&ec->path, &t, w->cf.mtu, pa->relayed ? &fh : NULL);
+}
+
 /* Hands m's datagram to ec's connection, then frees m. */
 static void
 deliver(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *m,
         const struct qb_rx_dgram *dg)
 {
-	if (qb_conn_recv(ec->conn, 0, dg->data, dg->len, w->now) != 0)
+	struct qb_path_addrs got;
+
+	/* One path per connection here: a datagram from elsewhere (another
+	 * relay, or direct on a relayed connection) is still the peer's if it
+	 * authenticates, but the answer keeps to the recorded path. */
+	if (qb_path_addrs_from_rx(dg, &got) != 0 || !qb_path_addrs_equal(&ec->addrs, &got))
+		qb_count(&w->st.other_path, 1);
+	if (qb_conn_recv(ec->conn, 0, dg->data, dg->len, w->now) != 0) {
 		edrop(w, QB_ENGINE_DROP_CLOSED);
-	else
+	} else {
 		qb_count(&w->st.dgrams_in, 1);
+		if (dg->relayed)
+			qb_count(&w->st.relayed_in, 1);
+	}
 	ec->recv = true;
 	ec->ready = true;
 	rte_pktmbuf_free(m);
@@ -186,7 +225,6 @@ on_accept(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 	const struct qb_pkt_info *pi = &dg->info;
 	struct qb_engine_conn *ec;
 	struct qb_conn_config cfg;
-	struct qb_udp_tmpl t;
 	int idx = slot_alloc(w);
 
 	if (idx < 0) {
@@ -194,11 +232,11 @@ on_accept(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 		goto free;
 	}
 	ec = &w->conns[idx];
-	/* A relayed path would need the forward header turned around: the
-	 * relay path is not wired in here yet, so it is answered directly. */
-	if (qb_udp_tmpl_init(&t, &w->cf.addrs->mac, &eth->src_addr, pi->vlan_tci, &pi->dst,
-	                     pi->dport, &pi->src, pi->sport, w->cf.hw_cksum) != 0 ||
-	    qb_burst_path_init(&ec->path, &t, w->cf.mtu, NULL) != 0) {
+	/* Back the way it came: to the frame's sender (the peer, or the relay
+	 * that sent a forwarded datagram on), from the address it reached. */
+	if (qb_path_addrs_from_rx(dg, &ec->addrs) != 0 ||
+	    path_setup(w, ec, &eth->src_addr, pi->vlan_tci, &pi->dst, pi->dport) != 0) {
+		memset(ec, 0, sizeof(*ec));
 		edrop(w, QB_ENGINE_DROP_NO_PATH);
 		goto free;
 	}
@@ -225,32 +263,47 @@ free:
 }
 
 struct qb_engine_conn *
-qb_engine_connect(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
-                  const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now)
+qb_engine_connect_via(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
+                      const struct qb_ipaddr *relay, uint16_t relay_port,
+                      const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now)
 {
 	const struct qb_ipaddr *src = qb_port_addrs_src_for(w->cf.addrs, dst);
 	struct qb_engine_conn *ec;
 	struct qb_conn_config cfg;
-	struct qb_udp_tmpl t;
 	int idx = slot_alloc(w);
 
 	if (src == NULL || idx < 0)
 		return NULL;
+	/* The answers come back forwarded: only a relaying listener takes them. */
+	if (relay != NULL && (!w->cf.accept_relayed || relay->family != dst->family))
+		return NULL;
 	ec = &w->conns[idx];
-	if (qb_udp_tmpl_init(&t, &w->cf.addrs->mac, dst_mac, w->cf.addrs->vlan_tci, src,
-	                     w->cf.udp_port, dst, dport, w->cf.hw_cksum) != 0 ||
-	    qb_burst_path_init(&ec->path, &t, w->cf.mtu, NULL) != 0)
-		return NULL;
+	ec->addrs.peer = *dst;
+	ec->addrs.peer_port = dport;
+	if (relay != NULL) {
+		ec->addrs.relayed = true;
+		ec->addrs.relay = *relay;
+		ec->addrs.relay_port = relay_port;
+	}
 	conn_cfg(w, &cfg, seed);
-	ec->conn = qb_conn_client_new(&cfg, now);
-	if (ec->conn == NULL)
+	if (path_setup(w, ec, dst_mac, w->cf.addrs->vlan_tci, src, w->cf.udp_port) != 0 ||
+	    (ec->conn = qb_conn_client_new(&cfg, now)) == NULL) {
+		memset(ec, 0, sizeof(*ec));
 		return NULL;
+	}
 	w->n_conns++;
 	ec->ready = true;
 	qb_count(&w->st.conns_new, 1);
 	cid_sync(w, ec);
 	timer_arm(w, ec);
 	return ec;
+}
+
+struct qb_engine_conn *
+qb_engine_connect(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
+                  const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now)
+{
+	return qb_engine_connect_via(w, dst, dport, NULL, 0, dst_mac, seed, now);
 }
 
 /* ---- the turn ------------------------------------------------------------ */
@@ -403,6 +456,9 @@ qb_engine_worker_init(struct qb_engine_worker *w, const struct qb_engine_conf *c
 	                        .reset_key = cf->conn.reset_key,
 	                        .rng_seed = w->seed ^ 0x7e57ab1e,
 	                },
+	        /* Forwarded datagrams are recognised on our port only when
+	         * asked (BRIEF §2); we relay none (no neighbour table). */
+	        .relay_port = cf->accept_relayed ? cf->udp_port : 0,
 	        .addrs = cf->addrs,
 	        .hw_cksum_v4 = cf->hw_cksum,
 	        .hw_cksum_v6 = cf->hw_cksum,

@@ -25,7 +25,19 @@
  *   2. Deliver: qb_conn_recv on the UDP payload in the mbuf (in place: the
  *      connection unprotects it there), then the mbuf is freed. An accepted
  *      Initial creates a connection (qb_conn_server_new) whose path headers
- *      come from the frame's addresses, ports and source MAC. The tables
+ *      come from the frame's addresses, ports and source MAC.
+ *      Relayed paths (BRIEF §2): with accept_relayed, our port is a
+ *      listener configured for relaying; a forwarded datagram addressed to
+ *      us reaches its connection with the forward header stripped, and an
+ *      accepted one records the connection's path as relayed
+ *      (qb_path_addrs_from_rx: the peer's own endpoint from the header, the
+ *      relay as next hop). Every datagram sent on a relayed path goes to the
+ *      relay's MAC, address and port with the forward header of
+ *      qb_path_fwd_hdr prepended (qb_burst_tx), so the relay sends it on
+ *      unchanged. A client opens a relayed path with qb_engine_connect_via.
+ *      The connection core sends the spin bit as 0 on every path (RFC 9000
+ *      §17.4 lets an endpoint disable it), which BRIEF §2 asks on relayed
+ *      paths: their first byte cannot pass for a forward header's. The tables
  *      follow each connection's CIDs (qb_conn_local_cids(), re-read when a
  *      connection issued or retired one). Each connection that received
  *      something gets one QB_ENGINE_EV_RECV callback per turn, after all of
@@ -110,6 +122,9 @@ struct qb_engine_stats {
 	uint64_t conns_closed; /* connections freed */
 	uint64_t bursts;       /* qb_burst_tx calls that sent something */
 	uint64_t timeouts;     /* qb_conn_on_timeout calls from the wheel */
+	uint64_t relayed_in;   /* of dgrams_in, those that came through a relay */
+	uint64_t other_path;   /* delivered from another path than the connection's
+	                        * (still answered on its own: no migration here) */
 	uint64_t drops[QB_ENGINE_DROP__COUNT];
 } __rte_cache_aligned;
 
@@ -133,6 +148,7 @@ struct qb_engine_conf {
 	uint16_t udp_port;                 /* our UDP port (host order) */
 	uint16_t mtu;                      /* largest UDP payload we send (0: 1452) */
 	bool hw_cksum;                     /* the port has IPv4/UDP checksum offload enabled */
+	bool accept_relayed; /* udp_port is a listener configured for relaying (BRIEF §2) */
 	/* Connection template: tls (server or client context), version, cc,
 	 * windows, reset_key (the listener's stateless resets use it too; NULL:
 	 * none sent)... pools, cid_len, cid_gen, cid_gen_ctx and seed are set
@@ -164,15 +180,16 @@ struct qb_engine_conf {
 
 /* One connection of a worker and its path. */
 struct qb_engine_conn {
-	struct qb_conn *conn; /* NULL: free slot */
-	struct qb_burst_path path;
-	uint64_t deadline; /* qb_conn_deadline, cached */
-	uint32_t why;      /* QB_WHY_* of the last send that stopped */
-	bool ready;        /* try to send on the next turn */
-	bool recv;         /* datagrams delivered in this turn */
-	uint64_t cid_seq;  /* next_seq of its qb_cid_local when the table was synced */
-	size_t cid_count;  /* live CIDs then */
-	void *user;        /* the application's */
+	struct qb_conn *conn;       /* NULL: free slot */
+	struct qb_burst_path path;  /* headers of path 0, the only path */
+	struct qb_path_addrs addrs; /* where path 0 leads: the peer, direct or via a relay */
+	uint64_t deadline;          /* qb_conn_deadline, cached */
+	uint32_t why;               /* QB_WHY_* of the last send that stopped */
+	bool ready;                 /* try to send on the next turn */
+	bool recv;                  /* datagrams delivered in this turn */
+	uint64_t cid_seq;           /* next_seq of its qb_cid_local when the table was synced */
+	size_t cid_count;           /* live CIDs then */
+	void *user;                 /* the application's */
 };
 
 struct qb_engine_worker {
@@ -238,6 +255,20 @@ unsigned int qb_engine_worker_poll(struct qb_worker *wk, uint64_t tsc);
 struct qb_engine_conn *qb_engine_connect(struct qb_engine_worker *w, const struct qb_ipaddr *dst,
                                          uint16_t dport, const struct rte_ether_addr *dst_mac,
                                          uint64_t seed, uint64_t now);
+
+/*
+ * Client: as qb_engine_connect, through the relay relay:relay_port when relay
+ * is non-NULL (BRIEF §2): every datagram goes to the relay (next hop dst_mac
+ * is then the relay's) with a forward header naming dst:dport as the
+ * destination's outer endpoint, and the answers come back forwarded, so the
+ * worker must have accept_relayed. The relay must be of dst's family. NULL
+ * also when relay is given without accept_relayed.
+ */
+struct qb_engine_conn *qb_engine_connect_via(struct qb_engine_worker *w,
+                                             const struct qb_ipaddr *dst, uint16_t dport,
+                                             const struct qb_ipaddr *relay, uint16_t relay_port,
+                                             const struct rte_ether_addr *dst_mac, uint64_t seed,
+                                             uint64_t now);
 
 /*
  * Frees ec's connection at once, without a CONNECTION_CLOSE (the peer ends
