@@ -388,6 +388,16 @@ write_packet(struct tx *t, int ep, bool is_last)
 	}
 	if (ep == CONN_EP_INITIAL && (!c->is_server || eliciting))
 		t->need_pad = true;
+	/*
+	 * Data left but too little room for another frame (a STREAM frame
+	 * ended at a send-buffer chunk boundary): pad to the full size, so a
+	 * burst's datagrams stay equal and the GSO rule (BRIEF §2) does not
+	 * end it early.
+	 */
+	if (ep == CONN_EP_APP && eliciting && is_last && qb_pkt_enc_room(&t->e) > 0 &&
+	    qb_pkt_enc_room(&t->e) <= TX_MIN_ROOM &&
+	    (qb_streams_tx_status(c->streams) & QB_STREAMS_TX_DATA))
+		qb_pkt_enc_pad(&t->e, qb_pkt_enc_room(&t->e));
 	bool padded = false;
 	if (t->need_pad && is_last && qb_pkt_enc_room(&t->e) > 0) {
 		size_t before = qb_pkt_enc_len(&t->e);

@@ -325,6 +325,20 @@ a_timers(struct a_pair *p)
 		qb_conn_on_timeout(p->s, p->now);
 }
 
+/* Whether a datagram holds an Initial packet (headers only: no key needed). */
+static inline bool
+a_carries_initial(const struct a_dgram *d)
+{
+	struct qb_pkt_hdr h[4];
+	int n = qb_dgram_parse(a_quic(d), a_quic_len(d), QB_CONN_CID_LEN_DEFAULT, 0, h, 4);
+
+	cr_assert_geq(n, 1, "unparsable datagram");
+	for (int i = 0; i < n; i++)
+		if (h[i].type == QB_PKT_INITIAL)
+			return true;
+	return false;
+}
+
 /* Every burst one side has now, delivered A_DELAY later. Returns datagrams moved. */
 static inline unsigned int
 a_flush(struct a_pair *p, bool from_client)
@@ -341,8 +355,13 @@ a_flush(struct a_pair *p, bool from_client)
 
 		p->now += A_DELAY;
 		a_timers(p);
-		for (unsigned int k = 0; k < n; k++)
+		for (unsigned int k = 0; k < n; k++) {
+			/* RFC 9000 §14.1, on every client datagram of every test. */
+			if (from_client && a_carries_initial(&b.d[k]))
+				cr_assert_geq(a_quic_len(&b.d[k]), QB_MIN_INITIAL_DGRAM,
+				              "a client datagram with an Initial");
 			a_deliver(p, from_client, &b.d[k]);
+		}
 		total += n;
 		if (n == 0 || b.why != 0)
 			return total;
