@@ -4,8 +4,9 @@
 
 /*
  * The contract between engine/crypto's packet protection (qburst/crypto.h)
- * and an AEAD backend. A backend fills key->state (QB_CRYPTO_STATE_SIZE
- * bytes, 16-byte aligned) in init() and reads it in the per-packet calls.
+ * and an AEAD backend. A backend fills key->state (state_size bytes, at most
+ * QB_CRYPTO_STATE_SIZE, 16-byte aligned) in init() and reads it in the
+ * per-packet calls; it must not touch key->state beyond state_size.
  * The generic code derives keys, builds nonces (iv XOR pn), applies the
  * header-protection mask and restores headers; a backend only ciphers.
  *
@@ -24,6 +25,10 @@
 struct qb_aead_ops {
 	enum qb_crypto_backend id;
 	const char *name; /* as qb_crypto_backend_name() */
+	/* Bytes of key->state this backend uses (<= QB_CRYPTO_STATE_SIZE):
+	 * a key from qb_crypto_key_new() has only that much after its header.
+	 * 0 means all of QB_CRYPTO_STATE_SIZE. */
+	size_t state_size;
 
 	/*
 	 * Expand the AEAD key (key->key_len bytes) and the header-protection

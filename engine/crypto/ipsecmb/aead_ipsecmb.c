@@ -103,6 +103,7 @@ imb_hp_mask(const struct qb_crypto_key *key, const uint8_t *sample, uint8_t *mas
 const struct qb_aead_ops qb_aead_ipsecmb_ops = {
         .id = QB_CRYPTO_IPSECMB,
         .name = "ipsecmb",
+        .state_size = sizeof(struct qb_imb_state),
         .init = imb_init,
         .clear = imb_clear,
         .seal = imb_seal,
