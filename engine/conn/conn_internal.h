@@ -229,7 +229,7 @@ conn_primary(const struct qb_conn *c)
 	return c->hs_path >= 0 ? (unsigned)c->hs_path : 0;
 }
 struct conn_path *conn_path_rx(struct qb_conn *c, uint32_t id);
-void conn_path_set_hs(struct qb_conn *c, uint64_t now);
+void conn_path_set_hs(struct qb_conn *c);
 void conn_path_on_challenge(struct qb_conn *c, const uint8_t *data);
 void conn_path_on_response(struct qb_conn *c, const uint8_t *data);
 void conn_path_on_1rtt(struct qb_conn *c);

@@ -9,10 +9,16 @@
  * peer CID (§9.5), is validated with PATH_CHALLENGE/PATH_RESPONSE (§8.2),
  * and then carries 1-RTT packets too.
  *
+ * Until an answer places the handshake, each path's first datagram (and its
+ * first after a PTO) carries all the Initial data, so that whichever path
+ * works can become the handshake path (conn_tx.c).
+ *
  * The anti-amplification credit (§8.1) and validation are per path; packet
  * numbers, RTT and the congestion controller stay per connection: one
- * controller over all paths is the simplest correct choice (it never sends
- * more than one path could), at the cost of not adding the paths' capacities.
+ * controller over all paths is the simplest correct choice (one window
+ * bounds the bytes in flight on all paths together, so no path can be
+ * overrun by the sum of several windows), at the cost of not adding the
+ * paths' capacities. Validation probes are kept out of it (conn_tx.c).
  */
 #include <string.h>
 
@@ -61,9 +67,8 @@ conn_path_rx(struct qb_conn *c, uint32_t id)
  * (the server validates it in turn by our Handshake packet, §8.1).
  */
 void
-conn_path_set_hs(struct qb_conn *c, uint64_t now)
+conn_path_set_hs(struct qb_conn *c)
 {
-	(void)now;
 	if (c->hs_path >= 0)
 		return;
 	c->hs_path = (int8_t)c->rx_path;

@@ -319,7 +319,7 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	c->odcid_len = h->scid_len;
 	/* The token is bound to the address it was sent to (§8.1.2): the
 	 * handshake continues on the Retry's path only. */
-	conn_path_set_hs(c, now);
+	conn_path_set_hs(c);
 	qb_crypto_key_free(c->txk[CONN_EP_INITIAL]);
 	qb_crypto_key_free(c->rxk[CONN_EP_INITIAL]);
 	if (qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->txk[CONN_EP_INITIAL],
@@ -419,7 +419,7 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "bad server SCID", now);
 	/* The first Initial processed places the handshake (BRIEF §2). */
 	if (ep == CONN_EP_INITIAL)
-		conn_path_set_hs(c, now);
+		conn_path_set_hs(c);
 	if (c->is_server && ep == CONN_EP_HANDSHAKE) {
 		/* RFC 9000 §8.1: a Handshake packet validates the client's address
 		 * (of the handshake path: our Initials went only there);

@@ -476,9 +476,12 @@ send_close(struct qb_conn *c, const struct tx *path_tx, uint8_t *buf, size_t cap
 
 /*
  * A path being validated (RFC 9000 §8.2): one 1-RTT packet of PATH_RESPONSE
- * and PATH_CHALLENGE, padded to 1200 bytes or the 3x limit. Like a PTO
- * probe it is not held back by the congestion controller or the pacer
- * (a few per PTO at most), but it is in flight.
+ * and PATH_CHALLENGE, padded to 1200 bytes or the 3x limit. Its loss
+ * detection is the path's own challenge timer (RFC 9000 §9.4 allows it): it
+ * is recorded (the peer will acknowledge it) but neither in flight nor
+ * ack-eliciting for recovery, so it is not held back by the congestion
+ * controller or the pacer, and its loss on a dead path is no congestion
+ * signal for the working one. A few per PTO at most.
  */
 static int
 send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
@@ -499,7 +502,7 @@ send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
 		return 0;
 	}
 	qb_pkt_enc_pad_to(&t->e, cap < QB_MIN_INITIAL_DGRAM ? cap : QB_MIN_INITIAL_DGRAM);
-	if (finish_packet(t, CONN_EP_APP, 0, true, true, true) != 0)
+	if (finish_packet(t, CONN_EP_APP, 0, false, false, true) != 0)
 		return 0;
 	return (int)qb_pkt_enc_len(&t->e);
 }

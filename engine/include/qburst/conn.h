@@ -42,6 +42,16 @@
  * one congestion controller; the caller spreads datagrams over the paths by
  * calling qb_conn_send() on each.
  *
+ * A caller with several paths: names a path by its (local address, peer
+ * address) pair (a client's paths differ by local address, a server's by the
+ * peer's); after any datagram or timeout tries every path of the connection,
+ * starting with a different one each turn (one congestion window and pacer
+ * serve all paths: a fixed order starves the later paths); gives a path up
+ * when qb_conn_path_info() says QB_PATH_FAILED. Loss detection knows nothing
+ * of paths (RFC 9002 §6.1 thresholds over one packet number space): paths
+ * whose delays differ by more than a few packets' time see spurious losses,
+ * so the extension suits paths of equal delay (two ports of one host).
+ *
  * Memory: qb_conn_client_new()/qb_conn_server_new() allocate the connection
  * once (its sent-packet and frame-record tables are sized there); nothing is
  * allocated on the per-packet path except what BoringSSL allocates while the
