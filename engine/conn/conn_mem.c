@@ -130,6 +130,43 @@ conn_mem_discard(struct qb_conn *c, int ep)
 
 /* --- Trimming an idle connection ---------------------------------------- */
 
+/*
+ * A receiver's last ACK-only packets stay recorded until the peer
+ * acknowledges them, which it does only alongside an ack-eliciting packet
+ * of its own: an idle connection that received an upload keeps a ring and
+ * frame records full of them. They are neither in flight nor ack-eliciting,
+ * so forgetting them changes no counter and no congestion state; its only
+ * effect is that our ACK frames keep the ranges those ACKs covered (RFC
+ * 9000 §13.2.4 makes dropping them an optimisation, bounded here by the
+ * received-range array). A later ACK of a forgotten packet is old news to
+ * the recovery layer (below its oldest record). Only when every record left
+ * is such a packet; the ring is emptied the way a discarded space is.
+ */
+static void
+sent_forget_ack_only(struct qb_conn *c)
+{
+	struct qb_sent_ring *r = &c->rec.space[CONN_EP_APP].sent;
+	uint64_t seq;
+
+	if (c->sent_store[CONN_EP_APP] == NULL)
+		return;
+	for (seq = r->tail; seq < r->head; seq++) {
+		const struct qb_sent_pkt *p = &r->slots[seq & r->mask];
+		if (!(p->flags & QB_SENT_REMOVED) &&
+		    (p->flags & (QB_SENT_IN_FLIGHT | QB_SENT_ACK_ELICITING)))
+			return;
+	}
+	for (seq = r->tail; seq < r->head; seq++) {
+		struct qb_sent_pkt *p = &r->slots[seq & r->mask];
+		if (!(p->flags & QB_SENT_REMOVED)) {
+			conn_frec_free_list(c, p->frames);
+			p->frames = 0;
+			p->flags |= QB_SENT_REMOVED;
+		}
+	}
+	r->tail = r->head;
+}
+
 /* The 1-RTT ring down to the smallest power of two >= CONN_SENT_IDLE with a
  * free slot beside the records it holds; bytes released. */
 static size_t
@@ -248,6 +285,7 @@ qb_conn_trim(struct qb_conn *c, uint64_t now)
 	    c->rec.space[CONN_EP_APP].eliciting_in_flight != 0 || conn_cid_pending(c) ||
 	    c->hs_done_pending || qb_streams_tx_status(c->streams) != 0)
 		return 0;
+	sent_forget_ack_only(c);
 	freed += sent_trim(c);
 	freed += frec_trim(c);
 	freed += qb_streams_trim(c->streams);
