@@ -127,7 +127,8 @@ need=$((MB * 1000000 / 1452))
 relayed=$(sed -n 's/.*Relayed: \([0-9]*\) .*/\1/p' "$WORK/relay.out")
 [ "${relayed:-0}" -ge $((c_in + s_in)) ] ||
 	fail "relay: relayed ${relayed:-none}, fewer than the $((c_in + s_in)) datagrams delivered"
-check_json "$WORK/relay.json" relay 1 "drops['fwd_not_ours'] + drops['fwd_bad'] + drops['no_neigh'] == 0"
+check_json "$WORK/relay.json" relay 1 "drops['fwd_not_ours'] + drops['fwd_bad'] + drops['relay_no_neigh'] == 0" \
+	"drops['relay_no_headroom'] + drops['ring_full'] == 0"
 python3 - "$WORK/client.json" "$WORK/server.json" <<'PY' || fail "client/server --stats-json"
 import json, sys
 c = json.load(open(sys.argv[1]))["quic"]
