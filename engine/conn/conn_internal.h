@@ -27,8 +27,11 @@
 #define CONN_EP_APP       2
 #define CONN_NEP          3
 
-#define CONN_RX_RANGES      64    /* received ranges kept per space */
+#define CONN_RX_RANGES      64    /* received ranges kept, 1-RTT */
+#define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
+#define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
+#define CONN_FREC_START     64    /* frame records at first: one packet's and more */
 #define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
 #define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
 #define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
@@ -113,8 +116,8 @@ struct qb_conn {
 	 * (odcid changes on a Retry, this does not). */
 	uint8_t tp_odcid[QB_MAX_CID_LEN];
 	uint8_t tp_odcid_len;
-	bool retried;                  /* client: a Retry was taken; server: started after one */
-	uint8_t token[CONN_TOKEN_MAX]; /* client: the Retry token for our Initials */
+	bool retried;   /* client: a Retry was taken; server: started after one */
+	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
 	uint16_t token_len;
 
 	/* Handshake. */
@@ -125,23 +128,26 @@ struct qb_conn {
 	struct qb_tp peer_tp;
 
 	/* Per epoch: keys, received packets, crypto stream, next pn. */
-	/* Keys in use per epoch; the 1-RTT ones point at one of two slots per
-	 * direction (the key phases, RFC 9001 §6): slot CONN_NEP is the other. */
-	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP];
-	struct qb_crypto_key rx_key[CONN_NEP + 1], tx_key[CONN_NEP + 1];
+	/* Keys in use per epoch (NULL: none), each allocated with just the
+	 * state its backend uses (qb_crypto_key_new) and freed as soon as it is
+	 * discarded (RFC 9001 §4.9) or replaced by a key update (§6): an idle
+	 * confirmed connection holds two. rx_next is the next key phase's
+	 * 1-RTT receive key once derived, kept until that phase starts (§6.3). */
+	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP], *rx_next;
 	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
-	bool rx_next_ready;         /* the other rx slot holds the next phase's key */
 	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
 	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
-	struct qb_pn_range rx_ranges[CONN_NEP][CONN_RX_RANGES];
+	struct qb_pn_range rx_ranges_hs[2][CONN_RX_RANGES_HS]; /* Initial, Handshake */
+	struct qb_pn_range rx_ranges[CONN_RX_RANGES];          /* 1-RTT */
 	uint64_t next_pn[CONN_NEP];
 	struct qb_crypto_stream cs[CONN_NEP];
 
 	/* Recovery, congestion, pacing (one path). */
 	struct qb_recovery rec;
-	struct qb_sent_pkt *sent_store[CONN_NEP];
+	struct qb_sent_pkt *sent_store[CONN_NEP]; /* NULL once discarded (conn_mem.c) */
+	struct qb_sent_pkt sent_parked;           /* the discarded spaces' empty ring */
 	struct qb_rtt rtt;
 	struct qb_cc cc;
 	struct qb_pacer pacer;
@@ -196,6 +202,13 @@ int conn_tls_on_crypto(struct qb_conn *c, int ep, uint64_t offset, const uint8_t
 void conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now);
 void conn_confirm(struct qb_conn *c, uint64_t now);
 int conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap);
+
+/* conn_mem.c: sent rings and frame records sized to use. */
+int conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP]);
+/* Before a packet of space ep: a free sent record, a packet's frame records. */
+void conn_mem_reserve(struct qb_conn *c, int ep);
+/* After qb_recovery_discard_space(): free the space's ring. */
+void conn_mem_discard(struct qb_conn *c, int ep);
 
 /* conn_rec.c */
 void conn_frec_init(struct qb_conn *c);

@@ -5,6 +5,7 @@
  * (RFC 9000 §12.4, §19). A peer violation closes the connection with the
  * code of RFC 9000 §20.1.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn/conn_internal.h"
@@ -180,26 +181,20 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	}
 }
 
-/* The other 1-RTT key slot of a direction (RFC 9001 §6: two key phases). */
-static struct qb_crypto_key *
-other_slot(struct qb_crypto_key *slots_app, struct qb_crypto_key *slot_extra,
-           const struct qb_crypto_key *cur)
-{
-	return cur == slots_app ? slot_extra : slots_app;
-}
-
-/* Our send keys move to the next phase (we start an update, or answer one). */
+/*
+ * Our send keys move to the next phase (we start an update, or answer one):
+ * the next key is derived now from the current secret (RFC 9001 §6.1) and
+ * the old one freed at once, as nothing is sent with it again (§6.5).
+ */
 int
 conn_key_update_tx(struct qb_conn *c)
 {
-	struct qb_crypto_key *next =
-	        other_slot(&c->tx_key[CONN_EP_APP], &c->tx_key[CONN_NEP], c->txk[CONN_EP_APP]);
+	struct qb_crypto_key *next;
+	int rc = qb_crypto_key_new_update(&next, c->txk[CONN_EP_APP]);
 
-	qb_crypto_key_clear(next);
-	int rc = qb_crypto_key_update(next, c->txk[CONN_EP_APP]);
 	if (rc != 0)
 		return rc;
-	qb_crypto_key_clear(c->txk[CONN_EP_APP]);
+	qb_crypto_key_free(c->txk[CONN_EP_APP]);
 	c->txk[CONN_EP_APP] = next;
 	c->tx_phase ^= 1;
 	c->tx_phase_first_pn = c->next_pn[CONN_EP_APP];
@@ -211,8 +206,17 @@ conn_key_update_tx(struct qb_conn *c)
  * Removes packet protection. A 1-RTT packet of the other key phase is the
  * peer's key update (RFC 9001 §6.2-6.3): it opens with the next key, which
  * then becomes current, and our send keys follow. Old-phase packets that
- * arrive after an update are dropped (the slot holds the next key): their
- * frames come back as losses.
+ * arrive after an update are dropped (they are tried with the next phase's
+ * key): their frames come back as losses.
+ *
+ * The next phase's receive key is derived on the first packet that claims
+ * it, not ahead: an idle connection then holds two keys, not three. RFC
+ * 9001 §6.3 allows this ("MAY generate new keys as part of packet
+ * processing") and notes its cost: the derivation (one HKDF-Expand-Label and
+ * the backend's key expansion, a few microseconds) is a timing signal that
+ * may tell an observer that a packet's Key Phase bit changed. Once derived
+ * the key is kept (c->rx_next) even when that packet fails to open, so that
+ * forged key-phase bits cannot make us derive it again and again (§6.3).
  */
 static int
 open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
@@ -228,22 +232,18 @@ open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
 	uint8_t phase = qb_pkt_key_phase(ch->first_byte) ? 1 : 0;
 	if (phase == c->rx_phase)
 		return qb_crypto_unprotect_payload(c->rxk[ep], pkt, ch);
-	struct qb_crypto_key *next =
-	        other_slot(&c->rx_key[CONN_EP_APP], &c->rx_key[CONN_NEP], c->rxk[ep]);
-	if (!c->rx_next_ready) {
-		qb_crypto_key_clear(next);
-		if (qb_crypto_key_update(next, c->rxk[ep]) != 0) {
-			qb_crypto_unprotect_restore(pkt, ch);
-			return QB_ERR_CRYPTO;
-		}
-		c->rx_next_ready = true;
+	if (c->rx_next == NULL && qb_crypto_key_new_update(&c->rx_next, c->rxk[ep]) != 0) {
+		qb_crypto_unprotect_restore(pkt, ch);
+		return QB_ERR_CRYPTO;
 	}
-	rc = qb_crypto_unprotect_payload(next, pkt, ch);
+	rc = qb_crypto_unprotect_payload(c->rx_next, pkt, ch);
 	if (rc != 0)
 		return rc;
-	c->rxk[ep] = next;
+	/* The old phase's key is not used again: freed now. */
+	qb_crypto_key_free(c->rxk[ep]);
+	c->rxk[ep] = c->rx_next;
+	c->rx_next = NULL;
 	c->rx_phase = phase;
-	c->rx_next_ready = false;
 	if (c->tx_phase != phase && conn_key_update_tx(c) != 0)
 		return QB_ERR_CRYPTO;
 	return 0;
@@ -307,6 +307,11 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	}
 	if (CONN_QLOG(c))
 		qb_qlog_conn_rx_special(c, h, now);
+	/* At most one Retry is taken: its token is allocated once (most
+	 * connections never see one, so none holds room for it). */
+	c->token = malloc(h->token_len > 0 ? h->token_len : 1);
+	if (c->token == NULL)
+		return violation(c, QB_TE_INTERNAL_ERROR, 0, "Retry token", now);
 	c->retried = true;
 	memcpy(c->token, h->token, h->token_len);
 	c->token_len = (uint16_t)h->token_len;
@@ -315,10 +320,10 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	/* The token is bound to the address it was sent to (§8.1.2): the
 	 * handshake continues on the Retry's path only. */
 	conn_path_set_hs(c, now);
-	qb_crypto_key_clear(c->txk[CONN_EP_INITIAL]);
-	qb_crypto_key_clear(c->rxk[CONN_EP_INITIAL]);
-	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[CONN_EP_INITIAL],
-	                           c->rxk[CONN_EP_INITIAL]) != 0)
+	qb_crypto_key_free(c->txk[CONN_EP_INITIAL]);
+	qb_crypto_key_free(c->rxk[CONN_EP_INITIAL]);
+	if (qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->txk[CONN_EP_INITIAL],
+	                               &c->rxk[CONN_EP_INITIAL]) != 0)
 		return violation(c, QB_TE_INTERNAL_ERROR, 0, "Initial keys", now);
 	qb_recovery_on_retry(&c->rec, now);
 	qb_cc_init(&c->cc, c->cfg.cc_algo, QB_MIN_INITIAL_DGRAM, now);

@@ -368,6 +368,7 @@ write_packet(struct tx *t, int ep, bool is_last)
 	unsigned nrec = 0;
 	bool probe = qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
 
+	conn_mem_reserve(c, ep);
 	if (begin_packet(t, ep) != 0)
 		return false;
 	if (c->rx[ep].ack_pending)
@@ -568,6 +569,8 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		bool probe = false;
 		for (int ep = 0; ep < CONN_NEP; ep++)
 			probe |= qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
+		if (!c->discarded[CONN_EP_APP])
+			conn_mem_reserve(c, CONN_EP_APP);
 		bool cc_ok = qb_cc_can_send(&c->cc) && qb_recovery_can_send(&c->rec, QB_PN_APP);
 		t.eliciting_ok = cc_ok;
 		if (cc_ok && !probe) {
