@@ -74,9 +74,10 @@ struct conn_acked_run {
 };
 
 /*
- * One path (a pair of addresses the engine names by an id). Path validation
- * and the anti-amplification limit are per path (RFC 9000 §8, §9); packet
- * numbers, RTT and congestion control are per connection.
+ * One path (a pair of addresses the engine names by an id). Path validation,
+ * the anti-amplification limit (RFC 9000 §8, §9) and, for paths other than
+ * the handshake path, the RTT estimate (loss detection per path, recovery.h)
+ * are per path; packet numbers and congestion control are per connection.
  */
 struct conn_path {
 	bool known;               /* added (client) or a datagram came on it (server) */
@@ -93,6 +94,7 @@ struct conn_path {
 	uint8_t response[QB_PATH_DATA_LEN];
 	uint64_t rx_bytes, tx_bytes; /* amplification credit (§8.1) */
 	uint64_t dgrams_sent, dgrams_recv, challenges_sent;
+	struct qb_rtt rtt; /* not the handshake path (which uses c->rtt): its RTT */
 };
 
 struct qb_conn {

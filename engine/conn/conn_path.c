@@ -14,15 +14,33 @@
  * works can become the handshake path (conn_tx.c).
  *
  * The anti-amplification credit (§8.1) and validation are per path; packet
- * numbers, RTT and the congestion controller stay per connection: one
+ * numbers and the congestion controller stay per connection: one
  * controller over all paths is the simplest correct choice (one window
  * bounds the bytes in flight on all paths together, so no path can be
  * overrun by the sum of several windows), at the cost of not adding the
  * paths' capacities. Validation probes are kept out of it (conn_tx.c).
+ *
+ * Loss detection is per path (qburst/recovery.h): every sent packet records
+ * its path, and once the handshake path is known each other path gets an
+ * RTT estimator of its own (the handshake path keeps the connection's, which
+ * the pacer, stats and qlog read), so that a slower path's packets are not
+ * declared lost when a faster path's later packets are acknowledged. Before
+ * that, the client's Initial copies on every path share the connection's
+ * estimator.
  */
 #include <string.h>
 
 #include "conn/conn_internal.h"
+
+_Static_assert(QB_CONN_MAX_PATHS <= QB_RECOVERY_MAX_PATHS, "recovery tracks every path");
+
+/* Path id (not the handshake path) starts an RTT estimate of its own. */
+static void
+path_rtt_start(struct qb_conn *c, unsigned id)
+{
+	qb_rtt_init(&c->path[id].rtt, 0); /* a new path: kInitialRtt (RFC 9000 §9.4) */
+	qb_recovery_set_path_rtt(&c->rec, (uint8_t)id, &c->path[id].rtt);
+}
 
 int
 qb_conn_path_add(struct qb_conn *c, uint32_t *path_id)
@@ -57,6 +75,8 @@ conn_path_rx(struct qb_conn *c, uint32_t id)
 		memset(p, 0, sizeof(*p));
 		p->known = true;
 		p->challenge_timer = QB_TIME_NONE;
+		if (c->hs_path >= 0)
+			path_rtt_start(c, id);
 	}
 	return p;
 }
@@ -74,6 +94,11 @@ conn_path_set_hs(struct qb_conn *c)
 	c->hs_path = (int8_t)c->rx_path;
 	if (!c->is_server)
 		c->path[c->rx_path].validated = true;
+	if (!c->cfg.multipath_handshake)
+		return;
+	for (unsigned i = 0; i < QB_CONN_MAX_PATHS; i++)
+		if ((int)i != c->hs_path)
+			path_rtt_start(c, i);
 }
 
 /* A PATH_CHALLENGE: answered on the path it came on (§8.2.2). */

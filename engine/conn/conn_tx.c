@@ -341,6 +341,7 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 	        .frames = head,
 	        .ack_eliciting = eliciting,
 	        .in_flight = eliciting || padded,
+	        .path = (uint8_t)t->path_id, /* loss detection is per path */
 	};
 	if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, t->now) != 0)
 		conn_frec_free_list(c, head); /* an ACK-only packet the ring had no room for */

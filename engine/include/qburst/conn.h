@@ -298,8 +298,9 @@ int qb_conn_path_info(const struct qb_conn *c, uint32_t path_id, struct qb_conn_
 
 /*
  * Connection IDs: our first one (sequence 0, the SCID of our long headers),
- * the peer's in use (NULL with *len 0 when none is left), and every CID we
- * issued (for the engine's demultiplexing table; see qburst/cid.h).
+ * the peer's in use on the handshake path (NULL with *len 0 when none is
+ * left; other paths use CIDs of their own), and every CID we issued (for
+ * the engine's demultiplexing table; see qburst/cid.h).
  */
 const uint8_t *qb_conn_scid(const struct qb_conn *c, size_t *len);
 const uint8_t *qb_conn_dcid(const struct qb_conn *c, size_t *len);
