@@ -238,10 +238,9 @@ static uint64_t
 peer_initial_tx_max(const struct qb_streams *m, uint64_t id)
 {
 	if (id_dir(id) == QB_DIR_UNI)
-		return m->peer.max_stream_data_uni;
+		return m->peer.uni;
 	/* The peer's "local" limit covers streams the peer opened (RFC 9000 §18.2). */
-	return id_is_local(m, id) ? m->peer.max_stream_data_bidi_remote
-	                          : m->peer.max_stream_data_bidi_local;
+	return id_is_local(m, id) ? m->peer.bidi_remote : m->peer.bidi_local;
 }
 
 static struct qb_stream *
@@ -285,7 +284,9 @@ qb_streams_set_peer_params(struct qb_streams *m, const struct qb_stream_params *
 		*terr = QB_TE_TRANSPORT_PARAMETER_ERROR;
 		return QB_ERR_PROTO;
 	}
-	m->peer = *peer;
+	m->peer.bidi_local = peer->max_stream_data_bidi_local;
+	m->peer.bidi_remote = peer->max_stream_data_bidi_remote;
+	m->peer.uni = peer->max_stream_data_uni;
 	if (peer->max_data > m->tx.max)
 		m->tx.max = peer->max_data;
 	if (peer->max_streams_bidi > m->local_limit[QB_DIR_BIDI])

@@ -224,8 +224,8 @@ struct qb_cid_peer_entry {
 };
 
 struct qb_cid_retire {
-	uint8_t state; /* enum qb_cid_frame_state; ACKED slots are history */
-	uint64_t seq;
+	uint64_t seq : 62;  /* sequence numbers are below 2^62 (RFC 9000 §19.15) */
+	uint64_t state : 2; /* enum qb_cid_frame_state; ACKED slots are history */
 };
 
 struct qb_cid_peer {
