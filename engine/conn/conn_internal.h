@@ -30,14 +30,15 @@
 /* Received ranges kept, 1-RTT: as many as an ACK frame carries (TX_ACK_RANGES
  * in conn_tx.c); older ones only raise the duplicate floor (qb_rx_space). */
 #define CONN_RX_RANGES      32
-#define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
-#define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
-#define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
-#define CONN_SENT_IDLE      2     /* 1-RTT sent records left by qb_conn_trim() */
-#define CONN_FREC_START     64    /* frame records at first: one packet's and more */
-#define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
-#define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
-#define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
+#define CONN_RX_RANGES_HS   8             /* Initial, Handshake: a handful of packets each */
+#define CONN_HS_SENT_CAP    256           /* Initial/Handshake sent records per space */
+#define CONN_SENT_START     16            /* sent records per space at first (conn_mem.c) */
+#define CONN_SENT_IDLE      2             /* 1-RTT sent records left by qb_conn_trim() */
+#define CONN_TRIM_IDLE_NS   1000000000ull /* quiet this long (or 3 PTOs): trim */
+#define CONN_FREC_START     64            /* frame records at first: one packet's and more */
+#define CONN_MAX_PKTS_DGRAM 8             /* coalesced packets walked per datagram */
+#define CONN_CRYPTO_RX_MAX  65536         /* out-of-order CRYPTO bytes buffered per epoch */
+#define CONN_FREC_PER_PKT   48            /* frame records per packet at most */
 #define CONN_REASON_MAX     64
 #define CONN_TOKEN_MAX      512 /* longest Retry token taken */
 #define CONN_CHALLENGE_MAX  3   /* PATH_CHALLENGEs per validation before it fails */
@@ -167,6 +168,7 @@ struct qb_conn {
 	struct conn_frec *frec;
 	uint32_t frec_cap, frec_free, frec_used;
 	struct conn_acked_run acked_run; /* live only inside qb_recovery_on_ack_received() */
+	uint64_t trimmed_at; /* last_activity when the idle trim last ran (conn_mem.c) */
 
 	/* Paths: hs_path is the handshake path (-1 until the first Initial is
 	 * processed when the multi-path handshake is on), rx_path the path of
@@ -217,6 +219,10 @@ int conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP]);
 void conn_mem_reserve(struct qb_conn *c, int ep);
 /* After qb_recovery_discard_space(): free the space's ring. */
 void conn_mem_discard(struct qb_conn *c, int ep);
+/* The connection trims itself once per quiet period: when (QB_TIME_NONE:
+ * not due), and the timeout handler. */
+uint64_t conn_mem_trim_deadline(struct qb_conn *c);
+void conn_mem_on_timeout(struct qb_conn *c, uint64_t now);
 
 /* conn_rec.c */
 void conn_frec_init(struct qb_conn *c);
