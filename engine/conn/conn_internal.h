@@ -122,9 +122,9 @@ struct qb_conn {
 	 * (odcid changes on a Retry, this does not). */
 	uint8_t tp_odcid[QB_MAX_CID_LEN];
 	uint8_t tp_odcid_len;
-	bool retried;   /* client: a Retry was taken; server: started after one */
-	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
+	bool retried; /* client: a Retry was taken; server: started after one */
 	uint16_t token_len;
+	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
 
 	/* Handshake. */
 	struct qb_tls *tls;
@@ -141,9 +141,9 @@ struct qb_conn {
 	 * 1-RTT receive key once derived, kept until that phase starts (§6.3). */
 	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP], *rx_next;
 	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
+	bool discarded[CONN_NEP];
 	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
-	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
 	/* Initial and Handshake ranges: one allocation, freed once both
 	 * spaces are discarded (conn_mem_discard()). */
@@ -160,7 +160,6 @@ struct qb_conn {
 	struct qb_rtt rtt;
 	struct qb_cc cc;
 	struct qb_pacer pacer;
-	uint8_t peer_ack_delay_exp;
 
 	struct qb_streams *streams;
 
@@ -176,14 +175,16 @@ struct qb_conn {
 	struct conn_path path[QB_CONN_MAX_PATHS];
 	int8_t hs_path;
 	uint8_t rx_path;
+	/* Byte-sized fields of other concerns, here to fill the padding. */
+	uint8_t peer_ack_delay_exp;
+	bool eliciting_since_rx;
+	bool close_pending; /* CONNECTION_CLOSE to (re)send */
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
 	uint64_t idle_timeout_ns; /* 0: none */
 	uint64_t last_activity;
-	bool eliciting_since_rx;
 	uint64_t close_end;            /* end of closing/draining */
-	bool close_pending;            /* CONNECTION_CLOSE to (re)send */
 	uint32_t close_rx, close_next; /* rate limit of resends in closing */
 	struct qb_conn_close_info close;
 	uint64_t pacing_next; /* the pacer's next time when it held data back */
