@@ -14,9 +14,12 @@
  * frame record pointer taken while building one stays valid.
  *
  * qb_conn_trim() gives back what a transfer grew once the connection is
- * quiet: the 1-RTT ring shrinks to a few records and the frame records are
- * packed into a table just large enough for those still held (none, mostly:
- * the table is freed). The next packet regrows them from there.
+ * quiet (the connection runs it from its own deadline a quiet second after
+ * its last activity): the trailing ACK-only records are forgotten, the
+ * 1-RTT ring shrinks to a couple of records (parked when empty), the frame
+ * records are packed into a table just large enough for those still held
+ * (none, mostly: the table is freed) and the stream table shrinks. The next
+ * packet that needs them regrows them from there.
  */
 #include <stdlib.h>
 #include <string.h>

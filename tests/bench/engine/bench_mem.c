@@ -4,17 +4,23 @@
  * server connections are made in process, in pairs, each pair handed its
  * datagrams directly (as bench_bulk does, no DPDK, no link); each pair runs
  * its handshake until both sides have it confirmed and then until nothing
- * is left to send and no timer but the idle timeout is armed (every ACK
+ * is left to send and no timer is due within half a second (every ACK
  * delivered, Initial and Handshake keys discarded, the TLS object
- * released). Then the pairs are left idle, all at once, and measured.
+ * released). Then the pairs are left idle, all at once, and measured
+ * ("idle 0.5 s"); then each connection's next deadline, its own memory
+ * trim a quiet second after its last activity (qburst/conn.h
+ * qb_conn_trim()), is run as a driver following qb_conn_deadline() would,
+ * a send attempt after it, and they are measured again ("idle 1 s+").
  *
  * The heap is read with mallinfo2() (bytes in use in the arenas plus
- * mmap'ed chunks, malloc's chunk headers included) at four points: before,
- * once every pair is idle, after freeing every client, after freeing every
- * server. What freeing the servers gives back, divided by N, is the heap one
- * idle server connection holds; the clients likewise. What is still in use
- * at the end (the TLS contexts' session caches, BoringSSL's per-thread
- * state) was not held by the connections.
+ * mmap'ed chunks, malloc's chunk headers included) at six points: before,
+ * once every pair is idle, after the clients' and the servers' trims,
+ * after freeing every client, after freeing every server. What freeing the
+ * servers gives back, divided by N, is the heap one idle (trimmed) server
+ * connection holds; before its trim it held that plus what the trim gave
+ * back. The clients likewise. What is still in use at the end (the TLS
+ * contexts' session caches, BoringSSL's per-thread state) was not held by
+ * the connections.
  *
  * The heap figure is broken down by component from the connections' own
  * state (conn/conn_internal.h: this bench reads the connection's private
