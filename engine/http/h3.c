@@ -33,6 +33,8 @@
 #include "http_internal.h"
 
 #define QB_H3_BODY_BUF 32768
+/* Bytes of a mapped file per DATA frame: nghttp3 asks again as the stream drains. */
+#define QB_H3_MAP_STEP 65536u
 #define QB_H3_RETRY_NS 1000000ull /* retry of a blocked stream without event */
 #define QB_H3_VECS     16
 
@@ -184,6 +186,22 @@ cb_read_body(nghttp3_conn *c, int64_t id, nghttp3_vec *vec, size_t veccnt, uint3
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 		return 0;
 	}
+	if (r->map != NULL) {
+		/* Mapped: nghttp3 may hold any part of it until the stream ends. */
+		uint64_t left = r->size - r->off;
+		size_t n = left < QB_H3_MAP_STEP ? (size_t)left : QB_H3_MAP_STEP;
+		vec[0].base = (uint8_t *)r->map + r->off;
+		vec[0].len = n;
+		r->off += n;
+		h->stats.bytes += n;
+		if (r->off == r->size) {
+			*pflags |= NGHTTP3_DATA_FLAG_EOF;
+			close(r->fd);
+			r->fd = -1;
+			h->stats.responses++;
+		}
+		return 1;
+	}
 	if (r->acked != r->given) {
 		/* The one body buffer is still in nghttp3's hands. */
 		r->waiting = true;
@@ -228,7 +246,7 @@ h3_respond(struct qb_http *h, struct qb_http_req *r)
 		st = 405;
 	else
 		st = qb_http_open_file(h, r, r->line, r->line_len);
-	if (st == 200 && r->size > 0 && r->method == 1) {
+	if (st == 200 && r->size > 0 && r->method == 1 && r->map == NULL) {
 		r->body = malloc(QB_H3_BODY_BUF);
 		if (r->body == NULL) {
 			close(r->fd);
@@ -244,7 +262,7 @@ h3_respond(struct qb_http *h, struct qb_http_req *r)
 	        {(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen), 0},
 	};
 	static const nghttp3_data_reader dr = {.read_data = cb_read_body};
-	bool body = st == 200 && r->body != NULL;
+	bool body = st == 200 && (r->body != NULL || r->map != NULL);
 	if (st != 200)
 		h->stats.errors++;
 	else if (!body) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,7 +85,6 @@ qb_http_client_new(struct qb_conn *conn, const char *alpn, const char *authority
 		goto fail;
 	h->nresults = n;
 	for (size_t i = 0; i < n; i++) {
-		h->results[i].fd = -1;
 		h->results[i].path = strdup(paths[i]);
 		if (h->results[i].path == NULL)
 			goto fail;
@@ -107,7 +107,6 @@ qb_http_client_add(struct qb_http *h, const char *path)
 	h->results = t;
 	struct qb_http_client_req *c = &t[h->nresults];
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
 	c->path = strdup(path);
 	if (c->path == NULL)
 		return QB_ERR_NOMEM;
@@ -125,8 +124,7 @@ qb_http_free(struct qb_http *h)
 		if (h->reqs[i].used)
 			qb_http_req_drop(h, &h->reqs[i]);
 	for (size_t i = 0; i < h->nresults; i++) {
-		if (h->results[i].fd >= 0)
-			close(h->results[i].fd);
+		qb_http_out_close(h->results[i].out, false);
 		free(h->results[i].path);
 	}
 	free(h->results);
@@ -182,6 +180,9 @@ qb_http_req_drop(struct qb_http *h, struct qb_http_req *r)
 	r->fd = -1;
 	free(r->body);
 	r->body = NULL;
+	if (r->map != NULL)
+		munmap((void *)r->map, (size_t)r->size);
+	r->map = NULL;
 	r->used = false;
 }
 
@@ -221,6 +222,17 @@ qb_http_open_file(struct qb_http *h, struct qb_http_req *r, const char *path, si
 	r->fd = fd;
 	r->off = 0;
 	r->size = (uint64_t)st.st_size;
+	/* The body is written into the stream straight from the page cache
+	 * through a mapping: no pread copy, no bounce buffer (pread stays the
+	 * fallback). Caveat of any mapping: a file truncated while served
+	 * faults (SIGBUS); serve files that are replaced, not rewritten. */
+	if (r->size >= QB_HTTP_MAP_MIN && r->size <= SIZE_MAX) {
+		void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)r->size, MADV_SEQUENTIAL);
+			r->map = m;
+		}
+	}
 	return 200;
 }
 
@@ -250,10 +262,11 @@ qb_http_client_open_out(struct qb_http *h, size_t i)
 		qb_http_client_finish(h, i, false, "%s: file name too long", c->path);
 		return false;
 	}
-	c->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (c->fd < 0) {
+	int err = 0;
+	c->out = qb_http_out_open(name, &err);
+	if (c->out == NULL) {
 		qb_http_client_finish(h, i, false, "%s: cannot create %s: %s", c->path, name,
-		                      strerror(errno));
+		                      strerror(err));
 		return false;
 	}
 	return true;
@@ -268,13 +281,18 @@ qb_http_client_finish(struct qb_http *h, size_t i, bool ok, const char *fmt, ...
 	if (c->done)
 		return;
 	c->done = true;
+	/* A success only once the whole body is on file. */
+	int err = qb_http_out_close(c->out, ok);
+	c->out = NULL;
+	if (ok && err != 0) {
+		ok = false;
+		snprintf(c->reason, sizeof(c->reason), "%s: write: %s", c->path, strerror(err));
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+		va_end(ap);
+	}
 	c->ok = ok;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	va_start(ap, fmt);
-	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
-	va_end(ap);
 }
 
 bool
@@ -282,21 +300,14 @@ qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len
 {
 	struct qb_http_client_req *c = &h->results[i];
 
-	if (c->done)
+	if (c->done || c->out == NULL)
 		return false;
-	while (len > 0) {
-		ssize_t w = write(c->fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			qb_http_client_finish(h, i, false, "%s: write: %s", c->path,
-			                      w < 0 ? strerror(errno) : "short");
-			return false;
-		}
-		data += w;
-		len -= (size_t)w;
-		c->bytes += (uint64_t)w;
+	int err = qb_http_out_write(c->out, data, len);
+	if (err != 0) {
+		qb_http_client_finish(h, i, false, "%s: write: %s", c->path, strerror(err));
+		return false;
 	}
+	c->bytes += len;
 	return true;
 }
 

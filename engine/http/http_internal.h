@@ -17,6 +17,8 @@ enum qb_http_proto {
 };
 
 #define QB_HTTP_REASON_MAX 128
+/* Files from this size on are sent from a read-only mapping (http.c). */
+#define QB_HTTP_MAP_MIN    65536
 
 /* One request: a stream of the connection, on either side. */
 struct qb_http_req {
@@ -38,16 +40,19 @@ struct qb_http_req {
 	 * last short write. */
 	uint64_t given, acked;
 	uint8_t *body;
-	bool waiting; /* the reader said WOULDBLOCK: resume once acked */
-	bool resume;  /* resume the stream at the next flush */
-	bool failed;  /* reading the file failed: reset the stream */
+	const uint8_t *map; /* the whole file mapped (size bytes), or NULL: pread */
+	bool waiting;       /* the reader said WOULDBLOCK: resume once acked */
+	bool resume;        /* resume the stream at the next flush */
+	bool failed;        /* reading the file failed: reset the stream */
 	/* Client. */
 	size_t index; /* in h->results */
 };
 
+struct qb_http_out;
+
 struct qb_http_client_req {
 	char *path;
-	int fd;
+	struct qb_http_out *out; /* the output file while open */
 	bool started, done, ok;
 	int status;
 	uint64_t bytes;
@@ -113,6 +118,14 @@ int qb_http_client_open_next(struct qb_http *h, uint64_t err_internal, uint64_t 
                              struct qb_http_req **out, size_t *idx);
 /* Writes body bytes to result i's file; false (and the request failed) on error. */
 bool qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len);
+
+/* out.c: a download's output file (O_DIRECT and native AIO where the
+ * filesystem takes them, write(2) elsewhere). Errors are positive errno
+ * values. */
+struct qb_http_out *qb_http_out_open(const char *name, int *err);
+int qb_http_out_write(struct qb_http_out *o, const uint8_t *data, size_t len);
+/* Flushes (keep) or abandons the file, closes it and frees o. */
+int qb_http_out_close(struct qb_http_out *o, bool keep);
 
 /* hq.c */
 int qb_hq_on_stream(struct qb_http *h, uint64_t id, unsigned events);
