@@ -10,7 +10,7 @@
 
 /* Idle polls before pausing, and before sleeping between polls. */
 #define QB_IDLE_SPIN     64
-#define QB_IDLE_PAUSE    4096
+#define QB_IDLE_PAUSE    256
 /* A sleep short enough not to let an RX ring overflow at moderate rates,
  * long enough to hand the CPU to a worker sharing it. */
 #define QB_IDLE_SLEEP_US 50

@@ -89,6 +89,11 @@ struct qb_http {
 	/* HTTP/3. */
 	struct nghttp3_conn *h3;
 	bool h3_todo; /* some request wants a resume or a reset (h3_resume) */
+	/* The stream nghttp3 is reading in place (-1: none), and a STOP_SENDING
+	 * for it held until that read returns (h3.c). */
+	int64_t reading;
+	bool stop_pending;
+	uint64_t stop_code;
 	struct qb_h3_blocked *h3_blocked;
 	size_t nblocked, cap_blocked;
 	/* Scratch: file chunks (server), stream reads (both). */
