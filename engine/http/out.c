@@ -9,8 +9,8 @@
  * neither copies in the kernel nor blocks on the disk; it waits only when
  * every buffer is still in flight (the disk is slower than the network),
  * and at the end for the tail. The tail is written padded to the block
- * size and the file truncated to its true length. Elsewhere (tmpfs, or no
- * AIO context to be had) write(2) as before.
+ * size and the file truncated to its true length. Where O_DIRECT or an
+ * AIO context cannot be had, write(2) as before.
  */
 #include <errno.h>
 #include <fcntl.h>
