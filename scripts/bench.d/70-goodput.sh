@@ -15,13 +15,13 @@
 #                  default options, so UDP GSO on the server).
 #
 # What is measured (see doc/performance.md, "Goodput per core"):
-#   qburst: from each process's own --stats-json: goodput_bps over the
-#   transfer (client: first to last body byte received; server: first body
-#   byte written to last byte acknowledged) and xfer_cpu_s, the process's
-#   CPU time (all threads, CLOCK_PROCESS_CPUTIME_ID) over
-#   xfer_cpu_window_s, that transfer sampled to within 1 ms of its end. So
-#   EAL start and stop are not counted, and idle polling during the
-#   transfer is. Per core = goodput / (xfer_cpu_s / xfer_cpu_window_s).
+#   qburst: from each process's own figures: goodput_bps of --stats-json,
+#   over the transfer (client: first to last body byte received; server:
+#   first body byte written to last byte acknowledged), and the summary's
+#   "CPU over the transfer: C s in W s": the process's CPU time (all
+#   threads, CLOCK_PROCESS_CPUTIME_ID) over W, that transfer sampled to
+#   within 1 ms of its end. So EAL start and stop are not counted, and idle
+#   polling during the transfer is. Per core = goodput / (C / W).
 #   "lcore = 1 core" gives the conservative figure: goodput / 1.
 #   ngtcp2: goodput = file bytes / client process lifetime; client CPU from
 #   /usr/bin/time (user + sys), server CPU as the change of utime + stime in
@@ -107,10 +107,11 @@ check() { # NAME
 		fail "$1: file differs ($(stat -c %s "$DL/bulk") of $BYTES bytes)"
 	rm -f "$DL/bulk"
 }
-# qburst's JSON -> "goodput_MBps cpu_s window_s"
-own() {
-	python3 -c 'import json,sys; q=json.load(open(sys.argv[1]))["quic"]
-print("%.3f %.6f %.6f" % (q["goodput_bps"] / 8e6, q["xfer_cpu_s"], q["xfer_cpu_window_s"]))' "$1"
+# qburst's JSON and summary -> "goodput_MBps cpu_s window_s"
+own() { # JSON OUT
+	python3 -c 'import json,re,sys; q=json.load(open(sys.argv[1]))["quic"]
+m=re.search(r"CPU over the transfer: ([0-9.]+) s in ([0-9.]+) s", open(sys.argv[2]).read())
+print("%.3f %s %s" % (q["goodput_bps"] / 8e6, m.group(1), m.group(2)))' "$1" "$2"
 }
 
 # One round of NAME (memif, veth, ngtcp2); appends to $WORK/NAME.res:
@@ -176,8 +177,8 @@ run() {
 				$1 + $2, w }' "$WORK/time" >>"$WORK/$name.res"
 	else
 		local s c
-		s=$(own "$WORK/server.json") || fail "$name server JSON"
-		c=$(own "$WORK/client.json") || fail "$name client JSON"
+		s=$(own "$WORK/server.json" "$WORK/server.out") || fail "$name server figures"
+		c=$(own "$WORK/client.json" "$WORK/client.out") || fail "$name client figures"
 		echo "$(awk -v b="$BYTES" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.3f",
 			b / (t1 - t0) / 1e6 }') $s $c" >>"$WORK/$name.res"
 	fi
