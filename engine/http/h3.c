@@ -590,9 +590,10 @@ qb_h3_pump(struct qb_http *h)
 			break;
 		size_t taken = 0;
 		bool shortw = false, gone = false;
+		const struct qb_http_req *rq = req_of(h, sid);
 		for (nghttp3_ssize i = 0; i < nv && !shortw && !gone; i++) {
 			bool last = fin && i == nv - 1;
-			int64_t w = qb_conn_stream_write(h->conn, (uint64_t)sid, vec[i].base,
+			int64_t w = qb_http_stream_write(h, rq, (uint64_t)sid, vec[i].base,
 			                                 vec[i].len, last);
 			if (w == QB_ERR_NOMEM)
 				w = 0;

@@ -231,7 +231,7 @@ hq_server_send(struct qb_http *h, struct qb_http_req *r)
 			}
 		}
 		bool last = r->off + (uint64_t)n == r->size;
-		int64_t w = qb_conn_stream_write(h->conn, r->id, src, (size_t)n, last);
+		int64_t w = qb_http_stream_write(h, r, r->id, src, (size_t)n, last);
 		if (w == QB_ERR_NOMEM)
 			w = 0;
 		if (w < 0) {

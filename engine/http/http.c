@@ -16,7 +16,10 @@
 
 #include "qburst/conn.h"
 #include "qburst/error.h"
+#include "qburst/stream.h"
 #include "http_internal.h"
+
+static void maps_reap(struct qb_http *h, bool all);
 
 static enum qb_http_proto
 proto_of(const char *alpn)
@@ -123,6 +126,8 @@ qb_http_free(struct qb_http *h)
 	for (size_t i = 0; i < h->nreqs; i++)
 		if (h->reqs[i].used)
 			qb_http_req_drop(h, &h->reqs[i]);
+	maps_reap(h, true);
+	free(h->maps);
 	for (size_t i = 0; i < h->nresults; i++) {
 		qb_http_out_close(h->results[i].out, false);
 		free(h->results[i].path);
@@ -171,17 +176,81 @@ qb_http_req_add(struct qb_http *h, uint64_t id)
 	return r;
 }
 
+/* The stream's send side may still read (resend) from its buffer. */
+static bool
+send_needs_buffer(struct qb_http *h, uint64_t id)
+{
+	enum qb_send_state st = qb_streams_send_state(qb_conn_streams(h->conn), id);
+
+	return st == QB_SEND_READY || st == QB_SEND_SEND || st == QB_SEND_DATA_SENT;
+}
+
+/* Unmaps the files no stream points into any more (all: reset the streams that still do). */
+static void
+maps_reap(struct qb_http *h, bool all)
+{
+	for (size_t i = 0; i < h->nmaps;) {
+		struct qb_http_map *e = &h->maps[i];
+		if (send_needs_buffer(h, e->id)) {
+			if (!all) {
+				i++;
+				continue;
+			}
+			/* RFC 9000 §19.4: the stream ends here; its buffer is freed. */
+			qb_streams_reset(qb_conn_streams(h->conn), e->id,
+			                 h->proto == QB_HTTP_H3 ? 0x10c /* H3_REQUEST_CANCELLED */
+			                                        : QB_HQ_ERR_INTERNAL);
+		}
+		munmap((void *)e->map, (size_t)e->size);
+		*e = h->maps[--h->nmaps];
+	}
+}
+
+/* r's mapping: unmapped now, or kept until its stream is done with it. */
+static void
+map_retire(struct qb_http *h, struct qb_http_req *r)
+{
+	if (send_needs_buffer(h, r->id)) {
+		if (h->nmaps == h->cap_maps) {
+			size_t n = h->cap_maps ? 2 * h->cap_maps : 4;
+			struct qb_http_map *t = realloc(h->maps, n * sizeof(*t));
+			if (t == NULL) {
+				/* Cannot keep it: end the stream rather than let it read
+				 * unmapped memory. */
+				qb_streams_reset(qb_conn_streams(h->conn), r->id,
+				                 QB_HQ_ERR_INTERNAL);
+				munmap((void *)r->map, (size_t)r->size);
+				return;
+			}
+			h->maps = t;
+			h->cap_maps = n;
+		}
+		h->maps[h->nmaps++] = (struct qb_http_map){r->map, r->size, r->id};
+		return;
+	}
+	munmap((void *)r->map, (size_t)r->size);
+}
+
+int64_t
+qb_http_stream_write(struct qb_http *h, const struct qb_http_req *r, uint64_t id,
+                     const uint8_t *data, size_t len, bool fin)
+{
+	if (r != NULL && r->map != NULL && len > 0 && data >= r->map &&
+	    (uint64_t)(data - r->map) + len <= r->size && qb_conn_state(h->conn) < QB_CONN_CLOSING)
+		return qb_streams_write_ref(qb_conn_streams(h->conn), id, data, len, fin);
+	return qb_conn_stream_write(h->conn, id, data, len, fin);
+}
+
 void
 qb_http_req_drop(struct qb_http *h, struct qb_http_req *r)
 {
-	(void)h;
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
 	free(r->body);
 	r->body = NULL;
 	if (r->map != NULL)
-		munmap((void *)r->map, (size_t)r->size);
+		map_retire(h, r);
 	r->map = NULL;
 	r->used = false;
 }
@@ -373,6 +442,8 @@ qb_http_pump(struct qb_http *h, uint64_t now)
 	int rc = h->proto == QB_HTTP_H3 ? qb_h3_pump(h) : qb_hq_pump(h);
 	if (rc < 0)
 		h->failed = true;
+	if (h->nmaps > 0)
+		maps_reap(h, false);
 	return rc;
 }
 

@@ -96,11 +96,28 @@ struct qb_http {
 	uint64_t stop_code;
 	struct qb_h3_blocked *h3_blocked;
 	size_t nblocked, cap_blocked;
+	/* Server: mapped files of dropped requests whose stream may still
+	 * resend from them (qb_http_stream_write), unmapped once it cannot. */
+	struct qb_http_map *maps;
+	size_t nmaps, cap_maps;
 	/* Scratch: file chunks (server), stream reads (both). */
 	uint8_t buf[QB_HTTP_CHUNK];
 };
 
+struct qb_http_map {
+	const uint8_t *map;
+	uint64_t size;
+	uint64_t id; /* the stream that may point into it */
+};
+
 /* http.c */
+/*
+ * Writes into stream id (of request r, or NULL): bytes inside r's mapped
+ * file by reference (qb_streams_write_ref; the mapping then lives until the
+ * stream no longer needs it), others copied. As qb_conn_stream_write.
+ */
+int64_t qb_http_stream_write(struct qb_http *h, const struct qb_http_req *r, uint64_t id,
+                             const uint8_t *data, size_t len, bool fin);
 struct qb_http_req *qb_http_req_find(struct qb_http *h, uint64_t id);
 struct qb_http_req *qb_http_req_add(struct qb_http *h, uint64_t id);
 void qb_http_req_drop(struct qb_http *h, struct qb_http_req *r);
