@@ -137,7 +137,7 @@ run() {
 			"$WORK/key.pem" "$WORK/cert.pem" >"$WORK/server.out" 2>"$WORK/server.err" &
 	else
 		"${snet[@]}" "$QB" -l 0 --no-huge -m 512 --no-pci --no-shconf \
-			--file-prefix=qbg-s-$TAG --vdev=$sdev -- --mode=server --ip=$SRV/24 \
+			--file-prefix=qbg-s-$TAG --vdev="$sdev" -- --mode=server --ip=$SRV/24 \
 			--listen=$PORT --www="$WORK/www" --duration=200 --stats-period=0 \
 			--stats-json="$WORK/server.json" >"$WORK/server.out" 2>"$WORK/server.err" &
 	fi
@@ -153,7 +153,7 @@ run() {
 			>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 	else
 		"${cnet[@]}" timeout -s KILL 180 "$QB" -l 1 --no-huge -m 512 --no-pci --no-shconf \
-			--file-prefix=qbg-c-$TAG --vdev=$cdev -- --mode=client --ip=$CLI/24 \
+			--file-prefix=qbg-c-$TAG --vdev="$cdev" -- --mode=client --ip=$CLI/24 \
 			--downloads="$DL" --duration=170 --stats-period=0 \
 			--stats-json="$WORK/client.json" "https://$SRV:$PORT/bulk" \
 			>"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
