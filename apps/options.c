@@ -62,6 +62,22 @@ qb_usage(const char *prog)
 	       "  --sni=NAME             client: server name sent and verified (default none)\n"
 	       "  --ca=FILE              client: verify the server's chain with these PEM CAs\n"
 	       "                         (default: not verified, with a warning)\n"
+	       "  --relay=IP:PORT        client: reach every server through this qburst\n"
+	       "                         --mode=relay (IPv6 as [IP]:PORT, of the URLs'\n"
+	       "                         family): each datagram carries a forward header and\n"
+	       "                         goes to the relay (its MAC: --dst-mac, --neigh or\n"
+	       "                         ARP/ND), which sends it on unchanged; the answers\n"
+	       "                         come back forwarded (default: direct)\n"
+	       "  --accept-relayed       server: --listen also takes forwarded datagrams\n"
+	       "                         addressed to an --ip (a relaying listener): their\n"
+	       "                         connections answer through the relay they came by\n"
+	       "  --multipath            server and client: the multi-path handshake (qburst\n"
+	       "                         to qburst, both ends): the client opens each\n"
+	       "                         connection on one path per --ip of the server's\n"
+	       "                         family at once, the first path answered carries the\n"
+	       "                         handshake, the others validate after it and carry\n"
+	       "                         data too (up to 4 paths); the server takes them\n"
+	       "                         (default: one path)\n"
 	       "  --keylog=FILE          TLS secrets in SSLKEYLOGFILE format (default: the\n"
 	       "                         SSLKEYLOGFILE variable, if set)\n"
 	       "  --qlog-dir=DIR         one <ODCID>.sqlog qlog file per connection\n"
@@ -201,6 +217,9 @@ enum opt_id {
 	OPT_ALPN,
 	OPT_SNI,
 	OPT_CA,
+	OPT_RELAY,
+	OPT_ACCEPT_RELAYED,
+	OPT_MULTIPATH,
 };
 
 struct opt_def {
@@ -238,19 +257,23 @@ static const struct opt_def opt_defs[] = {
         {"alpn", OPT_ALPN, true},
         {"sni", OPT_SNI, true},
         {"ca", OPT_CA, true},
+        {"relay", OPT_RELAY, true},
+        {"accept-relayed", OPT_ACCEPT_RELAYED, false},
+        {"multipath", OPT_MULTIPATH, false},
 };
 
-/* "https://IP:PORT/PATH", IPv6 as "[IP]"; the path defaults to "/". */
+/*
+ * "IP:PORT" at h, IPv6 as "[IP]:PORT", ending at the end of the string or
+ * at a '/' (*rest points there).
+ */
 static int
-parse_url(const char *v, struct qb_url *u)
+parse_endpoint(const char *h, struct qb_ipaddr *ip, uint16_t *port_out, const char **rest)
 {
 	char host[QB_IPADDR_STRLEN];
-	const char *h = v + 8, *end, *colon;
+	const char *end, *colon;
 	uint64_t port;
 	size_t len;
 
-	if (strncmp(v, "https://", 8) != 0)
-		return -1;
 	if (*h == '[') {
 		end = strchr(h, ']');
 		if (end == NULL)
@@ -270,7 +293,7 @@ parse_url(const char *v, struct qb_url *u)
 		return -1;
 	memcpy(host, h, len);
 	host[len] = '\0';
-	if (qb_ipaddr_parse(host, &u->ip) != 0)
+	if (qb_ipaddr_parse(host, ip) != 0)
 		return -1;
 	char pbuf[8];
 	const char *p = colon + 1, *slash = strchr(p, '/');
@@ -282,8 +305,20 @@ parse_url(const char *v, struct qb_url *u)
 	pbuf[plen] = '\0';
 	if (parse_u64(pbuf, 1, 65535, &port) != 0)
 		return -1;
-	u->port = (uint16_t)port;
-	u->path = slash != NULL ? slash : "/";
+	*port_out = (uint16_t)port;
+	*rest = slash != NULL ? slash : p + plen;
+	return 0;
+}
+
+/* "https://IP:PORT/PATH", IPv6 as "[IP]"; the path defaults to "/". */
+static int
+parse_url(const char *v, struct qb_url *u)
+{
+	const char *rest;
+
+	if (strncmp(v, "https://", 8) != 0 || parse_endpoint(v + 8, &u->ip, &u->port, &rest) != 0)
+		return -1;
+	u->path = *rest == '/' ? rest : "/";
 	u->text = v;
 	return 0;
 }
@@ -461,6 +496,19 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 			return bad(d->name, v, "cannot read the file");
 		o->ca = v;
 		break;
+	case OPT_RELAY: {
+		const char *rest;
+
+		if (parse_endpoint(v, &o->relay, &o->relay_port, &rest) != 0 || *rest != '\0')
+			return bad(d->name, v, "expected IP:PORT ([IP]:PORT for IPv6)");
+		break;
+	}
+	case OPT_ACCEPT_RELAYED:
+		o->accept_relayed = true;
+		break;
+	case OPT_MULTIPATH:
+		o->multipath = true;
+		break;
 	case OPT_CRYPTO: {
 		int b = qb_crypto_backend_parse(v);
 
@@ -527,6 +575,17 @@ check(struct qb_opts *o)
 		return QB_EXIT_USAGE;
 	if (o->mode != QB_MODE_CLIENT && o->n_urls > 0)
 		return bad("mode", qb_mode_name(o->mode), "takes no URL (only the client does)");
+	if (o->mode != QB_MODE_CLIENT && o->relay.family != 0)
+		return bad("relay", NULL, "only the client goes through a relay");
+	if (o->mode != QB_MODE_SERVER && o->accept_relayed)
+		return bad("accept-relayed", NULL,
+		           o->mode == QB_MODE_CLIENT ? "server only (a client with --relay "
+		                                       "accepts forwarded answers anyway)"
+		                                     : "server only");
+	if (o->multipath && o->mode != QB_MODE_SERVER && o->mode != QB_MODE_CLIENT)
+		return bad("multipath", NULL, "server and client only");
+	if (o->multipath && o->relay.family != 0)
+		return bad("multipath", NULL, "not with --relay (one path through the relay)");
 	if (o->mode == QB_MODE_SERVER) {
 		if (o->listen_port == 0)
 			return bad("listen", NULL, "missing: server needs --listen=PORT");
@@ -555,6 +614,17 @@ check(struct qb_opts *o)
 			if (k == o->n_ips)
 				return bad("ip", NULL,
 				           "missing: no --ip of a URL's address family");
+			/* One path per address: a second one makes it multi-path. */
+			unsigned int same = 0;
+			for (k = 0; k < o->n_ips; k++)
+				same += o->ips[k].addr.family == o->urls[i].ip.family;
+			if (o->multipath && same < 2)
+				return bad(
+				        "multipath", NULL,
+				        "needs two --ip of the URLs' address family (one per path)");
+			/* One forward header carries every address in one family. */
+			if (o->relay.family != 0 && o->relay.family != o->urls[i].ip.family)
+				return bad("relay", NULL, "not of the URLs' address family");
 		}
 		return check_dir("downloads", o->downloads);
 	}

@@ -395,7 +395,7 @@ client_servers(struct quic_state *st)
 	return 0;
 }
 
-/* The next hop of every server: static, --dst-mac, or ARP/ND. */
+/* The next hop of every server (or of --relay): static, --dst-mac, or ARP/ND. */
 static int
 client_resolve(struct qb_app *app, struct quic_state *st)
 {
@@ -408,7 +408,8 @@ client_resolve(struct qb_app *app, struct quic_state *st)
 			s->mac = app->opts.dst_mac;
 			continue;
 		}
-		qb_next_hop(&app->addrs, &s->ip, &hop);
+		qb_next_hop(&app->addrs, app->opts.relay.family != 0 ? &app->opts.relay : &s->ip,
+		            &hop);
 		/* The answer may land on any RX queue (RSS, af_packet fanout):
 		 * ask on each in turn, 200 ms at a time. */
 		rc = QB_ERR_STATE;
@@ -450,7 +451,18 @@ client_start(struct qb_app *app, uint64_t tsc)
 		 * addresses) but checked against the certificate with --ca. */
 		w->cf.conn.server_name = app->opts.sni != NULL ? app->opts.sni : s->name;
 		w->cf.conn.qlog = qc->qf != NULL ? qb_qlog_file_qlog(qc->qf) : NULL;
-		ec = qb_engine_connect(w, &s->ip, s->port, &s->mac, rte_rand(), now);
+		/* --multipath: one path per address of the server's family. */
+		struct qb_ipaddr locals[QB_CONN_MAX_PATHS];
+		unsigned int n_locals = 0;
+
+		for (unsigned int a = 0;
+		     app->opts.multipath && a < app->addrs.n_addrs && n_locals < QB_CONN_MAX_PATHS;
+		     a++)
+			if (app->addrs.addrs[a].addr.family == s->ip.family)
+				locals[n_locals++] = app->addrs.addrs[a].addr;
+		ec = qb_engine_connect_multi(
+		        w, &s->ip, s->port, app->opts.relay.family != 0 ? &app->opts.relay : NULL,
+		        app->opts.relay_port, locals, n_locals, &s->mac, rte_rand(), now);
 		w->cf.conn.qlog = NULL;
 		if (ec == NULL) {
 			qb_qlog_file_close(qc->qf);
@@ -581,10 +593,13 @@ quic_init(struct qb_app *app, bool server)
 		        .udp_port = server ? o->listen_port
 		                           : (uint16_t)(49152 + rte_rand_max(65535 - 49152)),
 		        .hw_cksum = app->port.tx_cksum_ipv4,
+		        /* A client's answers come back forwarded through its relay. */
+		        .accept_relayed = server ? o->accept_relayed : o->relay.family != 0,
 		        .conn = {.tls = st->tls,
 		                 .cc_algo = o->cc,
 		                 .send_buffer_max = 4u << 20,
-		                 .reset_key = reset_key},
+		                 .reset_key = reset_key,
+		                 .multipath_handshake = o->multipath},
 		        .steer_seed = steer_seed,
 		        .server_id = (uint8_t)(rte_rand() & 0xff),
 		        .worker_id = (uint16_t)i,
@@ -735,13 +750,39 @@ xfer_cpu(const struct quic_counters *t, double *cpu_s, double *win_s)
 	*win_s = (double)(t->cpu_at - t->first_ns) / 1e9;
 }
 
+/* --multipath: datagrams per path id over every worker (read once they stopped). */
+static void
+path_counts(const struct qb_app *app, uint64_t in[QB_CONN_MAX_PATHS],
+            uint64_t out[QB_CONN_MAX_PATHS], uint64_t *opened, uint64_t *failed)
+{
+	const struct quic_state *st = app->mode_state;
+
+	memset(in, 0, sizeof(uint64_t) * QB_CONN_MAX_PATHS);
+	memset(out, 0, sizeof(uint64_t) * QB_CONN_MAX_PATHS);
+	*opened = *failed = 0;
+	for (unsigned int i = 0; i < app->nb_workers; i++) {
+		const struct qb_engine_stats *es;
+
+		if (st->w[i] == NULL)
+			continue;
+		es = &st->w[i]->st;
+		for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++) {
+			in[k] += es->path_in[k];
+			out[k] += es->path_out[k];
+		}
+		*opened += es->paths_new;
+		*failed += es->paths_failed;
+	}
+}
+
 static void
 quic_summary(struct qb_app *app, double secs)
 {
+	const struct quic_state *st = state(app);
 	struct quic_counters t;
 	double cpu_s, win_s;
 
-	counters_sum(state(app), &t);
+	counters_sum(st, &t);
 	xfer_cpu(&t, &cpu_s, &win_s);
 	printf("  QUIC connections: %" PRIu64 "  handshakes: %" PRIu64 "  streams: %" PRIu64
 	       "  bytes: %" PRIu64
@@ -753,6 +794,30 @@ quic_summary(struct qb_app *app, double secs)
 	if (win_s > 0)
 		printf("\n  CPU over the transfer: %.6f s in %.6f s (%.2f cores)", cpu_s, win_s,
 		       cpu_s / win_s);
+	if (app->opts.relay.family != 0 || app->opts.accept_relayed) {
+		uint64_t in = 0, other = 0, hand = 0;
+
+		/* The workers have stopped: their counters are final. */
+		for (unsigned int i = 0; i < app->nb_workers; i++) {
+			if (st->w[i] == NULL)
+				continue;
+			in += st->w[i]->st.relayed_in;
+			other += st->w[i]->st.other_path;
+			hand += st->w[i]->d != NULL ? st->w[i]->d->stats.handover_in : 0;
+		}
+		printf("\n  QUIC datagrams in through a relay: %" PRIu64
+		       "  from another path: %" PRIu64 "  handed over: %" PRIu64,
+		       in, other, hand);
+	}
+	if (app->opts.multipath) {
+		uint64_t in[QB_CONN_MAX_PATHS], out[QB_CONN_MAX_PATHS], opened, failed;
+
+		path_counts(app, in, out, &opened, &failed);
+		printf("\n  QUIC datagrams per path (in/out):");
+		for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++)
+			printf("  %u: %" PRIu64 "/%" PRIu64, k, in[k], out[k]);
+		printf("  paths opened: %" PRIu64 "  failed: %" PRIu64, opened, failed);
+	}
 }
 
 static void
@@ -764,8 +829,23 @@ quic_json(struct qb_app *app, FILE *f, double secs)
 	fprintf(f,
 	        ",\"quic\":{\"connections\":%" PRIu64 ",\"handshakes\":%" PRIu64
 	        ",\"streams\":%" PRIu64 ",\"goodput_bps\":%.0f,\"retransmits\":%" PRIu64
-	        ",\"srtt_us\":%" PRIu64 "}",
+	        ",\"srtt_us\":%" PRIu64,
 	        t.conns, t.handshakes, t.streams, goodput(&t, secs), t.lost, t.srtt_ns / 1000);
+	if (app->opts.multipath) {
+		uint64_t in[QB_CONN_MAX_PATHS], out[QB_CONN_MAX_PATHS], opened, failed;
+
+		/* Keys added to the BRIEF §10 object, none changed. */
+		path_counts(app, in, out, &opened, &failed);
+		fprintf(f,
+		        ",\"paths_opened\":%" PRIu64 ",\"paths_failed\":%" PRIu64
+		        ",\"path_dgrams\":[",
+		        opened, failed);
+		for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++)
+			fprintf(f, "%s{\"path\":%u,\"in\":%" PRIu64 ",\"out\":%" PRIu64 "}",
+			        k ? "," : "", k, in[k], out[k]);
+		fputc(']', f);
+	}
+	fputc('}', f);
 }
 
 const struct qb_mode_ops qb_server_ops = {

@@ -53,7 +53,10 @@ typedef int (*qb_burst_fill_fn)(void *arg, uint8_t *buf, size_t cap, uint64_t no
 /*
  * The mbuf and TX operations qb_burst_tx uses, injectable so that unit tests
  * run without EAL (hand-made mbufs, a captured burst). They follow DPDK:
- * alloc is rte_pktmbuf_alloc_bulk (all n or none: 0 or a negative errno),
+ * alloc is rte_mempool_get_bulk on a pktmbuf pool (all n or none: 0 or a
+ * negative errno; raw mbufs as the pool keeps them: buf_addr, buf_len,
+ * next NULL, nb_segs 1, refcnt 1, other fields stale: qb_burst_tx sets
+ * data_off, lengths, ol_flags, packet_type, vlan_tci and tx_offload itself),
  * tx is rte_eth_tx_burst (returns how many of the first mbufs it took),
  * free is rte_pktmbuf_free_bulk.
  */

@@ -225,6 +225,45 @@ enum qb_relay_verdict qb_relay_decide(const struct qb_steer *s, const struct qb_
 void qb_fwd_to_ipaddr(bool ipv6, const struct qb_fwd_addr *a, struct qb_ipaddr *out);
 
 /*
+ * Where a connection's path leads, kept by the driver beside the
+ * connection's opaque path id (BRIEF §2): the peer's own endpoint and, on a
+ * relayed path, the relay every datagram goes through (the next hop of its
+ * UDP/IP headers) and the forward header each one carries. EAL-free.
+ */
+struct qb_path_addrs {
+	struct qb_ipaddr peer; /* the peer's real address */
+	uint16_t peer_port;    /* host order */
+	bool relayed;
+	struct qb_ipaddr relay; /* relayed: the relay's address and port */
+	uint16_t relay_port;
+};
+
+/*
+ * The path a received datagram came by. Direct: the UDP source. Relayed
+ * (dg->relayed, a forward header addressed to us): the peer is the header's
+ * source endpoint (its outer address when the source is relayed), the relay
+ * the datagram's UDP source (the relay that sent it on to us, whatever relay
+ * the header names). 0, or QB_ERR_ARG when the header's family is not the
+ * datagram's.
+ */
+int qb_path_addrs_from_rx(const struct qb_rx_dgram *dg, struct qb_path_addrs *out);
+
+/*
+ * The forward header of the datagrams we send on the relayed path pa from
+ * local:lport (BRIEF §2, a relayed pair: 26 bytes over IPv4, 74 over IPv6):
+ * the source is relayed through pa's relay with outer endpoint local:lport,
+ * the destination relayed through the same relay with outer endpoint the
+ * peer. The relay sends it on to the peer (qb_relay_decide: FORWARD), which
+ * delivers it (DELIVER) and answers through the same relay. 0, or QB_ERR_ARG
+ * (not relayed, or families differ).
+ */
+int qb_path_fwd_hdr(const struct qb_path_addrs *pa, const struct qb_ipaddr *local, uint16_t lport,
+                    struct qb_fwd_hdr *h);
+
+/* True if a datagram that came by `got` came by the path pa (same endpoints, same relay). */
+bool qb_path_addrs_equal(const struct qb_path_addrs *pa, const struct qb_path_addrs *got);
+
+/*
  * Rewrite m (a received frame whose UDP payload is at info->payload_off)
  * into a datagram carrying the same payload from src:sport to dst:dport:
  * the old headers are stripped and new Ethernet/IP/UDP headers prepended,

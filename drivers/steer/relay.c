@@ -22,6 +22,75 @@ qb_fwd_to_ipaddr(bool ipv6, const struct qb_fwd_addr *a, struct qb_ipaddr *out)
 	}
 }
 
+static void
+ipaddr_to_fwd(const struct qb_ipaddr *ip, uint16_t port, struct qb_fwd_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->port = port;
+	if (ip->family == QB_AF_INET6)
+		memcpy(a->addr, ip->v6, 16);
+	else
+		memcpy(a->addr, &ip->v4, 4);
+}
+
+int
+qb_path_addrs_from_rx(const struct qb_rx_dgram *dg, struct qb_path_addrs *out)
+{
+	const struct qb_fwd_endpoint *src = &dg->fwd.src;
+
+	memset(out, 0, sizeof(*out));
+	if (!dg->relayed) {
+		out->peer = dg->info.src;
+		out->peer_port = dg->info.sport;
+		return 0;
+	}
+	if (dg->fwd.ipv6 != (dg->info.src.family == QB_AF_INET6))
+		return QB_ERR_ARG;
+	out->relayed = true;
+	if (src->relayed) {
+		qb_fwd_to_ipaddr(dg->fwd.ipv6, &src->outer, &out->peer);
+		out->peer_port = src->outer.port;
+	} else {
+		qb_fwd_to_ipaddr(dg->fwd.ipv6, &src->addr, &out->peer);
+		out->peer_port = src->addr.port;
+	}
+	/* Back the way it came: the relay that sent it to us, not the one the
+	 * header names (which anybody may write), so that what we answer,
+	 * within the anti-amplification limit (RFC 9000 §8.1), goes to an
+	 * address we heard from. */
+	out->relay = dg->info.src;
+	out->relay_port = dg->info.sport;
+	return 0;
+}
+
+int
+qb_path_fwd_hdr(const struct qb_path_addrs *pa, const struct qb_ipaddr *local, uint16_t lport,
+                struct qb_fwd_hdr *h)
+{
+	if (!pa->relayed || local->family != pa->peer.family || pa->relay.family != pa->peer.family)
+		return QB_ERR_ARG;
+	memset(h, 0, sizeof(*h));
+	h->version = QB_FWD_VERSION;
+	h->ipv6 = local->family == QB_AF_INET6;
+	h->src.relayed = true;
+	ipaddr_to_fwd(&pa->relay, pa->relay_port, &h->src.addr);
+	ipaddr_to_fwd(local, lport, &h->src.outer);
+	h->dst.relayed = true;
+	ipaddr_to_fwd(&pa->relay, pa->relay_port, &h->dst.addr);
+	ipaddr_to_fwd(&pa->peer, pa->peer_port, &h->dst.outer);
+	return 0;
+}
+
+bool
+qb_path_addrs_equal(const struct qb_path_addrs *pa, const struct qb_path_addrs *got)
+{
+	if (pa->relayed != got->relayed || pa->peer_port != got->peer_port ||
+	    !qb_ipaddr_equal(&pa->peer, &got->peer))
+		return false;
+	return !pa->relayed ||
+	       (pa->relay_port == got->relay_port && qb_ipaddr_equal(&pa->relay, &got->relay));
+}
+
 static bool
 is_us(const struct qb_port_addrs *pa, uint16_t port, bool ipv6, const struct qb_fwd_addr *a)
 {

@@ -139,8 +139,10 @@ cubic_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
 	struct qb_cubic *c = &cc->u.cubic;
 	double cwnd, acked, t, rtt, target, wc, alpha, inc;
 
+	/* RFC 9002 §7.3.2: the newest packet inside the period means all are;
+	 * otherwise only those sent after it started count (Appendix B.5). */
 	if (qb_cc_in_recovery(cc, ack->newest_time_sent))
-		return; /* RFC 9002 §7.3.2 */
+		return;
 	if (cc->app_limited) {
 		/* §4.2: t excludes application-limited periods. */
 		if (c->in_epoch && now > c->last_ack_time)
@@ -153,14 +155,14 @@ cubic_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
 		if (c->hystart && c->hs_state != QB_HS_DONE)
 			hystart_on_ack(cc, ack, now);
 		else
-			cc->cwnd += ack->acked_bytes; /* slow start */
+			cc->cwnd += ack->acked_bytes - ack->recovery_bytes; /* slow start */
 		return;
 	}
 	if (!c->in_epoch)
 		start_epoch(cc, now);
 
 	cwnd = (double)cc->cwnd;
-	acked = (double)ack->acked_bytes;
+	acked = (double)(ack->acked_bytes - ack->recovery_bytes);
 	t = (double)(now - c->epoch_start) / 1e9;
 	rtt = (double)ack->smoothed_rtt / 1e9;
 

@@ -13,6 +13,8 @@ reno_init(struct qb_cc *cc, uint64_t now)
 static void
 reno_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
 {
+	uint64_t acked = ack->acked_bytes - ack->recovery_bytes;
+
 	(void)now;
 	/* §7.8: no growth when the window was not the limit. */
 	if (cc->app_limited)
@@ -21,14 +23,14 @@ reno_on_ack(struct qb_cc *cc, const struct qb_cc_ack *ack, uint64_t now)
 	if (qb_cc_in_recovery(cc, ack->newest_time_sent))
 		return;
 	if (cc->cwnd < cc->ssthresh) {
-		cc->cwnd += ack->acked_bytes; /* §7.3.1 slow start */
+		cc->cwnd += acked; /* §7.3.1 slow start */
 		return;
 	}
 	/*
 	 * §7.3.3: at most one max_datagram_size per window acknowledged,
 	 * counted in bytes (RFC 3465 §2.1) so integer division loses nothing.
 	 */
-	cc->u.reno.bytes_acked += ack->acked_bytes;
+	cc->u.reno.bytes_acked += acked;
 	while (cc->u.reno.bytes_acked >= cc->cwnd) {
 		cc->u.reno.bytes_acked -= cc->cwnd;
 		cc->cwnd += cc->max_datagram_size;

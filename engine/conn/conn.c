@@ -77,25 +77,26 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	c->peer_ack_delay_exp = 3;
 	c->idle_timeout_ns = c->cfg.idle_timeout_ms * 1000000ull;
 	c->pacing_next = QB_TIME_NONE;
-	for (int ep = 0; ep < CONN_NEP; ep++) {
-		c->rxk[ep] = &c->rx_key[ep];
-		c->txk[ep] = &c->tx_key[ep];
-	}
+	for (unsigned i = 0; i < QB_CONN_MAX_PATHS; i++)
+		c->path[i].challenge_timer = QB_TIME_NONE;
+	/* A multi-path server learns its paths from the datagrams. */
+	c->path[0].known = !(is_server && c->cfg.multipath_handshake);
+	/* One path: it is the handshake path. Several: the first answered. */
+	c->hs_path = c->cfg.multipath_handshake ? -1 : 0;
 	if (conn_cid_init(c) != 0)
 		goto fail;
 
 	for (int ep = 0; ep < CONN_NEP; ep++) {
 		uint64_t mad = ep == CONN_EP_APP ? c->cfg.max_ack_delay_ms * 1000000ull : 0;
-		if (qb_rx_init(&c->rx[ep], c->rx_ranges[ep], CONN_RX_RANGES, mad, 3) != 0)
+		bool app = ep == CONN_EP_APP;
+		if (qb_rx_init(&c->rx[ep], app ? c->rx_ranges : c->rx_ranges_hs[ep],
+		               app ? CONN_RX_RANGES : CONN_RX_RANGES_HS, mad, 3) != 0)
 			goto fail;
 		qb_crypto_stream_init(&c->cs[ep]);
 	}
-	uint32_t caps[CONN_NEP] = {CONN_HS_SENT_CAP, CONN_HS_SENT_CAP, c->cfg.max_sent_packets};
-	for (int ep = 0; ep < CONN_NEP; ep++) {
-		c->sent_store[ep] = calloc(caps[ep], sizeof(struct qb_sent_pkt));
-		if (c->sent_store[ep] == NULL)
-			goto fail;
-	}
+	uint32_t caps[CONN_NEP];
+	if (conn_mem_init(c, caps) != 0)
+		goto fail;
 	struct qb_recovery_cb cb = conn_recovery_cb_tmpl;
 	cb.ctx = c;
 	struct qb_recovery_config rcfg = {.is_server = is_server, .max_ack_delay = 0};
@@ -106,12 +107,6 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 		goto fail;
 	qb_pacer_init(&c->pacer, QB_MIN_INITIAL_DGRAM, 0, now);
 	qb_recovery_set_path(&c->rec, &c->rtt, &c->cc);
-
-	c->frec_cap = c->cfg.max_sent_packets * 4 + 2 * CONN_HS_SENT_CAP * 4;
-	c->frec = calloc(c->frec_cap, sizeof(*c->frec));
-	if (c->frec == NULL)
-		goto fail;
-	conn_frec_init(c);
 
 	struct qb_streams_config scfg = {
 	        .is_server = is_server,
@@ -149,7 +144,8 @@ qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t now)
 	conn_cid_new(c, c->odcid, c->odcid_len);
 	memcpy(c->tp_odcid, c->odcid, c->odcid_len);
 	c->tp_odcid_len = c->odcid_len;
-	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[0], c->rxk[0]) != 0 ||
+	if (qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->txk[0],
+	                               &c->rxk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
 		return NULL;
@@ -185,7 +181,8 @@ qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram, size_
 		c->tp_odcid_len = h.dcid_len;
 	}
 	if (conn_cid_set_peer(c, h.scid, h.scid_len) != 0 ||
-	    qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->rxk[0], c->txk[0]) != 0 ||
+	    qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->rxk[0],
+	                               &c->txk[0]) != 0 ||
 	    conn_tls_start(c, now) != 0) {
 		qb_conn_free(c);
 		return NULL;
@@ -202,16 +199,16 @@ qb_conn_free(struct qb_conn *c)
 		return;
 	if (CONN_QLOG(c))
 		qb_qlog_flush(c->cfg.qlog);
-	for (int i = 0; i <= CONN_NEP; i++) {
-		qb_crypto_key_clear(&c->rx_key[i]);
-		qb_crypto_key_clear(&c->tx_key[i]);
-	}
+	qb_crypto_key_free(c->rx_next);
 	for (int ep = 0; ep < CONN_NEP; ep++) {
+		qb_crypto_key_free(c->rxk[ep]);
+		qb_crypto_key_free(c->txk[ep]);
 		if (c->cfg.pools != NULL)
 			qb_crypto_stream_free(&c->cs[ep], c->cfg.pools);
 		free(c->sent_store[ep]);
 	}
 	qb_tls_free(c->tls);
+	free(c->token);
 	qb_streams_destroy(c->streams);
 	free(c->frec);
 	free(c);
@@ -296,11 +293,11 @@ qb_conn_deadline(struct qb_conn *c)
 		return c->close_end;
 	uint64_t d = min64(qb_recovery_timer(&c->rec), idle_deadline(c));
 	/* An ACK the 3x limit holds back waits for a datagram, not for a time. */
-	bool amp = c->is_server && !c->path_validated &&
-	           c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes;
+	bool amp = conn_path_amp_blocked(c, conn_primary(c), QB_MIN_INITIAL_DGRAM);
 	for (int ep = 0; ep < CONN_NEP && !amp; ep++)
 		if (!c->discarded[ep] && qb_crypto_key_present(c->txk[ep]))
 			d = min64(d, qb_rx_ack_deadline(&c->rx[ep]));
+	d = min64(d, conn_path_deadline(c));
 	return min64(d, c->pacing_next);
 }
 
@@ -326,9 +323,12 @@ conn_on_timeout(struct qb_conn *c, uint64_t now)
 		c->pacing_next = QB_TIME_NONE;
 	if (qb_recovery_timer(&c->rec) <= now) {
 		enum qb_ld_event ev = qb_recovery_on_timeout(&c->rec, now);
-		if (ev == QB_LD_PTO || ev == QB_LD_ANTI_DEADLOCK)
+		if (ev == QB_LD_PTO || ev == QB_LD_ANTI_DEADLOCK) {
 			c->st.pto_count++;
+			conn_path_on_pto(c);
+		}
 	}
+	conn_path_on_timeout(c, now);
 }
 
 void

@@ -27,13 +27,18 @@
 #define CONN_EP_APP       2
 #define CONN_NEP          3
 
-#define CONN_RX_RANGES      64    /* received ranges kept per space */
+#define CONN_RX_RANGES      64    /* received ranges kept, 1-RTT */
+#define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
+#define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
+#define CONN_SENT_IDLE      4     /* 1-RTT sent records left by qb_conn_trim() */
+#define CONN_FREC_START     64    /* frame records at first: one packet's and more */
 #define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
 #define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
 #define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
 #define CONN_REASON_MAX     64
 #define CONN_TOKEN_MAX      512 /* longest Retry token taken */
+#define CONN_CHALLENGE_MAX  3   /* PATH_CHALLENGEs per validation before it fails */
 
 /* What a sent packet carried, for retransmission by frame (RFC 9002 §6). */
 enum conn_frec_kind {
@@ -68,6 +73,30 @@ struct conn_acked_run {
 	uint64_t id, lo, hi;
 };
 
+/*
+ * One path (a pair of addresses the engine names by an id). Path validation,
+ * the anti-amplification limit (RFC 9000 §8, §9) and, for paths other than
+ * the handshake path, the RTT estimate (loss detection per path, recovery.h)
+ * are per path; packet numbers and congestion control are per connection.
+ */
+struct conn_path {
+	bool known;               /* added (client) or a datagram came on it (server) */
+	bool validated;           /* §8: the peer proved it gets our datagrams here */
+	bool failed;              /* validation timed out (§8.2.4) */
+	bool initial_sent;        /* client, handshake path unknown: sent its Initial copy */
+	bool has_dcid;            /* not the handshake path: dcid_seq is claimed */
+	bool challenge_pending;   /* a new PATH_CHALLENGE to send */
+	bool response_pending;    /* a PATH_RESPONSE to send (§8.2.2) */
+	uint8_t challenges;       /* PATH_CHALLENGEs sent in this validation */
+	uint64_t dcid_seq;        /* the peer CID used here (§9.5) */
+	uint64_t challenge_timer; /* resend or give up; QB_TIME_NONE: none */
+	uint8_t challenge[CONN_CHALLENGE_MAX][QB_PATH_DATA_LEN];
+	uint8_t response[QB_PATH_DATA_LEN];
+	uint64_t rx_bytes, tx_bytes; /* amplification credit (§8.1) */
+	uint64_t dgrams_sent, dgrams_recv, challenges_sent;
+	struct qb_rtt rtt; /* not the handshake path (which uses c->rtt): its RTT */
+};
+
 struct qb_conn {
 	bool is_server;
 	uint8_t state; /* enum qb_conn_state */
@@ -90,8 +119,8 @@ struct qb_conn {
 	 * (odcid changes on a Retry, this does not). */
 	uint8_t tp_odcid[QB_MAX_CID_LEN];
 	uint8_t tp_odcid_len;
-	bool retried;                  /* client: a Retry was taken; server: started after one */
-	uint8_t token[CONN_TOKEN_MAX]; /* client: the Retry token for our Initials */
+	bool retried;   /* client: a Retry was taken; server: started after one */
+	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
 	uint16_t token_len;
 
 	/* Handshake. */
@@ -102,23 +131,26 @@ struct qb_conn {
 	struct qb_tp peer_tp;
 
 	/* Per epoch: keys, received packets, crypto stream, next pn. */
-	/* Keys in use per epoch; the 1-RTT ones point at one of two slots per
-	 * direction (the key phases, RFC 9001 §6): slot CONN_NEP is the other. */
-	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP];
-	struct qb_crypto_key rx_key[CONN_NEP + 1], tx_key[CONN_NEP + 1];
+	/* Keys in use per epoch (NULL: none), each allocated with just the
+	 * state its backend uses (qb_crypto_key_new) and freed as soon as it is
+	 * discarded (RFC 9001 §4.9) or replaced by a key update (§6): an idle
+	 * confirmed connection holds two. rx_next is the next key phase's
+	 * 1-RTT receive key once derived, kept until that phase starts (§6.3). */
+	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP], *rx_next;
 	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
-	bool rx_next_ready;         /* the other rx slot holds the next phase's key */
 	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
 	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
-	struct qb_pn_range rx_ranges[CONN_NEP][CONN_RX_RANGES];
+	struct qb_pn_range rx_ranges_hs[2][CONN_RX_RANGES_HS]; /* Initial, Handshake */
+	struct qb_pn_range rx_ranges[CONN_RX_RANGES];          /* 1-RTT */
 	uint64_t next_pn[CONN_NEP];
 	struct qb_crypto_stream cs[CONN_NEP];
 
 	/* Recovery, congestion, pacing (one path). */
 	struct qb_recovery rec;
-	struct qb_sent_pkt *sent_store[CONN_NEP];
+	struct qb_sent_pkt *sent_store[CONN_NEP]; /* NULL once discarded (conn_mem.c) */
+	struct qb_sent_pkt sent_parked;           /* the discarded spaces' empty ring */
 	struct qb_rtt rtt;
 	struct qb_cc cc;
 	struct qb_pacer pacer;
@@ -131,11 +163,12 @@ struct qb_conn {
 	uint32_t frec_cap, frec_free, frec_used;
 	struct conn_acked_run acked_run; /* live only inside qb_recovery_on_ack_received() */
 
-	/* The path. */
-	uint64_t path_rx_bytes, path_tx_bytes;
-	bool path_validated;
-	bool path_response_pending;
-	uint8_t path_response[QB_PATH_DATA_LEN];
+	/* Paths: hs_path is the handshake path (-1 until the first Initial is
+	 * processed when the multi-path handshake is on), rx_path the path of
+	 * the datagram being processed. */
+	struct conn_path path[QB_CONN_MAX_PATHS];
+	int8_t hs_path;
+	uint8_t rx_path;
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
@@ -173,6 +206,13 @@ void conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now);
 void conn_confirm(struct qb_conn *c, uint64_t now);
 int conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap);
 
+/* conn_mem.c: sent rings and frame records sized to use. */
+int conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP]);
+/* Before a packet of space ep: a free sent record, a packet's frame records. */
+void conn_mem_reserve(struct qb_conn *c, int ep);
+/* After qb_recovery_discard_space(): free the space's ring. */
+void conn_mem_discard(struct qb_conn *c, int ep);
+
 /* conn_rec.c */
 void conn_frec_init(struct qb_conn *c);
 struct conn_frec *conn_frec_add(struct qb_conn *c, uint32_t *head);
@@ -182,8 +222,32 @@ void conn_acked_flush(struct qb_conn *c);
 extern const struct qb_recovery_cb conn_recovery_cb_tmpl;
 
 /* conn_rx.c */
-/* conn_rx.c */
 int conn_key_update_tx(struct qb_conn *c);
+
+/* conn_path.c */
+/* The handshake path, or 0 before it is known (what closing uses). */
+static inline unsigned
+conn_primary(const struct qb_conn *c)
+{
+	return c->hs_path >= 0 ? (unsigned)c->hs_path : 0;
+}
+struct conn_path *conn_path_rx(struct qb_conn *c, uint32_t id);
+void conn_path_set_hs(struct qb_conn *c);
+void conn_path_on_challenge(struct qb_conn *c, const uint8_t *data);
+void conn_path_on_response(struct qb_conn *c, const uint8_t *data);
+void conn_path_on_1rtt(struct qb_conn *c);
+void conn_path_on_pto(struct qb_conn *c);
+const uint8_t *conn_path_dcid(struct qb_conn *c, unsigned id, size_t *len);
+enum conn_tx_mode {
+	CONN_TX_NONE = 0,  /* nothing may go on the path */
+	CONN_TX_PROBE = 1, /* PATH_CHALLENGE / PATH_RESPONSE only (validation) */
+	CONN_TX_FULL = 2,  /* everything due */
+};
+int conn_path_mode(struct qb_conn *c, unsigned id, uint32_t *why);
+const uint8_t *conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now);
+bool conn_path_amp_blocked(const struct qb_conn *c, unsigned id, uint64_t min);
+uint64_t conn_path_deadline(const struct qb_conn *c);
+void conn_path_on_timeout(struct qb_conn *c, uint64_t now);
 
 /* conn_tx.c */
 

@@ -5,6 +5,7 @@
  * (RFC 9000 §12.4, §19). A peer violation closes the connection with the
  * code of RFC 9000 §20.1.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn/conn_internal.h"
@@ -102,8 +103,10 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	switch (t) {
 	case QB_FT_PADDING:
 	case QB_FT_PING:
-	case QB_FT_NEW_TOKEN:     /* no resumption: ignored */
-	case QB_FT_PATH_RESPONSE: /* we send no challenges: ignored (§8.2.2 MAY) */
+	case QB_FT_NEW_TOKEN: /* no resumption: ignored */
+		return 0;
+	case QB_FT_PATH_RESPONSE:
+		conn_path_on_response(c, f->path.data);
 		return 0;
 	case QB_FT_ACK:
 	case QB_FT_ACK_ECN:
@@ -151,8 +154,7 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	case QB_FT_RETIRE_CONNECTION_ID:
 		return on_retire_cid(c, h, f, now);
 	case QB_FT_PATH_CHALLENGE:
-		memcpy(c->path_response, f->path.data, QB_PATH_DATA_LEN);
-		c->path_response_pending = true;
+		conn_path_on_challenge(c, f->path.data);
 		return 0;
 	case QB_FT_CONNECTION_CLOSE:
 	case QB_FT_CONNECTION_CLOSE_APP:
@@ -179,26 +181,20 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
 	}
 }
 
-/* The other 1-RTT key slot of a direction (RFC 9001 §6: two key phases). */
-static struct qb_crypto_key *
-other_slot(struct qb_crypto_key *slots_app, struct qb_crypto_key *slot_extra,
-           const struct qb_crypto_key *cur)
-{
-	return cur == slots_app ? slot_extra : slots_app;
-}
-
-/* Our send keys move to the next phase (we start an update, or answer one). */
+/*
+ * Our send keys move to the next phase (we start an update, or answer one):
+ * the next key is derived now from the current secret (RFC 9001 §6.1) and
+ * the old one freed at once, as nothing is sent with it again (§6.5).
+ */
 int
 conn_key_update_tx(struct qb_conn *c)
 {
-	struct qb_crypto_key *next =
-	        other_slot(&c->tx_key[CONN_EP_APP], &c->tx_key[CONN_NEP], c->txk[CONN_EP_APP]);
+	struct qb_crypto_key *next;
+	int rc = qb_crypto_key_new_update(&next, c->txk[CONN_EP_APP]);
 
-	qb_crypto_key_clear(next);
-	int rc = qb_crypto_key_update(next, c->txk[CONN_EP_APP]);
 	if (rc != 0)
 		return rc;
-	qb_crypto_key_clear(c->txk[CONN_EP_APP]);
+	qb_crypto_key_free(c->txk[CONN_EP_APP]);
 	c->txk[CONN_EP_APP] = next;
 	c->tx_phase ^= 1;
 	c->tx_phase_first_pn = c->next_pn[CONN_EP_APP];
@@ -210,8 +206,17 @@ conn_key_update_tx(struct qb_conn *c)
  * Removes packet protection. A 1-RTT packet of the other key phase is the
  * peer's key update (RFC 9001 §6.2-6.3): it opens with the next key, which
  * then becomes current, and our send keys follow. Old-phase packets that
- * arrive after an update are dropped (the slot holds the next key): their
- * frames come back as losses.
+ * arrive after an update are dropped (they are tried with the next phase's
+ * key): their frames come back as losses.
+ *
+ * The next phase's receive key is derived on the first packet that claims
+ * it, not ahead: an idle connection then holds two keys, not three. RFC
+ * 9001 §6.3 allows this ("MAY generate new keys as part of packet
+ * processing") and notes its cost: the derivation (one HKDF-Expand-Label and
+ * the backend's key expansion, a few microseconds) is a timing signal that
+ * may tell an observer that a packet's Key Phase bit changed. Once derived
+ * the key is kept (c->rx_next) even when that packet fails to open, so that
+ * forged key-phase bits cannot make us derive it again and again (§6.3).
  */
 static int
 open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
@@ -227,22 +232,18 @@ open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
 	uint8_t phase = qb_pkt_key_phase(ch->first_byte) ? 1 : 0;
 	if (phase == c->rx_phase)
 		return qb_crypto_unprotect_payload(c->rxk[ep], pkt, ch);
-	struct qb_crypto_key *next =
-	        other_slot(&c->rx_key[CONN_EP_APP], &c->rx_key[CONN_NEP], c->rxk[ep]);
-	if (!c->rx_next_ready) {
-		qb_crypto_key_clear(next);
-		if (qb_crypto_key_update(next, c->rxk[ep]) != 0) {
-			qb_crypto_unprotect_restore(pkt, ch);
-			return QB_ERR_CRYPTO;
-		}
-		c->rx_next_ready = true;
+	if (c->rx_next == NULL && qb_crypto_key_new_update(&c->rx_next, c->rxk[ep]) != 0) {
+		qb_crypto_unprotect_restore(pkt, ch);
+		return QB_ERR_CRYPTO;
 	}
-	rc = qb_crypto_unprotect_payload(next, pkt, ch);
+	rc = qb_crypto_unprotect_payload(c->rx_next, pkt, ch);
 	if (rc != 0)
 		return rc;
-	c->rxk[ep] = next;
+	/* The old phase's key is not used again: freed now. */
+	qb_crypto_key_free(c->rxk[ep]);
+	c->rxk[ep] = c->rx_next;
+	c->rx_next = NULL;
 	c->rx_phase = phase;
-	c->rx_next_ready = false;
 	if (c->tx_phase != phase && conn_key_update_tx(c) != 0)
 		return QB_ERR_CRYPTO;
 	return 0;
@@ -306,15 +307,23 @@ recv_retry(struct qb_conn *c, const uint8_t *dgram, const struct qb_pkt_hdr *h, 
 	}
 	if (CONN_QLOG(c))
 		qb_qlog_conn_rx_special(c, h, now);
+	/* At most one Retry is taken: its token is allocated once (most
+	 * connections never see one, so none holds room for it). */
+	c->token = malloc(h->token_len > 0 ? h->token_len : 1);
+	if (c->token == NULL)
+		return violation(c, QB_TE_INTERNAL_ERROR, 0, "Retry token", now);
 	c->retried = true;
 	memcpy(c->token, h->token, h->token_len);
 	c->token_len = (uint16_t)h->token_len;
 	memcpy(c->odcid, h->scid, h->scid_len);
 	c->odcid_len = h->scid_len;
-	qb_crypto_key_clear(c->txk[CONN_EP_INITIAL]);
-	qb_crypto_key_clear(c->rxk[CONN_EP_INITIAL]);
-	if (qb_crypto_initial_keys(c->version, c->odcid, c->odcid_len, c->txk[CONN_EP_INITIAL],
-	                           c->rxk[CONN_EP_INITIAL]) != 0)
+	/* The token is bound to the address it was sent to (§8.1.2): the
+	 * handshake continues on the Retry's path only. */
+	conn_path_set_hs(c);
+	qb_crypto_key_free(c->txk[CONN_EP_INITIAL]);
+	qb_crypto_key_free(c->rxk[CONN_EP_INITIAL]);
+	if (qb_crypto_initial_keys_new(c->version, c->odcid, c->odcid_len, &c->txk[CONN_EP_INITIAL],
+	                               &c->rxk[CONN_EP_INITIAL]) != 0)
 		return violation(c, QB_TE_INTERNAL_ERROR, 0, "Initial keys", now);
 	qb_recovery_on_retry(&c->rec, now);
 	qb_cc_init(&c->cc, c->cfg.cc_algo, QB_MIN_INITIAL_DGRAM, now);
@@ -408,13 +417,19 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	if (!c->is_server && ep == CONN_EP_INITIAL && !c->pcid_set &&
 	    conn_cid_set_peer(c, h->scid, h->scid_len) != 0)
 		return violation(c, QB_TE_PROTOCOL_VIOLATION, 0, "bad server SCID", now);
+	/* The first Initial processed places the handshake (BRIEF §2). */
+	if (ep == CONN_EP_INITIAL)
+		conn_path_set_hs(c);
 	if (c->is_server && ep == CONN_EP_HANDSHAKE) {
-		/* RFC 9000 §8.1: a Handshake packet validates the client's address;
+		/* RFC 9000 §8.1: a Handshake packet validates the client's address
+		 * (of the handshake path: our Initials went only there);
 		 * RFC 9001 §4.9.1: Initial keys go. */
-		c->path_validated = true;
+		c->path[conn_primary(c)].validated = true;
 		qb_recovery_set_amplification_limited(&c->rec, false, now);
 		conn_discard_epoch(c, CONN_EP_INITIAL, now);
 	}
+	if (ep == CONN_EP_APP)
+		conn_path_on_1rtt(c);
 
 	const uint8_t *p = pkt + ch.pn_offset + ch.pn_len, *end = p + ch.payload_len;
 	bool eliciting = false;
@@ -456,13 +471,16 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 {
 	struct qb_pkt_hdr h[CONN_MAX_PKTS_DGRAM];
 
-	if (path_id != 0)
+	struct conn_path *path = conn_path_rx(c, path_id);
+	if (path == NULL)
 		return QB_ERR_ARG;
 	if (c->state == QB_CONN_CLOSED)
 		return QB_ERR_STATE;
 	c->st.dgrams_recv++;
 	c->st.bytes_recv += len;
-	c->path_rx_bytes += len;
+	path->rx_bytes += len;
+	path->dgrams_recv++;
+	c->rx_path = (uint8_t)path_id;
 	if (c->state == QB_CONN_DRAINING)
 		return 0;
 	if (c->state == QB_CONN_CLOSING) {
@@ -493,11 +511,11 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 		conn_enter_draining(c, now);
 		return 0;
 	}
-	if (!c->is_server || c->path_validated)
+	if (!c->is_server || c->hs_path < 0 || c->path[c->hs_path].validated)
 		return 0;
 	/* More credit may unblock a server held by the 3x limit. */
 	qb_recovery_set_amplification_limited(
-	        &c->rec, c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes, now);
+	        &c->rec, conn_path_amp_blocked(c, (unsigned)c->hs_path, QB_MIN_INITIAL_DGRAM), now);
 	return 0;
 }
 

@@ -54,7 +54,7 @@ install_key(struct qb_conn *c, int level, bool write, uint64_t now)
 {
 	struct qb_tls_secret s;
 	int ep = level == QB_TLS_LEVEL_HANDSHAKE ? CONN_EP_HANDSHAKE : CONN_EP_APP;
-	struct qb_crypto_key *key = write ? c->txk[ep] : c->rxk[ep];
+	struct qb_crypto_key **slot = write ? &c->txk[ep] : &c->rxk[ep], *key;
 
 	if (level == QB_TLS_LEVEL_EARLY)
 		return 0; /* no 0-RTT */
@@ -63,10 +63,13 @@ install_key(struct qb_conn *c, int level, bool write, uint64_t now)
 	int alg = qb_crypto_alg_from_cipher_suite((uint16_t)s.cipher);
 	if (alg < 0)
 		return alg;
-	qb_crypto_key_clear(key);
-	int rc = qb_crypto_key_init(key, (enum qb_aead_alg)alg, c->version, s.secret, s.len,
-	                            QB_CRYPTO_AUTO);
+	int rc = qb_crypto_key_new(&key, (enum qb_aead_alg)alg, c->version, s.secret, s.len,
+	                           QB_CRYPTO_AUTO);
 	memset(&s, 0, sizeof(s));
+	if (rc == 0) {
+		qb_crypto_key_free(*slot);
+		*slot = key;
+	}
 	if (rc == 0 && ep == CONN_EP_APP && write && c->cfg.key_update_packets == 0)
 		c->cfg.key_update_packets =
 		        qb_crypto_confidentiality_limit((enum qb_aead_alg)alg) / 2;
@@ -249,9 +252,12 @@ conn_discard_epoch(struct qb_conn *c, int ep, uint64_t now)
 	if (c->discarded[ep])
 		return;
 	c->discarded[ep] = true;
-	qb_crypto_key_clear(c->rxk[ep]);
-	qb_crypto_key_clear(c->txk[ep]);
+	/* RFC 9001 §4.9: the keys go, and their memory with them. */
+	qb_crypto_key_free(c->rxk[ep]);
+	qb_crypto_key_free(c->txk[ep]);
+	c->rxk[ep] = c->txk[ep] = NULL;
 	qb_recovery_discard_space(&c->rec, (enum qb_pn_space)ep, now);
+	conn_mem_discard(c, ep);
 	qb_crypto_stream_free(&c->cs[ep], c->cfg.pools);
 	qb_crypto_stream_init(&c->cs[ep]);
 	c->rx[ep].ack_pending = false;

@@ -17,6 +17,11 @@
 
 struct tx {
 	struct qb_conn *c;
+	struct conn_path *path; /* the path the datagram goes on */
+	unsigned path_id;
+	const uint8_t *dcid; /* the path's DCID */
+	size_t dcid_len;
+	bool wrote_initial; /* an Initial packet went into the datagram */
 	struct qb_pkt_enc e;
 	uint64_t now;
 	bool eliciting_ok; /* congestion window and pacer allow ack-eliciting data */
@@ -32,9 +37,16 @@ ep_usable(const struct qb_conn *c, int ep)
 }
 
 static bool
-app_pending(struct qb_conn *c)
+path_frames_pending(const struct conn_path *p)
 {
-	return (c->is_server && c->hs_done_pending) || c->path_response_pending ||
+	return p->response_pending || p->challenge_pending;
+}
+
+static bool
+app_pending(struct tx *t)
+{
+	struct qb_conn *c = t->c;
+	return (c->is_server && c->hs_done_pending) || path_frames_pending(t->path) ||
 	       conn_cid_pending(c) ||
 	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL));
 }
@@ -56,7 +68,7 @@ ep_has_data(struct tx *t, int ep)
 		return false;
 	if (qb_crypto_stream_send_peek(&c->cs[ep], c->cfg.pools, 1200, &sp))
 		return true;
-	return ep == CONN_EP_APP && app_pending(c);
+	return ep == CONN_EP_APP && app_pending(t);
 }
 
 static void
@@ -175,6 +187,37 @@ write_cid_frames(struct tx *t, uint32_t *head, unsigned *nrec)
 	return any;
 }
 
+/*
+ * PATH_RESPONSE and PATH_CHALLENGE of the datagram's path (RFC 9000 §8.2):
+ * neither is retransmitted (§13.3; a new challenge goes on the path's timer),
+ * and the datagram is expanded to 1200 bytes (§8.2.1-8.2.2).
+ */
+static bool
+write_path_frames(struct tx *t)
+{
+	struct conn_path *p = t->path;
+	bool any = false;
+
+	if (p->response_pending) {
+		struct qb_frame f = {.type = QB_FT_PATH_RESPONSE};
+		f.path.data = p->response;
+		if (qb_pkt_enc_frame(&t->e, &f) == 0) {
+			p->response_pending = false;
+			t->need_pad = true;
+			any = true;
+		}
+	}
+	if (p->challenge_pending && qb_pkt_enc_room(&t->e) > 1 + QB_PATH_DATA_LEN) {
+		struct qb_frame f = {.type = QB_FT_PATH_CHALLENGE};
+		f.path.data = conn_path_challenge_sent(t->c, t->path_id, t->now);
+		if (qb_pkt_enc_frame(&t->e, &f) == 0) {
+			t->need_pad = true;
+			any = true;
+		}
+	}
+	return any;
+}
+
 /* Ack-eliciting frames of the packet; returns true if any was written. */
 static bool
 write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
@@ -195,15 +238,7 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 				any = true;
 			}
 		}
-		if (c->path_response_pending) {
-			struct qb_frame f = {.type = QB_FT_PATH_RESPONSE};
-			f.path.data = c->path_response;
-			if (qb_pkt_enc_frame(e, &f) == 0) {
-				c->path_response_pending = false; /* not retransmitted (§13.3) */
-				t->need_pad = true; /* §8.2.1: expanded to 1200 bytes */
-				any = true;
-			}
-		}
+		any |= write_path_frames(t);
 		any |= write_cid_frames(t, head, nrec);
 		struct qb_ctrl_frame k;
 		while (*nrec < CONN_FREC_PER_PKT && qb_streams_ctrl_peek(c->streams, &k)) {
@@ -266,8 +301,8 @@ begin_packet(struct tx *t, int ep)
 	uint64_t pn = c->next_pn[ep];
 	size_t pn_len = qb_pn_len(pn, c->rec.space[ep].largest_acked);
 
-	size_t dcid_len;
-	const uint8_t *dcid = conn_dcid(c, &dcid_len);
+	size_t dcid_len = t->dcid_len;
+	const uint8_t *dcid = t->dcid;
 
 	if (dcid == NULL)
 		return QB_ERR_STATE; /* every peer CID retired: wait for a new one */
@@ -306,6 +341,7 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 	        .frames = head,
 	        .ack_eliciting = eliciting,
 	        .in_flight = eliciting || padded,
+	        .path = (uint8_t)t->path_id, /* loss detection is per path */
 	};
 	if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, t->now) != 0)
 		conn_frec_free_list(c, head); /* an ACK-only packet the ring had no room for */
@@ -319,6 +355,8 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 	}
 	if (ep == CONN_EP_HANDSHAKE)
 		c->sent_handshake_pkt = true;
+	if (ep == CONN_EP_INITIAL)
+		t->wrote_initial = true;
 	return 0;
 }
 
@@ -331,6 +369,7 @@ write_packet(struct tx *t, int ep, bool is_last)
 	unsigned nrec = 0;
 	bool probe = qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
 
+	conn_mem_reserve(c, ep);
 	if (begin_packet(t, ep) != 0)
 		return false;
 	if (c->rx[ep].ack_pending)
@@ -351,6 +390,16 @@ write_packet(struct tx *t, int ep, bool is_last)
 	}
 	if (ep == CONN_EP_INITIAL && (!c->is_server || eliciting))
 		t->need_pad = true;
+	/*
+	 * Data left but too little room for another frame (a STREAM frame
+	 * ended at a send-buffer chunk boundary): pad to the full size, so a
+	 * burst's datagrams stay equal and the GSO rule (BRIEF §2) does not
+	 * end it early.
+	 */
+	if (ep == CONN_EP_APP && eliciting && is_last && qb_pkt_enc_room(&t->e) > 0 &&
+	    qb_pkt_enc_room(&t->e) <= TX_MIN_ROOM &&
+	    (qb_streams_tx_status(c->streams) & QB_STREAMS_TX_DATA))
+		qb_pkt_enc_pad(&t->e, qb_pkt_enc_room(&t->e));
 	bool padded = false;
 	if (t->need_pad && is_last && qb_pkt_enc_room(&t->e) > 0) {
 		size_t before = qb_pkt_enc_len(&t->e);
@@ -379,9 +428,15 @@ pad_datagram(struct tx *t)
 
 /* Closing state: CONNECTION_CLOSE in every usable space (RFC 9000 §10.2.3). */
 static int
-send_close(struct qb_conn *c, uint8_t *buf, size_t cap, uint64_t now)
+send_close(struct qb_conn *c, const struct tx *path_tx, uint8_t *buf, size_t cap, uint64_t now)
 {
-	struct tx t = {.c = c, .now = now, .last_ep = -1};
+	struct tx t = {.c = c,
+	               .now = now,
+	               .last_ep = -1,
+	               .path = path_tx->path,
+	               .path_id = path_tx->path_id,
+	               .dcid = path_tx->dcid,
+	               .dcid_len = path_tx->dcid_len};
 	int first = c->hs_confirmed ? CONN_EP_APP : CONN_EP_INITIAL;
 
 	qb_pkt_enc_init(&t.e, buf, cap);
@@ -420,48 +475,106 @@ send_close(struct qb_conn *c, uint8_t *buf, size_t cap, uint64_t now)
 	return (int)qb_pkt_enc_len(&t.e);
 }
 
+/*
+ * A path being validated (RFC 9000 §8.2): one 1-RTT packet of PATH_RESPONSE
+ * and PATH_CHALLENGE, padded to 1200 bytes or the 3x limit. Its loss
+ * detection is the path's own challenge timer (RFC 9000 §9.4 allows it): it
+ * is recorded (the peer will acknowledge it) but neither in flight nor
+ * ack-eliciting for recovery, so it is not held back by the congestion
+ * controller or the pacer, and its loss on a dead path is no congestion
+ * signal for the working one. A few per PTO at most.
+ */
+static int
+send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
+{
+	struct qb_conn *c = t->c;
+
+	if (!ep_usable(c, CONN_EP_APP))
+		return 0;
+	if (!qb_recovery_can_send(&c->rec, QB_PN_APP)) {
+		t->why |= QB_WHY_CONGESTION;
+		return 0;
+	}
+	qb_pkt_enc_init(&t->e, buf, cap);
+	if (begin_packet(t, CONN_EP_APP) != 0)
+		return 0;
+	if (!write_path_frames(t)) {
+		qb_pkt_enc_abort(&t->e);
+		return 0;
+	}
+	qb_pkt_enc_pad_to(&t->e, cap < QB_MIN_INITIAL_DGRAM ? cap : QB_MIN_INITIAL_DGRAM);
+	if (finish_packet(t, CONN_EP_APP, 0, false, false, true) != 0)
+		return 0;
+	return (int)qb_pkt_enc_len(&t->e);
+}
+
+/* The smallest 3x credit a probe of a new path is sent with (§8.2.1). */
+#define TX_MIN_PROBE 64
+
 static int
 conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
           uint32_t *why)
 {
-	struct tx t = {.c = c, .now = now, .last_ep = -1};
+	struct tx t = {.c = c, .now = now, .last_ep = -1, .path_id = path_id};
 	uint32_t dummy;
 
 	if (why == NULL)
 		why = &dummy;
 	*why = 0;
-	if (path_id != 0 || cap < QB_MIN_INITIAL_DGRAM)
+	if (path_id >= QB_CONN_MAX_PATHS || !c->path[path_id].known || cap < QB_MIN_INITIAL_DGRAM)
 		return QB_ERR_ARG;
+	t.path = &c->path[path_id];
 	if (c->state == QB_CONN_CLOSED || c->state == QB_CONN_DRAINING ||
-	    (c->state == QB_CONN_CLOSING && !c->close_pending)) {
+	    (c->state == QB_CONN_CLOSING && (!c->close_pending || path_id != conn_primary(c)))) {
 		*why = QB_WHY_CLOSED;
 		return 0;
 	}
+	int mode = c->state == QB_CONN_CLOSING ? CONN_TX_FULL : conn_path_mode(c, path_id, why);
+	if (mode == CONN_TX_NONE)
+		return 0;
 	if (cap > c->peer_max_udp)
 		cap = (size_t)c->peer_max_udp;
-	if (c->is_server && !c->path_validated) {
-		/* RFC 9000 §8.1: at most 3x the bytes received before validation. */
-		if (c->path_tx_bytes + QB_MIN_INITIAL_DGRAM > 3 * c->path_rx_bytes) {
-			qb_recovery_set_amplification_limited(&c->rec, true, now);
+	if (c->is_server && !t.path->validated) {
+		/* RFC 9000 §8.1: at most 3x the bytes received before validation;
+		 * the handshake path holds its Initials back below 1200 bytes. */
+		bool hs = (int)path_id == c->hs_path;
+		if (conn_path_amp_blocked(c, path_id, hs ? QB_MIN_INITIAL_DGRAM : TX_MIN_PROBE)) {
+			if (hs)
+				qb_recovery_set_amplification_limited(&c->rec, true, now);
 			*why = QB_WHY_AMPLIFICATION;
 			return 0;
 		}
-		uint64_t credit = 3 * c->path_rx_bytes - c->path_tx_bytes;
+		uint64_t credit = 3 * t.path->rx_bytes - t.path->tx_bytes;
 		if (credit < cap)
 			cap = (size_t)credit;
 	}
-	size_t dcid_len;
-	if (conn_dcid(c, &dcid_len) == NULL) {
+	t.dcid = conn_path_dcid(c, path_id, &t.dcid_len);
+	if (t.dcid == NULL) {
 		*why = QB_WHY_NO_CID;
 		return 0;
 	}
 	int len;
 	if (c->state == QB_CONN_CLOSING) {
-		len = send_close(c, buf, cap, now);
+		len = send_close(c, &t, buf, cap, now);
+	} else if (mode == CONN_TX_PROBE) {
+		len = send_path_probe(&t, buf, cap);
+		if (len == 0) {
+			*why = t.why ? t.why : QB_WHY_PATH_UNVALIDATED;
+			return 0;
+		}
 	} else {
+		/* Multi-path handshake, client, before an answer: each path's first
+		 * datagram (and each after a PTO) carries all the Initial data
+		 * again, so whichever path works can become the handshake path. */
+		if (!c->is_server && c->hs_path < 0 && !t.path->initial_sent &&
+		    ep_usable(c, CONN_EP_INITIAL))
+			qb_crypto_stream_on_lost(&c->cs[CONN_EP_INITIAL], c->cfg.pools, 0,
+			                         c->cs[CONN_EP_INITIAL].tx.sent);
 		bool probe = false;
 		for (int ep = 0; ep < CONN_NEP; ep++)
 			probe |= qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
+		if (!c->discarded[CONN_EP_APP])
+			conn_mem_reserve(c, CONN_EP_APP);
 		bool cc_ok = qb_cc_can_send(&c->cc) && qb_recovery_can_send(&c->rec, QB_PN_APP);
 		t.eliciting_ok = cc_ok;
 		if (cc_ok && !probe) {
@@ -507,9 +620,12 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 			 */
 			conn_discard_epoch(c, CONN_EP_INITIAL, now);
 	}
+	if (t.wrote_initial)
+		t.path->initial_sent = true;
 	c->st.dgrams_sent++;
 	c->st.bytes_sent += (uint64_t)len;
-	c->path_tx_bytes += (uint64_t)len;
+	t.path->tx_bytes += (uint64_t)len;
+	t.path->dgrams_sent++;
 	if (len > 0 && c->pacing_next <= now)
 		c->pacing_next = QB_TIME_NONE;
 	return len;

@@ -4,8 +4,9 @@
 
 /*
  * The contract between engine/crypto's packet protection (qburst/crypto.h)
- * and an AEAD backend. A backend fills key->state (QB_CRYPTO_STATE_SIZE
- * bytes, 16-byte aligned) in init() and reads it in the per-packet calls.
+ * and an AEAD backend. A backend fills key->state (state_size bytes, at most
+ * QB_CRYPTO_STATE_SIZE, 16-byte aligned) in init() and reads it in the
+ * per-packet calls; it must not touch key->state beyond state_size.
  * The generic code derives keys, builds nonces (iv XOR pn), applies the
  * header-protection mask and restores headers; a backend only ciphers.
  *
@@ -24,6 +25,10 @@
 struct qb_aead_ops {
 	enum qb_crypto_backend id;
 	const char *name; /* as qb_crypto_backend_name() */
+	/* Bytes of key->state this backend uses (<= QB_CRYPTO_STATE_SIZE):
+	 * a key from qb_crypto_key_new() has only that much after its header.
+	 * 0 means all of QB_CRYPTO_STATE_SIZE. */
+	size_t state_size;
 
 	/*
 	 * Expand the AEAD key (key->key_len bytes) and the header-protection
@@ -66,6 +71,17 @@ struct qb_aead_ops {
 	 */
 	int (*seal_to)(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
 	               size_t aad_len, uint8_t *out, const uint8_t *in, size_t len);
+
+	/*
+	 * Optional (NULL: seal_to, then hp_mask). seal_to(), then the
+	 * header-protection mask of the 16-byte sample at sample (read after
+	 * the seal, which may have just written it) into mask (16 bytes
+	 * written): the per-packet fast path (qb_crypto_protect_gap) in one
+	 * call. Returns 0 or QB_ERR_CRYPTO. No allocation, lock or syscall.
+	 */
+	int (*seal_to_hp)(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
+	                  size_t aad_len, uint8_t *out, const uint8_t *in, size_t len,
+	                  const uint8_t *sample, uint8_t *mask);
 
 	/*
 	 * Decrypt len bytes at buf in place, the 16-byte tag following them

@@ -161,6 +161,7 @@ qb_bssl_hp_mask(const struct qb_crypto_key *key, const uint8_t *sample, uint8_t 
 const struct qb_aead_ops qb_aead_boringssl_ops = {
         .id = QB_CRYPTO_BORINGSSL,
         .name = "boringssl",
+        .state_size = sizeof(struct qb_bssl_state),
         .init = qb_bssl_init,
         .clear = qb_bssl_clear,
         .seal = qb_bssl_seal,

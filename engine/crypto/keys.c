@@ -4,7 +4,13 @@
  * secrets (RFC 9001 §5.2, RFC 9369 §3.3.1), packet-protection keys from a
  * traffic secret (RFC 9001 §5.1, RFC 9369 §3.3.2) and key update (RFC 9001
  * §6.1). None of this runs per packet.
+ *
+ * Keys come embedded (the caller's whole struct) or sized (allocated here
+ * with just the state their backend uses, see qburst/crypto.h): every write
+ * and wipe below covers qb_key_span() bytes, never sizeof beyond a sized
+ * key's end.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/digest.h>
@@ -163,10 +169,38 @@ qb_crypto_initial_keys(uint32_t version, const uint8_t *dcid, size_t dcid_len,
 	return rc;
 }
 
+#define QB_KEY_HDR offsetof(struct qb_crypto_key, state)
+
+_Static_assert(QB_KEY_HDR % 16 == 0, "key state must stay 16-byte aligned");
+
+/* Bytes of storage behind key: all of it for an embedded key. */
+static size_t
+qb_key_span(const struct qb_crypto_key *key)
+{
+	return key->storage != 0 ? key->storage : sizeof(*key);
+}
+
+/* State bytes ops uses (0 in its table: all of them). */
+static size_t
+qb_state_size(const struct qb_aead_ops *ops)
+{
+	return ops->state_size != 0 ? ops->state_size : QB_CRYPTO_STATE_SIZE;
+}
+
+/* Wipe a key that failed to install, keeping what kind of storage it is. */
+static void
+qb_key_wipe(struct qb_crypto_key *key)
+{
+	uint16_t storage = key->storage;
+
+	OPENSSL_cleanse(key, qb_key_span(key));
+	key->storage = storage;
+}
+
 /*
  * Derive key and iv from key->secret into key (whose hp_key is set) and let
  * the backend expand them; fall back to BoringSSL when the backend lacks
- * the algorithm.
+ * the algorithm. A sized key was allocated with room for either.
  */
 static int
 qb_key_install(struct qb_crypto_key *key, const struct qb_labels *labels,
@@ -189,28 +223,35 @@ qb_key_install(struct qb_crypto_key *key, const struct qb_labels *labels,
 	}
 	OPENSSL_cleanse(aead_key, sizeof(aead_key));
 	if (rc != 0) {
-		OPENSSL_cleanse(key, sizeof(*key));
+		qb_key_wipe(key);
 		return rc;
 	}
 	key->ops = ops;
 	return 0;
 }
 
-int
-qb_crypto_key_init(struct qb_crypto_key *key, enum qb_aead_alg alg, uint32_t version,
-                   const uint8_t *secret, size_t secret_len, enum qb_crypto_backend backend)
+/* The ops a key of `backend` starts with (before any fallback), or NULL. */
+static const struct qb_aead_ops *
+qb_ops_for(enum qb_crypto_backend backend)
+{
+	return qb_aead_backend_get(backend == QB_CRYPTO_AUTO ? qb_crypto_default_backend()
+	                                                     : backend);
+}
+
+/* qb_crypto_key_init() into key, whose storage field says its size. */
+static int
+qb_key_setup(struct qb_crypto_key *key, uint16_t storage, enum qb_aead_alg alg, uint32_t version,
+             const uint8_t *secret, size_t secret_len, const struct qb_aead_ops *ops)
 {
 	const struct qb_labels *labels = qb_labels_of(version);
-	const struct qb_aead_ops *ops;
 	int rc;
 
-	memset(key, 0, offsetof(struct qb_crypto_key, state));
+	memset(key, 0, QB_KEY_HDR);
+	key->storage = storage;
 	if (labels == NULL || !qb_alg_valid(alg))
 		return QB_ERR_UNSUPPORTED;
 	if (secret_len != qb_crypto_secret_len(alg))
 		return QB_ERR_ARG;
-	ops = qb_aead_backend_get(backend == QB_CRYPTO_AUTO ? qb_crypto_default_backend()
-	                                                    : backend);
 	if (ops == NULL)
 		return QB_ERR_UNSUPPORTED;
 	key->alg = (uint8_t)alg;
@@ -221,24 +262,29 @@ qb_crypto_key_init(struct qb_crypto_key *key, enum qb_aead_alg alg, uint32_t ver
 	rc = qb_crypto_hkdf_expand_label(alg, secret, secret_len, labels->hp, key->hp_key,
 	                                 key->key_len);
 	if (rc != 0) {
-		OPENSSL_cleanse(key, offsetof(struct qb_crypto_key, state));
+		qb_key_wipe(key);
 		return rc;
 	}
 	return qb_key_install(key, labels, ops);
 }
 
 int
-qb_crypto_key_update(struct qb_crypto_key *next, const struct qb_crypto_key *cur)
+qb_crypto_key_init(struct qb_crypto_key *key, enum qb_aead_alg alg, uint32_t version,
+                   const uint8_t *secret, size_t secret_len, enum qb_crypto_backend backend)
+{
+	return qb_key_setup(key, 0, alg, version, secret, secret_len, qb_ops_for(backend));
+}
+
+/* qb_crypto_key_update() into next, whose storage field says its size. */
+static int
+qb_key_derive_next(struct qb_crypto_key *next, uint16_t storage, const struct qb_crypto_key *cur)
 {
 	const struct qb_labels *labels;
 	int rc;
 
-	if (next == cur)
-		return QB_ERR_ARG;
-	if (cur->ops == NULL)
-		return QB_ERR_STATE;
 	labels = qb_labels_of(cur->version);
-	memset(next, 0, offsetof(struct qb_crypto_key, state));
+	memset(next, 0, QB_KEY_HDR);
+	next->storage = storage;
 	next->alg = cur->alg;
 	next->key_len = cur->key_len;
 	next->secret_len = cur->secret_len;
@@ -248,18 +294,135 @@ qb_crypto_key_update(struct qb_crypto_key *next, const struct qb_crypto_key *cur
 	rc = qb_crypto_hkdf_expand_label(cur->alg, cur->secret, cur->secret_len, labels->ku,
 	                                 next->secret, cur->secret_len);
 	if (rc != 0) {
-		OPENSSL_cleanse(next, offsetof(struct qb_crypto_key, state));
+		qb_key_wipe(next);
 		return rc;
 	}
 	return qb_key_install(next, labels, cur->ops);
 }
 
+int
+qb_crypto_key_update(struct qb_crypto_key *next, const struct qb_crypto_key *cur)
+{
+	if (next == cur)
+		return QB_ERR_ARG;
+	if (cur->ops == NULL)
+		return QB_ERR_STATE;
+	return qb_key_derive_next(next, 0, cur);
+}
+
+/*
+ * Storage for a sized key whose backend starts as ops: its state, or
+ * BoringSSL's if that is larger (the fallback for an algorithm ops lacks).
+ * Kept out of line so that the compiler, seeing a smaller allocation than
+ * sizeof(struct qb_crypto_key), does not reason about the whole struct
+ * (UBSan's object-size check would flag every member access).
+ */
+__attribute__((noinline)) static struct qb_crypto_key *
+qb_key_alloc(const struct qb_aead_ops *ops, uint16_t *storage)
+{
+	size_t st = qb_state_size(ops), bssl = qb_state_size(&qb_aead_boringssl_ops);
+	size_t n = QB_KEY_HDR + (st > bssl ? st : bssl);
+
+	n = (n + 15) & ~(size_t)15;
+	*storage = (uint16_t)n;
+	return aligned_alloc(_Alignof(struct qb_crypto_key), n);
+}
+
+int
+qb_crypto_key_new(struct qb_crypto_key **out, enum qb_aead_alg alg, uint32_t version,
+                  const uint8_t *secret, size_t secret_len, enum qb_crypto_backend backend)
+{
+	const struct qb_aead_ops *ops = qb_ops_for(backend);
+	struct qb_crypto_key *key;
+	uint16_t storage;
+	int rc;
+
+	*out = NULL;
+	if (ops == NULL)
+		return QB_ERR_UNSUPPORTED;
+	key = qb_key_alloc(ops, &storage);
+	if (key == NULL)
+		return QB_ERR_NOMEM;
+	rc = qb_key_setup(key, storage, alg, version, secret, secret_len, ops);
+	if (rc != 0) {
+		qb_crypto_key_free(key);
+		return rc;
+	}
+	*out = key;
+	return 0;
+}
+
+int
+qb_crypto_key_new_update(struct qb_crypto_key **out, const struct qb_crypto_key *cur)
+{
+	struct qb_crypto_key *next;
+	uint16_t storage;
+	int rc;
+
+	*out = NULL;
+	if (!qb_crypto_key_present(cur))
+		return QB_ERR_STATE;
+	next = qb_key_alloc(cur->ops, &storage);
+	if (next == NULL)
+		return QB_ERR_NOMEM;
+	rc = qb_key_derive_next(next, storage, cur);
+	if (rc != 0) {
+		qb_crypto_key_free(next);
+		return rc;
+	}
+	*out = next;
+	return 0;
+}
+
+int
+qb_crypto_initial_keys_new(uint32_t version, const uint8_t *dcid, size_t dcid_len,
+                           struct qb_crypto_key **client, struct qb_crypto_key **server)
+{
+	uint8_t cs[QB_CRYPTO_INITIAL_SECRET_LEN], ss[QB_CRYPTO_INITIAL_SECRET_LEN];
+	struct qb_crypto_key *c = NULL, *s = NULL;
+	int rc = qb_crypto_initial_secrets(version, dcid, dcid_len, cs, ss);
+
+	if (rc == 0 && client != NULL)
+		rc = qb_crypto_key_new(&c, QB_AEAD_AES128GCM, version, cs, sizeof(cs),
+		                       QB_CRYPTO_AUTO);
+	if (rc == 0 && server != NULL)
+		rc = qb_crypto_key_new(&s, QB_AEAD_AES128GCM, version, ss, sizeof(ss),
+		                       QB_CRYPTO_AUTO);
+	OPENSSL_cleanse(cs, sizeof(cs));
+	OPENSSL_cleanse(ss, sizeof(ss));
+	if (rc != 0) {
+		qb_crypto_key_free(c);
+		qb_crypto_key_free(s);
+		c = s = NULL;
+	}
+	if (client != NULL)
+		*client = c;
+	if (server != NULL)
+		*server = s;
+	return rc;
+}
+
 void
 qb_crypto_key_clear(struct qb_crypto_key *key)
 {
+	if (key == NULL)
+		return;
 	if (key->ops != NULL && key->ops->clear != NULL)
 		key->ops->clear(key);
-	OPENSSL_cleanse(key, sizeof(*key));
+	qb_key_wipe(key);
+}
+
+void
+qb_crypto_key_free(struct qb_crypto_key *key)
+{
+	qb_crypto_key_clear(key);
+	free(key);
+}
+
+size_t
+qb_crypto_key_footprint(const struct qb_crypto_key *key)
+{
+	return key != NULL ? qb_key_span(key) : 0;
 }
 
 uint64_t

@@ -7,27 +7,46 @@
  */
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "crypto/aead_backend.h"
 #include "qburst/varint.h"
 
 /* The most head bytes qb_crypto_protect_gap borrows (frame headers). */
 #define QB_CRYPTO_GAP_MAX 64
 
-/* nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).
- * The pn only reaches the last 8 bytes, so one 64-bit XOR does it. */
+/*
+ * nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).
+ * The pn only reaches the last 8 bytes. Built in two registers from the
+ * key's IV and written with one 16-byte store (nonce has 16 bytes of room):
+ * the backend reads it back at once, and a load spanning several smaller
+ * recent stores cannot be forwarded from them (it waits for them to reach
+ * the cache, which cost ~5 ns per packet when this copied then XORed).
+ */
 static inline void
-qb_nonce(uint8_t *nonce, const uint8_t *iv, uint64_t pn)
+qb_nonce(uint8_t nonce[16], const uint8_t *iv, uint64_t pn)
 {
-	uint64_t tail;
+	uint64_t lo, hi = 0, be;
 
-	memcpy(nonce, iv, QB_CRYPTO_IV_LEN);
-	memcpy(&tail, nonce + 4, 8);
+	memcpy(&lo, iv, 8);
+	memcpy(&hi, iv + 8, 4);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	tail ^= __builtin_bswap64(pn);
+	be = __builtin_bswap64(pn); /* its bytes in memory order: nonce[4..12) */
+	lo ^= be << 32;
+	hi ^= be >> 32;
 #else
-	tail ^= pn;
+	be = pn;
+	lo ^= be >> 32;
+	hi ^= be << 32;
 #endif
-	memcpy(nonce + 4, &tail, 8);
+#ifdef __SSE2__
+	_mm_storeu_si128((__m128i *)nonce, _mm_set_epi64x((long long)hi, (long long)lo));
+#else
+	memcpy(nonce, &lo, 8);
+	memcpy(nonce + 8, &hi, 8);
+#endif
 }
 
 /* Header protection covers the low 4 bits of a long header's first byte
@@ -67,17 +86,38 @@ qb_protect_begin(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset
 	return 0;
 }
 
+/*
+ * Applies a header-protection mask to a sealed packet (RFC 9001 §5.4.1).
+ * The pn bytes are masked with one 4-byte XOR whose bytes past pn_len are
+ * zero: the 4 bytes after pn_offset are inside the packet (the sample
+ * starts there), and those past the pn are left as they are.
+ */
+static inline void
+qb_apply_mask(uint8_t *pkt, size_t pn_offset, size_t pn_len, const uint8_t *mask)
+{
+	uint8_t *pnp = pkt + pn_offset;
+	uint32_t m, v;
+
+	pkt[0] ^= mask[0] & qb_first_byte_mask(pkt[0]);
+	memcpy(&m, mask + 1, 4);
+	memcpy(&v, pnp, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	m &= UINT32_MAX >> (8 * (4 - pn_len)); /* the first pn_len bytes in memory */
+#else
+	m &= UINT32_MAX << (8 * (4 - pn_len));
+#endif
+	v ^= m;
+	memcpy(pnp, &v, 4);
+}
+
 /* Header protection of a sealed packet (RFC 9001 §5.4.1). */
 static inline void
 qb_protect_header(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset, size_t pn_len)
 {
 	uint8_t mask[QB_CRYPTO_SAMPLE_LEN];
-	uint8_t *pnp = pkt + pn_offset;
 
 	key->ops->hp_mask(key, pkt + pn_offset + 4, mask);
-	pkt[0] ^= mask[0] & qb_first_byte_mask(pkt[0]);
-	for (size_t i = 0; i < pn_len; i++)
-		pnp[i] ^= mask[1 + i];
+	qb_apply_mask(pkt, pn_offset, pn_len, mask);
 }
 
 int
@@ -85,7 +125,7 @@ qb_crypto_protect(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offse
                   uint64_t pn, size_t payload_len)
 {
 	size_t hdr_len = pn_offset + pn_len;
-	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t nonce[16];
 	int rc = qb_protect_begin(key, pkt, pn_offset, pn_len, pn, payload_len);
 
 	if (rc != 0)
@@ -103,7 +143,7 @@ qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_
                        size_t src_len)
 {
 	size_t hdr_len = pn_offset + pn_len;
-	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t nonce[16];
 	uint8_t *payload = pkt + hdr_len;
 	int rc = qb_protect_begin(key, pkt, pn_offset, pn_len, pn, head_len + src_len);
 
@@ -160,7 +200,7 @@ qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_o
                       size_t pn_len, uint64_t pn, size_t head_len, uint8_t *src, size_t src_len)
 {
 	size_t hdr_len = pn_offset + pn_len;
-	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t nonce[16];
 	uint8_t saved[QB_CRYPTO_GAP_MAX];
 	uint8_t *payload = pkt + hdr_len;
 	int rc;
@@ -177,6 +217,18 @@ qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_o
 	/* Borrow the gap: the head goes right before the data, then back. */
 	qb_copy_small(saved, src - head_len, head_len);
 	qb_copy_small(src - head_len, payload, head_len);
+	if (key->ops->seal_to_hp != NULL) {
+		/* Seal and mask in one backend call (RFC 9001 §5.4.1, §5.4.2). */
+		uint8_t mask[QB_CRYPTO_SAMPLE_LEN];
+
+		rc = key->ops->seal_to_hp(key, nonce, pkt, hdr_len, payload, src - head_len,
+		                          head_len + src_len, pkt + pn_offset + 4, mask);
+		qb_copy_small(src - head_len, saved, head_len);
+		if (rc != 0)
+			return QB_ERR_CRYPTO;
+		qb_apply_mask(pkt, pn_offset, pn_len, mask);
+		return (int)(hdr_len + head_len + src_len + QB_CRYPTO_TAG_LEN);
+	}
 	rc = key->ops->seal_to(key, nonce, pkt, hdr_len, payload, src - head_len,
 	                       head_len + src_len);
 	qb_copy_small(src - head_len, saved, head_len);
@@ -233,7 +285,7 @@ qb_crypto_unprotect_payload(const struct qb_crypto_key *key, uint8_t *pkt,
                             struct qb_crypto_hdr *hdr)
 {
 	size_t hdr_len = hdr->pn_offset + hdr->pn_len;
-	uint8_t nonce[QB_CRYPTO_IV_LEN];
+	uint8_t nonce[16];
 
 	if (key->ops == NULL) {
 		qb_crypto_unprotect_restore(pkt, hdr);

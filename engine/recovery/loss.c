@@ -11,6 +11,15 @@
  * first record that is not lost (every later one is newer on both counts),
  * and acknowledged records are skipped in amortised O(1) (sent_ring.h): an
  * in-order ACK costs O(log outstanding + acked), never O(outstanding).
+ *
+ * Several paths (qb_recovery_set_path_rtt()): records of all paths share the
+ * ring, in send order, so along it the packet numbers and send times of each
+ * path's records still increase. Loss detection walks the ring once per path
+ * that carried packets, looking only at that path's records and stopping at
+ * its first record that is not lost; each path keeps the sequence where its
+ * walk stopped (no live record of it lies below), so records of other paths
+ * are stepped over at most once per path: the cost stays amortised
+ * O(paths * (acked + lost + sent)).
  */
 #include <string.h>
 
@@ -44,6 +53,26 @@ space_reset(struct qb_recovery_space *sp)
 	sp->loss_time = QB_TIME_NONE;
 	sp->eliciting_in_flight = 0;
 	sp->ecn_ce = 0;
+	sp->path_mask = 0;
+	for (int i = 0; i < QB_RECOVERY_MAX_PATHS; i++) {
+		sp->path[i].largest_acked = QB_PN_NONE;
+		sp->path[i].scan = 0;
+		sp->path[i].eliciting_in_flight = 0;
+	}
+}
+
+/* The estimator of a path: its own, or the connection's. */
+static struct qb_rtt *
+path_rtt(const struct qb_recovery *rec, unsigned path)
+{
+	return rec->path_rtt[path] != NULL ? rec->path_rtt[path] : rec->rtt;
+}
+
+/* True when at most one path ever sent in the space. */
+static bool
+single_path(const struct qb_recovery_space *sp)
+{
+	return (sp->path_mask & (sp->path_mask - 1)) == 0;
 }
 
 int
@@ -75,6 +104,15 @@ qb_recovery_set_path(struct qb_recovery *rec, struct qb_rtt *rtt, struct qb_cc *
 {
 	rec->rtt = rtt;
 	rec->cc = cc;
+}
+
+int
+qb_recovery_set_path_rtt(struct qb_recovery *rec, uint8_t path, struct qb_rtt *rtt)
+{
+	if (rec == NULL || path >= QB_RECOVERY_MAX_PATHS)
+		return QB_ERR_ARG;
+	rec->path_rtt[path] = rtt;
+	return 0;
 }
 
 void
@@ -118,17 +156,45 @@ get_loss_time_and_space(const struct qb_recovery *rec, enum qb_pn_space *space)
 	return time;
 }
 
+/*
+ * smoothed_rtt + max(4*rttvar, kGranularity) for a space (§6.2.1): with
+ * several paths, the largest over the paths with ack-eliciting packets in
+ * flight there. One timer per space (not per path) keeps Appendix A's single
+ * PTO backoff and probe accounting; taking the slowest path's period means
+ * no path is probed before its ACK could have come back (a spurious PTO
+ * would send probes, double the backoff and, persisting, collapse the one
+ * congestion window), and a tail loss on a faster path is then found at
+ * most one slow-path PTO late.
+ */
+static uint64_t
+space_pto_base(const struct qb_recovery *rec, const struct qb_recovery_space *sp)
+{
+	uint64_t base = 0;
+
+	for (unsigned i = 0; i < QB_RECOVERY_MAX_PATHS; i++) {
+		uint64_t b;
+
+		if (sp->path[i].eliciting_in_flight == 0)
+			continue;
+		b = qb_rtt_pto_base(path_rtt(rec, i));
+		if (b > base)
+			base = b;
+	}
+	return base != 0 ? base : qb_rtt_pto_base(rec->rtt);
+}
+
 /* Appendix A.8 GetPtoTimeAndSpace. */
 static uint64_t
 get_pto_time_and_space(const struct qb_recovery *rec, uint64_t now, enum qb_pn_space *space)
 {
-	uint64_t duration = sat_shl(qb_rtt_pto_base(rec->rtt), rec->pto_count);
+	uint64_t duration;
 	uint64_t timeout = QB_TIME_NONE;
 	int s;
 
 	*space = QB_PN_INITIAL;
 	if (!any_eliciting_in_flight(rec)) {
 		/* Anti-deadlock PTO (§6.2.2.1) runs from now. */
+		duration = sat_shl(qb_rtt_pto_base(rec->rtt), rec->pto_count);
 		*space = rec->has_handshake_keys ? QB_PN_HANDSHAKE : QB_PN_INITIAL;
 		return sat_add(now, duration);
 	}
@@ -138,6 +204,7 @@ get_pto_time_and_space(const struct qb_recovery *rec, uint64_t now, enum qb_pn_s
 
 		if (sp->eliciting_in_flight == 0)
 			continue;
+		duration = sat_shl(space_pto_base(rec, sp), rec->pto_count);
 		if (s == QB_PN_APP) {
 			/* §6.2.1: no Application PTO before confirmation. */
 			if (!rec->handshake_confirmed)
@@ -215,7 +282,8 @@ qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 	sp = &rec->space[space];
 	if (sp->discarded)
 		return QB_ERR_STATE;
-	if (info->pn < sp->sent.next_pn || info->pn >= (1ull << 62))
+	if (info->pn < sp->sent.next_pn || info->pn >= (1ull << 62) ||
+	    info->path >= QB_RECOVERY_MAX_PATHS)
 		return QB_ERR_ARG;
 	if (qb_sent_full(&sp->sent))
 		return QB_ERR_NOMEM;
@@ -229,6 +297,8 @@ qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 	p->skip = 0;
 	p->flags = (uint8_t)((info->ack_eliciting ? QB_SENT_ACK_ELICITING : 0) |
 	                     (in_flight ? QB_SENT_IN_FLIGHT : 0));
+	p->path = info->path;
+	sp->path_mask |= (uint8_t)(1u << info->path);
 	sp->sent.next_pn = info->pn + 1;
 	if (info->ack_eliciting && rec->probes[space] > 0)
 		rec->probes[space]--;
@@ -236,6 +306,7 @@ qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 		if (info->ack_eliciting) {
 			sp->time_of_last_ack_eliciting = now;
 			sp->eliciting_in_flight++;
+			sp->path[info->path].eliciting_in_flight++;
 		}
 		if (rec->cc != NULL)
 			qb_cc_on_packet_sent(rec->cc, info->size, now);
@@ -248,51 +319,79 @@ qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 static void
 take(struct qb_recovery_space *sp, uint64_t seq, struct qb_sent_pkt *p, bool acked)
 {
-	if (p->flags & QB_SENT_ACK_ELICITING)
+	if (p->flags & QB_SENT_ACK_ELICITING) {
 		sp->eliciting_in_flight--;
+		sp->path[p->path].eliciting_in_flight--;
+	}
 	qb_sent_remove(&sp->sent, seq, acked);
 }
 
+/* What one loss-detection pass found, over all paths (Appendix B.8 inputs). */
+struct lost_sum {
+	uint64_t bytes;          /* in-flight bytes declared lost */
+	uint64_t last_time_sent; /* newest send time among them */
+	bool in_flight;          /* any in-flight packet lost */
+	struct qb_rtt *pc_rtt;   /* a path whose losses establish persistent congestion */
+};
+
+/* §7.6.1 duration with a path's estimator. */
+static uint64_t
+pc_duration_of(const struct qb_recovery *rec, const struct qb_rtt *rtt)
+{
+	/* §7.6.1: max_ack_delay counts whatever the space. */
+	uint64_t d = sat_add(qb_rtt_pto_base(rtt), rec->max_ack_delay);
+
+	return d > UINT64_MAX / QB_PC_THRESHOLD ? UINT64_MAX : d * QB_PC_THRESHOLD;
+}
+
 /*
- * Appendix A.10 DetectAndRemoveLostPackets, with Appendix B.8 OnPacketsLost
- * and the persistent congestion check (§7.6.2) done in the same walk.
+ * Appendix A.10 DetectAndRemoveLostPackets for the records of one path,
+ * against that path's largest acknowledged packet and RTT. Returns the
+ * path's loss_time (QB_TIME_NONE: none pending).
  */
-static void
-detect_and_remove_lost(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now)
+static uint64_t
+detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned path, uint64_t now,
+                    struct lost_sum *sum)
 {
 	struct qb_recovery_space *sp = &rec->space[space];
+	struct qb_recovery_path_space *ps = &sp->path[path];
 	struct qb_sent_ring *r = &sp->sent;
-	const struct qb_rtt *rtt = rec->rtt;
-	uint64_t loss_delay, lost_bytes = 0, last_loss = 0, run_start = 0, pc_duration;
-	bool any_lost_in_flight = false, run = false, persistent = false, acked_gap = false;
+	struct qb_rtt *rtt = path_rtt(rec, path);
+	uint64_t loss_delay, loss_time = QB_TIME_NONE, run_start = 0, pc_duration;
+	bool run = false, acked_gap = false;
 	uint64_t seq;
 
-	sp->loss_time = QB_TIME_NONE;
-	if (sp->largest_acked == QB_PN_NONE)
-		return;
+	if (ps->largest_acked == QB_PN_NONE)
+		return QB_TIME_NONE;
 	/* §6.1.2: 9/8 * max(smoothed_rtt, latest_rtt), at least kGranularity. */
 	loss_delay = rtt->latest > rtt->smoothed ? rtt->latest : rtt->smoothed;
 	loss_delay = loss_delay + loss_delay / 8;
 	if (loss_delay < QB_GRANULARITY_NS)
 		loss_delay = QB_GRANULARITY_NS;
-	pc_duration = qb_recovery_pc_duration(rec);
+	pc_duration = pc_duration_of(rec, rtt);
 
-	for (seq = qb_sent_next_live(r, r->tail, NULL); seq < r->head;
-	     seq = qb_sent_next_live(r, seq + 1, &acked_gap)) {
+	/* No live record of this path lies below ps->scan. */
+	for (seq = qb_sent_next_live(r, ps->scan > r->tail ? ps->scan : r->tail, NULL);
+	     seq < r->head; seq = qb_sent_next_live(r, seq + 1, &acked_gap)) {
 		struct qb_sent_pkt *p = qb_sent_at(r, seq);
-		bool by_time = now >= loss_delay && p->time_sent <= now - loss_delay;
+		bool by_time;
 
-		if (p->pn > sp->largest_acked)
+		if (p->path != path)
+			continue; /* another path's: judged by its own walk */
+		if (p->pn > ps->largest_acked)
 			break;
-		if (!by_time && sp->largest_acked < p->pn + QB_PACKET_THRESHOLD) {
-			/* Not lost yet, nor is anything after it: arm the timer. */
-			sp->loss_time = p->time_sent + loss_delay;
+		by_time = now >= loss_delay && p->time_sent <= now - loss_delay;
+		if (!by_time && ps->largest_acked < p->pn + QB_PACKET_THRESHOLD) {
+			/* Not lost yet, nor is anything after it on this path:
+			 * arm the timer. */
+			loss_time = p->time_sent + loss_delay;
 			break;
 		}
 		/*
 		 * §7.6.2: a run of lost ack-eliciting packets, sent after the
 		 * first RTT sample, with no acknowledged packet between them.
-		 * Only this space's acknowledgments are seen (allowed by §7.6.2).
+		 * Only this space's acknowledgments are seen (allowed by §7.6.2);
+		 * an acknowledged packet of any path between them ends the run.
 		 */
 		if (acked_gap)
 			run = false;
@@ -303,33 +402,62 @@ detect_and_remove_lost(struct qb_recovery *rec, enum qb_pn_space space, uint64_t
 				run = true;
 				run_start = p->time_sent;
 			} else if (p->time_sent - run_start > pc_duration) {
-				persistent = true;
+				sum->pc_rtt = rtt;
 			}
 		}
 		if (p->flags & QB_SENT_IN_FLIGHT) {
-			any_lost_in_flight = true;
-			lost_bytes += p->size;
-			if (p->time_sent > last_loss)
-				last_loss = p->time_sent;
+			sum->in_flight = true;
+			sum->bytes += p->size;
+			if (p->time_sent > sum->last_time_sent)
+				sum->last_time_sent = p->time_sent;
 		}
 		rec->lost_count++;
 		if (rec->cb.on_lost != NULL)
 			rec->cb.on_lost(rec->cb.ctx, space, p);
 		take(sp, seq, p, false);
 	}
+	ps->scan = seq;
+	return loss_time;
+}
+
+/*
+ * Appendix A.10 DetectAndRemoveLostPackets, path by path, with Appendix B.8
+ * OnPacketsLost and the persistent congestion check (§7.6.2) done in the
+ * same walks.
+ */
+static void
+detect_and_remove_lost(struct qb_recovery *rec, enum qb_pn_space space, uint64_t now)
+{
+	struct qb_recovery_space *sp = &rec->space[space];
+	struct lost_sum sum = {0};
+
+	sp->loss_time = QB_TIME_NONE;
+	if (sp->largest_acked == QB_PN_NONE)
+		return;
+	for (unsigned i = 0; i < QB_RECOVERY_MAX_PATHS; i++) {
+		uint64_t t;
+
+		if (!(sp->path_mask & (1u << i)))
+			continue;
+		t = detect_lost_on_path(rec, space, i, now, &sum);
+		if (t < sp->loss_time)
+			sp->loss_time = t;
+	}
 
 	if (rec->cc == NULL)
 		return;
 	/* Appendix B.8 OnPacketsLost. */
-	if (lost_bytes > 0)
-		qb_cc_on_lost(rec->cc, lost_bytes);
-	if (any_lost_in_flight)
-		qb_cc_on_congestion_event(rec->cc, last_loss, false, now);
-	if (persistent) {
+	if (sum.bytes > 0)
+		qb_cc_on_lost(rec->cc, sum.bytes);
+	if (sum.in_flight)
+		qb_cc_on_congestion_event(rec->cc, sum.last_time_sent, false, now);
+	if (sum.pc_rtt != NULL) {
+		/* One controller for all paths: one path's persistent
+		 * congestion collapses the shared window. */
 		rec->persistent_congestion = true;
 		qb_cc_on_persistent_congestion(rec->cc, now);
 		/* §5.2: restart min_rtt from the newest sample. */
-		rec->rtt->min = rec->rtt->latest;
+		sum.pc_rtt->min = sum.pc_rtt->latest;
 	}
 }
 
@@ -356,8 +484,13 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 	struct qb_recovery_space *sp;
 	struct qb_sent_ring *r;
 	uint64_t largest, acked_bytes = 0, newest_sent = 0, largest_new = QB_PN_NONE;
-	uint64_t largest_new_time = 0;
-	bool any_new = false, eliciting = false, sampled = false;
+	uint64_t largest_new_time = 0, recovery_bytes = 0;
+	bool any_new = false, eliciting = false, in_recovery;
+	unsigned largest_new_path = 0;
+	struct qb_rtt *sampled = NULL;
+	/* Per path: its largest newly acknowledged packet. */
+	uint64_t pnew[QB_RECOVERY_MAX_PATHS], pnew_time[QB_RECOVERY_MAX_PATHS];
+	bool pnew_eliciting[QB_RECOVERY_MAX_PATHS] = {false};
 	uint32_t k;
 	int rc;
 
@@ -379,6 +512,10 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 		rec->handshake_ack_received = true;
 	if (sp->largest_acked == QB_PN_NONE || largest > sp->largest_acked)
 		sp->largest_acked = largest;
+	for (k = 0; k < QB_RECOVERY_MAX_PATHS; k++) {
+		pnew[k] = QB_PN_NONE;
+		pnew_time[k] = 0;
+	}
 
 	/* Appendix A.7 DetectAndRemoveAckedPackets. */
 	for (k = 0; k < ack->nranges; k++) {
@@ -400,14 +537,24 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 			any_new = true;
 			if (p->flags & QB_SENT_ACK_ELICITING)
 				eliciting = true;
-			if (p->flags & QB_SENT_IN_FLIGHT)
+			if (p->flags & QB_SENT_IN_FLIGHT) {
 				acked_bytes += p->size;
+				if (rec->cc != NULL && qb_cc_in_recovery(rec->cc, p->time_sent))
+					recovery_bytes += p->size;
+			}
 			if (p->time_sent > newest_sent)
 				newest_sent = p->time_sent;
 			if (largest_new == QB_PN_NONE || p->pn > largest_new) {
 				largest_new = p->pn;
 				largest_new_time = p->time_sent;
+				largest_new_path = p->path;
 			}
+			if (pnew[p->path] == QB_PN_NONE || p->pn > pnew[p->path]) {
+				pnew[p->path] = p->pn;
+				pnew_time[p->path] = p->time_sent;
+			}
+			if (p->flags & QB_SENT_ACK_ELICITING)
+				pnew_eliciting[p->path] = true;
 			if (rec->cb.on_acked != NULL)
 				rec->cb.on_acked(rec->cb.ctx, space, p);
 			take(sp, seq, p, true);
@@ -418,19 +565,47 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 		return 0;
 
 	if (largest_new == largest) {
+		struct qb_rtt *rtt = path_rtt(rec, largest_new_path);
+
 		sp->largest_acked_time_sent = largest_new_time;
 		/* §5.1: sample only when the largest is newly acked and
-		 * something ack-eliciting was. */
-		if (eliciting && rec->rtt != NULL) {
+		 * something ack-eliciting was; the sample is its path's. */
+		if (eliciting && rtt != NULL) {
 			uint64_t latest = now > largest_new_time ? now - largest_new_time : 0;
 			/* §5.3: Initial ACKs are not delayed on purpose. */
 			uint64_t delay = space == QB_PN_INITIAL ? 0 : ack->ack_delay;
 
-			qb_rtt_update(rec->rtt, latest, delay, rec->max_ack_delay,
+			qb_rtt_update(rtt, latest, delay, rec->max_ack_delay,
 			              rec->handshake_confirmed, now);
-			sampled = true;
+			sampled = rtt;
 		}
 	}
+	for (k = 0; k < QB_RECOVERY_MAX_PATHS; k++) {
+		struct qb_recovery_path_space *ps = &sp->path[k];
+		struct qb_rtt *rtt = rec->path_rtt[k];
+
+		if (pnew[k] == QB_PN_NONE ||
+		    (ps->largest_acked != QB_PN_NONE && pnew[k] <= ps->largest_acked))
+			continue;
+		ps->largest_acked = pnew[k];
+		/*
+		 * §5.1 per path: the path's largest acknowledged advanced; a path
+		 * with an estimator of its own, not sampled above, samples it
+		 * from that packet. Without the frame's ACK Delay, which is
+		 * measured from the Largest Acknowledged's arrival: the sample
+		 * may include some delay at the peer (an overestimate makes loss
+		 * detection slower, never hastier).
+		 */
+		if (rtt != NULL && rtt != sampled && pnew_eliciting[k]) {
+			uint64_t latest = now > pnew_time[k] ? now - pnew_time[k] : 0;
+
+			qb_rtt_update(rtt, latest, 0, rec->max_ack_delay, rec->handshake_confirmed,
+			              now);
+		}
+	}
+	/* One path only: every packet, tracked or not, is that path's. */
+	if (single_path(sp) && sp->path_mask != 0)
+		sp->path[__builtin_ctz(sp->path_mask)].largest_acked = sp->largest_acked;
 
 	/* Appendix B.7 ProcessECN. */
 	if (ack->has_ecn && ack->ecn[2] > sp->ecn_ce) {
@@ -440,15 +615,23 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 	}
 
 	rec->persistent_congestion = false;
+	in_recovery = rec->cc != NULL && rec->cc->has_recovery_start;
 	detect_and_remove_lost(rec, space, now);
+	/* Appendix B.8 ended the period: every packet may grow the window. */
+	if (in_recovery && !rec->cc->has_recovery_start)
+		recovery_bytes = 0;
 
 	if (rec->cc != NULL) {
+		/* The controller's RTT: the path this ACK sampled, else the
+		 * connection's estimator. */
+		const struct qb_rtt *crtt = sampled != NULL ? sampled : rec->rtt;
 		struct qb_cc_ack ca = {
 		        .acked_bytes = acked_bytes,
 		        .newest_time_sent = newest_sent,
-		        .smoothed_rtt = rec->rtt != NULL ? rec->rtt->smoothed : 0,
-		        .min_rtt = rec->rtt != NULL ? rec->rtt->min : 0,
-		        .latest_rtt = sampled ? rec->rtt->latest : 0,
+		        .recovery_bytes = recovery_bytes,
+		        .smoothed_rtt = crtt != NULL ? crtt->smoothed : 0,
+		        .min_rtt = crtt != NULL ? crtt->min : 0,
+		        .latest_rtt = sampled != NULL ? sampled->latest : 0,
 		};
 
 		qb_cc_on_ack(rec->cc, &ca, now);
@@ -534,6 +717,8 @@ qb_recovery_discard_space(struct qb_recovery *rec, enum qb_pn_space space, uint6
 	sp->time_of_last_ack_eliciting = 0;
 	sp->loss_time = QB_TIME_NONE;
 	sp->eliciting_in_flight = 0;
+	for (int i = 0; i < QB_RECOVERY_MAX_PATHS; i++)
+		sp->path[i].eliciting_in_flight = 0;
 	sp->discarded = true;
 	rec->probes[space] = 0;
 	rec->pto_count = 0;
@@ -555,6 +740,8 @@ qb_recovery_requeue_space(struct qb_recovery *rec, enum qb_pn_space space, uint6
 	sp->time_of_last_ack_eliciting = 0;
 	sp->loss_time = QB_TIME_NONE;
 	sp->eliciting_in_flight = 0;
+	for (int i = 0; i < QB_RECOVERY_MAX_PATHS; i++)
+		sp->path[i].eliciting_in_flight = 0;
 	set_loss_detection_timer(rec, now);
 }
 
@@ -619,10 +806,7 @@ qb_recovery_pto(const struct qb_recovery *rec, enum qb_pn_space space)
 uint64_t
 qb_recovery_pc_duration(const struct qb_recovery *rec)
 {
-	/* §7.6.1: max_ack_delay counts whatever the space. */
-	uint64_t d = sat_add(qb_rtt_pto_base(rec->rtt), rec->max_ack_delay);
-
-	return d > UINT64_MAX / QB_PC_THRESHOLD ? UINT64_MAX : d * QB_PC_THRESHOLD;
+	return pc_duration_of(rec, rec->rtt);
 }
 
 uint32_t

@@ -4,6 +4,9 @@
 
 #include "recovery/sent_ring.h"
 
+/* The path id fits in the padding: a record stays 32 bytes. */
+_Static_assert(sizeof(struct qb_sent_pkt) == 32, "sent-packet record grew");
+
 static bool
 cap_ok(const struct qb_sent_pkt *slots, uint32_t cap)
 {

@@ -26,6 +26,9 @@ struct qb_cc;
 struct qb_cc_ack {
 	uint64_t acked_bytes;      /* sum of sizes of newly acked in-flight packets */
 	uint64_t newest_time_sent; /* time_sent of the most recently sent of them */
+	uint64_t recovery_bytes;   /* part of acked_bytes sent within the recovery
+	                            * period: no growth for those (Appendix B.5
+	                            * checks each packet, not the ACK) */
 	uint64_t smoothed_rtt;     /* after this ACK's sample, ns */
 	uint64_t min_rtt;          /* ns */
 	uint64_t latest_rtt;       /* this ACK's RTT sample, ns; 0: no sample */

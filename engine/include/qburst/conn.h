@@ -24,8 +24,33 @@
  * flow control (qburst/stream.h), connection IDs (qburst/cid.h), idle
  * timeout, closing and draining (RFC 9000 §10), stateless reset detection.
  * Not (yet): 0-RTT, DATAGRAM frames (not advertised: received ones close
- * the connection), path validation and migration (one path, id 0; a
- * PATH_CHALLENGE is answered), ECN.
+ * the connection), migration of the handshake path, ECN.
+ *
+ * Paths: one path, id 0, unless cfg.multipath_handshake opts in to the
+ * multi-path handshake (BRIEF §2, a dquic extension, qburst to qburst only):
+ * a client opens more paths with qb_conn_path_add() before its first send
+ * (one per local address); every path sends Initials with the original DCID;
+ * the first path on which the server's Initial is processed becomes the
+ * handshake path, the only one that carries Initial and Handshake packets
+ * (the server, too, answers only on the path its first Initial came on). Once
+ * the handshake is confirmed, each other path takes an unused connection ID
+ * of the peer (RFC 9000 §9.5), is validated with PATH_CHALLENGE/PATH_RESPONSE
+ * in 1200-byte datagrams (§8.2), and then carries 1-RTT packets like the
+ * handshake path. A server's path ids are the engine's, one per peer
+ * address (any id below QB_CONN_MAX_PATHS; a new one is taken on its first
+ * datagram). All paths share one packet number space, one RTT estimator and
+ * one congestion controller; the caller spreads datagrams over the paths by
+ * calling qb_conn_send() on each.
+ *
+ * A caller with several paths: names a path by its (local address, peer
+ * address) pair (a client's paths differ by local address, a server's by the
+ * peer's); after any datagram or timeout tries every path of the connection,
+ * starting with a different one each turn (one congestion window and pacer
+ * serve all paths: a fixed order starves the later paths); gives a path up
+ * when qb_conn_path_info() says QB_PATH_FAILED. Loss detection knows nothing
+ * of paths (RFC 9002 §6.1 thresholds over one packet number space): paths
+ * whose delays differ by more than a few packets' time see spurious losses,
+ * so the extension suits paths of equal delay (two ports of one host).
  *
  * Memory: qb_conn_client_new()/qb_conn_server_new() allocate the connection
  * once (its sent-packet and frame-record tables are sized there); nothing is
@@ -57,6 +82,8 @@ struct qb_qlog;
 #define QB_CONN_CID_LEN_DEFAULT 8
 /* The active_connection_id_limit we advertise (peer CIDs we keep). */
 #define QB_CONN_PEER_CID_LIMIT  4
+/* Path ids are 0..QB_CONN_MAX_PATHS-1 (more than 1 only with multipath_handshake). */
+#define QB_CONN_MAX_PATHS       4
 
 struct qb_conn_config {
 	struct qb_tls_ctx *tls;        /* role must match the connection's (not owned) */
@@ -95,6 +122,9 @@ struct qb_conn_config {
 	/* qlog of this connection (qburst/qlog.h; not owned, must outlive the
 	 * connection; flushed at close and in qb_conn_free). NULL: off. */
 	struct qb_qlog *qlog;
+	/* The multi-path handshake (see the top of this file); both ends must
+	 * be qburst with it on. false: one path, id 0. */
+	bool multipath_handshake;
 };
 
 /*
@@ -119,15 +149,41 @@ struct qb_conn *qb_conn_client_new(const struct qb_conn_config *cfg, uint64_t no
 struct qb_conn *qb_conn_server_new(const struct qb_conn_config *cfg, const uint8_t *dgram,
                                    size_t len, uint64_t now);
 
+/*
+ * Client with cfg.multipath_handshake: opens one more path (another local
+ * address toward the same server) before the first qb_conn_send(); *path_id
+ * gets its id (path 0 exists from the start). Returns 0, QB_ERR_UNSUPPORTED
+ * (not opted in, or a server), QB_ERR_STATE (a datagram was already sent or
+ * received) or QB_ERR_NOMEM (QB_CONN_MAX_PATHS reached).
+ */
+int qb_conn_path_add(struct qb_conn *c, uint32_t *path_id);
+
 /* Frees the connection and everything it holds. NULL ok. */
 void qb_conn_free(struct qb_conn *c);
 
 /*
- * Processes one received UDP payload of len bytes on path_id (0: the only
- * path so far). Packets are unprotected in place (dgram is modified).
- * Undecryptable or undecodable packets are dropped and counted. Returns 0,
- * QB_ERR_ARG (unknown path), or QB_ERR_STATE once the connection is closed
- * for good (nothing done).
+ * Gives back memory a quiet connection no longer needs: the 1-RTT sent-packet
+ * ring shrinks to a few records, the frame records to those still held
+ * (usually none: the table is freed), and the stream table to 16 slots (or a
+ * quarter full). What a transfer grew is regrown, doubling, by the packets
+ * that need it. Does nothing (returns 0) unless the handshake is confirmed
+ * and over (Initial and Handshake discarded), nothing ack-eliciting is in
+ * flight and nothing is waiting to be sent. Returns the heap bytes released.
+ *
+ * Not for the per-packet path (it allocates and copies what is held): call it
+ * from the driver's timer once the connection has been idle a while (no
+ * datagram either way for, say, a second or a few PTOs). An idle connection
+ * then holds about 6 KiB (doc/performance.md, "Memory per idle connection").
+ */
+size_t qb_conn_trim(struct qb_conn *c, uint64_t now);
+
+/*
+ * Processes one received UDP payload of len bytes on path_id (0 unless
+ * multipath_handshake: a client's added paths; on a server, any id below
+ * QB_CONN_MAX_PATHS, a new one starting a path). Packets are unprotected in
+ * place (dgram is modified). Undecryptable or undecodable packets are
+ * dropped and counted. Returns 0, QB_ERR_ARG (unknown path), or QB_ERR_STATE
+ * once the connection is closed for good (nothing done).
  */
 int qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint64_t now);
 
@@ -142,12 +198,17 @@ int qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len
 #define QB_WHY_BUFFER        0x080 /* cap too small for a packet */
 #define QB_WHY_NO_CID        0x100 /* no peer connection ID to send with */
 
+/* This path may not carry data yet: the handshake runs on another path, or
+ * its validation is under way (wait for a datagram or qb_conn_deadline()),
+ * or failed (qb_conn_path_info() says QB_PATH_FAILED: give it up). */
+#define QB_WHY_PATH_UNVALIDATED 0x200
+
 /*
  * Writes at most one datagram (<= cap bytes; cap = min(path MTU, the peer's
- * max_udp_payload_size), >= 1200) into buf: the packets now due, coalesced
- * (Initial, Handshake, 1-RTT). Returns the datagram length (> 0), or 0 with
- * *why (if not NULL) set to QB_WHY_* bits, or QB_ERR_ARG (unknown path,
- * cap < 1200).
+ * max_udp_payload_size), >= 1200) for path_id into buf: the packets now due,
+ * coalesced (Initial, Handshake, 1-RTT). Returns the datagram length (> 0),
+ * or 0 with *why (if not NULL) set to QB_WHY_* bits, or QB_ERR_ARG (unknown
+ * path, cap < 1200).
  */
 int qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
                  uint32_t *why);
@@ -214,10 +275,32 @@ struct qb_conn_stats {
 };
 void qb_conn_stats(const struct qb_conn *c, struct qb_conn_stats *out);
 
+/* ---- Paths ------------------------------------------------------------------ */
+
+enum qb_conn_path_state {
+	QB_PATH_UNKNOWN = 0, /* no such path */
+	QB_PATH_WAITING = 1, /* the handshake runs on another path (or is not yet placed) */
+	QB_PATH_PROBING = 2, /* after the handshake: being validated (RFC 9000 §8.2) */
+	QB_PATH_ACTIVE = 3,  /* the handshake path, or validated: carries data */
+	QB_PATH_FAILED = 4,  /* validation timed out (§8.2.4): nothing is sent on it */
+};
+
+struct qb_conn_path_info {
+	enum qb_conn_path_state state;
+	bool handshake_path; /* the path the handshake ran on */
+	uint64_t dgrams_sent, dgrams_recv;
+	uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
+	uint64_t challenges_sent;        /* PATH_CHALLENGE frames */
+};
+
+/* A path's state and counters. 0, or QB_ERR_ARG (path_id out of range). */
+int qb_conn_path_info(const struct qb_conn *c, uint32_t path_id, struct qb_conn_path_info *out);
+
 /*
  * Connection IDs: our first one (sequence 0, the SCID of our long headers),
- * the peer's in use (NULL with *len 0 when none is left), and every CID we
- * issued (for the engine's demultiplexing table; see qburst/cid.h).
+ * the peer's in use on the handshake path (NULL with *len 0 when none is
+ * left; other paths use CIDs of their own), and every CID we issued (for
+ * the engine's demultiplexing table; see qburst/cid.h).
  */
 const uint8_t *qb_conn_scid(const struct qb_conn *c, size_t *len);
 const uint8_t *qb_conn_dcid(const struct qb_conn *c, size_t *len);

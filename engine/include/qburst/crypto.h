@@ -59,13 +59,24 @@ enum qb_crypto_backend {
 struct qb_aead_ops;
 
 /*
- * One packet-protection key (one direction, one level, one key phase). The
- * caller owns the storage (embed it; no allocation happens here); fields are
- * private to engine/crypto and its backends. A zeroed key is "absent";
- * qb_crypto_key_clear() returns a key to that state and wipes its secrets.
- * Do not copy an installed key (assignment or memcpy): a backend's expanded
- * state is not promised to survive a move. To switch keys at a key update,
- * switch pointers or indexes (e.g. an array of keys indexed by key phase).
+ * One packet-protection key (one direction, one level, one key phase).
+ * Fields are private to engine/crypto and its backends. Two kinds of
+ * storage:
+ *   - embedded: the caller owns a whole struct (sizeof is the largest any
+ *     backend needs) and installs with qb_crypto_key_init() /
+ *     qb_crypto_key_update(); no allocation happens here;
+ *   - sized: qb_crypto_key_new() / qb_crypto_key_new_update() allocate a
+ *     key with only the state its backend uses (about 960 bytes for
+ *     BoringSSL, 1,424 for ipsec-mb, against sizeof 1,456), which a
+ *     connection frees when it discards the key (RFC 9001 §4.9, §6). Such a
+ *     key is released with qb_crypto_key_free() and never passed to
+ *     qb_crypto_key_init() or qb_crypto_key_update() as the key to fill,
+ *     nor dereferenced as a whole struct.
+ * The per-packet functions take either kind. A zeroed embedded key is
+ * "absent"; qb_crypto_key_clear() returns a key to that state and wipes its
+ * secrets. Do not copy an installed key (assignment or memcpy): a backend's
+ * expanded state is not promised to survive a move. To switch keys at a key
+ * update, switch pointers or indexes.
  */
 struct qb_crypto_key {
 	const struct qb_aead_ops *ops; /* the backend; NULL when no key is installed */
@@ -74,9 +85,10 @@ struct qb_crypto_key {
 	uint8_t key_len;               /* AEAD key (= HP key) length in bytes */
 	uint8_t secret_len;            /* traffic secret length in bytes */
 	uint8_t reserved;
-	uint32_t version;                                 /* QUIC version of the labels */
-	uint8_t secret[QB_CRYPTO_SECRET_MAX];             /* traffic secret, for key update */
-	uint8_t hp_key[QB_CRYPTO_KEY_MAX];                /* kept: key update keeps HP (§6.1) */
+	uint32_t version;                     /* QUIC version of the labels */
+	uint8_t secret[QB_CRYPTO_SECRET_MAX]; /* traffic secret, for key update */
+	uint8_t hp_key[QB_CRYPTO_KEY_MAX];    /* kept: key update keeps HP (§6.1) */
+	uint16_t storage; /* bytes allocated for a sized key; 0: embedded (sizeof) */
 	_Alignas(16) uint8_t state[QB_CRYPTO_STATE_SIZE]; /* the backend's expanded keys */
 };
 
@@ -188,14 +200,47 @@ int qb_crypto_key_update(struct qb_crypto_key *next, const struct qb_crypto_key 
 uint64_t qb_crypto_confidentiality_limit(enum qb_aead_alg alg);
 uint64_t qb_crypto_integrity_limit(enum qb_aead_alg alg);
 
-/* Release a key's backend state and wipe its secrets; the key becomes absent. */
+/* Release a key's backend state and wipe its secrets; the key becomes absent.
+ * NULL is ignored. */
 void qb_crypto_key_clear(struct qb_crypto_key *key);
 
-/* Non-zero when key holds an installed key. */
+/*
+ * As qb_crypto_key_init(), into a sized key allocated here (malloc) with
+ * room for the state of the backend that takes it (the fallback to BoringSSL
+ * included) and no more. On success *out is the key (free it with
+ * qb_crypto_key_free()); on failure *out is NULL. Returns as
+ * qb_crypto_key_init(), or QB_ERR_NOMEM.
+ */
+int qb_crypto_key_new(struct qb_crypto_key **out, enum qb_aead_alg alg, uint32_t version,
+                      const uint8_t *secret, size_t secret_len, enum qb_crypto_backend backend);
+
+/*
+ * As qb_crypto_key_update(), into a sized key allocated here (same backend
+ * as cur). *out is NULL on failure. Returns as qb_crypto_key_update(), or
+ * QB_ERR_NOMEM.
+ */
+int qb_crypto_key_new_update(struct qb_crypto_key **out, const struct qb_crypto_key *cur);
+
+/*
+ * As qb_crypto_initial_keys(), into sized keys allocated here; client or
+ * server may be NULL. On failure neither is allocated (both NULL). Returns
+ * as qb_crypto_initial_keys(), or QB_ERR_NOMEM.
+ */
+int qb_crypto_initial_keys_new(uint32_t version, const uint8_t *dcid, size_t dcid_len,
+                               struct qb_crypto_key **client, struct qb_crypto_key **server);
+
+/* Clear and free a key from qb_crypto_key_new*(); NULL is ignored. */
+void qb_crypto_key_free(struct qb_crypto_key *key);
+
+/* Bytes of memory key occupies: its allocation for a sized key, sizeof for
+ * an embedded one, 0 for NULL. For accounting (bench_mem). */
+size_t qb_crypto_key_footprint(const struct qb_crypto_key *key);
+
+/* Non-zero when key holds an installed key (NULL: no key). */
 static inline int
 qb_crypto_key_present(const struct qb_crypto_key *key)
 {
-	return key->ops != NULL;
+	return key != NULL && key->ops != NULL;
 }
 
 /* ---- Per-packet protection. ---- */

@@ -13,6 +13,17 @@
  *   - one struct qb_recovery (the three sent-packet spaces, the loss/PTO
  *     timer and PTO backoff), attached to the current path's struct qb_rtt
  *     and struct qb_cc (qburst/cc.h) with qb_recovery_set_path().
+ *
+ * Several paths over one packet number space (the multi-path handshake,
+ * qburst/conn.h): each sent packet names its path (struct qb_sent_info.path,
+ * below QB_RECOVERY_MAX_PATHS) and a path may have an RTT estimator of its
+ * own (qb_recovery_set_path_rtt()). Loss is then detected per path: a packet
+ * is declared lost only against the largest acknowledged packet of its own
+ * path (packet threshold) and with its own path's RTT (time threshold), so
+ * the faster path's acknowledgments do not condemn the slower path's
+ * packets in flight (RFC 9002 §6.1 assumes one path; its thresholds are
+ * applied path by path). One congestion controller serves every path. A
+ * connection that only ever uses path 0 behaves exactly as RFC 9002.
  * Storage for received ranges and sent-packet records is provided by the
  * caller (from a pool sized at start-up) and must outlive the object.
  *
@@ -36,6 +47,9 @@
 #define QB_INITIAL_RTT_NS    333000000ull /* kInitialRtt: 333 ms */
 #define QB_PC_THRESHOLD      3            /* kPersistentCongestionThreshold */
 #define QB_MAX_ACK_DELAY_DEF 25000000ull  /* RFC 9000 §18.2 default, 25 ms */
+
+/* Path ids of sent packets are 0..QB_RECOVERY_MAX_PATHS-1. */
+#define QB_RECOVERY_MAX_PATHS 4
 
 struct qb_cc;
 
@@ -156,6 +170,7 @@ struct qb_sent_pkt {
 	uint32_t frames; /* opaque handle of the connection's frame records */
 	uint32_t skip;   /* internal: distance to the next record when removed */
 	uint8_t flags;   /* QB_SENT_* */
+	uint8_t path;    /* the path it was sent on (struct qb_sent_info.path) */
 };
 
 struct qb_sent_ring {
@@ -173,6 +188,7 @@ struct qb_sent_info {
 	uint32_t frames;
 	bool ack_eliciting;
 	bool in_flight; /* counts toward bytes in flight (ack-eliciting or PADDING) */
+	uint8_t path;   /* path id, < QB_RECOVERY_MAX_PATHS; 0 with a single path */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -231,16 +247,25 @@ struct qb_ack_info {
 	uint64_t ecn[3];                  /* ECT(0), ECT(1), ECN-CE counts */
 };
 
+/* One path's share of a packet number space. */
+struct qb_recovery_path_space {
+	uint64_t largest_acked;       /* largest acked pn sent on this path, QB_PN_NONE */
+	uint64_t scan;                /* internal: no live record of the path below this seq */
+	uint32_t eliciting_in_flight; /* ack-eliciting packets outstanding on the path */
+};
+
 /* Per packet number space loss-detection state (Appendix A.3). */
 struct qb_recovery_space {
 	struct qb_sent_ring sent;
-	uint64_t largest_acked;           /* QB_PN_NONE before any ACK */
+	uint64_t largest_acked;           /* QB_PN_NONE before any ACK (all paths) */
 	uint64_t largest_acked_time_sent; /* time_sent of largest_acked */
 	uint64_t time_of_last_ack_eliciting;
 	uint64_t loss_time;           /* QB_TIME_NONE when unset */
 	uint32_t eliciting_in_flight; /* ack-eliciting packets outstanding */
 	uint64_t ecn_ce;              /* largest ECN-CE count the peer reported */
 	bool discarded;
+	uint8_t path_mask; /* paths that sent a packet in this space (bit per id) */
+	struct qb_recovery_path_space path[QB_RECOVERY_MAX_PATHS];
 };
 
 /* What qb_recovery_on_timeout() asks of the connection. */
@@ -261,6 +286,8 @@ struct qb_recovery {
 	struct qb_recovery_space space[QB_PN_SPACE_COUNT];
 	struct qb_rtt *rtt; /* the current path's estimator */
 	struct qb_cc *cc;   /* the current path's congestion controller */
+	/* Per path estimators (qb_recovery_set_path_rtt); NULL: use rtt. */
+	struct qb_rtt *path_rtt[QB_RECOVERY_MAX_PATHS];
 	struct qb_recovery_cb cb;
 	uint64_t max_ack_delay; /* peer's (ns) */
 	uint64_t timer;         /* loss detection timer (read qb_recovery_timer()) */
@@ -292,6 +319,29 @@ int qb_recovery_init(struct qb_recovery *rec, const struct qb_recovery_config *c
 /* Attaches the path's RTT estimator and congestion controller. */
 void qb_recovery_set_path(struct qb_recovery *rec, struct qb_rtt *rtt, struct qb_cc *cc);
 
+/*
+ * Several paths: gives path (< QB_RECOVERY_MAX_PATHS) an RTT estimator of its
+ * own (not owned; it must outlive rec or be detached with NULL). A path
+ * without one uses the estimator of qb_recovery_set_path(). Per path:
+ *   - RTT samples (RFC 9002 §5.1): the ACK frame's Largest Acknowledged,
+ *     when newly acknowledged, samples its own path's estimator with the
+ *     frame's ACK Delay; each other path whose largest acknowledged packet
+ *     advanced in the frame samples its estimator from that packet, without
+ *     ACK Delay (the delay field is the largest's, not that packet's);
+ *   - loss detection (§6.1): thresholds against the path's own largest
+ *     acknowledged packet and RTT;
+ *   - PTO (§6.2.1): one timer and backoff per connection; a space's period is
+ *     the largest of the PTO periods of the paths with ack-eliciting packets
+ *     in flight there, so a slow path's packets are not probed before their
+ *     ACK can arrive, while a fast path's tail loss waits at most the slow
+ *     path's PTO;
+ *   - congestion control: the one controller sees every path's packets and
+ *     losses; its RTT inputs are those of the path sampled by the frame's
+ *     Largest Acknowledged (or the qb_recovery_set_path() estimator).
+ * Returns 0 or QB_ERR_ARG.
+ */
+int qb_recovery_set_path_rtt(struct qb_recovery *rec, uint8_t path, struct qb_rtt *rtt);
+
 /* The peer's max_ack_delay transport parameter, in ns. */
 void qb_recovery_set_max_ack_delay(struct qb_recovery *rec, uint64_t max_ack_delay);
 
@@ -315,7 +365,8 @@ bool qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
  * counts as one. Returns 0, QB_ERR_NOMEM (ring full: the packet is not
  * recorded; do not send an in-flight packet then; an ACK-only packet may
  * still go out untracked, its frame records released at once), QB_ERR_ARG
- * (pn not increasing) or QB_ERR_STATE (space discarded).
+ * (pn not increasing, path id out of range) or QB_ERR_STATE (space
+ * discarded).
  *
  * Path changes: packets sent on an earlier path are acknowledged against the
  * congestion controller attached at the time of the ACK (bytes in flight
@@ -397,7 +448,8 @@ void qb_recovery_on_retry(struct qb_recovery *rec, uint64_t now);
 
 /*
  * PTO period for space without backoff: smoothed_rtt + max(4*rttvar,
- * kGranularity), plus max_ack_delay for the Application space (§6.2.1).
+ * kGranularity), plus max_ack_delay for the Application space (§6.2.1), of
+ * the qb_recovery_set_path() estimator.
  */
 uint64_t qb_recovery_pto(const struct qb_recovery *rec, enum qb_pn_space space);
 

@@ -66,6 +66,7 @@ struct src {
 	uint64_t pn;
 	uint64_t offset; /* stream offset */
 	uint8_t dcid[DCID_LEN];
+	struct qb_pkt_short_tmpl tmpl; /* the path's short header: first byte and DCID */
 };
 
 /* RFC 9000 §17.1: 2 bytes while small, then 3, then 4. */
@@ -164,6 +165,35 @@ fill_gap(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 fail:
 	*why = 1;
 	return 0;
+}
+
+/*
+ * The fast path as a connection would run it: the path's short-header
+ * template (qb_pkt_enc_short_stream_tmpl: no encoder state, header copied
+ * with two stores) and qb_crypto_protect_gap (one backend call seals and
+ * computes the header-protection mask where the backend has seal_to_hp).
+ */
+static int
+fill_tmpl(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
+{
+	struct src *s = arg;
+	struct qb_pkt_layout l;
+	uint64_t pn = s->pn;
+	size_t taken;
+	int n;
+
+	(void)now;
+	n = qb_pkt_enc_short_stream_tmpl(&s->tmpl, buf, cap, pn, pn_len_of(pn), 0, s->offset,
+	                                 MAX_PKT, false, &taken, &l);
+	if (n < 0 ||
+	    qb_crypto_protect_gap(s->key, buf, l.pn_offset, l.pn_len, pn, l.payload_len - taken,
+	                          s->data + (s->offset & (SRC_SIZE - 1)), taken) < 0) {
+		*why = 1;
+		return 0;
+	}
+	s->pn = pn + 1;
+	s->offset += taken;
+	return n;
 }
 
 /* ---- bare seal + header protection, per backend ---- */
@@ -307,6 +337,8 @@ self_check(struct backend *b, const struct qb_udp_tmpl *t, const struct qb_burst
 	struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, &io};
 	struct src s = {.key = &b->key, .data = src_data, .dcid = {1, 2, 3, 4, 5, 6, 7, 8}};
 	struct qb_crypto_hdr ch;
+
+	qb_pkt_short_tmpl_init(&s.tmpl, s.dcid, DCID_LEN, false, false);
 	struct qb_pkt_info info;
 	struct qb_frame f;
 	uint64_t terr;
@@ -337,18 +369,6 @@ out:
 	return ok ? 0 : -1;
 }
 
-/* Median ns/packet of each variant. */
-struct result {
-	double bare;   /* bare seal + HP in place, one buffer */
-	double build;  /* qb_burst_tx + fill_stream: the whole path */
-	double engine; /* fill_stream into one buffer: encoder, copy, qb_crypto_protect */
-	double driver; /* qb_burst_tx whose fill is the bare seal: mbufs, headers, TX */
-	double fast;   /* qb_burst_tx + fill_fast: the engine's no-copy fast path */
-	double efast;  /* fill_fast into one buffer */
-	double gap;    /* qb_burst_tx + fill_gap: one-pass seal through the borrowed gap */
-	double egap;   /* fill_gap into one buffer */
-};
-
 /* A fill that only seals (bare) a cap-byte packet: the driver's share. */
 static void (*bare_fill_fn)(uint8_t *pkt, size_t len, uint64_t pn);
 static uint64_t bare_fill_pn;
@@ -365,8 +385,69 @@ fill_bare(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 
 static uint8_t engine_buf[MAX_PKT] __rte_aligned(64);
 
-static struct result
-measure(struct backend *b, bool hw, size_t size, int rounds, int bursts)
+/*
+ * The variants, timed in this order in every round. A burst variant sends
+ * bursts of BURST through qb_burst_tx with its fill; an engine variant (no
+ * mbuf) calls the fill into one buffer; bare seals in place.
+ */
+enum variant {
+	V_BARE,
+	V_COPY,
+	V_FROM,
+	V_GAP,
+	V_TMPL,
+	V_ECOPY,
+	V_EFROM,
+	V_EGAP,
+	V_ETMPL,
+	V_DRIVER,
+	V_N
+};
+
+static const struct {
+	const char *name;
+	qb_burst_fill_fn fill;
+	bool burst;
+} variants[V_N] = {
+        [V_BARE] = {"bare", NULL, false},        [V_COPY] = {"copy", fill_stream, true},
+        [V_FROM] = {"from", fill_fast, true},    [V_GAP] = {"gap", fill_gap, true},
+        [V_TMPL] = {"tmpl", fill_tmpl, true},    [V_ECOPY] = {"ecopy", fill_stream, false},
+        [V_EFROM] = {"efrom", fill_fast, false}, [V_EGAP] = {"egap", fill_gap, false},
+        [V_ETMPL] = {"etmpl", fill_tmpl, false}, [V_DRIVER] = {"driver", fill_bare, true},
+};
+
+/* One variant's n packets; returns how many the PMD took (bursts) or n. */
+static unsigned int
+run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
+            const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t now)
+{
+	unsigned int sent = 0;
+	uint32_t w;
+
+	if (v == V_BARE) {
+		for (int i = 0; i < bursts * BURST; i++)
+			b->bare(bare_pkt, size, (uint64_t)i);
+		return (unsigned int)(bursts * BURST);
+	}
+	bare_fill_fn = b->bare;
+	if (variants[v].burst) {
+		void *arg = v == V_DRIVER ? NULL : s;
+
+		for (int i = 0; i < bursts; i++)
+			sent += qb_burst_tx(q, p, BURST, size, variants[v].fill, arg, now, NULL);
+		return sent;
+	}
+	for (int i = 0; i < bursts * BURST; i++)
+		variants[v].fill(s, engine_buf, size, now, &w);
+	return (unsigned int)(bursts * BURST);
+}
+
+/* BUILD_PROFILE=variant: run only that one, untimed (for perf or callgrind). */
+static const char *profile;
+
+/* Median ns/packet of each variant. */
+static void
+measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double *med)
 {
 	const struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, NULL};
 	struct src s = {.key = &b->key, .data = src_data, .dcid = {1, 2, 3, 4, 5, 6, 7, 8}};
@@ -374,16 +455,15 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts)
 	struct qb_ipaddr sip, dip;
 	struct qb_burst_path p;
 	struct qb_udp_tmpl t;
-	enum { V_BARE, V_BUILD, V_FAST, V_GAP, V_ENGINE, V_EFAST, V_EGAP, V_DRIVER, V_N };
 	double *v[V_N];
 	int n = bursts * BURST;
-	struct result r;
 
 	for (int i = 0; i < V_N; i++) {
 		v[i] = calloc((size_t)rounds, sizeof(double));
 		if (v[i] == NULL)
 			abort();
 	}
+	qb_pkt_short_tmpl_init(&s.tmpl, s.dcid, DCID_LEN, false, false);
 	qb_ipaddr_parse("198.18.0.1", &sip);
 	qb_ipaddr_parse("198.18.0.2", &dip);
 	/* hw: the bench-only switch, offload flags as on a real NIC. */
@@ -392,69 +472,43 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts)
 		abort();
 	if (self_check(b, &t, &p, size, fill_stream) != 0 ||
 	    self_check(b, &t, &p, size, fill_fast) != 0 ||
-	    self_check(b, &t, &p, size, fill_gap) != 0) {
+	    self_check(b, &t, &p, size, fill_gap) != 0 ||
+	    self_check(b, &t, &p, size, fill_tmpl) != 0) {
 		fprintf(stderr, "bench_build: self-check failed (%s, %zu, %s)\n", b->name, size,
 		        hw ? "offload" : "software");
 		exit(1);
 	}
-	/* Warm both paths (caches, pool, branch predictors) before timing. */
-	for (int i = 0; i < n; i++)
-		b->bare(bare_pkt, size, (uint64_t)i);
-	for (int i = 0; i < bursts; i++)
-		qb_burst_tx(&q, &p, BURST, size, fill_stream, &s, 0, NULL);
-	for (int i = 0; i < bursts; i++) {
-		qb_burst_tx(&q, &p, BURST, size, fill_fast, &s, 0, NULL);
-		qb_burst_tx(&q, &p, BURST, size, fill_gap, &s, 0, NULL);
+	/* Warm every path (caches, pool, branch predictors) before timing. */
+	for (int i = 0; i < V_N; i++)
+		run_variant((enum variant)i, b, &q, &p, &s, size, bursts, 0);
+	if (profile != NULL) {
+		for (int i = 0; i < V_N; i++)
+			if (strcmp(profile, variants[i].name) == 0)
+				for (int k = 0; k < rounds; k++)
+					run_variant((enum variant)i, b, &q, &p, &s, size, bursts,
+					            0);
+		for (int i = 0; i < V_N; i++)
+			free(v[i]);
+		return;
 	}
 	for (int k = 0; k < rounds; k++) {
-		uint64_t t[V_N + 1];
-		unsigned int sent = 0;
-		uint32_t w;
+		for (int i = 0; i < V_N; i++) {
+			uint64_t t0 = now_ns();
+			unsigned int sent =
+			        run_variant((enum variant)i, b, &q, &p, &s, size, bursts, t0);
 
-		t[0] = now_ns();
-		for (int i = 0; i < n; i++)
-			b->bare(bare_pkt, size, (uint64_t)i);
-		t[1] = now_ns();
-		for (int i = 0; i < bursts; i++)
-			sent += qb_burst_tx(&q, &p, BURST, size, fill_stream, &s, t[1], NULL);
-		t[2] = now_ns();
-		for (int i = 0; i < bursts; i++)
-			sent += qb_burst_tx(&q, &p, BURST, size, fill_fast, &s, t[2], NULL);
-		t[3] = now_ns();
-		for (int i = 0; i < bursts; i++)
-			sent += qb_burst_tx(&q, &p, BURST, size, fill_gap, &s, t[3], NULL);
-		t[4] = now_ns();
-		for (int i = 0; i < n; i++)
-			fill_stream(&s, engine_buf, size, t[4], &w);
-		t[5] = now_ns();
-		for (int i = 0; i < n; i++)
-			fill_fast(&s, engine_buf, size, t[5], &w);
-		t[6] = now_ns();
-		for (int i = 0; i < n; i++)
-			fill_gap(&s, engine_buf, size, t[6], &w);
-		t[7] = now_ns();
-		bare_fill_fn = b->bare;
-		for (int i = 0; i < bursts; i++)
-			sent += qb_burst_tx(&q, &p, BURST, size, fill_bare, NULL, t[7], NULL);
-		t[8] = now_ns();
-		if (sent != 4u * (unsigned int)n) {
-			fprintf(stderr, "bench_build: sent %u of %d\n", sent, 4 * n);
-			exit(1);
+			v[i][k] = (double)(now_ns() - t0) / n;
+			if (sent != (unsigned int)n) {
+				fprintf(stderr, "bench_build: %s sent %u of %d\n", variants[i].name,
+				        sent, n);
+				exit(1);
+			}
 		}
-		for (int i = 0; i < V_N; i++)
-			v[i][k] = (double)(t[i + 1] - t[i]) / n;
 	}
-	r.bare = median(v[V_BARE], rounds);
-	r.build = median(v[V_BUILD], rounds);
-	r.fast = median(v[V_FAST], rounds);
-	r.engine = median(v[V_ENGINE], rounds);
-	r.efast = median(v[V_EFAST], rounds);
-	r.gap = median(v[V_GAP], rounds);
-	r.egap = median(v[V_EGAP], rounds);
-	r.driver = median(v[V_DRIVER], rounds);
-	for (int i = 0; i < V_N; i++)
+	for (int i = 0; i < V_N; i++) {
+		med[i] = median(v[i], rounds);
 		free(v[i]);
-	return r;
+	}
 }
 
 int
@@ -467,6 +521,7 @@ main(int argc, char **argv)
 	int nb = 0, rounds, bursts, ret;
 	const char *only_backend, *only_path;
 
+	profile = getenv("BUILD_PROFILE");
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "bench_build: rte_eal_init failed\n");
@@ -527,30 +582,35 @@ main(int argc, char **argv)
 	       "from: qb_pkt_enc_stream_final + qb_crypto_protect_from (two-piece seal from\n"
 	       "the source, no plaintext copy). gap: qb_pkt_enc_short_stream +\n"
 	       "qb_crypto_protect_gap (frame header borrowed into the room before the data,\n"
-	       "one out-of-place pass). engine = the fill alone into one buffer (no mbuf);\n"
-	       "driver = qb_burst_tx whose fill is the bare seal (mbufs, headers, TX).\n\n",
+	       "one out-of-place pass). tmpl: as gap, the header from the path's template\n"
+	       "(qb_pkt_enc_short_stream_tmpl). engine = the fill alone into one buffer\n"
+	       "(no mbuf); driver = qb_burst_tx whose fill is the bare seal.\n\n",
 	       BURST, port.name, rounds, bursts * BURST);
 	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
-	       "| gap Mpps | **gap ratio** | engine copy | engine from | engine gap | driver |\n");
-	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	       "| ratio | tmpl | tmpl Mpps | **tmpl ratio** | engine copy | engine gap | engine tmpl "
+	       "| driver |\n");
+	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int i = 0; i < nb; i++)
 		for (int sz = 0; sz < 2; sz++)
 			for (int hw = 1; hw >= 0; hw--) {
 				size_t size = sz == 0 ? 1200 : 1452;
+				double r[V_N];
 
 				if ((only_backend != NULL &&
 				     strcmp(only_backend, be[i].name) != 0) ||
 				    (only_path != NULL &&
 				     strcmp(only_path, hw ? "offload" : "software") != 0))
 					continue;
-				struct result r = measure(&be[i], hw, size, rounds, bursts);
-
-				printf("| %s | %zu | %s | %.1f | %.1f | %.3f | %.1f | %.3f | %.1f | %.2f "
-				       "| **%.3f** | %.1f | %.1f | %.1f | %.1f |\n",
-				       be[i].name, size, hw ? "offload" : "software", r.bare,
-				       r.build, r.bare / r.build, r.fast, r.bare / r.fast, r.gap,
-				       1e3 / r.gap, r.bare / r.gap, r.engine, r.efast, r.egap,
-				       r.driver);
+				measure(&be[i], hw, size, rounds, bursts, r);
+				if (profile != NULL)
+					continue;
+				printf("| %s | %zu | %s | %.1f | %.1f | %.3f | %.1f | %.3f | %.1f | %.3f "
+				       "| %.1f | %.2f | **%.3f** | %.1f | %.1f | %.1f | %.1f |\n",
+				       be[i].name, size, hw ? "offload" : "software", r[V_BARE],
+				       r[V_COPY], r[V_BARE] / r[V_COPY], r[V_FROM],
+				       r[V_BARE] / r[V_FROM], r[V_GAP], r[V_BARE] / r[V_GAP],
+				       r[V_TMPL], 1e3 / r[V_TMPL], r[V_BARE] / r[V_TMPL],
+				       r[V_ECOPY], r[V_EGAP], r[V_ETMPL], r[V_DRIVER]);
 				fflush(stdout);
 			}
 	printf("\ndrops: no_mbuf %" PRIu64 " tx_full %" PRIu64 "\n", stats.drops[QB_DROP_NO_MBUF],

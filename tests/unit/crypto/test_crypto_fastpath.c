@@ -338,3 +338,67 @@ Test(fastpath, short_stream_is_begin_short_then_stream_final)
 		cr_assert_eq(ea.closed, eb.closed);
 	}
 }
+
+Test(fastpath, short_stream_tmpl_is_short_stream)
+{
+	static uint8_t a[CAP + 64], b[CAP + 64];
+	uint8_t cid[20];
+
+	for (int it = 0; it < 20000; it++) {
+		struct qb_pkt_short_tmpl t;
+		struct qb_pkt_enc eb;
+		struct qb_pkt_layout la, lb;
+		size_t cap = rnd() % 1500, dcid_len = rnd() % 22, pn_len = rnd() % 6;
+		size_t len = rnd() % 4 == 0 ? rnd() % 8 : rnd() % 2000, ta = 7, tb = 7;
+		uint64_t pn = rnd() & 0xffffffff, id = rnd_varint(), off = rnd_varint();
+		bool spin = rnd() & 1, kp = rnd() & 1, fin = rnd() & 1;
+		int ra, rb;
+
+		for (size_t i = 0; i < sizeof(cid); i++)
+			cid[i] = (uint8_t)rnd();
+		if (dcid_len > QB_MAX_CID_LEN) {
+			cr_assert_eq(qb_pkt_short_tmpl_init(&t, cid, dcid_len, spin, kp),
+			             QB_ERR_ARG);
+			continue;
+		}
+		cr_assert_eq(qb_pkt_short_tmpl_init(&t, cid, dcid_len, spin, kp), 0);
+		memset(a, 0xee, sizeof(a));
+		memset(b, 0xee, sizeof(b));
+		qb_pkt_enc_init(&eb, b, cap);
+		ra = qb_pkt_enc_short_stream_tmpl(&t, a, cap, pn, pn_len, id, off, len, fin, &ta,
+		                                  &la);
+		rb = qb_pkt_enc_short_stream(&eb, cid, dcid_len, spin, kp, pn, pn_len, id, off, len,
+		                             fin, &tb, &lb);
+		/* Never a byte past cap. */
+		for (size_t i = cap; i < sizeof(a); i++)
+			cr_assert_eq(a[i], 0xee, "iter %d: byte %zu past cap %zu written", it, i,
+			             cap);
+		if (cap < QB_PKT_SHORT_TMPL_MIN_CAP) {
+			/* Refused for room, or for an argument checked before room. */
+			cr_assert(ra == QB_ERR_NOBUF || (ra == QB_ERR_ARG && rb == QB_ERR_ARG),
+			          "iter %d: cap %zu: %d (%d)", it, cap, ra, rb);
+			continue;
+		}
+		if (rb != 0) {
+			cr_assert_eq(ra, rb, "iter %d: %d != %d", it, ra, rb);
+			continue;
+		}
+		cr_assert_eq(ra, (int)lb.len, "iter %d: %d != %zu", it, ra, lb.len);
+		cr_assert_eq(ta, tb);
+		/* Header, padding and frame header: the bytes before the data. */
+		cr_assert(memcmp(a, b, lb.len - QB_AEAD_TAG_LEN - tb) == 0, "iter %d: bytes differ",
+		          it);
+		cr_assert_eq(la.offset, lb.offset);
+		cr_assert_eq(la.pn_offset, lb.pn_offset);
+		cr_assert_eq(la.pn_len, lb.pn_len);
+		cr_assert_eq(la.hdr_len, lb.hdr_len);
+		cr_assert_eq(la.payload_len, lb.payload_len);
+		cr_assert_eq(la.len, lb.len);
+		cr_assert_eq(la.pn, lb.pn);
+		cr_assert_eq(la.type, lb.type);
+		/* info may be NULL. */
+		cr_assert_eq(qb_pkt_enc_short_stream_tmpl(&t, a, cap, pn, pn_len, id, off, len, fin,
+		                                          &ta, NULL),
+		             ra);
+	}
+}

@@ -419,6 +419,26 @@ Test(pc, broken_by_an_acknowledged_packet, .init = pc_setup)
 	cr_assert_eq(cc.cwnd, 20 * MDS, "one ordinary halving");
 }
 
+/* Appendix B.5 asks InCongestionRecovery per acked packet: one ACK covering
+ * packets from before and after the recovery start grows by the later ones. */
+Test(cc_period, ack_across_recovery_start_counts_later_packets_only, .init = server)
+{
+	uint64_t pn, before;
+
+	qb_recovery_set_handshake_confirmed(&rec, 0);
+	for (pn = 0; pn <= 4; pn++)
+		send(QB_PN_APP, pn, (100 + 100 * pn) * MS);        /* 100..500 ms */
+	qb_cc_on_congestion_event(&cc, 340 * MS, false, 350 * MS); /* period from 350 ms */
+	cc.ssthresh = UINT64_MAX; /* slow start: growth is exactly the bytes counted */
+	before = cc.cwnd;
+	send(QB_PN_APP, 5, 600 * MS);
+	cr_assert_eq(ack1(QB_PN_APP, 0, 5, 0, 700 * MS), 0);
+	cr_assert_eq(seen.lost, 0);
+	/* pn 0..2 (100..300 ms) were sent within the period; pn 3..5 after it. */
+	cr_assert_eq(cc.cwnd, before + 3 * MDS, "cwnd %lu, before %lu", (unsigned long)cc.cwnd,
+	             (unsigned long)before);
+}
+
 Test(pc, short_run_is_not_persistent, .init = pc_setup)
 {
 	/* Ack 10..15: lost 1..9 (200..1000 ms) = 800 ms < 975 ms. */

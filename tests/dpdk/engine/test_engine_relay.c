@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * QUIC over a relayed path (BRIEF §2, forward header), in one process: a
+ * qburst client and server (engine workers) and a relay (a worker dispatch
+ * with a relaying listener, as --mode=relay runs it), each on its own ring
+ * port, joined by a small Ethernet switch in the test thread that moves
+ * every frame from a port's TX ring to the RX ring of the port its
+ * destination MAC names. The client only knows the relay: it connects
+ * through it with qb_engine_connect_via; the server accepts the forwarded
+ * Initial and answers through the relay.
+ *
+ * The switch looks at every frame: none goes between client and server
+ * directly; each carries a forward header (byte 0 repeating the QUIC
+ * packet's low bits, a relayed pair of 26 bytes) before QUIC packets whose
+ * short headers have the spin bit 0. Then 50 MB move byte-exact, both
+ * connections' paths are recorded as relayed (the peer's own endpoint and
+ * the relay), every datagram they received came through the relay. Then a
+ * second client connection comes directly to the same relaying listener:
+ * served as plain QUIC on a direct path. At the end every mbuf is back in
+ * its pool.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+
+#include "qb_engine.h"
+#include "qb_neigh.h"
+#include "qb_port.h"
+
+#define XFER_SIZE  (50ull * 1000 * 1000)
+#define NB_MBUF    8191
+#define RING_SIZE  4096
+#define DATA_ROOM  (QB_MBUF_HEADROOM + 2048)
+#define SRV_PORT   4433
+#define CLI_PORT   40000
+#define RLY_PORT   3478
+#define TIMEOUT_NS (90ull * 1000 * 1000 * 1000)
+#define ALPN       "hq-interop"
+
+enum { P_CLI, P_SRV, P_RLY, P_N };
+
+static const char request[] = "GET /50MB\r\n";
+static const char *const ips[P_N] = {"198.18.5.2", "198.18.5.1", "198.18.5.3"};
+
+struct node {
+	uint16_t port;
+	struct rte_mempool *pool;
+	struct rte_ring *rx, *tx; /* the port's RX and TX rings */
+	struct qb_port_addrs pa;
+	struct qb_ipaddr ip;
+};
+
+static struct node nodes[P_N];
+static struct qb_engine_worker cli, srv;
+static struct qb_dispatch_shared rsh;
+static struct qb_dispatch *rly;
+static struct qb_neigh_table rneigh;
+static struct qb_lcore_stats rstats;
+static struct qb_tls_ctx *ctx_s, *ctx_c;
+static const uint8_t reset_key[QB_CID_RESET_KEY_LEN] = {0x7e, 0x1a};
+
+struct app_conn {
+	bool requested;
+	uint64_t sid, off, bad;
+	bool fin;
+};
+static struct app_conn app_s, app_c;
+static bool done;
+
+/* What the switch saw. */
+static struct {
+	uint64_t frames[P_N][P_N]; /* [from][to] */
+	uint64_t short_hdr;        /* 1-RTT packets first in their datagram */
+	uint64_t spin_set;
+	uint64_t bad_fwd;
+	uint64_t not_udp;
+	bool direct_ok; /* frames between client and server are expected, not inspected */
+} sw;
+
+static inline uint8_t
+pat(uint64_t off)
+{
+	uint64_t x = off * 0x9e3779b1u;
+
+	return (uint8_t)(x ^ (x >> 13) ^ (off >> 8));
+}
+
+static struct qb_tls_ctx *
+tls_ctx(enum qb_tls_role role)
+{
+	static const char *const alpn[] = {ALPN};
+	struct qb_tls_ctx_config cfg = {
+	        .role = role, .alpn = alpn, .alpn_count = 1, .selfsigned_name = "localhost"};
+	char err[256] = "";
+	struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
+
+	cr_assert_not_null(ctx, "qb_tls_ctx_new: %s", err);
+	return ctx;
+}
+
+static void
+node_up(unsigned int i)
+{
+	struct node *n = &nodes[i];
+	struct rte_ether_addr mac = {.addr_bytes = {0x02, 0, 0, 0, 5, (uint8_t)(i + 1)}};
+	struct rte_eth_conf conf = {0};
+	char name[32], net[32];
+	struct qb_ipnet in;
+	int port;
+
+	snprintf(name, sizeof(name), "qb_rl_pool%u", i);
+	n->pool = qb_pool_create(name, NB_MBUF, DATA_ROOM, (int)rte_socket_id());
+	snprintf(name, sizeof(name), "qb_rl_rx%u", i);
+	n->rx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "qb_rl_tx%u", i);
+	n->tx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	cr_assert(n->pool != NULL && n->rx != NULL && n->tx != NULL);
+	snprintf(name, sizeof(name), "qb_rl_p%u", i);
+	port = rte_eth_from_rings(name, &n->rx, 1, &n->tx, 1, (unsigned int)rte_socket_id());
+	cr_assert_geq(port, 0);
+	n->port = (uint16_t)port;
+	cr_assert_eq(rte_eth_dev_configure(n->port, 1, 1, &conf), 0);
+	cr_assert_eq(rte_eth_rx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL, n->pool),
+	             0);
+	cr_assert_eq(rte_eth_tx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL), 0);
+	cr_assert_eq(rte_eth_dev_start(n->port), 0);
+	/* Ring ports have an all-zero MAC: each node takes a local one. */
+	qb_port_addrs_init(&n->pa, &mac);
+	snprintf(net, sizeof(net), "%s/24", ips[i]);
+	cr_assert_eq(qb_ipnet_parse(net, &in), 0);
+	cr_assert_eq(qb_port_addrs_add(&n->pa, &in), 0);
+	n->ip = in.addr;
+}
+
+/*
+ * A frame from node `from`: every one is IPv4/UDP, and the UDP payload
+ * starts with a forward header whose byte 0 repeats the QUIC packet's low
+ * five bits; a short header behind it has the spin bit 0.
+ */
+static void
+inspect(struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + 14);
+	struct qb_fwd_hdr h;
+	size_t ihl, len;
+	const uint8_t *d;
+	int n;
+
+	if (m->data_len < 14 + 20 + 8 || p[12] != 0x08 || p[13] != 0x00 ||
+	    ip->next_proto_id != IPPROTO_UDP) {
+		sw.not_udp++;
+		return;
+	}
+	ihl = (size_t)(ip->version_ihl & 0x0f) * 4;
+	d = p + 14 + ihl + 8;
+	len = rte_be_to_cpu_16(((const struct rte_udp_hdr *)(p + 14 + ihl))->dgram_len) - 8;
+	n = qb_fwd_hdr_decode(d, len, &h);
+	if (n != 26 || (size_t)n >= len || (d[0] & 0x1f) != (d[n] & 0x1f) || !h.src.relayed ||
+	    !h.dst.relayed) {
+		sw.bad_fwd++;
+		return;
+	}
+	if (!(d[n] & 0x80)) {
+		sw.short_hdr++;
+		if (d[n] & 0x20)
+			sw.spin_set++;
+	}
+}
+
+/* Moves every frame from a TX ring to the RX ring its destination MAC names. */
+static unsigned int
+switch_frames(void)
+{
+	struct rte_mbuf *ms[64];
+	unsigned int moved = 0;
+
+	for (unsigned int i = 0; i < P_N; i++) {
+		unsigned int n = rte_ring_sc_dequeue_burst(nodes[i].tx, (void **)ms, 64, NULL);
+
+		for (unsigned int k = 0; k < n; k++) {
+			const struct rte_ether_addr *dst = rte_pktmbuf_mtod(ms[k], void *);
+			unsigned int to = P_N;
+
+			for (unsigned int j = 0; j < P_N; j++)
+				if (rte_is_same_ether_addr(dst, &nodes[j].pa.mac))
+					to = j;
+			if (to == P_N || to == i) {
+				rte_pktmbuf_free(ms[k]);
+				continue;
+			}
+			sw.frames[i][to]++;
+			if (!sw.direct_ok || i == P_RLY || to == P_RLY)
+				inspect(ms[k]);
+			if (rte_ring_sp_enqueue(nodes[to].rx, ms[k]) != 0)
+				rte_pktmbuf_free(ms[k]);
+			moved++;
+		}
+	}
+	return moved;
+}
+
+/* ---- the application: a hq-interop-like download ------------------------ */
+
+static void
+server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
+             uint64_t now)
+{
+	static uint8_t chunk[16384];
+	struct app_conn *a = ec->user;
+	uint64_t id;
+	unsigned int sev;
+
+	(void)arg;
+	(void)w;
+	if (ev & QB_ENGINE_EV_NEW) {
+		ec->user = &app_s;
+		return;
+	}
+	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
+		return;
+	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
+		uint8_t req[64];
+		bool fin = false;
+
+		if (!(sev & QB_STREAM_EV_READABLE) || a->requested)
+			continue;
+		int64_t n = qb_conn_stream_read(ec->conn, id, req, sizeof(req), &fin, NULL, now);
+		if (n > 0 && fin) {
+			cr_assert_eq((size_t)n, sizeof(request) - 1);
+			cr_assert_eq(memcmp(req, request, (size_t)n), 0);
+			a->requested = true;
+			a->sid = id;
+		}
+	}
+	while (a->requested && !a->fin) {
+		uint64_t left = XFER_SIZE - a->off;
+		size_t len = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
+		int64_t k;
+
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = pat(a->off + i);
+		k = qb_conn_stream_write(ec->conn, a->sid, chunk, len, len == left);
+		if (k <= 0)
+			break;
+		a->off += (uint64_t)k;
+		if (a->off == XFER_SIZE && (size_t)k == len)
+			a->fin = true;
+		if ((size_t)k < len)
+			break;
+	}
+}
+
+static void
+client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
+             uint64_t now)
+{
+	static uint8_t buf[65536];
+	struct app_conn *a = ec->user;
+	uint64_t id;
+	unsigned int sev;
+
+	(void)arg;
+	(void)w;
+	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
+		return;
+	if (!a->requested && qb_conn_handshake_complete(ec->conn)) {
+		cr_assert_eq(qb_conn_stream_open(ec->conn, true, &a->sid), 0);
+		cr_assert_eq(qb_conn_stream_write(ec->conn, a->sid, (const uint8_t *)request,
+		                                  sizeof(request) - 1, true),
+		             (int64_t)sizeof(request) - 1);
+		a->requested = true;
+	}
+	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
+		if (!(sev & QB_STREAM_EV_READABLE) || id != a->sid)
+			continue;
+		for (;;) {
+			bool fin = false;
+			int64_t n = qb_conn_stream_read(ec->conn, id, buf, sizeof(buf), &fin, NULL,
+			                                now);
+
+			if (n < 0)
+				break;
+			for (int64_t i = 0; i < n; i++)
+				if (buf[i] != pat(a->off + (uint64_t)i))
+					a->bad++;
+			a->off += (uint64_t)n;
+			if (fin) {
+				a->fin = true;
+				done = true;
+				break;
+			}
+			if (n == 0)
+				break;
+		}
+	}
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static void
+setup(void)
+{
+	char prefix[64];
+	char *argv[] = {"test_engine_relay",
+	                "-l",
+	                "0",
+	                "--no-huge",
+	                "-m",
+	                "512",
+	                "--no-pci",
+	                "--no-shconf",
+	                "--file-prefix",
+	                prefix,
+	                "--log-level",
+	                "3"};
+	struct qb_steer steer = {.n_workers = 1, .cid_len = 8, .no_cids = true, .seed = 5};
+
+	snprintf(prefix, sizeof(prefix), "qb-erelay-%d", (int)getpid());
+	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
+	ctx_s = tls_ctx(QB_TLS_SERVER);
+	ctx_c = tls_ctx(QB_TLS_CLIENT);
+	for (unsigned int i = 0; i < P_N; i++)
+		node_up(i);
+
+	struct qb_engine_conf cs = {
+	        .server = true,
+	        .port_id = nodes[P_SRV].port,
+	        .pool = nodes[P_SRV].pool,
+	        .addrs = &nodes[P_SRV].pa,
+	        .udp_port = SRV_PORT,
+	        .accept_relayed = true,
+	        .conn = {.tls = ctx_s,
+	                 .seed = 7,
+	                 .send_buffer_max = 4u << 20,
+	                 .reset_key = reset_key},
+	        .server_id = 1,
+	        .n_workers = 1,
+	        .on_event = server_event,
+	};
+	struct qb_engine_conf cc = cs;
+
+	cc.server = false;
+	cc.port_id = nodes[P_CLI].port;
+	cc.pool = nodes[P_CLI].pool;
+	cc.addrs = &nodes[P_CLI].pa;
+	cc.udp_port = CLI_PORT;
+	cc.conn = (struct qb_conn_config){.tls = ctx_c, .server_name = "localhost", .seed = 9};
+	cc.server_id = 2;
+	cc.on_event = client_event;
+	cr_assert_eq(qb_engine_worker_init(&srv, &cs), 0);
+	cr_assert_eq(qb_engine_worker_init(&cli, &cc), 0);
+
+	/* The relay: what --mode=relay builds, its neighbours static. */
+	qb_neigh_init(&rneigh);
+	cr_assert_eq(qb_neigh_add_static(&rneigh, &nodes[P_CLI].ip, &nodes[P_CLI].pa.mac), 0);
+	cr_assert_eq(qb_neigh_add_static(&rneigh, &nodes[P_SRV].ip, &nodes[P_SRV].pa.mac), 0);
+	cr_assert_eq(qb_dispatch_shared_init(&rsh, &steer, 64, (int)rte_socket_id(), "qb_rl_r"), 0);
+	struct qb_dispatch_conf rc = {
+	        .max_conns = 1,
+	        .max_initial = 1,
+	        .listener = {.cid_len = 8},
+	        .relay_port = RLY_PORT,
+	        .addrs = &nodes[P_RLY].pa,
+	        .neigh = &rneigh,
+	        .seed = 3,
+	};
+	struct qb_dispatch_ops ops = {0};
+	rly = qb_dispatch_create(&rsh, &rc, &ops, NULL, 0);
+	cr_assert_not_null(rly);
+}
+
+static void
+print_stats(const char *who, const struct qb_engine_worker *w)
+{
+	printf("%s: rx %" PRIu64 " tx %" PRIu64 " dgrams_in %" PRIu64 " relayed_in %" PRIu64
+	       " other_path %" PRIu64 "\n",
+	       who, w->wk.stats.rx_pkts, w->wk.stats.tx_pkts, w->st.dgrams_in, w->st.relayed_in,
+	       w->st.other_path);
+}
+
+Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
+{
+	struct qb_engine_conn *ec, *sec = NULL;
+	struct qb_ipaddr relay;
+	uint64_t now, t0;
+
+	setup();
+	relay = nodes[P_RLY].ip;
+	now = qb_engine_now_ns();
+	/* Without a relaying listener the answers could not come back. */
+	srv.cf.accept_relayed = false;
+	cr_assert_null(qb_engine_connect_via(&srv, &nodes[P_CLI].ip, CLI_PORT, &relay, RLY_PORT,
+	                                     &nodes[P_RLY].pa.mac, 1, now));
+	srv.cf.accept_relayed = true;
+	ec = qb_engine_connect_via(&cli, &nodes[P_SRV].ip, SRV_PORT, &relay, RLY_PORT,
+	                           &nodes[P_RLY].pa.mac, 11, now);
+	cr_assert_not_null(ec);
+	ec->user = &app_c;
+	cr_assert(ec->addrs[0].relayed);
+	t0 = now;
+	while (!done && now - t0 < TIMEOUT_NS) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
+		switch_frames();
+		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+		switch_frames();
+		qb_engine_poll(&srv, now);
+		switch_frames();
+	}
+	double secs = (double)(now - t0) / 1e9;
+
+	print_stats("client", &cli);
+	print_stats("server", &srv);
+	printf("relay: rx %" PRIu64 " tx %" PRIu64 " relayed %" PRIu64 "; switch: c->r %" PRIu64
+	       " r->s %" PRIu64 " s->r %" PRIu64 " r->c %" PRIu64 " short headers %" PRIu64 "\n",
+	       rstats.rx_pkts, rstats.tx_pkts, rly->stats.relayed, sw.frames[P_CLI][P_RLY],
+	       sw.frames[P_RLY][P_SRV], sw.frames[P_SRV][P_RLY], sw.frames[P_RLY][P_CLI],
+	       sw.short_hdr);
+	cr_assert(done, "transfer incomplete: %" PRIu64 " of %llu bytes", app_c.off, XFER_SIZE);
+	cr_assert_eq(app_c.off, XFER_SIZE);
+	cr_assert_eq(app_c.bad, 0, "%" PRIu64 " bytes differ", app_c.bad);
+	printf("engine relay xfer: %llu bytes in %.3f s (handshake included) = %.3f Gbit/s\n",
+	       XFER_SIZE, secs, (double)XFER_SIZE * 8 / secs / 1e9);
+
+	/* Nothing went between client and server directly; every frame had
+	 * its forward header, every 1-RTT packet spin 0 (BRIEF §2). */
+	cr_assert_eq(sw.frames[P_CLI][P_SRV] + sw.frames[P_SRV][P_CLI], 0);
+	cr_assert_eq(sw.not_udp + sw.bad_fwd, 0, "not UDP %" PRIu64 ", bad forward header %" PRIu64,
+	             sw.not_udp, sw.bad_fwd);
+	cr_assert_gt(sw.short_hdr, XFER_SIZE / 1500);
+	cr_assert_eq(sw.spin_set, 0);
+	/* The relay sent on everything it got. */
+	cr_assert_eq(rly->stats.relayed, rstats.rx_pkts);
+	cr_assert_eq(sw.frames[P_RLY][P_SRV], sw.frames[P_CLI][P_RLY]);
+	cr_assert_eq(sw.frames[P_RLY][P_CLI], sw.frames[P_SRV][P_RLY]);
+	for (unsigned int r = 1; r < QB_SDROP__COUNT; r++)
+		cr_assert_eq(rly->stats.drops[r], 0, "relay drop %s", qb_steer_drop_name(r));
+
+	/* Both ends received only through the relay, and recorded the path. */
+	cr_assert_gt(cli.st.dgrams_in, XFER_SIZE / 1500);
+	cr_assert_eq(cli.st.relayed_in, cli.st.dgrams_in);
+	cr_assert_eq(srv.st.relayed_in, srv.st.dgrams_in);
+	cr_assert_eq(cli.st.other_path + srv.st.other_path, 0);
+	cr_assert_eq(srv.st.conns_new, 1);
+	for (unsigned int i = 0; i < QB_ENGINE_MAX_CONNS; i++)
+		if (srv.conns[i].conn != NULL)
+			sec = &srv.conns[i];
+	cr_assert_not_null(sec);
+	cr_assert(sec->addrs[0].relayed);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].peer, &nodes[P_CLI].ip), "the peer is the client");
+	cr_assert_eq(sec->addrs[0].peer_port, CLI_PORT);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].relay, &nodes[P_RLY].ip));
+	cr_assert_eq(sec->addrs[0].relay_port, RLY_PORT);
+	cr_assert_eq(qb_burst_headroom(&sec->path[0]), 14 + 20 + 8 + 26);
+
+	/* Close through the relay too; then everything back in its pool. */
+	cr_assert_eq(qb_conn_close(ec->conn, 0, "done", now), 0);
+	qb_engine_conn_wake(ec);
+	for (t0 = now; (srv.n_conns || cli.n_conns) && now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
+		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+		qb_engine_poll(&srv, now);
+		switch_frames();
+	}
+	cr_assert_eq(srv.n_conns + cli.n_conns, 0, "both ends closed");
+	cr_assert_eq(sw.frames[P_CLI][P_SRV] + sw.frames[P_SRV][P_CLI], 0);
+	cr_assert_eq(sw.not_udp + sw.bad_fwd + sw.spin_set, 0);
+
+	/* The same listeners, configured for relaying, still serve a client
+	 * that comes directly: its datagrams are QUIC (BRIEF §2), its path is
+	 * recorded as direct and its answers carry no forward header. */
+	uint64_t s_relayed = srv.st.relayed_in, c_relayed = cli.st.relayed_in;
+	sw.direct_ok = true;
+	ec = qb_engine_connect(&cli, &nodes[P_SRV].ip, SRV_PORT, &nodes[P_SRV].pa.mac, 12, now);
+	cr_assert_not_null(ec);
+	cr_assert_not(ec->addrs[0].relayed);
+	for (t0 = now; now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
+		switch_frames();
+		qb_engine_poll(&srv, now);
+		switch_frames();
+		if (qb_conn_handshake_complete(ec->conn) && srv.n_conns == 1 &&
+		    qb_conn_handshake_complete(srv.conns[0].conn))
+			break;
+	}
+	cr_assert(qb_conn_handshake_complete(ec->conn), "direct handshake");
+	sec = srv.n_conns == 1 ? &srv.conns[0] : NULL;
+	cr_assert(sec != NULL && sec->conn != NULL);
+	cr_assert_not(sec->addrs[0].relayed);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].peer, &nodes[P_CLI].ip));
+	cr_assert_eq(sec->addrs[0].peer_port, CLI_PORT);
+	cr_assert_eq(qb_burst_headroom(&sec->path[0]), 14 + 20 + 8);
+	cr_assert_gt(sw.frames[P_CLI][P_SRV], 0);
+	cr_assert_gt(sw.frames[P_SRV][P_CLI], 0);
+	cr_assert_eq(srv.st.relayed_in, s_relayed);
+	cr_assert_eq(cli.st.relayed_in, c_relayed);
+	cr_assert_eq(cli.st.other_path + srv.st.other_path, 0);
+	cr_assert_eq(qb_conn_close(ec->conn, 0, "done", now), 0);
+	qb_engine_conn_wake(ec);
+	for (t0 = now; (srv.n_conns || cli.n_conns) && now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
+		qb_engine_poll(&srv, now);
+		switch_frames();
+	}
+	cr_assert_eq(srv.n_conns + cli.n_conns, 0, "both ends closed");
+	while (switch_frames() > 0)
+		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+	qb_engine_worker_drain(&srv);
+	qb_engine_worker_drain(&cli);
+	qb_engine_worker_fini(&srv);
+	qb_engine_worker_fini(&cli);
+	{
+		struct rte_mbuf *ms[64];
+		unsigned int n;
+
+		do {
+			n = rte_eth_rx_burst(nodes[P_RLY].port, 0, ms, 64);
+			rte_pktmbuf_free_bulk(ms, n);
+		} while (n > 0);
+	}
+	qb_dispatch_free(rly);
+	qb_dispatch_shared_fini(&rsh);
+	for (unsigned int i = 0; i < P_N; i++)
+		cr_assert_eq(rte_mempool_avail_count(nodes[i].pool), nodes[i].pool->size,
+		             "pool %u: %u of %u", i, rte_mempool_avail_count(nodes[i].pool),
+		             nodes[i].pool->size);
+	qb_tls_ctx_free(ctx_s);
+	qb_tls_ctx_free(ctx_c);
+}
