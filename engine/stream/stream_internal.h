@@ -128,7 +128,11 @@ TAILQ_HEAD(qb_stream_list, qb_stream);
 struct qb_streams {
 	struct qb_stream_pools *pools;
 	struct qb_streams_config cfg;
-	struct qb_stream_params peer;
+	/* The peer's initial_max_stream_data_* (RFC 9000 §18.2), for new streams:
+	 * all a manager keeps of its transport parameters. */
+	struct {
+		uint64_t bidi_local, bidi_remote, uni;
+	} peer;
 	struct qb_stream **table; /* open addressing, linear probing */
 	struct qb_stream *last;   /* last stream looked up (calls come in runs) */
 	uint32_t mask;            /* table size - 1 */
