@@ -13,8 +13,9 @@
 # within the client's deadline; on both ends both paths received and sent
 # datagrams (the text summary and the stats JSON agree); the server took
 # one new path and none failed; every pool full at exit.
-# usage: mpath_xfer.sh QBURST   env: MB (20)
+# usage: mpath_xfer.sh QBURST   env: MB (20), KEEP_OUT
 . "$(dirname "$0")/../app/lib.sh"
+# KEEP_OUT=1: the outputs are copied to /tmp at exit (for a failure's study).
 [ -n "${KEEP_OUT:-}" ] && trap 'cp "$WORK"/*.out "$WORK"/*.err /tmp/ 2>/dev/null; cleanup' EXIT
 
 # ---- options (no EAL) ----

@@ -16,7 +16,9 @@
  *  - path 0 black-holed: the handshake completes on path 1, the download
  *    is byte-exact, path 0's validation fails and the client frees it.
  *  - both paths with random loss (0.5% of frames; LOSS=ppm and SEED=n in
- *    the environment change it): 50 MB byte-exact, no stall.
+ *    the environment change it): 50 MB byte-exact, no stall. DELAY_US=n
+ *    delays the second address's frames by n us (paths of unequal delay,
+ *    reordered between them; not asserted, see the worker's report).
  * At the end every mbuf is back in its pool.
  */
 #include <criterion/criterion.h>
@@ -83,6 +85,15 @@ static struct {
 	uint32_t loss_ppm; /* drop this share of the other frames (per million) */
 	uint64_t rng;
 	uint64_t lost;
+	/* Frames on the client's second address wait this long (ns) in a FIFO
+	 * before they go on: the paths' delays differ, and they reorder. */
+	uint64_t delay1_ns;
+	struct {
+		struct rte_mbuf *m;
+		unsigned int to;
+		uint64_t t;
+	} q[8192];
+	unsigned int q_head, q_tail;
 } sw;
 
 static inline uint8_t
@@ -206,11 +217,32 @@ switch_frames(void)
 				sw.frames[c][i == P_CLI ? 0 : 1]++;
 				if (sh)
 					sw.short_hdr[c][i == P_CLI ? 0 : 1]++;
+				if (c == 1 && sw.delay1_ns != 0) {
+					if (sw.q_tail - sw.q_head == RTE_DIM(sw.q)) {
+						rte_pktmbuf_free(ms[k]);
+						continue;
+					}
+					sw.q[sw.q_tail % RTE_DIM(sw.q)].m = ms[k];
+					sw.q[sw.q_tail % RTE_DIM(sw.q)].to = to;
+					sw.q[sw.q_tail % RTE_DIM(sw.q)].t = qb_engine_now_ns();
+					sw.q_tail++;
+					continue;
+				}
 			}
 			if (rte_ring_sp_enqueue(nodes[to].rx, ms[k]) != 0)
 				rte_pktmbuf_free(ms[k]);
 			moved++;
 		}
+	}
+	while (sw.q_head != sw.q_tail) {
+		unsigned int h = sw.q_head % RTE_DIM(sw.q);
+
+		if (qb_engine_now_ns() - sw.q[h].t < sw.delay1_ns)
+			break;
+		if (rte_ring_sp_enqueue(nodes[sw.q[h].to].rx, sw.q[h].m) != 0)
+			rte_pktmbuf_free(sw.q[h].m);
+		sw.q_head++;
+		moved++;
 	}
 	return moved;
 }
@@ -579,6 +611,7 @@ Test(engine_mpath, two_paths_with_loss, .timeout = 120)
 	xfer_size = 50ull * 1000 * 1000;
 	sw.loss_ppm = getenv("LOSS") ? (uint32_t)atoi(getenv("LOSS")) : 5000;
 	sw.rng = getenv("SEED") ? (uint64_t)atoi(getenv("SEED")) : 42;
+	sw.delay1_ns = getenv("DELAY_US") ? (uint64_t)atoi(getenv("DELAY_US")) * 1000 : 0;
 	ec = qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, cli_addr, 2,
 	                             &nodes[P_SRV].pa.mac, 31, qb_engine_now_ns());
 	cr_assert_not_null(ec);
