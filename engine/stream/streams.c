@@ -643,8 +643,8 @@ qb_streams_on_data_lost(struct qb_streams *m, uint64_t id, uint64_t offset, uint
 
 /* --- Application send side ----------------------------------------------- */
 
-int64_t
-qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
+static int64_t
+stream_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin, bool ref)
 {
 	struct qb_stream *s = qb_streams_lookup(m, id);
 	uint64_t room = len;
@@ -659,7 +659,8 @@ qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t 
 	}
 	if (s->sb.end + min_u64(len, room) > QB_STREAM_MAX_OFFSET)
 		return QB_ERR_ARG;
-	took = qb_sbuf_append(&s->sb, m->pools, data, (size_t)min_u64(len, room));
+	took = (ref ? qb_sbuf_append_ref : qb_sbuf_append)(&s->sb, m->pools, data,
+	                                                   (size_t)min_u64(len, room));
 	/* Short of the buffer limit: say when acks make room. (Short of pool
 	 * chunks is a global condition the application retries on its own.) */
 	if (took < len && took == room)
@@ -674,6 +675,18 @@ qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t 
 	}
 	qb_streams_sched(m, s);
 	return (int64_t)took;
+}
+
+int64_t
+qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
+{
+	return stream_write(m, id, data, len, fin, false);
+}
+
+int64_t
+qb_streams_write_ref(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
+{
+	return stream_write(m, id, data, len, fin, true);
 }
 
 void

@@ -300,6 +300,17 @@ int qb_streams_read_consume(struct qb_streams *m, uint64_t id, size_t n, uint64_
  */
 int64_t qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
                          bool fin);
+/*
+ * As qb_streams_write, but whole chunks of data are referenced, not copied
+ * (the bytes before the first and after the last chunk boundary of the
+ * stream are copied): for data that outlives the stream's need of it, such
+ * as a mapped file. The caller keeps data valid and unchanged until the
+ * stream's send side no longer needs it: its state is Data Recvd or a reset
+ * state (qb_streams_send_state), or the stream or qb_streams is gone. Same
+ * returns as qb_streams_write.
+ */
+int64_t qb_streams_write_ref(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
+                             bool fin);
 /* Abandon sending: RESET_STREAM with error_code (RFC 9000 §3.1, §19.4). */
 int qb_streams_reset(struct qb_streams *m, uint64_t id, uint64_t error_code);
 /* Stop reading: incoming data is discarded from now on (its credit returned

@@ -1042,3 +1042,44 @@ Test(streams, stop_sending_discards_until_the_final_size)
 	cr_assert_eq(drain_ctrl(s, FT_STOP_SENDING, NULL), 0);
 	qb_streams_destroy(s);
 }
+
+/* write_ref: whole chunks point at the caller's bytes (new and retransmitted
+ * data alike), the partial ones around them are copies; acks free them all. */
+Test(streams, write_ref_references_whole_chunks)
+{
+	struct qb_stream_params pp = peer_params();
+	struct qb_streams *c = make(false, &pp);
+	struct qb_send_span sp[16], x;
+	uint64_t a;
+
+	cr_assert_eq(qb_streams_open(c, true, &a), 0);
+	cr_assert_eq(qb_streams_write(c, a, buf, 100, false), 100);
+	/* 924 copied up to the 1024 boundary, [1024, 3072) referenced, 28 copied. */
+	cr_assert_eq(qb_streams_write_ref(c, a, buf + 100, 3000, true), 3000);
+	cr_assert_eq(send_spans(c, 2000, sp, 16), 4);
+	cr_assert_eq(sp[0].offset, 0);
+	cr_assert_eq(sp[0].len, 1024);
+	cr_assert_arr_eq(sp[0].data, buf, 1024);
+	cr_assert_neq(sp[0].data, buf, "the head is a copy");
+	cr_assert_eq(sp[1].offset, 1024);
+	cr_assert_eq(sp[1].len, 1024);
+	cr_assert_eq(sp[1].data, buf + 1024, "a whole chunk is referenced");
+	cr_assert_eq(sp[2].data, buf + 2048);
+	cr_assert_eq(sp[3].offset, 3072);
+	cr_assert_eq(sp[3].len, 28);
+	cr_assert(sp[3].fin);
+	cr_assert_arr_eq(sp[3].data, buf + 3072, 28);
+	cr_assert_neq(sp[3].data, buf + 3072, "the tail is a copy");
+	/* A loss in a referenced chunk is resent from the caller's bytes. */
+	qb_streams_on_data_lost(c, a, 1500, 300, false);
+	cr_assert(qb_streams_send_peek(c, 2000, &x));
+	cr_assert(x.retransmit);
+	cr_assert_eq(x.offset, 1500);
+	cr_assert_eq(x.len, 300);
+	cr_assert_eq(x.data, buf + 1500);
+	qb_streams_send_commit(c, &x);
+	qb_streams_on_data_acked(c, a, 0, 3100, true);
+	cr_assert_eq(qb_streams_send_state(c, a), QB_SEND_DATA_RECVD);
+	qb_streams_destroy(c);
+	cr_assert_eq(pools.chunks.in_use, 0);
+}
