@@ -96,6 +96,8 @@ conn_path_set_hs(struct qb_conn *c)
 		c->path[c->rx_path].validated = true;
 	if (!c->cfg.multipath_handshake)
 		return;
+	/* 1-RTT packets may come over paths of different delays. */
+	c->rx[CONN_EP_APP].multipath = true;
 	for (unsigned i = 0; i < QB_CONN_MAX_PATHS; i++)
 		if ((int)i != c->hs_path)
 			path_rtt_start(c, i);

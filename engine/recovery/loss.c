@@ -25,6 +25,7 @@
 
 #include "qburst/cc.h"
 #include "qburst/recovery.h"
+#include "qburst/varint.h"
 #include "recovery/sent_ring.h"
 
 static uint64_t
@@ -807,6 +808,18 @@ uint64_t
 qb_recovery_pc_duration(const struct qb_recovery *rec)
 {
 	return pc_duration_of(rec, rec->rtt);
+}
+
+size_t
+qb_recovery_pn_len(const struct qb_recovery *rec, enum qb_pn_space space, uint8_t path, uint64_t pn)
+{
+	const struct qb_recovery_space *sp = &rec->space[space];
+	size_t n;
+
+	if (single_path(sp) || path >= QB_RECOVERY_MAX_PATHS)
+		return qb_pn_len(pn, sp->largest_acked);
+	n = qb_pn_len(pn, sp->path[path].largest_acked);
+	return n < 2 ? 2 : n;
 }
 
 uint32_t

@@ -141,6 +141,8 @@ qb_rx_on_packet(struct qb_rx_space *rx, uint64_t pn, bool ack_eliciting, enum qb
 	if (rx->largest == QB_PN_NONE || pn > rx->largest) {
 		rx->largest = pn;
 		rx->largest_time = now;
+	} else if (rx->largest - pn > rx->reorder) {
+		rx->reorder = rx->largest - pn;
 	}
 	rx->ack_pending = true;
 	if (!ack_eliciting)
@@ -209,7 +211,18 @@ qb_rx_on_ack_acked(struct qb_rx_space *rx, uint64_t largest_in_frame)
 {
 	uint32_t keep = 0;
 
-	if (largest_in_frame == QB_PN_NONE || largest_in_frame + 1 <= rx->floor)
+	if (largest_in_frame == QB_PN_NONE)
+		return;
+	if (rx->multipath && rx->reorder != 0) {
+		/* Gaps within the reordering window may still fill. */
+		uint64_t window = rx->reorder > UINT64_MAX / 2 ? UINT64_MAX : 2 * rx->reorder;
+
+		if (rx->largest < window + 1)
+			return;
+		if (largest_in_frame > rx->largest - window - 1)
+			largest_in_frame = rx->largest - window - 1;
+	}
+	if (largest_in_frame + 1 <= rx->floor)
 		return;
 	/* Count the ranges entirely at or below largest_in_frame. */
 	while (keep < rx->n && rx->ranges[keep].hi <= largest_in_frame)
