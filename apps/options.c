@@ -71,6 +71,13 @@ qb_usage(const char *prog)
 	       "  --accept-relayed       server: --listen also takes forwarded datagrams\n"
 	       "                         addressed to an --ip (a relaying listener): their\n"
 	       "                         connections answer through the relay they came by\n"
+	       "  --multipath            server and client: the multi-path handshake (qburst\n"
+	       "                         to qburst, both ends): the client opens each\n"
+	       "                         connection on one path per --ip of the server's\n"
+	       "                         family at once, the first path answered carries the\n"
+	       "                         handshake, the others validate after it and carry\n"
+	       "                         data too (up to 4 paths); the server takes them\n"
+	       "                         (default: one path)\n"
 	       "  --keylog=FILE          TLS secrets in SSLKEYLOGFILE format (default: the\n"
 	       "                         SSLKEYLOGFILE variable, if set)\n"
 	       "  --qlog-dir=DIR         one <ODCID>.sqlog qlog file per connection\n"
@@ -212,6 +219,7 @@ enum opt_id {
 	OPT_CA,
 	OPT_RELAY,
 	OPT_ACCEPT_RELAYED,
+	OPT_MULTIPATH,
 };
 
 struct opt_def {
@@ -251,6 +259,7 @@ static const struct opt_def opt_defs[] = {
         {"ca", OPT_CA, true},
         {"relay", OPT_RELAY, true},
         {"accept-relayed", OPT_ACCEPT_RELAYED, false},
+        {"multipath", OPT_MULTIPATH, false},
 };
 
 /*
@@ -497,6 +506,9 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 	case OPT_ACCEPT_RELAYED:
 		o->accept_relayed = true;
 		break;
+	case OPT_MULTIPATH:
+		o->multipath = true;
+		break;
 	case OPT_CRYPTO: {
 		int b = qb_crypto_backend_parse(v);
 
@@ -570,6 +582,10 @@ check(struct qb_opts *o)
 		           o->mode == QB_MODE_CLIENT ? "server only (a client with --relay "
 		                                       "accepts forwarded answers anyway)"
 		                                     : "server only");
+	if (o->multipath && o->mode != QB_MODE_SERVER && o->mode != QB_MODE_CLIENT)
+		return bad("multipath", NULL, "server and client only");
+	if (o->multipath && o->relay.family != 0)
+		return bad("multipath", NULL, "not with --relay (one path through the relay)");
 	if (o->mode == QB_MODE_SERVER) {
 		if (o->listen_port == 0)
 			return bad("listen", NULL, "missing: server needs --listen=PORT");
@@ -598,6 +614,14 @@ check(struct qb_opts *o)
 			if (k == o->n_ips)
 				return bad("ip", NULL,
 				           "missing: no --ip of a URL's address family");
+			/* One path per address: a second one makes it multi-path. */
+			unsigned int same = 0;
+			for (k = 0; k < o->n_ips; k++)
+				same += o->ips[k].addr.family == o->urls[i].ip.family;
+			if (o->multipath && same < 2)
+				return bad(
+				        "multipath", NULL,
+				        "needs two --ip of the URLs' address family (one per path)");
 			/* One forward header carries every address in one family. */
 			if (o->relay.family != 0 && o->relay.family != o->urls[i].ip.family)
 				return bad("relay", NULL, "not of the URLs' address family");

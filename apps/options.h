@@ -92,6 +92,10 @@ struct qb_opts {
 	struct qb_ipaddr relay; /* client: reach every server through it (family 0: direct) */
 	uint16_t relay_port;
 	bool accept_relayed; /* server: --listen also takes forwarded datagrams */
+	/* The multi-path handshake (BRIEF §2, qburst to qburst): the server
+	 * takes a connection's datagrams from several client addresses as its
+	 * paths; the client opens one path per --ip of the server's family. */
+	bool multipath;
 };
 
 /* Prints the usage text to stdout. */

@@ -403,9 +403,18 @@ client_start(struct qb_app *app, uint64_t tsc)
 		 * addresses) but checked against the certificate with --ca. */
 		w->cf.conn.server_name = app->opts.sni != NULL ? app->opts.sni : s->name;
 		w->cf.conn.qlog = qc->qf != NULL ? qb_qlog_file_qlog(qc->qf) : NULL;
-		ec = qb_engine_connect_via(w, &s->ip, s->port,
-		                           app->opts.relay.family != 0 ? &app->opts.relay : NULL,
-		                           app->opts.relay_port, &s->mac, rte_rand(), now);
+		/* --multipath: one path per address of the server's family. */
+		struct qb_ipaddr locals[QB_CONN_MAX_PATHS];
+		unsigned int n_locals = 0;
+
+		for (unsigned int a = 0;
+		     app->opts.multipath && a < app->addrs.n_addrs && n_locals < QB_CONN_MAX_PATHS;
+		     a++)
+			if (app->addrs.addrs[a].addr.family == s->ip.family)
+				locals[n_locals++] = app->addrs.addrs[a].addr;
+		ec = qb_engine_connect_multi(
+		        w, &s->ip, s->port, app->opts.relay.family != 0 ? &app->opts.relay : NULL,
+		        app->opts.relay_port, locals, n_locals, &s->mac, rte_rand(), now);
 		w->cf.conn.qlog = NULL;
 		if (ec == NULL) {
 			qb_qlog_file_close(qc->qf);
@@ -541,7 +550,8 @@ quic_init(struct qb_app *app, bool server)
 		        .conn = {.tls = st->tls,
 		                 .cc_algo = o->cc,
 		                 .send_buffer_max = 4u << 20,
-		                 .reset_key = reset_key},
+		                 .reset_key = reset_key,
+		                 .multipath_handshake = o->multipath},
 		        .steer_seed = steer_seed,
 		        .server_id = (uint8_t)(rte_rand() & 0xff),
 		        .worker_id = (uint16_t)i,
@@ -680,6 +690,31 @@ goodput(const struct quic_counters *t, double secs)
 	return d > 0 ? (double)t->bytes * 8 / d : 0;
 }
 
+/* --multipath: datagrams per path id over every worker (read once they stopped). */
+static void
+path_counts(const struct qb_app *app, uint64_t in[QB_CONN_MAX_PATHS],
+            uint64_t out[QB_CONN_MAX_PATHS], uint64_t *opened, uint64_t *failed)
+{
+	const struct quic_state *st = app->mode_state;
+
+	memset(in, 0, sizeof(uint64_t) * QB_CONN_MAX_PATHS);
+	memset(out, 0, sizeof(uint64_t) * QB_CONN_MAX_PATHS);
+	*opened = *failed = 0;
+	for (unsigned int i = 0; i < app->nb_workers; i++) {
+		const struct qb_engine_stats *es;
+
+		if (st->w[i] == NULL)
+			continue;
+		es = &st->w[i]->st;
+		for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++) {
+			in[k] += es->path_in[k];
+			out[k] += es->path_out[k];
+		}
+		*opened += es->paths_new;
+		*failed += es->paths_failed;
+	}
+}
+
 static void
 quic_summary(struct qb_app *app, double secs)
 {
@@ -708,6 +743,15 @@ quic_summary(struct qb_app *app, double secs)
 		       "  from another path: %" PRIu64 "  handed over: %" PRIu64,
 		       in, other, hand);
 	}
+	if (app->opts.multipath) {
+		uint64_t in[QB_CONN_MAX_PATHS], out[QB_CONN_MAX_PATHS], opened, failed;
+
+		path_counts(app, in, out, &opened, &failed);
+		printf("\n  QUIC datagrams per path (in/out):");
+		for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++)
+			printf("  %u: %" PRIu64 "/%" PRIu64, k, in[k], out[k]);
+		printf("  paths opened: %" PRIu64 "  failed: %" PRIu64, opened, failed);
+	}
 }
 
 static void
@@ -719,8 +763,23 @@ quic_json(struct qb_app *app, FILE *f, double secs)
 	fprintf(f,
 	        ",\"quic\":{\"connections\":%" PRIu64 ",\"handshakes\":%" PRIu64
 	        ",\"streams\":%" PRIu64 ",\"goodput_bps\":%.0f,\"retransmits\":%" PRIu64
-	        ",\"srtt_us\":%" PRIu64 "}",
+	        ",\"srtt_us\":%" PRIu64,
 	        t.conns, t.handshakes, t.streams, goodput(&t, secs), t.lost, t.srtt_ns / 1000);
+	if (app->opts.multipath) {
+		uint64_t in[QB_CONN_MAX_PATHS], out[QB_CONN_MAX_PATHS], opened, failed;
+
+		/* Keys added to the BRIEF §10 object, none changed. */
+		path_counts(app, in, out, &opened, &failed);
+		fprintf(f,
+		        ",\"paths_opened\":%" PRIu64 ",\"paths_failed\":%" PRIu64
+		        ",\"path_dgrams\":[",
+		        opened, failed);
+		for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++)
+			fprintf(f, "%s{\"path\":%u,\"in\":%" PRIu64 ",\"out\":%" PRIu64 "}",
+			        k ? "," : "", k, in[k], out[k]);
+		fputc(']', f);
+	}
+	fputc('}', f);
 }
 
 const struct qb_mode_ops qb_server_ops = {

@@ -115,53 +115,23 @@ count_drop(const struct qb_burst_txq *q, enum qb_drop r, uint64_t n)
 	qb_count(&q->stats->drops[r], n);
 }
 
-unsigned int
-qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigned int max_segments,
-            size_t max_segment_size, qb_burst_fill_fn fill, void *arg, uint64_t now, uint32_t *why)
+/*
+ * The per-datagram loop of qb_burst_tx, inlined into it twice: once for a
+ * direct path on the offload path (hw true, fwd_len 0: the build-rate case,
+ * with those branches gone and the loop's state in registers) and once
+ * for any path. Returns the number of datagrams filled; *reasons gets the
+ * set of the fill that ended the burst.
+ */
+static __rte_always_inline unsigned int
+fill_loop(const struct qb_burst_path *p, struct rte_mbuf **m, uint16_t *frame_len,
+          unsigned int max_segments, size_t cap, const bool hw, const unsigned int fwd_len,
+          qb_burst_fill_fn fill, void *arg, uint64_t now, uint32_t *reasons)
 {
-	const struct qb_burst_io *io = q->io != NULL ? q->io : &qb_burst_io_dpdk;
-	struct rte_mbuf *m[QB_BURST_MAX];
-	uint16_t frame_len[QB_BURST_MAX];
 	const uint16_t head = p->headroom;
-	const unsigned int fwd_len = p->fwd_len;
-	const bool hw = p->udp.hw_cksum;
 	struct qb_udp_frame fr;
 	struct mbuf_words mw = {0};
 	uint32_t fr_len = 0; /* the payload length fr holds headers for; 0: none yet */
-	unsigned int n, i, sent;
-	uint32_t reasons = 0;
-	uint64_t bytes = 0;
-	size_t seg, cap;
-
-	if (max_segments > QB_BURST_MAX)
-		max_segments = QB_BURST_MAX;
-	/* The UDP payload per datagram; the forward header is carved from it (dquic). */
-	seg = RTE_MIN(max_segment_size, (size_t)p->mtu);
-	if (max_segments == 0 || seg <= fwd_len) {
-		if (why != NULL)
-			*why = 0;
-		return 0;
-	}
-	cap = seg - fwd_len;
-	if (unlikely(io->alloc(q->pool, m, max_segments) != 0)) {
-		count_drop(q, QB_DROP_NO_MBUF, 1);
-		if (why != NULL)
-			*why = QB_BURST_WHY_NO_MBUF;
-		return 0;
-	}
-
-	/* Every mbuf of a pool has the same buffer length: check it once. */
-	if (unlikely(m[0]->buf_len <= head)) {
-		io->free(m, max_segments);
-		count_drop(q, QB_DROP_NO_HEADROOM, 1);
-		if (why != NULL)
-			*why = 0;
-		return 0;
-	}
-	if (max_segments > 1)
-		rte_prefetch0(m[1]);
-	cap = RTE_MIN(cap, (size_t)(m[0]->buf_len - head));
-	cap = RTE_MIN(cap, (size_t)QB_UDP_PAYLOAD_MAX - fwd_len);
+	unsigned int n;
 
 	for (n = 0; n < max_segments; n++) {
 		struct rte_mbuf *b = m[n];
@@ -189,7 +159,7 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		}
 		len = fill(arg, data, cap, now, &w);
 		if (unlikely(len <= 0 || (size_t)len > cap)) {
-			reasons = len <= 0 ? w : 0;
+			*reasons = len <= 0 ? w : 0;
 			break;
 		}
 		if (fwd_len != 0) {
@@ -245,6 +215,61 @@ qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigne
 		}
 		cap = (size_t)len;
 	}
+
+	return n;
+}
+
+unsigned int
+qb_burst_tx(const struct qb_burst_txq *q, const struct qb_burst_path *p, unsigned int max_segments,
+            size_t max_segment_size, qb_burst_fill_fn fill, void *arg, uint64_t now, uint32_t *why)
+{
+	const struct qb_burst_io *io = q->io != NULL ? q->io : &qb_burst_io_dpdk;
+	struct rte_mbuf *m[QB_BURST_MAX];
+	uint16_t frame_len[QB_BURST_MAX];
+	const uint16_t head = p->headroom;
+	const unsigned int fwd_len = p->fwd_len;
+	const bool hw = p->udp.hw_cksum;
+	unsigned int n, i, sent;
+	uint32_t reasons = 0;
+	uint64_t bytes = 0;
+	size_t seg, cap;
+
+	if (max_segments > QB_BURST_MAX)
+		max_segments = QB_BURST_MAX;
+	/* The UDP payload per datagram; the forward header is carved from it (dquic). */
+	seg = RTE_MIN(max_segment_size, (size_t)p->mtu);
+	if (max_segments == 0 || seg <= fwd_len) {
+		if (why != NULL)
+			*why = 0;
+		return 0;
+	}
+	cap = seg - fwd_len;
+	if (unlikely(io->alloc(q->pool, m, max_segments) != 0)) {
+		count_drop(q, QB_DROP_NO_MBUF, 1);
+		if (why != NULL)
+			*why = QB_BURST_WHY_NO_MBUF;
+		return 0;
+	}
+
+	/* Every mbuf of a pool has the same buffer length: check it once. */
+	if (unlikely(m[0]->buf_len <= head)) {
+		io->free(m, max_segments);
+		count_drop(q, QB_DROP_NO_HEADROOM, 1);
+		if (why != NULL)
+			*why = 0;
+		return 0;
+	}
+	if (max_segments > 1)
+		rte_prefetch0(m[1]);
+	cap = RTE_MIN(cap, (size_t)(m[0]->buf_len - head));
+	cap = RTE_MIN(cap, (size_t)QB_UDP_PAYLOAD_MAX - fwd_len);
+
+	if (hw && fwd_len == 0)
+		n = fill_loop(p, m, frame_len, max_segments, cap, true, 0, fill, arg, now,
+		              &reasons);
+	else
+		n = fill_loop(p, m, frame_len, max_segments, cap, hw, fwd_len, fill, arg, now,
+		              &reasons);
 
 	if (n < max_segments)
 		io->free(m + n, max_segments - n);

@@ -24,10 +24,9 @@
 #define ENGINE_EXPIRE_MAX 32
 
 static const char *const drop_names[QB_ENGINE_DROP__COUNT] = {
-        [QB_ENGINE_DROP_CONN_FULL] = "conn_full",
-        [QB_ENGINE_DROP_NOT_INITIAL] = "not_initial",
-        [QB_ENGINE_DROP_CLOSED] = "closed",
-        [QB_ENGINE_DROP_NO_PATH] = "no_path",
+        [QB_ENGINE_DROP_CONN_FULL] = "conn_full", [QB_ENGINE_DROP_NOT_INITIAL] = "not_initial",
+        [QB_ENGINE_DROP_CLOSED] = "closed",       [QB_ENGINE_DROP_NO_PATH] = "no_path",
+        [QB_ENGINE_DROP_PATH_FULL] = "path_full",
 };
 
 const char *
@@ -91,16 +90,24 @@ timer_arm(struct qb_engine_worker *w, struct qb_engine_conn *ec)
 
 /* ---- connections -------------------------------------------------------- */
 
+/* What the fill callback sends for: a connection and one of its paths. */
+struct fill_ctx {
+	struct qb_conn *conn;
+	uint32_t path;
+};
+
 static int
 fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 {
+	const struct fill_ctx *fc = arg;
+
 	/* A burst after a short first datagram (an ACK) offers a cap below
 	 * what the connection accepts: end the burst there, nothing amiss. */
 	if (cap < QB_MIN_INITIAL_DGRAM) {
 		*why = 0;
 		return 0;
 	}
-	return qb_conn_send(arg, 0, buf, cap, now, why);
+	return qb_conn_send(fc->conn, fc->path, buf, cap, now, why);
 }
 
 static int
@@ -153,16 +160,17 @@ notify(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev, u
 }
 
 /*
- * The headers of ec's path from local:lport to ec->addrs (its peer, or its
- * relay on a relayed path, with the forward header) through next hop
- * dst_mac. 0 or a negative enum qb_err.
+ * The headers of ec's path id from local:lport to ec->addrs[id] (its peer,
+ * or its relay on a relayed path, with the forward header) through next hop
+ * dst_mac; local is recorded as ours on the path. 0 or a negative enum
+ * qb_err.
  */
 static int
-path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec,
+path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id,
            const struct rte_ether_addr *dst_mac, uint16_t vlan_tci, const struct qb_ipaddr *local,
            uint16_t lport)
 {
-	const struct qb_path_addrs *pa = &ec->addrs;
+	const struct qb_path_addrs *pa = &ec->addrs[id];
 	struct qb_fwd_hdr fh;
 	struct qb_udp_tmpl t;
 	int rc;
@@ -178,7 +186,51 @@ path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec,
 	}
 	if (rc != 0)
 		return rc;
-	return qb_burst_path_init(&ec->path, &t, w->cf.mtu, pa->relayed ? &fh : NULL);
+	ec->local[id] = *local;
+	return qb_burst_path_init(&ec->path[id], &t, w->cf.mtu, pa->relayed ? &fh : NULL);
+}
+
+/*
+ * Multi-path (BRIEF §2): the id of the path dg came by. A client knows its
+ * paths by its own address the datagram reached (the server's is the same on
+ * all); a server by the peer's endpoint (and relay), and a new one takes the
+ * next free id, its headers built from the frame as for an accepted Initial.
+ * The id, or -1 - enum qb_engine_drop.
+ */
+static int
+path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *m,
+        const struct qb_rx_dgram *dg)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	struct qb_path_addrs got;
+	unsigned int i;
+
+	if (ec->client) {
+		for (i = 0; i < QB_CONN_MAX_PATHS; i++)
+			if (ec->live[i] && qb_ipaddr_equal(&ec->local[i], &dg->info.dst))
+				return (int)i;
+		return -1 - QB_ENGINE_DROP_PATH_FULL;
+	}
+	if (qb_path_addrs_from_rx(dg, &got) != 0)
+		return -1 - QB_ENGINE_DROP_NO_PATH;
+	for (i = 0; i < QB_CONN_MAX_PATHS; i++)
+		if (ec->live[i] && qb_path_addrs_equal(&ec->addrs[i], &got))
+			return (int)i;
+	/* A failed path's id stays unused: the core keeps it failed. */
+	for (i = 0; i < QB_CONN_MAX_PATHS; i++)
+		if (!ec->live[i] && !ec->gone[i])
+			break;
+	if (i == QB_CONN_MAX_PATHS)
+		return -1 - QB_ENGINE_DROP_PATH_FULL;
+	ec->addrs[i] = got;
+	if (path_setup(w, ec, i, &eth->src_addr, dg->info.vlan_tci, &dg->info.dst,
+	               dg->info.dport) != 0) {
+		memset(&ec->addrs[i], 0, sizeof(ec->addrs[i]));
+		return -1 - QB_ENGINE_DROP_NO_PATH;
+	}
+	ec->live[i] = true;
+	qb_count(&w->st.paths_new, 1);
+	return (int)i;
 }
 
 /* Hands m's datagram to ec's connection, then frees m. */
@@ -187,16 +239,28 @@ deliver(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
         const struct qb_rx_dgram *dg)
 {
 	struct qb_path_addrs got;
+	int id = 0;
 
-	/* One path per connection here: a datagram from elsewhere (another
-	 * relay, or direct on a relayed connection) is still the peer's if it
-	 * authenticates, but the answer keeps to the recorded path. */
-	if (qb_path_addrs_from_rx(dg, &got) != 0 || !qb_path_addrs_equal(&ec->addrs, &got))
+	if (w->cf.conn.multipath_handshake) {
+		id = path_rx(w, ec, m, dg);
+		if (id < 0) {
+			edrop(w, (enum qb_engine_drop)(-1 - id));
+			rte_pktmbuf_free(m);
+			return;
+		}
+	} else if (qb_path_addrs_from_rx(dg, &got) != 0 ||
+	           !qb_path_addrs_equal(&ec->addrs[0], &got)) {
+		/* One path per connection: a datagram from elsewhere (another
+		 * relay, or direct on a relayed connection) is still the
+		 * peer's if it authenticates, but the answer keeps to the
+		 * recorded path. */
 		qb_count(&w->st.other_path, 1);
-	if (qb_conn_recv(ec->conn, 0, dg->data, dg->len, w->now) != 0) {
+	}
+	if (qb_conn_recv(ec->conn, (uint32_t)id, dg->data, dg->len, w->now) != 0) {
 		edrop(w, QB_ENGINE_DROP_CLOSED);
 	} else {
 		qb_count(&w->st.dgrams_in, 1);
+		qb_count(&w->st.path_in[id], 1);
 		if (dg->relayed)
 			qb_count(&w->st.relayed_in, 1);
 	}
@@ -234,8 +298,8 @@ on_accept(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 	ec = &w->conns[idx];
 	/* Back the way it came: to the frame's sender (the peer, or the relay
 	 * that sent a forwarded datagram on), from the address it reached. */
-	if (qb_path_addrs_from_rx(dg, &ec->addrs) != 0 ||
-	    path_setup(w, ec, &eth->src_addr, pi->vlan_tci, &pi->dst, pi->dport) != 0) {
+	if (qb_path_addrs_from_rx(dg, &ec->addrs[0]) != 0 ||
+	    path_setup(w, ec, 0, &eth->src_addr, pi->vlan_tci, &pi->dst, pi->dport) != 0) {
 		memset(ec, 0, sizeof(*ec));
 		edrop(w, QB_ENGINE_DROP_NO_PATH);
 		goto free;
@@ -249,6 +313,7 @@ on_accept(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 		goto free;
 	}
 	w->n_conns++;
+	ec->live[0] = true;
 	ec->ready = true;
 	qb_count(&w->st.conns_new, 1);
 	/* The client-chosen DCID (RFC 9000 §7.2) until the connection ends. */
@@ -263,40 +328,82 @@ free:
 }
 
 struct qb_engine_conn *
-qb_engine_connect_via(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
-                      const struct qb_ipaddr *relay, uint16_t relay_port,
-                      const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now)
+qb_engine_connect_multi(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
+                        const struct qb_ipaddr *relay, uint16_t relay_port,
+                        const struct qb_ipaddr *locals, unsigned int n_locals,
+                        const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now)
 {
-	const struct qb_ipaddr *src = qb_port_addrs_src_for(w->cf.addrs, dst);
 	struct qb_engine_conn *ec;
 	struct qb_conn_config cfg;
 	int idx = slot_alloc(w);
+	unsigned int i, k;
 
-	if (src == NULL || idx < 0)
+	if (n_locals == 0) {
+		locals = qb_port_addrs_src_for(w->cf.addrs, dst);
+		n_locals = 1;
+	}
+	if (locals == NULL || idx < 0 || n_locals > QB_CONN_MAX_PATHS ||
+	    (n_locals > 1 && !w->cf.conn.multipath_handshake))
 		return NULL;
+	/* Each path from an address of ours of dst's family, all different. */
+	for (i = 0; i < n_locals; i++) {
+		if (locals[i].family != dst->family || !qb_port_addrs_has(w->cf.addrs, &locals[i]))
+			return NULL;
+		for (k = 0; k < i; k++)
+			if (qb_ipaddr_equal(&locals[k], &locals[i]))
+				return NULL;
+	}
 	/* The answers come back forwarded: only a relaying listener takes them. */
 	if (relay != NULL && (!w->cf.accept_relayed || relay->family != dst->family))
 		return NULL;
 	ec = &w->conns[idx];
-	ec->addrs.peer = *dst;
-	ec->addrs.peer_port = dport;
-	if (relay != NULL) {
-		ec->addrs.relayed = true;
-		ec->addrs.relay = *relay;
-		ec->addrs.relay_port = relay_port;
+	for (i = 0; i < n_locals; i++) {
+		ec->addrs[i].peer = *dst;
+		ec->addrs[i].peer_port = dport;
+		if (relay != NULL) {
+			ec->addrs[i].relayed = true;
+			ec->addrs[i].relay = *relay;
+			ec->addrs[i].relay_port = relay_port;
+		}
+		if (path_setup(w, ec, i, dst_mac, w->cf.addrs->vlan_tci, &locals[i],
+		               w->cf.udp_port) != 0)
+			goto fail;
+		ec->live[i] = true;
 	}
 	conn_cfg(w, &cfg, seed);
-	if (path_setup(w, ec, dst_mac, w->cf.addrs->vlan_tci, src, w->cf.udp_port) != 0 ||
-	    (ec->conn = qb_conn_client_new(&cfg, now)) == NULL) {
-		memset(ec, 0, sizeof(*ec));
-		return NULL;
+	ec->conn = qb_conn_client_new(&cfg, now);
+	if (ec->conn == NULL)
+		goto fail;
+	/* Before the first send: every path's first Initial goes out at once. */
+	for (i = 1; i < n_locals; i++) {
+		uint32_t id;
+
+		if (qb_conn_path_add(ec->conn, &id) != 0 || id != i) {
+			qb_conn_free(ec->conn);
+			goto fail;
+		}
 	}
 	w->n_conns++;
+	ec->client = true;
 	ec->ready = true;
 	qb_count(&w->st.conns_new, 1);
+	if (n_locals > 1)
+		qb_count(&w->st.paths_new, n_locals - 1);
 	cid_sync(w, ec);
 	timer_arm(w, ec);
 	return ec;
+fail:
+	memset(ec, 0, sizeof(*ec));
+	return NULL;
+}
+
+struct qb_engine_conn *
+qb_engine_connect_via(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
+                      const struct qb_ipaddr *relay, uint16_t relay_port,
+                      const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now)
+{
+	return qb_engine_connect_multi(w, dst, dport, relay, relay_port, NULL, 0, dst_mac, seed,
+	                               now);
 }
 
 struct qb_engine_conn *
@@ -308,29 +415,80 @@ qb_engine_connect(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint1
 
 /* ---- the turn ------------------------------------------------------------ */
 
+/*
+ * Bursts on path id of ec until it has nothing more to send or its budget
+ * is spent. True when it stopped for a reason of the connection (kept in
+ * *why): it waits for an event (a datagram, a timeout, the application).
+ */
+static bool
+tx_path(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id, uint64_t now,
+        unsigned int *total, uint32_t *why)
+{
+	struct fill_ctx fc = {.conn = ec->conn, .path = id};
+
+	for (unsigned int b = 0; b < ENGINE_TX_BUDGET; b++) {
+		unsigned int n;
+
+		*why = 0;
+		n = qb_burst_tx(&w->txq, &ec->path[id], QB_ENGINE_BURST, w->cf.mtu, fill, &fc, now,
+		                why);
+		*total += n;
+		if (n > 0) {
+			qb_count(&w->st.bursts, 1);
+			qb_count(&w->st.path_out[id], n);
+		}
+		/* A burst cut by the GSO rule or its size (why 0), or by the
+		 * pool, goes on. */
+		if (*why & ~QB_BURST_WHY_NO_MBUF)
+			return true;
+		if (n == 0)
+			break;
+	}
+	return false;
+}
+
+/*
+ * Every live path of ec in turn, from another one each turn: one pacer and
+ * congestion window serve them all, and the first path tried takes what
+ * they free. The connection waits for an event only when every path does
+ * (a path waiting for its validation or a CID is retried at the next
+ * datagram or timeout, which make the connection ready). A path whose
+ * validation failed is freed (RFC 9000 §8.2.4: abandoned).
+ */
 static unsigned int
 tx_conn(struct qb_engine_worker *w, struct qb_engine_conn *ec, uint64_t now)
 {
-	unsigned int total = 0;
+	unsigned int total = 0, first = ec->tx_first % QB_CONN_MAX_PATHS;
+	uint32_t why_all = 0;
+	bool all_blocked = true, next_set = false;
 
-	for (unsigned int b = 0; b < ENGINE_TX_BUDGET; b++) {
+	for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++) {
+		unsigned int id = (first + k) % QB_CONN_MAX_PATHS;
+		struct qb_conn_path_info pi;
 		uint32_t why = 0;
-		unsigned int n = qb_burst_tx(&w->txq, &ec->path, QB_ENGINE_BURST, w->cf.mtu, fill,
-		                             ec->conn, now, &why);
 
-		total += n;
-		if (n > 0)
-			qb_count(&w->st.bursts, 1);
-		/* Reasons from the connection: wait for the event that clears them.
-		 * A burst cut by the GSO rule or its size (why 0), or by the pool,
-		 * goes on. */
-		if (why & ~QB_BURST_WHY_NO_MBUF) {
-			ec->why = why;
-			ec->ready = false;
-			break;
+		if (!ec->live[id])
+			continue;
+		/* Next turn starts after the path that starts this one. */
+		if (!next_set) {
+			ec->tx_first = (uint8_t)((id + 1) % QB_CONN_MAX_PATHS);
+			next_set = true;
 		}
-		if (n == 0)
-			break;
+		if (!tx_path(w, ec, id, now, &total, &why)) {
+			all_blocked = false;
+			continue;
+		}
+		why_all |= why;
+		if ((why & QB_WHY_PATH_UNVALIDATED) && qb_conn_path_info(ec->conn, id, &pi) == 0 &&
+		    pi.state == QB_PATH_FAILED) {
+			ec->live[id] = false;
+			ec->gone[id] = true;
+			qb_count(&w->st.paths_failed, 1);
+		}
+	}
+	if (all_blocked) {
+		ec->why = why_all;
+		ec->ready = false;
 	}
 	return total;
 }

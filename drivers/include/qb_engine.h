@@ -43,13 +43,28 @@
  *      something gets one QB_ENGINE_EV_RECV callback per turn, after all of
  *      its datagrams of the turn, so the application reads and writes its
  *      streams there.
+ *      Multi-path handshake (BRIEF §2, with conf.conn.multipath_handshake):
+ *      a connection has up to QB_CONN_MAX_PATHS paths. A server tells them
+ *      apart by the peer's address and port (the same relay, if any): a
+ *      datagram from a new one takes the next free path id, its headers
+ *      built as for an accepted Initial (none free: dropped, path_full). A
+ *      client tells them apart by its own address the datagram reached (the
+ *      server's is the same on every path); it opens its paths with
+ *      qb_engine_connect_multi. The routing needs nothing more: a second
+ *      path's Initials carry the same original DCID (the same worker by
+ *      hash and initial table), later packets our CIDs naming the worker.
  *   3. Timers: a timer wheel (qb_steer.h) holds every connection's
  *      qb_conn_deadline(); the ones due get qb_conn_on_timeout().
  *   4. TX: every connection marked ready (by a receive, a timeout, a new
  *      connection or qb_engine_conn_wake) sends bursts with qb_burst_tx,
- *      qb_conn_send being the fill callback, on the worker's own TX queue,
- *      until the connection has nothing more to send (its QB_WHY_* reasons
- *      are kept in the connection's `why`) or the turn's budget is spent;
+ *      qb_conn_send on one path being the fill callback, on the worker's
+ *      own TX queue, on each live path in turn (starting from another path
+ *      each turn: one pacer and congestion window serve all paths, and a
+ *      fixed order would starve the later ones), until every path has
+ *      nothing more to send (their QB_WHY_* reasons are kept in the
+ *      connection's `why`; a path waiting for validation or a CID is tried
+ *      again after the next datagram or timeout) or the turn's budget is
+ *      spent; a path whose validation failed (QB_PATH_FAILED) is freed;
  *      its deadline is then re-armed in the wheel. A connection that
  *      reached QB_CONN_CLOSED gets QB_ENGINE_EV_CLOSED and is freed with
  *      its table entries and timer.
@@ -109,6 +124,8 @@ enum qb_engine_drop {
 	QB_ENGINE_DROP_NOT_INITIAL,   /* qb_conn_server_new refused the accepted datagram */
 	QB_ENGINE_DROP_CLOSED,        /* the connection refused it (closed) */
 	QB_ENGINE_DROP_NO_PATH,       /* its path headers could not be built */
+	QB_ENGINE_DROP_PATH_FULL,     /* multi-path: a new path and no free path id, or
+	                               * a client's datagram on none of its addresses */
 	QB_ENGINE_DROP__COUNT
 };
 
@@ -124,7 +141,13 @@ struct qb_engine_stats {
 	uint64_t timeouts;     /* qb_conn_on_timeout calls from the wheel */
 	uint64_t relayed_in;   /* of dgrams_in, those that came through a relay */
 	uint64_t other_path;   /* delivered from another path than the connection's
-	                        * (still answered on its own: no migration here) */
+	                        * (still answered on its own: no migration here;
+	                        * without multipath_handshake only) */
+	uint64_t paths_new;    /* multi-path: paths opened (client) or taken (server) */
+	uint64_t paths_failed; /* multi-path: paths freed after a failed validation */
+	/* Datagrams per path id: delivered to a connection, and sent. */
+	uint64_t path_in[QB_CONN_MAX_PATHS];
+	uint64_t path_out[QB_CONN_MAX_PATHS];
 	uint64_t drops[QB_ENGINE_DROP__COUNT];
 } __rte_cache_aligned;
 
@@ -178,18 +201,30 @@ struct qb_engine_conf {
 	                       uint64_t now);
 };
 
-/* One connection of a worker and its path. */
+/*
+ * One connection of a worker and its paths. Path ids are the connection
+ * core's (qb_conn_recv/qb_conn_send): 0 is the first path; more exist only
+ * with conf.conn.multipath_handshake (BRIEF §2): a client's extra local
+ * addresses (qb_engine_connect_multi), or, on a server, each new peer
+ * address a datagram of the connection came from.
+ */
 struct qb_engine_conn {
-	struct qb_conn *conn;       /* NULL: free slot */
-	struct qb_burst_path path;  /* headers of path 0, the only path */
-	struct qb_path_addrs addrs; /* where path 0 leads: the peer, direct or via a relay */
-	uint64_t deadline;          /* qb_conn_deadline, cached */
-	uint32_t why;               /* QB_WHY_* of the last send that stopped */
-	bool ready;                 /* try to send on the next turn */
-	bool recv;                  /* datagrams delivered in this turn */
-	uint64_t cid_seq;           /* next_seq of its qb_cid_local when the table was synced */
-	size_t cid_count;           /* live CIDs then */
-	void *user;                 /* the application's */
+	struct qb_conn *conn;                          /* NULL: free slot */
+	struct qb_burst_path path[QB_CONN_MAX_PATHS];  /* headers of each path */
+	struct qb_path_addrs addrs[QB_CONN_MAX_PATHS]; /* where it leads: the peer, direct or
+	                                                * via a relay */
+	struct qb_ipaddr local[QB_CONN_MAX_PATHS];     /* our address on it */
+	bool live[QB_CONN_MAX_PATHS];                  /* the path is in use */
+	bool gone[QB_CONN_MAX_PATHS];                  /* failed and freed: id not reused */
+	uint8_t tx_first;                              /* the path tried first next turn */
+	uint64_t deadline;                             /* qb_conn_deadline, cached */
+	uint32_t why;     /* QB_WHY_* of the last send that stopped (all paths' when all did) */
+	bool client;      /* we opened it (qb_engine_connect*) */
+	bool ready;       /* try to send on the next turn */
+	bool recv;        /* datagrams delivered in this turn */
+	uint64_t cid_seq; /* next_seq of its qb_cid_local when the table was synced */
+	size_t cid_count; /* live CIDs then */
+	void *user;       /* the application's */
 };
 
 struct qb_engine_worker {
@@ -269,6 +304,21 @@ struct qb_engine_conn *qb_engine_connect_via(struct qb_engine_worker *w,
                                              const struct qb_ipaddr *relay, uint16_t relay_port,
                                              const struct rte_ether_addr *dst_mac, uint64_t seed,
                                              uint64_t now);
+
+/*
+ * Client, multi-path handshake (BRIEF §2): as qb_engine_connect_via, with one
+ * path per local address locals[0..n_locals-1] (each one of the port's
+ * addresses, of dst's family, all different; path i from locals[i]), all
+ * toward dst:dport through the same next hop. n_locals 0 is
+ * qb_engine_connect_via (our address for dst). More than one needs
+ * conf.conn.multipath_handshake and n_locals <= QB_CONN_MAX_PATHS; NULL
+ * otherwise.
+ */
+struct qb_engine_conn *
+qb_engine_connect_multi(struct qb_engine_worker *w, const struct qb_ipaddr *dst, uint16_t dport,
+                        const struct qb_ipaddr *relay, uint16_t relay_port,
+                        const struct qb_ipaddr *locals, unsigned int n_locals,
+                        const struct rte_ether_addr *dst_mac, uint64_t seed, uint64_t now);
 
 /*
  * Frees ec's connection at once, without a CONNECTION_CLOSE (the peer ends

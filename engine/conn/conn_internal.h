@@ -33,6 +33,7 @@
 #define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
 #define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
+#define CONN_SENT_IDLE      4     /* 1-RTT sent records left by qb_conn_trim() */
 #define CONN_FREC_START     64    /* frame records at first: one packet's and more */
 #define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
 #define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */

@@ -12,8 +12,14 @@
  * log2(bound / start) times per space over a connection's life, each an
  * O(records held) copy. It never happens in the middle of a packet, so a
  * frame record pointer taken while building one stays valid.
+ *
+ * qb_conn_trim() gives back what a transfer grew once the connection is
+ * quiet: the 1-RTT ring shrinks to a few records and the frame records are
+ * packed into a table just large enough for those still held (none, mostly:
+ * the table is freed). The next packet regrows them from there.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "conn/conn_internal.h"
 
@@ -79,7 +85,8 @@ sent_grow(struct qb_conn *c, int ep)
 static bool
 frec_grow(struct qb_conn *c)
 {
-	uint32_t cap = c->frec_cap, ncap = cap * 2, bound = frec_bound(c);
+	uint32_t cap = c->frec_cap, bound = frec_bound(c);
+	uint32_t ncap = cap < CONN_FREC_START / 2 ? CONN_FREC_START : cap * 2;
 	struct conn_frec *f;
 
 	if (cap >= bound)
@@ -119,4 +126,168 @@ conn_mem_discard(struct qb_conn *c, int ep)
 		return;
 	free(c->sent_store[ep]);
 	c->sent_store[ep] = NULL;
+}
+
+/* --- Trimming an idle connection ---------------------------------------- */
+
+/*
+ * A receiver's last ACK-only packets stay recorded until the peer
+ * acknowledges them, which it does only alongside an ack-eliciting packet
+ * of its own: an idle connection that received an upload keeps a ring and
+ * frame records full of them. They are neither in flight nor ack-eliciting,
+ * so forgetting them changes no counter and no congestion state; its only
+ * effect is that our ACK frames keep the ranges those ACKs covered (RFC
+ * 9000 §13.2.4 makes dropping them an optimisation, bounded here by the
+ * received-range array). A later ACK of a forgotten packet is old news to
+ * the recovery layer (below its oldest record). Only when every record left
+ * is such a packet; the ring is emptied the way a discarded space is.
+ */
+static void
+sent_forget_ack_only(struct qb_conn *c)
+{
+	struct qb_sent_ring *r = &c->rec.space[CONN_EP_APP].sent;
+	uint64_t seq;
+
+	if (c->sent_store[CONN_EP_APP] == NULL)
+		return;
+	for (seq = r->tail; seq < r->head; seq++) {
+		const struct qb_sent_pkt *p = &r->slots[seq & r->mask];
+		if (!(p->flags & QB_SENT_REMOVED) &&
+		    (p->flags & (QB_SENT_IN_FLIGHT | QB_SENT_ACK_ELICITING)))
+			return;
+	}
+	for (seq = r->tail; seq < r->head; seq++) {
+		struct qb_sent_pkt *p = &r->slots[seq & r->mask];
+		if (!(p->flags & QB_SENT_REMOVED)) {
+			conn_frec_free_list(c, p->frames);
+			p->frames = 0;
+			p->flags |= QB_SENT_REMOVED;
+		}
+	}
+	r->tail = r->head;
+}
+
+/* The 1-RTT ring down to the smallest power of two >= CONN_SENT_IDLE with a
+ * free slot beside the records it holds; bytes released. */
+static size_t
+sent_trim(struct qb_conn *c)
+{
+	const struct qb_sent_ring *r = &c->rec.space[CONN_EP_APP].sent;
+	uint32_t cap = r->mask + 1, ncap = CONN_SENT_IDLE;
+	uint64_t held = r->head - r->tail;
+	struct qb_sent_pkt *s;
+
+	while (ncap <= held && ncap < cap)
+		ncap <<= 1;
+	if (c->sent_store[CONN_EP_APP] == NULL || ncap >= cap)
+		return 0;
+	s = calloc(ncap, sizeof(*s));
+	if (s == NULL)
+		return 0;
+	if (qb_recovery_move_space(&c->rec, QB_PN_APP, s, ncap) != 0) {
+		free(s);
+		return 0;
+	}
+	free(c->sent_store[CONN_EP_APP]);
+	c->sent_store[CONN_EP_APP] = s;
+	return (size_t)(cap - ncap) * sizeof(*s);
+}
+
+/*
+ * Call fn on the head of every frame-record list a live sent packet holds;
+ * false if fn says stop. Discarded spaces hold none (RFC 9002 §A.11).
+ */
+static bool
+frec_walk(struct qb_conn *c, bool (*fn)(struct qb_conn *c, uint32_t *head, void *arg), void *arg)
+{
+	for (int ep = 0; ep < CONN_NEP; ep++) {
+		struct qb_sent_ring *r = &c->rec.space[ep].sent;
+		if (c->sent_store[ep] == NULL)
+			continue;
+		for (uint64_t seq = r->tail; seq < r->head; seq++) {
+			struct qb_sent_pkt *p = &r->slots[seq & r->mask];
+			if (!(p->flags & QB_SENT_REMOVED) && p->frames != 0 &&
+			    !fn(c, &p->frames, arg))
+				return false;
+		}
+	}
+	return true;
+}
+
+static bool
+frec_count(struct qb_conn *c, uint32_t *head, void *arg)
+{
+	uint32_t *n = arg;
+
+	for (uint32_t i = *head; i != 0 && *n <= c->frec_used; i = c->frec[i - 1].next)
+		(*n)++;
+	return *n <= c->frec_used;
+}
+
+struct frec_pack {
+	struct conn_frec *to;
+	uint32_t n;
+};
+
+/* Copy one packet's list into the packed table, relinking it there. */
+static bool
+frec_copy(struct qb_conn *c, uint32_t *head, void *arg)
+{
+	struct frec_pack *pk = arg;
+	uint32_t *link = head;
+
+	while (*link != 0) {
+		struct conn_frec *to = &pk->to[pk->n];
+		*to = c->frec[*link - 1];
+		*link = ++pk->n; /* handles are index + 1 */
+		link = &to->next;
+	}
+	return true;
+}
+
+/*
+ * Frame records: records are named by index (a packet's `frames` handle and
+ * each record's `next`), so the live ones are copied into a table of
+ * exactly frec_used and every handle is rewritten. A walk first checks that
+ * the live packets hold exactly frec_used records: otherwise some index is
+ * held elsewhere (a packet being built) and nothing is moved.
+ */
+static size_t
+frec_trim(struct qb_conn *c)
+{
+	uint32_t cap = c->frec_cap, used = c->frec_used, n = 0;
+	struct frec_pack pk = {0};
+
+	if (used >= cap || !frec_walk(c, frec_count, &n) || n != used)
+		return 0;
+	if (used > 0) {
+		pk.to = malloc((size_t)used * sizeof(*pk.to));
+		if (pk.to == NULL)
+			return 0;
+		frec_walk(c, frec_copy, &pk);
+	}
+	free(c->frec);
+	c->frec = pk.to;
+	c->frec_cap = used;
+	c->frec_free = 0; /* every record is in use; conn_mem_reserve() grows */
+	return (size_t)(cap - used) * sizeof(*c->frec);
+}
+
+size_t
+qb_conn_trim(struct qb_conn *c, uint64_t now)
+{
+	size_t freed = 0;
+
+	(void)now;
+	/* Quiet: the handshake over (only the 1-RTT space left), nothing
+	 * ack-eliciting in flight, no frame waiting to go. */
+	if (!c->discarded[CONN_EP_INITIAL] || !c->discarded[CONN_EP_HANDSHAKE] ||
+	    c->rec.space[CONN_EP_APP].eliciting_in_flight != 0 || conn_cid_pending(c) ||
+	    c->hs_done_pending || qb_streams_tx_status(c->streams) != 0)
+		return 0;
+	sent_forget_ack_only(c);
+	freed += sent_trim(c);
+	freed += frec_trim(c);
+	freed += qb_streams_trim(c->streams);
+	return freed;
 }

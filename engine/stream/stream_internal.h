@@ -113,6 +113,9 @@ TAILQ_HEAD(qb_stream_list, qb_stream);
 #define QB_MC_SBLOCKED_BIDI    0x10
 #define QB_MC_SBLOCKED_UNI     0x20
 
+/* Stream table slots at creation: it doubles as streams open (streams.c). */
+#define QB_STREAMS_TABLE_START 16
+
 /* Index of the per-direction arrays. */
 #define QB_DIR_BIDI 0
 #define QB_DIR_UNI  1
@@ -124,6 +127,7 @@ struct qb_streams {
 	struct qb_stream **table; /* open addressing, linear probing */
 	struct qb_stream *last;   /* last stream looked up (calls come in runs) */
 	uint32_t mask;            /* table size - 1 */
+	uint32_t table_max;       /* the size the limits can need (half load) */
 	uint32_t count;           /* streams in the table */
 	uint32_t local_count;     /* locally opened streams in the table */
 	uint64_t srtt;            /* ns, for auto-tuning */

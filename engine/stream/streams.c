@@ -52,14 +52,59 @@ qb_streams_lookup(const struct qb_streams *m, uint64_t id)
 	}
 }
 
+/* Place s in a table known to have a free slot (no count change). */
+static void
+table_place(struct qb_stream **table, uint32_t mask, struct qb_stream *s)
+{
+	uint32_t i = id_hash(s->id) & mask;
+
+	while (table[i] != NULL)
+		i = (i + 1) & mask;
+	table[i] = s;
+}
+
+/* Rehash every stream into a new table of size slots (a power of two). */
+static int
+table_resize(struct qb_streams *m, uint32_t size)
+{
+	struct qb_stream **t = calloc(size, sizeof(*t)), **old = m->table;
+	uint32_t n = m->mask + 1;
+
+	if (t == NULL)
+		return QB_ERR_NOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		if (old[i] != NULL)
+			table_place(t, size - 1, old[i]);
+	m->table = t;
+	m->mask = size - 1;
+	free(old);
+	return 0;
+}
+
+/*
+ * Room for one more stream, the table kept at most half full: doubled when
+ * a new stream would pass that, up to table_max (which holds every stream
+ * the limits allow at half load). Allocates only when a stream is opened
+ * past the capacity the connection has needed so far: log2(max / start)
+ * times at most, never per packet.
+ */
+static int
+table_reserve(struct qb_streams *m)
+{
+	uint32_t size = m->mask + 1;
+
+	if (2 * (m->count + 1) <= size)
+		return 0;
+	if (size < m->table_max)
+		return table_resize(m, size * 2);
+	/* At the bound the limits keep us at half load; never fill the last slot. */
+	return m->count + 1 < size ? 0 : QB_ERR_NOMEM;
+}
+
 static void
 table_insert(struct qb_streams *m, struct qb_stream *s)
 {
-	uint32_t i = id_hash(s->id) & m->mask;
-
-	while (m->table[i] != NULL)
-		i = (i + 1) & m->mask;
-	m->table[i] = s;
+	table_place(m->table, m->mask, s);
 	m->count++;
 }
 
@@ -86,13 +131,26 @@ table_remove(struct qb_streams *m, struct qb_stream *s)
 	}
 }
 
+size_t
+qb_streams_trim(struct qb_streams *m)
+{
+	uint32_t size = m->mask + 1, want = QB_STREAMS_TABLE_START;
+
+	/* Down to a quarter full at most, so the next stream does not regrow it. */
+	while (want < size && want < 4 * m->count)
+		want <<= 1;
+	if (want >= size || table_resize(m, want) != 0)
+		return 0;
+	return (size_t)(size - want) * sizeof(*m->table);
+}
+
 /* --- Creation ------------------------------------------------------------ */
 
 struct qb_streams *
 qb_streams_create(struct qb_stream_pools *p, const struct qb_streams_config *cfg)
 {
 	const struct qb_stream_params *l = &cfg->local;
-	uint64_t want, size = 16;
+	uint64_t want, max = QB_STREAMS_TABLE_START;
 	struct qb_streams *m;
 
 	if (l->max_streams_bidi > QB_MAX_STREAMS_LIMIT || l->max_streams_uni > QB_MAX_STREAMS_LIMIT)
@@ -100,17 +158,19 @@ qb_streams_create(struct qb_stream_pools *p, const struct qb_streams_config *cfg
 	want = 2 * (l->max_streams_bidi + l->max_streams_uni + cfg->max_local_streams);
 	if (want > (UINT64_C(1) << 24))
 		return NULL;
-	while (size < want)
-		size <<= 1;
+	while (max < want)
+		max <<= 1;
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	m->table = calloc(size, sizeof(*m->table));
+	/* Start small; table_reserve() doubles it as streams open. */
+	m->table = calloc(QB_STREAMS_TABLE_START, sizeof(*m->table));
 	if (m->table == NULL) {
 		free(m);
 		return NULL;
 	}
-	m->mask = (uint32_t)size - 1;
+	m->mask = QB_STREAMS_TABLE_START - 1;
+	m->table_max = (uint32_t)max;
 	m->pools = p;
 	m->cfg = *cfg;
 	if (m->cfg.max_stream_window < l->max_stream_data_bidi_local)
@@ -173,6 +233,10 @@ stream_new(struct qb_streams *m, uint64_t id)
 
 	if (s == NULL)
 		return NULL;
+	if (table_reserve(m) != 0) {
+		qb_pool_put(&m->pools->streams, s);
+		return NULL;
+	}
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->rx_final = UINT64_MAX;

@@ -162,6 +162,22 @@ int qb_conn_path_add(struct qb_conn *c, uint32_t *path_id);
 void qb_conn_free(struct qb_conn *c);
 
 /*
+ * Gives back memory a quiet connection no longer needs: the 1-RTT sent-packet
+ * ring shrinks to a few records, the frame records to those still held
+ * (usually none: the table is freed), and the stream table to 16 slots (or a
+ * quarter full). What a transfer grew is regrown, doubling, by the packets
+ * that need it. Does nothing (returns 0) unless the handshake is confirmed
+ * and over (Initial and Handshake discarded), nothing ack-eliciting is in
+ * flight and nothing is waiting to be sent. Returns the heap bytes released.
+ *
+ * Not for the per-packet path (it allocates and copies what is held): call it
+ * from the driver's timer once the connection has been idle a while (no
+ * datagram either way for, say, a second or a few PTOs). An idle connection
+ * then holds about 6 KiB (doc/performance.md, "Memory per idle connection").
+ */
+size_t qb_conn_trim(struct qb_conn *c, uint64_t now);
+
+/*
  * Processes one received UDP payload of len bytes on path_id (0 unless
  * multipath_handshake: a client's added paths; on a server, any id below
  * QB_CONN_MAX_PATHS, a new one starting a path). Packets are unprotected in

@@ -27,9 +27,12 @@
  * bytes), an overhead of 25% that keeps reassembly and loss bookkeeping exact
  * and bounded whatever the peer's pattern (a bitmap is zeroed on its first
  * use only, so in-order traffic never touches it). An idle stream holds no
- * chunk: 256 bytes of stream object plus its table slot. The table of a
- * connection is 8 bytes x the power of two >= 2 x (local max_streams_bidi +
- * max_streams_uni + max_local_streams), allocated by qb_streams_create().
+ * chunk: 280 bytes of stream object plus its table slot. The table of a
+ * connection starts at 16 slots of 8 bytes and doubles when a stream opens
+ * that would make it more than half full, up to the power of two >= 2 x
+ * (local max_streams_bidi + max_streams_uni + max_local_streams): it
+ * allocates when a connection opens more streams at once than it ever had,
+ * never per packet. qb_streams_trim() gives the room back when idle.
  *
  * Not thread-safe: a connection and its pools belong to one lcore.
  */
@@ -227,6 +230,14 @@ struct qb_streams *qb_streams_create(struct qb_stream_pools *p,
                                      const struct qb_streams_config *cfg);
 /* Free every stream and chunk, then the manager. NULL is ignored. */
 void qb_streams_destroy(struct qb_streams *m);
+/*
+ * Shrink the stream table to what the streams open now need (16 slots when
+ * none is, else at most a quarter full), after a burst of concurrent streams
+ * grew it. Not for the per-packet path: it rehashes the open streams (the
+ * connection calls it from qb_conn_trim()). Returns the bytes released (0:
+ * nothing to shrink, or the allocation failed and the table stays as it was).
+ */
+size_t qb_streams_trim(struct qb_streams *m);
 
 /* The peer's transport parameters arrived: send-side limits rise (never fall).
  * max_streams above 2^60: QB_ERR_PROTO, TRANSPORT_PARAMETER_ERROR. */

@@ -50,6 +50,7 @@
 #include "qburst/crypto_select.h"
 #include "qburst/stream.h"
 #include "qburst/tls.h"
+#include "stream/stream_internal.h"
 
 #define MTU     1472
 #define BURST   32
@@ -210,6 +211,7 @@ struct parts {
 	uint64_t keys_live; /* keys installed (count) */
 	uint64_t sent[CONN_NEP];
 	uint64_t frec;
+	uint64_t smap;   /* the stream manager and its table */
 	uint64_t cid;    /* of which: CID sets (local and peer) inline */
 	uint64_t ranges; /* of which: received-range arrays inline */
 	uint64_t tls_live;
@@ -232,51 +234,25 @@ parts_of(const struct qb_conn *c, struct parts *pt)
 			                sizeof(struct qb_sent_pkt);
 	}
 	pt->frec += (uint64_t)c->frec_cap * sizeof(*c->frec);
+	pt->smap += sizeof(*c->streams) + ((uint64_t)c->streams->mask + 1) * sizeof(void *);
 	pt->cid += sizeof(c->lcid) + sizeof(c->pcid);
 	pt->ranges += sizeof(c->rx_ranges) + sizeof(c->rx_ranges_hs);
 	pt->tls_live += c->tls != NULL && !qb_tls_released(c->tls);
 }
 
-/* Heap one empty stream map of the servers' configuration takes, alone. */
-static uint64_t
-streams_bytes(const struct qb_conn *s)
-{
-	uint64_t h0 = heap_bytes();
-	struct qb_streams_config scfg = {
-	        .is_server = true,
-	        .local =
-	                {
-	                        .max_data = s->cfg.max_data,
-	                        .max_stream_data_bidi_local = s->cfg.max_stream_data,
-	                        .max_stream_data_bidi_remote = s->cfg.max_stream_data,
-	                        .max_stream_data_uni = s->cfg.max_stream_data,
-	                        .max_streams_bidi = s->cfg.max_streams_bidi,
-	                        .max_streams_uni = s->cfg.max_streams_uni,
-	                },
-	        .max_stream_window = s->cfg.max_stream_window,
-	        .max_conn_window = s->cfg.max_conn_window,
-	        .send_buffer_max = s->cfg.send_buffer_max,
-	        .max_local_streams = s->cfg.max_local_streams,
-	};
-	struct qb_streams *m = qb_streams_create(&pool_s, &scfg);
-	uint64_t h1 = heap_bytes();
-
-	qb_streams_destroy(m);
-	return m != NULL ? h1 - h0 : 0;
-}
-
+/* Two columns: right after the handshake went idle, and after qb_conn_trim(). */
 static void
-row(const char *name, double v, const char *note)
+row2(const char *name, double a, double b, const char *note)
 {
-	printf("    %-44s %10.0f B%s%s\n", name, v, note[0] ? "  " : "", note);
+	printf("    %-44s %8.0f B %8.0f B%s%s\n", name, a, b, note[0] ? "  " : "", note);
 }
 
 static void
 run(size_t n, bool quiet)
 {
 	struct pair *p = calloc(n, sizeof(*p));
-	struct parts pt = {0};
-	uint64_t h0, h1, h2, h3, r0, r1;
+	struct parts pt[2] = {0};
+	uint64_t h0, h1, h1c, h1s, h2, h3, r0, r1, freed_s = 0;
 	uint32_t ch_s, st_s;
 
 	if (p == NULL)
@@ -291,8 +267,16 @@ run(size_t n, bool quiet)
 	ch_s = pool_s.chunks.in_use;
 	st_s = pool_s.streams.in_use;
 	for (size_t i = 0; i < n; i++)
-		parts_of(p[i].s, &pt);
-	uint64_t smap = streams_bytes(p[0].s);
+		parts_of(p[i].s, &pt[0]);
+	/* Idle: what the driver's timer would do (qburst/conn.h), clients first. */
+	for (size_t i = 0; i < n; i++)
+		qb_conn_trim(p[i].c, p[i].now);
+	h1c = heap_bytes();
+	for (size_t i = 0; i < n; i++) {
+		freed_s += qb_conn_trim(p[i].s, p[i].now);
+		parts_of(p[i].s, &pt[1]);
+	}
+	h1s = heap_bytes();
 	for (size_t i = 0; i < n; i++)
 		qb_conn_free(p[i].c);
 	h2 = heap_bytes();
@@ -306,34 +290,51 @@ run(size_t n, bool quiet)
 	if (h1 == h0)
 		printf("  warning: mallinfo2() saw no allocation (a sanitizer's allocator?): "
 		       "run the release build\n");
-	double N = (double)n, srv = (double)(h2 - h3) / N;
-	double known =
-	        (double)(pt.conn + pt.keys + pt.frec + pt.sent[0] + pt.sent[1] + pt.sent[2]) / N +
-	        (double)smap;
+	double N = (double)n, srv[2], known[2], cli[2];
+	/* Freeing the trimmed servers gives back what they hold after the trim;
+	 * before it they held that plus what their trim released. */
+	srv[1] = (double)(h2 - h3) / N;
+	srv[0] = srv[1] + (double)(h1c - h1s) / N;
+	cli[1] = (double)(h1s - h2) / N;
+	cli[0] = cli[1] + (double)(h1 - h1c) / N;
+	for (int k = 0; k < 2; k++)
+		known[k] = (double)(pt[k].conn + pt[k].keys + pt[k].frec + pt[k].sent[0] +
+		                    pt[k].sent[1] + pt[k].sent[2] + pt[k].smap) /
+		           N;
 	printf("  %zu idle pairs (handshake confirmed on both sides, all ACKs delivered):\n", n);
-	printf("    %-44s %10.0f B  = %.2f KiB (goal < 8 KiB; ngtcp2 0.12: 81 KB)\n",
-	       "SERVER heap held per idle connection", srv, srv / 1024);
-	row("  struct qb_conn (one calloc)", (double)pt.conn / N, "");
-	row("    of which CID sets (ours + peer's)", (double)pt.cid / N, "");
-	row("    of which received-range arrays", (double)pt.ranges / N, "");
-	row("  packet-protection keys (sized per backend)", (double)pt.keys / N, "");
-	row("  sent-packet ring, Initial", (double)pt.sent[0] / N, "");
-	row("  sent-packet ring, Handshake", (double)pt.sent[1] / N, "");
-	row("  sent-packet ring, 1-RTT", (double)pt.sent[2] / N, "max_sent_packets records");
-	row("  frame records (retransmission by frame)", (double)pt.frec / N, "");
-	row("  stream map (measured alone)", (double)smap, "");
-	row("  rest: TLS handle, malloc headers", srv - known, "");
-	printf("    %-44s %10.2f\n", "  keys installed (count)", (double)pt.keys_live / N);
-	printf("    %-44s %10.2f\n", "  TLS objects (SSL) still live", (double)pt.tls_live / N);
-	row("stream-pool chunks held (server pool)",
-	    (double)ch_s * (double)pool_s.chunks.obj_size / N, "");
-	row("stream objects held (server pool)", (double)st_s * (double)pool_s.streams.obj_size / N,
-	    "");
+	printf("    %-44s %10s %10s\n", "", "idle", "trimmed");
+	printf("    %-44s %8.0f B %8.0f B  = %.2f / %.2f KiB (goal < 8 KiB; ngtcp2 0.12: 81 KB)\n",
+	       "SERVER heap held per idle connection", srv[0], srv[1], srv[0] / 1024,
+	       srv[1] / 1024);
+	row2("  struct qb_conn (one calloc)", (double)pt[0].conn / N, (double)pt[1].conn / N, "");
+	row2("    of which CID sets (ours + peer's)", (double)pt[0].cid / N, (double)pt[1].cid / N,
+	     "");
+	row2("    of which received-range arrays", (double)pt[0].ranges / N,
+	     (double)pt[1].ranges / N, "");
+	row2("  packet-protection keys (sized per backend)", (double)pt[0].keys / N,
+	     (double)pt[1].keys / N, "");
+	row2("  sent-packet ring, Initial", (double)pt[0].sent[0] / N, (double)pt[1].sent[0] / N,
+	     "");
+	row2("  sent-packet ring, Handshake", (double)pt[0].sent[1] / N, (double)pt[1].sent[1] / N,
+	     "");
+	row2("  sent-packet ring, 1-RTT", (double)pt[0].sent[2] / N, (double)pt[1].sent[2] / N, "");
+	row2("  frame records (retransmission by frame)", (double)pt[0].frec / N,
+	     (double)pt[1].frec / N, "");
+	row2("  stream manager + table", (double)pt[0].smap / N, (double)pt[1].smap / N, "");
+	row2("  rest: TLS handle, malloc headers", srv[0] - known[0], srv[1] - known[1], "");
+	printf("    %-44s %10.2f\n", "  keys installed (count)", (double)pt[0].keys_live / N);
+	printf("    %-44s %10.2f\n", "  TLS objects (SSL) still live", (double)pt[0].tls_live / N);
+	printf("    %-44s %10.0f B\n", "  qb_conn_trim() returned (mean)", (double)freed_s / N);
+	printf("    %-44s %10.0f B\n", "stream-pool chunks held (server pool)",
+	       (double)ch_s * (double)pool_s.chunks.obj_size / N);
+	printf("    %-44s %10.0f B\n", "stream objects held (server pool)",
+	       (double)st_s * (double)pool_s.streams.obj_size / N);
 	printf("    %-44s %10d\n", "mbufs held (engine has no DPDK)", 0);
-	row("client heap held per idle connection", (double)(h1 - h2) / N, "");
-	row("resident memory grown per pair (both sides)", (double)(r1 - r0) / N, "RSS");
-	row("heap still in use after all were freed", (double)(h3 - h0) / N,
-	    "per pair: TLS session caches etc.");
+	row2("client heap held per idle connection", cli[0], cli[1], "");
+	printf("    %-44s %10.0f B  RSS\n", "resident memory grown per pair (both sides)",
+	       (double)(r1 - r0) / N);
+	printf("    %-44s %10.0f B  per pair: TLS session caches etc.\n",
+	       "heap still in use after all were freed", (double)(h3 - h0) / N);
 }
 
 int

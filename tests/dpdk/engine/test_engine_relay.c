@@ -406,7 +406,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	                           &nodes[P_RLY].pa.mac, 11, now);
 	cr_assert_not_null(ec);
 	ec->user = &app_c;
-	cr_assert(ec->addrs.relayed);
+	cr_assert(ec->addrs[0].relayed);
 	t0 = now;
 	while (!done && now - t0 < TIMEOUT_NS) {
 		now = qb_engine_now_ns();
@@ -456,12 +456,12 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 		if (srv.conns[i].conn != NULL)
 			sec = &srv.conns[i];
 	cr_assert_not_null(sec);
-	cr_assert(sec->addrs.relayed);
-	cr_assert(qb_ipaddr_equal(&sec->addrs.peer, &nodes[P_CLI].ip), "the peer is the client");
-	cr_assert_eq(sec->addrs.peer_port, CLI_PORT);
-	cr_assert(qb_ipaddr_equal(&sec->addrs.relay, &nodes[P_RLY].ip));
-	cr_assert_eq(sec->addrs.relay_port, RLY_PORT);
-	cr_assert_eq(qb_burst_headroom(&sec->path), 14 + 20 + 8 + 26);
+	cr_assert(sec->addrs[0].relayed);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].peer, &nodes[P_CLI].ip), "the peer is the client");
+	cr_assert_eq(sec->addrs[0].peer_port, CLI_PORT);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].relay, &nodes[P_RLY].ip));
+	cr_assert_eq(sec->addrs[0].relay_port, RLY_PORT);
+	cr_assert_eq(qb_burst_headroom(&sec->path[0]), 14 + 20 + 8 + 26);
 
 	/* Close through the relay too; then everything back in its pool. */
 	cr_assert_eq(qb_conn_close(ec->conn, 0, "done", now), 0);
@@ -484,7 +484,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	sw.direct_ok = true;
 	ec = qb_engine_connect(&cli, &nodes[P_SRV].ip, SRV_PORT, &nodes[P_SRV].pa.mac, 12, now);
 	cr_assert_not_null(ec);
-	cr_assert_not(ec->addrs.relayed);
+	cr_assert_not(ec->addrs[0].relayed);
 	for (t0 = now; now - t0 < TIMEOUT_NS;) {
 		now = qb_engine_now_ns();
 		qb_engine_poll(&cli, now);
@@ -498,10 +498,10 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	cr_assert(qb_conn_handshake_complete(ec->conn), "direct handshake");
 	sec = srv.n_conns == 1 ? &srv.conns[0] : NULL;
 	cr_assert(sec != NULL && sec->conn != NULL);
-	cr_assert_not(sec->addrs.relayed);
-	cr_assert(qb_ipaddr_equal(&sec->addrs.peer, &nodes[P_CLI].ip));
-	cr_assert_eq(sec->addrs.peer_port, CLI_PORT);
-	cr_assert_eq(qb_burst_headroom(&sec->path), 14 + 20 + 8);
+	cr_assert_not(sec->addrs[0].relayed);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].peer, &nodes[P_CLI].ip));
+	cr_assert_eq(sec->addrs[0].peer_port, CLI_PORT);
+	cr_assert_eq(qb_burst_headroom(&sec->path[0]), 14 + 20 + 8);
 	cr_assert_gt(sw.frames[P_CLI][P_SRV], 0);
 	cr_assert_gt(sw.frames[P_SRV][P_CLI], 0);
 	cr_assert_eq(srv.st.relayed_in, s_relayed);

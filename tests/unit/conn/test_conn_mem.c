@@ -8,6 +8,7 @@
  * the keys they replace. Reads the connection's private layout on purpose.
  */
 #include "conn/conn_internal.h"
+#include "stream/stream_internal.h"
 #include "xfer.h"
 
 static struct xfer x;
@@ -109,5 +110,126 @@ Test(conn_mem, key_updates_keep_two_sized_keys, .timeout = 120)
 		cr_assert_neq(c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP]);
 		cr_assert(c->rx_next == NULL || c->rx_next != c->rxk[CONN_EP_APP]);
 	}
+	h_fini(&p);
+}
+
+static uint32_t
+table_slots(const struct qb_conn *c)
+{
+	return c->streams->mask + 1;
+}
+
+/* Nothing on the link and no timer but the idle timeout within a second. */
+static bool
+step_quiet(struct h_pair *p, void *arg)
+{
+	(void)arg;
+	h_flush(p, p->c, &p->to_s);
+	h_flush(p, p->s, &p->to_c);
+	return qb_sim_next_delivery(p->sim) == UINT64_MAX &&
+	       qb_conn_deadline(p->c) > p->now + 1000 * H_MS &&
+	       qb_conn_deadline(p->s) > p->now + 1000 * H_MS;
+}
+
+/* The client reads the server's FINs: every stream of the transfer closes. */
+static bool
+step_fins(struct h_pair *p, void *arg)
+{
+	uint32_t *fins = arg;
+	uint64_t id;
+	unsigned ev;
+	uint8_t b[16];
+
+	while (qb_conn_stream_next_event(p->c, &id, &ev)) {
+		bool fin = false;
+		if ((ev & QB_STREAM_EV_READABLE) &&
+		    qb_conn_stream_read(p->c, id, b, sizeof(b), &fin, NULL, p->now) == 0 && fin)
+			(*fins)++;
+	}
+	return *fins == x.nstreams;
+}
+
+static void
+close_streams(struct h_pair *p)
+{
+	uint32_t fins = 0;
+
+	for (uint32_t i = 0; i < x.nstreams; i++)
+		cr_assert_eq(qb_conn_stream_write(p->s, x.st[i].id, NULL, 0, true), 0);
+	cr_assert(h_run(p, 10000 * H_MS, step_fins, &fins), "%u FINs read", fins);
+}
+
+/* Idle after a transfer: qb_conn_trim() gives back what it grew, once. */
+static void
+check_trimmed(struct qb_conn *c, uint64_t now)
+{
+	const struct qb_sent_ring *r = &c->rec.space[CONN_EP_APP].sent;
+	size_t freed = qb_conn_trim(c, now);
+
+	cr_assert_gt(freed, 0);
+	cr_assert_eq(ring_cap(c, CONN_EP_APP), CONN_SENT_IDLE, "%lu records held",
+	             (unsigned long)(r->head - r->tail));
+	cr_assert_eq(c->frec_cap, c->frec_used, "frame records packed to those held");
+	cr_assert_eq(table_slots(c), QB_STREAMS_TABLE_START);
+	cr_assert_eq(qb_conn_trim(c, now), 0, "nothing left to trim");
+}
+
+Test(conn_mem, trim_gives_back_what_a_transfer_grew, .timeout = 120)
+{
+	struct h_pair p;
+
+	h_init(&p, 503);
+	p.cfg_c.max_sent_packets = p.cfg_s.max_sent_packets = 256;
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	/* 40 streams at once grow the stream tables past their 16 slots. */
+	x_run(&p, &x, 256u << 10, 40, 120000 * H_MS);
+	cr_assert_gt(ring_cap(p.c, CONN_EP_APP), CONN_SENT_START);
+	cr_assert_gt(p.c->frec_cap, CONN_FREC_START);
+	cr_assert_gt(table_slots(p.s), QB_STREAMS_TABLE_START);
+	cr_assert_gt(table_slots(p.c), QB_STREAMS_TABLE_START);
+	close_streams(&p);
+	cr_assert(h_run(&p, 2000 * H_MS, step_quiet, NULL), "the last ACKs");
+	cr_assert_eq(qb_streams_count(p.s->streams), 0);
+	cr_assert_eq(qb_streams_count(p.c->streams), 0);
+	check_trimmed(p.s, p.now);
+	check_trimmed(p.c, p.now);
+	/* Everything regrows for the next transfer, which arrives exact. */
+	x_run(&p, &x, 1u << 20, 40, 120000 * H_MS);
+	cr_assert_gt(ring_cap(p.c, CONN_EP_APP), CONN_SENT_IDLE);
+	cr_assert_gt(p.c->frec_cap, 0);
+	cr_assert_gt(table_slots(p.s), QB_STREAMS_TABLE_START);
+	h_fini(&p);
+}
+
+/* Trims at every step of a transfer: a no-op while busy, never harmful. */
+static bool
+step_trim(struct h_pair *p, void *arg)
+{
+	struct xfer *xf = arg;
+
+	if (p->s != NULL) {
+		qb_conn_trim(p->s, p->now);
+		qb_conn_trim(p->c, p->now);
+	}
+	return x_step(p, xf);
+}
+
+Test(conn_mem, trim_at_any_time_keeps_transfers_exact, .timeout = 120)
+{
+	struct h_pair p;
+	struct qb_conn_stats cs;
+
+	h_init(&p, 504);
+	p.cfg_c.max_sent_packets = p.cfg_s.max_sent_packets = 128;
+	h_start(&p);
+	memset(&x, 0, sizeof(x));
+	x.size = 512u << 10;
+	x.nstreams = 8;
+	cr_assert(h_run(&p, 120000 * H_MS, step_trim, &x), "transfer");
+	cr_assert_eq(x.bad, 0);
+	cr_assert_eq(x.finished, 8);
+	qb_conn_stats(p.c, &cs);
+	cr_assert_gt(cs.pkts_recv, 0);
 	h_fini(&p);
 }

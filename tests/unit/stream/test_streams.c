@@ -874,10 +874,67 @@ Test(streams, thousand_concurrent_streams_without_leaks, .timeout = 30)
 		             qb_streams_count(s));
 		cr_assert_eq(pools.chunks.in_use, 0);
 		cr_assert_eq(pools.streams.in_use, 0);
+		/* The tables grew from 16 slots to hold 1000 streams at half load
+		 * (2048 slots); idle, they shrink back, once, and regrow next round. */
+		cr_assert_eq(qb_streams_trim(c), (2048 - 16) * sizeof(void *), "round %d", round);
+		cr_assert_eq(qb_streams_trim(s), (2048 - 16) * sizeof(void *), "round %d", round);
+		cr_assert_eq(qb_streams_trim(c), 0);
 	}
 	cr_assert_geq(pools.streams.high_water, 1000);
 	qb_streams_destroy(c);
 	qb_streams_destroy(s);
+}
+
+/* The table grows as streams open and keeps every stream findable; a trim
+ * leaves it at most a quarter full of the streams still open. */
+Test(streams, table_grows_on_demand_and_trims_to_what_is_open)
+{
+	struct qb_streams_config cc = config(false);
+	struct qb_stream_params sp = config(true).local;
+	struct qb_streams *c;
+	struct qb_ctrl_frame f;
+	uint64_t terr, ids[320];
+	int resets = 0;
+
+	cc.max_local_streams = 320;
+	sp.max_streams_uni = 320;
+	c = qb_streams_create(&pools, &cc);
+	cr_assert_not_null(c);
+	cr_assert_eq(qb_streams_trim(c), 0, "a new table is at its starting size");
+	cr_assert_eq(qb_streams_set_peer_params(c, &sp, &terr), 0);
+	for (int i = 0; i < 300; i++) {
+		cr_assert_eq(qb_streams_open(c, false, &ids[i]), 0, "stream %d", i);
+		for (int k = 0; k <= i; k += 1 + i / 7)
+			cr_assert_eq(qb_streams_send_state(c, ids[k]), QB_SEND_READY, "%d of %d", k,
+			             i);
+	}
+	/* 300 streams at half load: 1024 slots, what a quarter full needs too. */
+	cr_assert_eq(qb_streams_trim(c), 0);
+	/* Reset all but 10; each closes once its RESET_STREAM is acknowledged. */
+	for (int i = 10; i < 300; i++)
+		cr_assert_eq(qb_streams_reset(c, ids[i], 0), 0);
+	while (qb_streams_ctrl_peek(c, &f)) {
+		qb_streams_ctrl_sent(c, &f);
+		if (f.type == FT_RESET_STREAM) {
+			qb_streams_ctrl_acked(c, &f);
+			resets++;
+		}
+	}
+	cr_assert_eq(resets, 290);
+	cr_assert_eq(qb_streams_count(c), 10);
+	/* 10 streams: 64 slots (a quarter full at most). */
+	cr_assert_eq(qb_streams_trim(c), (1024 - 64) * sizeof(void *));
+	cr_assert_eq(qb_streams_trim(c), 0);
+	for (int i = 0; i < 300; i++)
+		cr_assert_eq(qb_streams_send_state(c, ids[i]),
+		             i < 10 ? QB_SEND_READY : QB_SEND_NONE, "stream %d", i);
+	/* And it grows again. */
+	for (int i = 300; i < 320; i++)
+		cr_assert_eq(qb_streams_open(c, false, &ids[i]), 0, "stream %d", i);
+	for (int i = 0; i < 320; i++)
+		cr_assert_eq(qb_streams_send_state(c, ids[i]),
+		             (i < 10 || i >= 300) ? QB_SEND_READY : QB_SEND_NONE, "stream %d", i);
+	qb_streams_destroy(c);
 }
 
 Test(streams, application_events_are_edge_triggered)

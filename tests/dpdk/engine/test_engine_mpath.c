@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The multi-path handshake (BRIEF §2) through the engine workers, in one
+ * process: a qburst client whose port has two addresses opens one
+ * connection on two paths (qb_engine_connect_multi), a qburst server with
+ * multipath_handshake tells the paths apart by the client's address. Each
+ * side has its own ring port; a small Ethernet switch in the test thread
+ * moves frames from a port's TX ring to the other's RX ring, counting them
+ * per client address and direction, and drops every frame to or from the
+ * client's first address when asked.
+ *
+ *  - both paths up: the handshake completes, the second path validates and
+ *    carries 1-RTT data both ways (frames on each address in each
+ *    direction, datagram counts on every path of both ends), a multi-MB
+ *    download is byte-exact;
+ *  - path 0 black-holed: the handshake completes on path 1, the download
+ *    is byte-exact, path 0's validation fails and the client frees it.
+ * At the end every mbuf is back in its pool.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_eth_ring.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+
+#include "qb_engine.h"
+#include "qb_port.h"
+
+#define NB_MBUF    8191
+#define RING_SIZE  4096
+#define DATA_ROOM  (QB_MBUF_HEADROOM + 2048)
+#define SRV_PORT   4433
+#define CLI_PORT   40000
+#define TIMEOUT_NS (60ull * 1000 * 1000 * 1000)
+#define ALPN       "hq-interop"
+
+enum { P_CLI, P_SRV, P_N };
+
+static const char request[] = "GET /file\r\n";
+/* The client's two addresses (paths 0 and 1), the server's one. */
+static const char *const cli_ips[2] = {"198.18.6.2", "198.18.6.12"};
+static const char *const srv_ip = "198.18.6.1";
+
+struct node {
+	uint16_t port;
+	struct rte_mempool *pool;
+	struct rte_ring *rx, *tx;
+	struct qb_port_addrs pa;
+};
+
+static struct node nodes[P_N];
+static struct qb_ipaddr cli_addr[2], srv_addr;
+static struct qb_engine_worker cli, srv;
+static struct qb_tls_ctx *ctx_s, *ctx_c;
+static const uint8_t reset_key[QB_CID_RESET_KEY_LEN] = {0x3c, 0x51};
+
+struct app_conn {
+	bool requested;
+	uint64_t sid, off, bad;
+	bool fin;
+};
+static struct app_conn app_s, app_c;
+static uint64_t xfer_size;
+static bool done;
+
+/* What the switch saw, per client address: [addr][0: from the client, 1: to it]. */
+static struct {
+	uint64_t frames[2][2];
+	uint64_t short_hdr[2][2]; /* datagrams starting with a 1-RTT packet */
+	uint64_t dropped;
+	uint64_t other;
+	bool drop_path0; /* black-hole the client's first address */
+} sw;
+
+static inline uint8_t
+pat(uint64_t off)
+{
+	uint64_t x = off * 0x9e3779b1u;
+
+	return (uint8_t)(x ^ (x >> 13) ^ (off >> 8));
+}
+
+static struct qb_tls_ctx *
+tls_ctx(enum qb_tls_role role)
+{
+	static const char *const alpn[] = {ALPN};
+	struct qb_tls_ctx_config cfg = {
+	        .role = role, .alpn = alpn, .alpn_count = 1, .selfsigned_name = "localhost"};
+	char err[256] = "";
+	struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
+
+	cr_assert_not_null(ctx, "qb_tls_ctx_new: %s", err);
+	return ctx;
+}
+
+static void
+node_up(unsigned int i, const char *const *ips, unsigned int n_ips)
+{
+	struct node *n = &nodes[i];
+	struct rte_ether_addr mac = {.addr_bytes = {0x02, 0, 0, 0, 6, (uint8_t)(i + 1)}};
+	struct rte_eth_conf conf = {0};
+	char name[32], net[32];
+	int port;
+
+	snprintf(name, sizeof(name), "qb_mp_pool%u", i);
+	n->pool = qb_pool_create(name, NB_MBUF, DATA_ROOM, (int)rte_socket_id());
+	snprintf(name, sizeof(name), "qb_mp_rx%u", i);
+	n->rx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "qb_mp_tx%u", i);
+	n->tx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+	cr_assert(n->pool != NULL && n->rx != NULL && n->tx != NULL);
+	snprintf(name, sizeof(name), "qb_mp_p%u", i);
+	port = rte_eth_from_rings(name, &n->rx, 1, &n->tx, 1, (unsigned int)rte_socket_id());
+	cr_assert_geq(port, 0);
+	n->port = (uint16_t)port;
+	cr_assert_eq(rte_eth_dev_configure(n->port, 1, 1, &conf), 0);
+	cr_assert_eq(rte_eth_rx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL, n->pool),
+	             0);
+	cr_assert_eq(rte_eth_tx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL), 0);
+	cr_assert_eq(rte_eth_dev_start(n->port), 0);
+	qb_port_addrs_init(&n->pa, &mac);
+	for (unsigned int k = 0; k < n_ips; k++) {
+		struct qb_ipnet in;
+
+		snprintf(net, sizeof(net), "%s/24", ips[k]);
+		cr_assert_eq(qb_ipnet_parse(net, &in), 0);
+		cr_assert_eq(qb_port_addrs_add(&n->pa, &in), 0);
+	}
+}
+
+/* Which client address the IPv4/UDP frame m is from (dir 0) or to (dir 1); -1: none. */
+static int
+classify(struct rte_mbuf *m, bool from_client, bool *short_hdr)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + 14);
+	struct qb_ipaddr a;
+	size_t ihl;
+
+	if (m->data_len < 14 + 20 + 8 + 1 || p[12] != 0x08 || p[13] != 0x00 ||
+	    ip->next_proto_id != IPPROTO_UDP)
+		return -1;
+	ihl = (size_t)(ip->version_ihl & 0x0f) * 4;
+	*short_hdr = !(p[14 + ihl + 8] & 0x80);
+	memset(&a, 0, sizeof(a));
+	a.family = QB_AF_INET;
+	a.v4 = from_client ? ip->src_addr : ip->dst_addr;
+	for (int k = 0; k < 2; k++)
+		if (qb_ipaddr_equal(&a, &cli_addr[k]))
+			return k;
+	return -1;
+}
+
+/* Moves every frame from a TX ring to the other node's RX ring. */
+static unsigned int
+switch_frames(void)
+{
+	struct rte_mbuf *ms[64];
+	unsigned int moved = 0;
+
+	for (unsigned int i = 0; i < P_N; i++) {
+		unsigned int n = rte_ring_sc_dequeue_burst(nodes[i].tx, (void **)ms, 64, NULL);
+		unsigned int to = i == P_CLI ? P_SRV : P_CLI;
+
+		for (unsigned int k = 0; k < n; k++) {
+			const struct rte_ether_addr *dst = rte_pktmbuf_mtod(ms[k], void *);
+			bool sh = false;
+			int c;
+
+			if (!rte_is_same_ether_addr(dst, &nodes[to].pa.mac)) {
+				sw.other++;
+				rte_pktmbuf_free(ms[k]);
+				continue;
+			}
+			c = classify(ms[k], i == P_CLI, &sh);
+			if (c < 0) {
+				sw.other++;
+			} else {
+				if (c == 0 && sw.drop_path0) {
+					sw.dropped++;
+					rte_pktmbuf_free(ms[k]);
+					continue;
+				}
+				sw.frames[c][i == P_CLI ? 0 : 1]++;
+				if (sh)
+					sw.short_hdr[c][i == P_CLI ? 0 : 1]++;
+			}
+			if (rte_ring_sp_enqueue(nodes[to].rx, ms[k]) != 0)
+				rte_pktmbuf_free(ms[k]);
+			moved++;
+		}
+	}
+	return moved;
+}
+
+/* ---- the application: a hq-interop-like download ------------------------ */
+
+static void
+server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
+             uint64_t now)
+{
+	static uint8_t chunk[16384];
+	struct app_conn *a = ec->user;
+	uint64_t id;
+	unsigned int sev;
+
+	(void)arg;
+	(void)w;
+	if (ev & QB_ENGINE_EV_NEW) {
+		ec->user = &app_s;
+		return;
+	}
+	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
+		return;
+	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
+		uint8_t req[64];
+		bool fin = false;
+
+		if (!(sev & QB_STREAM_EV_READABLE) || a->requested)
+			continue;
+		int64_t n = qb_conn_stream_read(ec->conn, id, req, sizeof(req), &fin, NULL, now);
+		if (n > 0 && fin) {
+			cr_assert_eq((size_t)n, sizeof(request) - 1);
+			cr_assert_eq(memcmp(req, request, (size_t)n), 0);
+			a->requested = true;
+			a->sid = id;
+		}
+	}
+	while (a->requested && !a->fin) {
+		uint64_t left = xfer_size - a->off;
+		size_t len = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
+		int64_t k;
+
+		for (size_t i = 0; i < len; i++)
+			chunk[i] = pat(a->off + i);
+		k = qb_conn_stream_write(ec->conn, a->sid, chunk, len, len == left);
+		if (k <= 0)
+			break;
+		a->off += (uint64_t)k;
+		if (a->off == xfer_size && (size_t)k == len)
+			a->fin = true;
+		if ((size_t)k < len)
+			break;
+	}
+}
+
+static void
+client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
+             uint64_t now)
+{
+	static uint8_t buf[65536];
+	struct app_conn *a = ec->user;
+	uint64_t id;
+	unsigned int sev;
+
+	(void)arg;
+	(void)w;
+	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
+		return;
+	if (!a->requested && qb_conn_handshake_complete(ec->conn)) {
+		cr_assert_eq(qb_conn_stream_open(ec->conn, true, &a->sid), 0);
+		cr_assert_eq(qb_conn_stream_write(ec->conn, a->sid, (const uint8_t *)request,
+		                                  sizeof(request) - 1, true),
+		             (int64_t)sizeof(request) - 1);
+		a->requested = true;
+	}
+	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
+		if (!(sev & QB_STREAM_EV_READABLE) || id != a->sid)
+			continue;
+		for (;;) {
+			bool fin = false;
+			int64_t n = qb_conn_stream_read(ec->conn, id, buf, sizeof(buf), &fin, NULL,
+			                                now);
+
+			if (n < 0)
+				break;
+			for (int64_t i = 0; i < n; i++)
+				if (buf[i] != pat(a->off + (uint64_t)i))
+					a->bad++;
+			a->off += (uint64_t)n;
+			if (fin) {
+				a->fin = true;
+				done = true;
+				break;
+			}
+			if (n == 0)
+				break;
+		}
+	}
+}
+
+/* ---- set-up -------------------------------------------------------------- */
+
+static void
+setup(const char *tag)
+{
+	char prefix[64];
+	char *argv[] = {"test_engine_mpath",
+	                "-l",
+	                "0",
+	                "--no-huge",
+	                "-m",
+	                "512",
+	                "--no-pci",
+	                "--no-shconf",
+	                "--file-prefix",
+	                prefix,
+	                "--log-level",
+	                "3"};
+
+	snprintf(prefix, sizeof(prefix), "qb-mpath-%s-%d", tag, (int)getpid());
+	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
+	ctx_s = tls_ctx(QB_TLS_SERVER);
+	ctx_c = tls_ctx(QB_TLS_CLIENT);
+	node_up(P_CLI, cli_ips, 2);
+	node_up(P_SRV, &srv_ip, 1);
+	for (int k = 0; k < 2; k++)
+		cr_assert_eq(qb_ipaddr_parse(cli_ips[k], &cli_addr[k]), 0);
+	cr_assert_eq(qb_ipaddr_parse(srv_ip, &srv_addr), 0);
+
+	struct qb_engine_conf cs = {
+	        .server = true,
+	        .port_id = nodes[P_SRV].port,
+	        .pool = nodes[P_SRV].pool,
+	        .addrs = &nodes[P_SRV].pa,
+	        .udp_port = SRV_PORT,
+	        .conn = {.tls = ctx_s,
+	                 .seed = 7,
+	                 .send_buffer_max = 4u << 20,
+	                 .reset_key = reset_key,
+	                 .multipath_handshake = true},
+	        .server_id = 1,
+	        .n_workers = 1,
+	        .on_event = server_event,
+	};
+	struct qb_engine_conf cc = cs;
+
+	cc.server = false;
+	cc.port_id = nodes[P_CLI].port;
+	cc.pool = nodes[P_CLI].pool;
+	cc.addrs = &nodes[P_CLI].pa;
+	cc.udp_port = CLI_PORT;
+	cc.conn = (struct qb_conn_config){
+	        .tls = ctx_c, .server_name = "localhost", .seed = 9, .multipath_handshake = true};
+	cc.server_id = 2;
+	cc.on_event = client_event;
+	cr_assert_eq(qb_engine_worker_init(&srv, &cs), 0);
+	cr_assert_eq(qb_engine_worker_init(&cli, &cc), 0);
+}
+
+static void
+turn(uint64_t now)
+{
+	qb_engine_poll(&cli, now);
+	switch_frames();
+	qb_engine_poll(&srv, now);
+	switch_frames();
+}
+
+static struct qb_engine_conn *
+server_conn(void)
+{
+	for (unsigned int i = 0; i < QB_ENGINE_MAX_CONNS; i++)
+		if (srv.conns[i].conn != NULL)
+			return &srv.conns[i];
+	return NULL;
+}
+
+static void
+print_stats(const char *who, const struct qb_engine_worker *w)
+{
+	printf("%s: dgrams_in %" PRIu64 " paths_new %" PRIu64 " paths_failed %" PRIu64
+	       " path in/out: 0 %" PRIu64 "/%" PRIu64 " 1 %" PRIu64 "/%" PRIu64 " drops:",
+	       who, w->st.dgrams_in, w->st.paths_new, w->st.paths_failed, w->st.path_in[0],
+	       w->st.path_out[0], w->st.path_in[1], w->st.path_out[1]);
+	for (unsigned int r = 0; r < QB_ENGINE_DROP__COUNT; r++)
+		if (w->st.drops[r])
+			printf(" %s=%" PRIu64, qb_engine_drop_name(r), w->st.drops[r]);
+	printf("\n");
+}
+
+/* Runs the download on ec to its end (bounded); the seconds it took. */
+static double
+download(struct qb_engine_conn *ec)
+{
+	uint64_t now = qb_engine_now_ns(), t0 = now;
+
+	ec->user = &app_c;
+	while (!done && now - t0 < TIMEOUT_NS) {
+		now = qb_engine_now_ns();
+		turn(now);
+	}
+	cr_assert(done, "transfer incomplete: %" PRIu64 " of %" PRIu64 " bytes", app_c.off,
+	          xfer_size);
+	cr_assert_eq(app_c.off, xfer_size);
+	cr_assert_eq(app_c.bad, 0, "%" PRIu64 " bytes differ", app_c.bad);
+	return (double)(now - t0) / 1e9;
+}
+
+/* Closes ec, lets both ends finish, then checks that every mbuf is back. */
+static void
+teardown(struct qb_engine_conn *ec)
+{
+	uint64_t now = qb_engine_now_ns(), t0;
+
+	cr_assert_eq(qb_conn_close(ec->conn, 0, "done", now), 0);
+	qb_engine_conn_wake(ec);
+	for (t0 = now; (srv.n_conns || cli.n_conns) && now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		turn(now);
+	}
+	cr_assert_eq(srv.n_conns + cli.n_conns, 0, "both ends closed");
+	while (switch_frames() > 0)
+		;
+	qb_engine_worker_drain(&srv);
+	qb_engine_worker_drain(&cli);
+	qb_engine_worker_fini(&srv);
+	qb_engine_worker_fini(&cli);
+	for (unsigned int i = 0; i < P_N; i++)
+		cr_assert_eq(rte_mempool_avail_count(nodes[i].pool), nodes[i].pool->size,
+		             "pool %u: %u of %u", i, rte_mempool_avail_count(nodes[i].pool),
+		             nodes[i].pool->size);
+	qb_tls_ctx_free(ctx_s);
+	qb_tls_ctx_free(ctx_c);
+}
+
+Test(engine_mpath, two_paths_validate_and_carry_data, .timeout = 120)
+{
+	struct qb_engine_conn *ec, *sec;
+	struct qb_conn_path_info pi[2], si[2];
+	uint64_t now;
+	double secs;
+
+	setup("two");
+	xfer_size = 20ull * 1000 * 1000;
+	now = qb_engine_now_ns();
+	/* Several paths need the opt-in; the addresses must be the port's. */
+	cli.cf.conn.multipath_handshake = false;
+	cr_assert_null(qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, cli_addr, 2,
+	                                       &nodes[P_SRV].pa.mac, 1, now));
+	cli.cf.conn.multipath_handshake = true;
+	cr_assert_null(qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, &srv_addr, 1,
+	                                       &nodes[P_SRV].pa.mac, 1, now));
+	struct qb_ipaddr twice[2] = {cli_addr[0], cli_addr[0]};
+	cr_assert_null(qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, twice, 2,
+	                                       &nodes[P_SRV].pa.mac, 1, now));
+	cr_assert_eq(cli.n_conns, 0);
+
+	ec = qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, cli_addr, 2,
+	                             &nodes[P_SRV].pa.mac, 11, now);
+	cr_assert_not_null(ec);
+	cr_assert(ec->live[0] && ec->live[1] && !ec->live[2]);
+	cr_assert(qb_ipaddr_equal(&ec->local[1], &cli_addr[1]));
+	secs = download(ec);
+	printf("engine mpath xfer: %" PRIu64 " bytes in %.3f s (handshake included)\n", xfer_size,
+	       secs);
+	print_stats("client", &cli);
+	print_stats("server", &srv);
+	printf("switch: addr0 out %" PRIu64 " in %" PRIu64 " (1-RTT %" PRIu64 "/%" PRIu64
+	       "), addr1 out %" PRIu64 " in %" PRIu64 " (1-RTT %" PRIu64 "/%" PRIu64 ")\n",
+	       sw.frames[0][0], sw.frames[0][1], sw.short_hdr[0][0], sw.short_hdr[0][1],
+	       sw.frames[1][0], sw.frames[1][1], sw.short_hdr[1][0], sw.short_hdr[1][1]);
+
+	/* The server took the client's second address as a second path. */
+	sec = server_conn();
+	cr_assert_not_null(sec);
+	cr_assert(sec->live[0] && sec->live[1] && !sec->live[2]);
+	cr_assert_eq(srv.st.paths_new, 1);
+	cr_assert_eq(cli.st.paths_new, 1);
+	for (unsigned int k = 0; k < 2; k++) {
+		cr_assert_eq(qb_conn_path_info(ec->conn, k, &pi[k]), 0);
+		cr_assert_eq(qb_conn_path_info(sec->conn, k, &si[k]), 0);
+		cr_assert_eq(pi[k].state, QB_PATH_ACTIVE, "client path %u: state %d", k,
+		             (int)pi[k].state);
+		cr_assert_eq(si[k].state, QB_PATH_ACTIVE, "server path %u: state %d", k,
+		             (int)si[k].state);
+		cr_assert_gt(pi[k].dgrams_sent, 0);
+		cr_assert_gt(pi[k].dgrams_recv, 0);
+		cr_assert_gt(si[k].dgrams_sent, 0);
+		cr_assert_gt(si[k].dgrams_recv, 0);
+		/* The worker's counters per path id agree in kind. */
+		cr_assert_gt(cli.st.path_in[k], 0);
+		cr_assert_gt(cli.st.path_out[k], 0);
+		cr_assert_gt(srv.st.path_in[k], 0);
+		cr_assert_gt(srv.st.path_out[k], 0);
+	}
+	cr_assert(pi[0].handshake_path != pi[1].handshake_path, "one handshake path");
+	/* Both paths carried 1-RTT data both ways: each at least a tenth of
+	 * the download's packets toward the client. */
+	for (unsigned int k = 0; k < 2; k++) {
+		cr_assert_gt(sw.short_hdr[k][0], 0, "addr %u: no 1-RTT from the client", k);
+		cr_assert_gt(sw.short_hdr[k][1], xfer_size / 1500 / 10,
+		             "addr %u: %" PRIu64 " 1-RTT datagrams to the client", k,
+		             sw.short_hdr[k][1]);
+	}
+	cr_assert_eq(sw.other, 0);
+	cr_assert_eq(cli.st.other_path + srv.st.other_path, 0);
+	cr_assert_eq(
+	        cli.st.drops[QB_ENGINE_DROP_PATH_FULL] + srv.st.drops[QB_ENGINE_DROP_PATH_FULL], 0);
+	cr_assert_eq(cli.st.paths_failed + srv.st.paths_failed, 0);
+	teardown(ec);
+}
+
+Test(engine_mpath, handshake_on_path1_when_path0_is_dropped, .timeout = 120)
+{
+	struct qb_engine_conn *ec, *sec;
+	struct qb_conn_path_info pi;
+	uint64_t now, t0;
+
+	setup("drop");
+	xfer_size = 4ull * 1000 * 1000;
+	sw.drop_path0 = true;
+	now = qb_engine_now_ns();
+	ec = qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, cli_addr, 2,
+	                             &nodes[P_SRV].pa.mac, 21, now);
+	cr_assert_not_null(ec);
+	download(ec);
+	cr_assert_eq(qb_conn_path_info(ec->conn, 1, &pi), 0);
+	cr_assert(pi.handshake_path, "the handshake ran on path 1");
+	cr_assert_eq(pi.state, QB_PATH_ACTIVE);
+	/* Path 0's validation fails in a few PTOs (RFC 9000 §8.2.4): freed. */
+	for (t0 = now = qb_engine_now_ns(); ec->live[0] && now - t0 < TIMEOUT_NS;) {
+		now = qb_engine_now_ns();
+		turn(now);
+	}
+	print_stats("client", &cli);
+	print_stats("server", &srv);
+	printf("switch: dropped %" PRIu64 ", addr1 out %" PRIu64 " in %" PRIu64 "\n", sw.dropped,
+	       sw.frames[1][0], sw.frames[1][1]);
+	cr_assert_not(ec->live[0], "path 0 freed after its validation failed");
+	cr_assert(ec->gone[0]);
+	cr_assert_eq(qb_conn_path_info(ec->conn, 0, &pi), 0);
+	cr_assert_eq(pi.state, QB_PATH_FAILED);
+	cr_assert_eq(cli.st.paths_failed, 1);
+	cr_assert_gt(pi.challenges_sent, 0);
+	cr_assert_gt(sw.dropped, 0);
+	cr_assert_eq(sw.frames[0][0] + sw.frames[0][1], 0);
+	cr_assert_eq(cli.st.path_in[0], 0);
+	cr_assert_gt(cli.st.path_in[1], xfer_size / 1500);
+	/* The server only ever saw the second address: one path. */
+	sec = server_conn();
+	cr_assert_not_null(sec);
+	cr_assert(sec->live[0] && !sec->live[1]);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[0].peer, &cli_addr[1]));
+	cr_assert_eq(srv.st.paths_new, 0);
+	/* The connection still works on path 1 alone. */
+	cr_assert(qb_conn_state(ec->conn) != QB_CONN_CLOSED);
+	teardown(ec);
+}
