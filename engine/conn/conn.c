@@ -211,6 +211,7 @@ qb_conn_free(struct qb_conn *c)
 	free(c->token);
 	qb_streams_destroy(c->streams);
 	free(c->frec);
+	free(c->rx_ranges_mp);
 	free(c);
 }
 

@@ -27,9 +27,10 @@
 #define CONN_EP_APP       2
 #define CONN_NEP          3
 
-/* Received ranges kept, 1-RTT: over paths of different delays every slower
- * path packet in flight leaves a gap (~120 at 2x100 Mbit/s, 10/25 ms). */
-#define CONN_RX_RANGES      128
+#define CONN_RX_RANGES      64 /* received ranges kept, 1-RTT */
+/* ... with several paths: every packet in flight on a slower path leaves a
+ * gap (~120 at 2x100 Mbit/s, 10/25 ms; more as its queue grows). */
+#define CONN_RX_RANGES_MP   512
 #define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
 #define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
@@ -146,6 +147,7 @@ struct qb_conn {
 	struct qb_rx_space rx[CONN_NEP];
 	struct qb_pn_range rx_ranges_hs[2][CONN_RX_RANGES_HS]; /* Initial, Handshake */
 	struct qb_pn_range rx_ranges[CONN_RX_RANGES];          /* 1-RTT */
+	struct qb_pn_range *rx_ranges_mp; /* 1-RTT, several paths (conn_path.c), or NULL */
 	uint64_t next_pn[CONN_NEP];
 	struct qb_crypto_stream cs[CONN_NEP];
 

@@ -11,7 +11,7 @@
 #include "conn/conn_internal.h"
 
 /* ACK ranges read from a frame: as many as a peer like us sends. */
-#define RX_ACK_RANGES CONN_RX_RANGES
+#define RX_ACK_RANGES CONN_RX_RANGES_MP
 
 /* Dispatch results other than a qb_err. */
 #define RX_CLOSED 1 /* the connection closed: stop processing the datagram */

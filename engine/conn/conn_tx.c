@@ -13,7 +13,7 @@
 #include "conn/conn_internal.h"
 
 /* ACK frames carry up to this many ranges (as many as the receiver keeps). */
-#define TX_ACK_RANGES CONN_RX_RANGES
+#define TX_ACK_RANGES CONN_RX_RANGES_MP
 #define TX_MIN_ROOM   24 /* below this a packet takes no more data frames */
 
 struct tx {

@@ -31,6 +31,17 @@ qb_rx_init(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap,
 	return 0;
 }
 
+int
+qb_rx_move(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap)
+{
+	if (storage == NULL || cap == 0 || cap < rx->n)
+		return QB_ERR_ARG;
+	memmove(storage, rx->ranges, rx->n * sizeof(rx->ranges[0]));
+	rx->ranges = storage;
+	rx->cap = cap;
+	return 0;
+}
+
 /* Index of the last range with lo <= pn, or -1. */
 static int32_t
 find_range(const struct qb_rx_space *rx, uint64_t pn)

@@ -107,6 +107,13 @@ struct qb_rx_space {
 int qb_rx_init(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap,
                uint64_t max_ack_delay, uint8_t ack_delay_exponent);
 
+/*
+ * Moves rx's ranges to new caller storage of cap ranges (cap >= rx->n), e.g.
+ * a larger array once a connection uses several paths. The old storage is
+ * no longer used. Returns 0 or QB_ERR_ARG.
+ */
+int qb_rx_move(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap);
+
 /* True when pn was already received (or is below the tracking floor): drop it. */
 bool qb_rx_is_duplicate(const struct qb_rx_space *rx, uint64_t pn);
 

@@ -567,6 +567,44 @@ Test(conn_multipath, unequal_paths_no_spurious_losses)
 	mp_fini(&m);
 }
 
+/*
+ * Other shapes: the handshake path is the slower one (its RTT is the
+ * connection's estimator), a 2 ms difference, a slower path with half the
+ * rate. Each: 4 MB within 3 s simulated, few spurious losses.
+ */
+Test(conn_multipath, unequal_paths_other_shapes)
+{
+	static const struct {
+		uint64_t d0, d1, bw0, bw1;
+	} shape[] = {
+	        {25 * H_MS, 10 * H_MS, 100000000ull, 100000000ull},
+	        {10 * H_MS, 12 * H_MS, 100000000ull, 100000000ull},
+	        {10 * H_MS, 25 * H_MS, 100000000ull, 50000000ull},
+	};
+	for (unsigned i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+		struct mp m;
+		struct mp_cost c;
+
+		mp_init(&m, 520 + i, true, true);
+		mp_link(&m, 0, shape[i].d0, shape[i].bw0);
+		mp_link(&m, 1, shape[i].d1, shape[i].bw1);
+		mp_xfer_4mb(&m, true, &c);
+		cr_log_info(
+		        "4 MB, %lu/%lu ms, %lu/%lu Mbit/s: %.3f s (pkts %lu, lost %lu, "
+		        "dropped %lu, refused %lu)",
+		        (unsigned long)(shape[i].d0 / H_MS), (unsigned long)(shape[i].d1 / H_MS),
+		        (unsigned long)(shape[i].bw0 / 1000000),
+		        (unsigned long)(shape[i].bw1 / 1000000), c.secs, (unsigned long)c.pkts,
+		        (unsigned long)c.lost, (unsigned long)c.dropped, (unsigned long)c.refused);
+		cr_assert_lt(c.secs, 3.0, "shape %u: %.3f s", i, c.secs);
+		uint64_t spurious = c.lost > c.dropped ? c.lost - c.dropped : 0;
+		cr_assert_lt(spurious, 30, "shape %u: %lu spurious losses", i,
+		             (unsigned long)spurious);
+		cr_assert_lt(c.refused, 5, "shape %u: refused %lu", i, (unsigned long)c.refused);
+		mp_fini(&m);
+	}
+}
+
 /* §8.2.1: a lost challenge or response is made up by a new challenge. */
 Test(conn_multipath, lost_validation_datagrams_are_made_up)
 {

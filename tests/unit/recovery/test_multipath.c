@@ -308,3 +308,24 @@ Test(mp_rx, late_packets_within_the_reordering_window_are_taken)
 	cr_assert_eq(out[0].lo, 6);
 	cr_assert_eq(out[0].hi, 12);
 }
+
+Test(mp_rx, ranges_move_to_larger_storage)
+{
+	static struct qb_pn_range small[4], big[16];
+	struct qb_rx_space rx;
+	struct qb_pn_range out[16];
+
+	cr_assert_eq(qb_rx_init(&rx, small, 4, 25 * MS, 3), 0);
+	for (uint64_t pn = 0; pn < 8; pn += 2)
+		cr_assert_eq(qb_rx_on_packet(&rx, pn, true, QB_ECN_NOT_ECT, pn), 0);
+	cr_assert_eq(rx.n, 4);
+	cr_assert_eq(qb_rx_move(&rx, big, 2), QB_ERR_ARG, "too small for what is held");
+	cr_assert_eq(qb_rx_move(&rx, big, 16), 0);
+	/* Full before, room now: no range is dropped and the floor stays. */
+	for (uint64_t pn = 8; pn < 24; pn += 2)
+		cr_assert_eq(qb_rx_on_packet(&rx, pn, true, QB_ECN_NOT_ECT, pn), 0);
+	cr_assert_eq(rx.floor, 0);
+	cr_assert_eq(qb_rx_ack_ranges(&rx, out, 16), 12);
+	cr_assert_eq(out[11].lo, 0);
+	cr_assert_eq(out[0].hi, 22);
+}
