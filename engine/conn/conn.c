@@ -215,6 +215,7 @@ qb_conn_free(struct qb_conn *c)
 	free(c->rx_ranges_hs);
 	qb_streams_destroy(c->streams);
 	free(c->frec);
+	free(c->rx_ranges_mp);
 	free(c);
 }
 

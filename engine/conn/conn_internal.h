@@ -30,6 +30,9 @@
 /* Received ranges kept, 1-RTT: as many as an ACK frame carries (TX_ACK_RANGES
  * in conn_tx.c); older ones only raise the duplicate floor (qb_rx_space). */
 #define CONN_RX_RANGES      32
+/* ... with several paths: every packet in flight on a slower path leaves a
+ * gap (~120 at 2x100 Mbit/s, 10/25 ms; more as its queue grows). */
+#define CONN_RX_RANGES_MP   512
 #define CONN_RX_RANGES_HS   8             /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256           /* Initial/Handshake sent records per space */
 #define CONN_SENT_START     16            /* sent records per space at first (conn_mem.c) */
@@ -149,6 +152,7 @@ struct qb_conn {
 	 * spaces are discarded (conn_mem_discard()). */
 	struct qb_pn_range (*rx_ranges_hs)[CONN_RX_RANGES_HS];
 	struct qb_pn_range rx_ranges[CONN_RX_RANGES]; /* 1-RTT */
+	struct qb_pn_range *rx_ranges_mp; /* 1-RTT, several paths (conn_path.c), or NULL */
 	uint64_t next_pn[CONN_NEP];
 	struct qb_crypto_stream cs[CONN_NEP];
 

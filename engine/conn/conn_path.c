@@ -28,6 +28,7 @@
  * that, the client's Initial copies on every path share the connection's
  * estimator.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn/conn_internal.h"
@@ -96,6 +97,15 @@ conn_path_set_hs(struct qb_conn *c)
 		c->path[c->rx_path].validated = true;
 	if (!c->cfg.multipath_handshake)
 		return;
+	/* 1-RTT packets may come over paths of different delays: keep more
+	 * ranges (allocated once, here; without memory, the 64 inline ones). */
+	c->rx[CONN_EP_APP].multipath = true;
+	c->rx_ranges_mp = calloc(CONN_RX_RANGES_MP, sizeof(*c->rx_ranges_mp));
+	if (c->rx_ranges_mp != NULL &&
+	    qb_rx_move(&c->rx[CONN_EP_APP], c->rx_ranges_mp, CONN_RX_RANGES_MP) != 0) {
+		free(c->rx_ranges_mp);
+		c->rx_ranges_mp = NULL;
+	}
 	for (unsigned i = 0; i < QB_CONN_MAX_PATHS; i++)
 		if ((int)i != c->hs_path)
 			path_rtt_start(c, i);

@@ -10,7 +10,8 @@
 
 #include "conn/conn_internal.h"
 
-#define RX_ACK_RANGES 64
+/* ACK ranges read from a frame: as many as a peer like us sends. */
+#define RX_ACK_RANGES CONN_RX_RANGES_MP
 
 /* Dispatch results other than a qb_err. */
 #define RX_CLOSED 1 /* the connection closed: stop processing the datagram */

@@ -12,7 +12,8 @@
 
 #include "conn/conn_internal.h"
 
-#define TX_ACK_RANGES 32
+/* ACK frames carry up to this many ranges (as many as the receiver keeps). */
+#define TX_ACK_RANGES CONN_RX_RANGES_MP
 #define TX_MIN_ROOM   24 /* below this a packet takes no more data frames */
 
 struct tx {
@@ -299,7 +300,7 @@ begin_packet(struct tx *t, int ep)
 {
 	struct qb_conn *c = t->c;
 	uint64_t pn = c->next_pn[ep];
-	size_t pn_len = qb_pn_len(pn, c->rec.space[ep].largest_acked);
+	size_t pn_len = qb_recovery_pn_len(&c->rec, (enum qb_pn_space)ep, (uint8_t)t->path_id, pn);
 
 	size_t dcid_len = t->dcid_len;
 	const uint8_t *dcid = t->dcid;

@@ -25,6 +25,7 @@
 
 #include "qburst/cc.h"
 #include "qburst/recovery.h"
+#include "qburst/varint.h"
 #include "recovery/sent_ring.h"
 
 static uint64_t
@@ -461,6 +462,15 @@ detect_and_remove_lost(struct qb_recovery *rec, enum qb_pn_space space, uint64_t
 	}
 }
 
+static bool
+was_sampled(struct qb_rtt *const *done, unsigned n, const struct qb_rtt *rtt)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (done[i] == rtt)
+			return true;
+	return false;
+}
+
 static int
 check_ranges(const struct qb_ack_info *ack)
 {
@@ -491,6 +501,9 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 	/* Per path: its largest newly acknowledged packet. */
 	uint64_t pnew[QB_RECOVERY_MAX_PATHS], pnew_time[QB_RECOVERY_MAX_PATHS];
 	bool pnew_eliciting[QB_RECOVERY_MAX_PATHS] = {false};
+	/* Estimators this ACK sampled: at most one sample each. */
+	struct qb_rtt *done[QB_RECOVERY_MAX_PATHS + 1];
+	unsigned ndone = 0;
 	uint32_t k;
 	int rc;
 
@@ -578,29 +591,33 @@ qb_recovery_on_ack_received(struct qb_recovery *rec, enum qb_pn_space space,
 			qb_rtt_update(rtt, latest, delay, rec->max_ack_delay,
 			              rec->handshake_confirmed, now);
 			sampled = rtt;
+			done[ndone++] = rtt;
 		}
 	}
 	for (k = 0; k < QB_RECOVERY_MAX_PATHS; k++) {
 		struct qb_recovery_path_space *ps = &sp->path[k];
-		struct qb_rtt *rtt = rec->path_rtt[k];
+		struct qb_rtt *rtt = path_rtt(rec, k);
 
 		if (pnew[k] == QB_PN_NONE ||
 		    (ps->largest_acked != QB_PN_NONE && pnew[k] <= ps->largest_acked))
 			continue;
 		ps->largest_acked = pnew[k];
 		/*
-		 * §5.1 per path: the path's largest acknowledged advanced; a path
-		 * with an estimator of its own, not sampled above, samples it
-		 * from that packet. Without the frame's ACK Delay, which is
-		 * measured from the Largest Acknowledged's arrival: the sample
-		 * may include some delay at the peer (an overestimate makes loss
-		 * detection slower, never hastier).
+		 * §5.1 per path: the path's largest acknowledged advanced; its
+		 * estimator, unless this ACK sampled it already (paths may share
+		 * the connection's), samples that packet. Without the frame's ACK
+		 * Delay, which is measured from the Largest Acknowledged's
+		 * arrival: the sample may include some delay at the peer (an
+		 * overestimate makes loss detection slower, never hastier). One
+		 * path: §5.1 exactly, no such sample.
 		 */
-		if (rtt != NULL && rtt != sampled && pnew_eliciting[k]) {
+		if (rtt != NULL && pnew_eliciting[k] && !single_path(sp) &&
+		    !was_sampled(done, ndone, rtt)) {
 			uint64_t latest = now > pnew_time[k] ? now - pnew_time[k] : 0;
 
 			qb_rtt_update(rtt, latest, 0, rec->max_ack_delay, rec->handshake_confirmed,
 			              now);
+			done[ndone++] = rtt;
 		}
 	}
 	/* One path only: every packet, tracked or not, is that path's. */
@@ -807,6 +824,18 @@ uint64_t
 qb_recovery_pc_duration(const struct qb_recovery *rec)
 {
 	return pc_duration_of(rec, rec->rtt);
+}
+
+size_t
+qb_recovery_pn_len(const struct qb_recovery *rec, enum qb_pn_space space, uint8_t path, uint64_t pn)
+{
+	const struct qb_recovery_space *sp = &rec->space[space];
+	size_t n;
+
+	if (single_path(sp) || path >= QB_RECOVERY_MAX_PATHS)
+		return qb_pn_len(pn, sp->largest_acked);
+	n = qb_pn_len(pn, sp->path[path].largest_acked);
+	return n < 2 ? 2 : n;
 }
 
 uint32_t

@@ -31,6 +31,17 @@ qb_rx_init(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap,
 	return 0;
 }
 
+int
+qb_rx_move(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap)
+{
+	if (storage == NULL || cap == 0 || cap < rx->n)
+		return QB_ERR_ARG;
+	memmove(storage, rx->ranges, rx->n * sizeof(rx->ranges[0]));
+	rx->ranges = storage;
+	rx->cap = cap;
+	return 0;
+}
+
 /* Index of the last range with lo <= pn, or -1. */
 static int32_t
 find_range(const struct qb_rx_space *rx, uint64_t pn)
@@ -141,6 +152,8 @@ qb_rx_on_packet(struct qb_rx_space *rx, uint64_t pn, bool ack_eliciting, enum qb
 	if (rx->largest == QB_PN_NONE || pn > rx->largest) {
 		rx->largest = pn;
 		rx->largest_time = now;
+	} else if (rx->largest - pn > rx->reorder) {
+		rx->reorder = rx->largest - pn;
 	}
 	rx->ack_pending = true;
 	if (!ack_eliciting)
@@ -209,7 +222,18 @@ qb_rx_on_ack_acked(struct qb_rx_space *rx, uint64_t largest_in_frame)
 {
 	uint32_t keep = 0;
 
-	if (largest_in_frame == QB_PN_NONE || largest_in_frame + 1 <= rx->floor)
+	if (largest_in_frame == QB_PN_NONE)
+		return;
+	if (rx->multipath && rx->reorder != 0) {
+		/* Gaps within the reordering window may still fill. */
+		uint64_t window = rx->reorder > UINT64_MAX / 2 ? UINT64_MAX : 2 * rx->reorder;
+
+		if (rx->largest < window + 1)
+			return;
+		if (largest_in_frame > rx->largest - window - 1)
+			largest_in_frame = rx->largest - window - 1;
+	}
+	if (largest_in_frame + 1 <= rx->floor)
 		return;
 	/* Count the ranges entirely at or below largest_in_frame. */
 	while (keep < rx->n && rx->ranges[keep].hi <= largest_in_frame)

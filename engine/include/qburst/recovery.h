@@ -92,6 +92,10 @@ struct qb_rx_space {
 	uint8_t ack_delay_exponent; /* ours, for the ACK Delay field (RFC 9000 §18.2) */
 	bool ack_pending;           /* something received is not yet in a sent ACK */
 	uint64_t ecn[3];            /* ECT(0), ECT(1), CE counts (RFC 9000 §13.4.1) */
+	uint64_t reorder;           /* most a pn arrived below the largest received */
+	/* Several paths of different delays: keep recent gaps (see
+	 * qb_rx_on_ack_acked); false (qb_rx_init) is plain RFC 9000. */
+	bool multipath;
 };
 
 /*
@@ -102,6 +106,13 @@ struct qb_rx_space {
  */
 int qb_rx_init(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap,
                uint64_t max_ack_delay, uint8_t ack_delay_exponent);
+
+/*
+ * Moves rx's ranges to new caller storage of cap ranges (cap >= rx->n), e.g.
+ * a larger array once a connection uses several paths. The old storage is
+ * no longer used. Returns 0 or QB_ERR_ARG.
+ */
+int qb_rx_move(struct qb_rx_space *rx, struct qb_pn_range *storage, uint32_t cap);
 
 /* True when pn was already received (or is below the tracking floor): drop it. */
 bool qb_rx_is_duplicate(const struct qb_rx_space *rx, uint64_t pn);
@@ -150,7 +161,11 @@ void qb_rx_on_ack_sent(struct qb_rx_space *rx);
 /*
  * Call when a packet carrying our ACK frame, whose Largest Acknowledged was
  * largest_in_frame, is itself acknowledged: ranges <= that are forgotten and
- * the duplicate floor rises above it (RFC 9000 §13.2.4).
+ * the duplicate floor rises above it (RFC 9000 §13.2.4). With rx->multipath,
+ * the floor stays at least twice the largest reordering seen (in packet
+ * numbers) below the largest received: over paths of different delays the
+ * slower path's packets arrive below ranges already acknowledged, and a
+ * floor above them would refuse them as duplicates (real losses).
  */
 void qb_rx_on_ack_acked(struct qb_rx_space *rx, uint64_t largest_in_frame);
 
@@ -455,6 +470,18 @@ uint64_t qb_recovery_pto(const struct qb_recovery *rec, enum qb_pn_space space);
 
 /* Persistent congestion duration (§7.6.1). */
 uint64_t qb_recovery_pc_duration(const struct qb_recovery *rec);
+
+/*
+ * Bytes to encode packet number pn of space on path (RFC 9000 §17.1): one
+ * path, qb_pn_len() against the space's largest acknowledged. Several
+ * paths: the peer decodes against the largest it received, which runs ahead
+ * of a slower path's packet by everything the faster paths delivered
+ * meanwhile (more than the slower path's own ACKs lag in slow start), so at
+ * least 2 bytes (correct while under 2^15 packets are sent in the paths'
+ * delay difference) and enough for the path's own largest acknowledged.
+ */
+size_t qb_recovery_pn_len(const struct qb_recovery *rec, enum qb_pn_space space, uint8_t path,
+                          uint64_t pn);
 
 /* Ring slots in use in a space (live records and not yet reclaimed ones). */
 uint32_t qb_recovery_outstanding(const struct qb_recovery *rec, enum qb_pn_space space);
