@@ -72,7 +72,34 @@ Test(conn_mem, rings_grow_to_max_sent_packets_and_no_further, .timeout = 120)
 	h_fini(&p);
 }
 
-/* Asks the client for a key update every 300 simulated ms. */
+/*
+ * The 1-RTT keys c holds: the current key per direction and the next
+ * receive key, each sized for its backend (smaller than the embedded
+ * struct); together at most three such keys. A key an update replaced and
+ * did not free, or one allocated at full size, breaks it.
+ */
+static void
+check_1rtt_keys(const struct qb_conn *c)
+{
+	const struct qb_crypto_key *k[3] = {c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP], c->rx_next};
+	size_t one = qb_crypto_key_footprint(c->txk[CONN_EP_APP]);
+	size_t sum = 0;
+
+	if (one == 0)
+		return; /* no 1-RTT keys yet */
+	cr_assert_lt(one, sizeof(struct qb_crypto_key), "the send key is not sized");
+	for (int i = 0; i < 3; i++) {
+		cr_assert_leq(qb_crypto_key_footprint(k[i]), one, "key %d larger than sized", i);
+		sum += qb_crypto_key_footprint(k[i]);
+	}
+	cr_assert_leq(sum, 3 * one, "1-RTT keys hold %zu bytes", sum);
+	cr_assert_neq(c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP]);
+	cr_assert(c->rx_next == NULL ||
+	          (c->rx_next != c->rxk[CONN_EP_APP] && c->rx_next != c->txk[CONN_EP_APP]));
+}
+
+/* Asks the client for a key update every 300 simulated ms; checks the
+ * keys of both sides after every step. */
 static bool
 step_updates(struct h_pair *p, void *arg)
 {
@@ -81,7 +108,11 @@ step_updates(struct h_pair *p, void *arg)
 		last = p->now;
 		qb_conn_key_update(p->c);
 	}
-	return x_step(p, arg);
+	bool done = x_step(p, arg);
+	check_1rtt_keys(p->c);
+	if (p->s != NULL)
+		check_1rtt_keys(p->s);
+	return done;
 }
 
 Test(conn_mem, key_updates_keep_two_sized_keys, .timeout = 120)
@@ -101,14 +132,14 @@ Test(conn_mem, key_updates_keep_two_sized_keys, .timeout = 120)
 	qb_conn_stats(p.s, &ss);
 	cr_assert_geq(cs.key_updates, 2, "client updates: %lu", (unsigned long)cs.key_updates);
 	cr_assert_geq(ss.key_updates, 2, "server updates: %lu", (unsigned long)ss.key_updates);
-	/* Each side: one current key per direction, the next receive key only
-	 * between its derivation and the peer's first packet of that phase. */
+	/* Each side: one current key per direction (the next receive key only
+	 * between its derivation and the peer's first packet of that phase),
+	 * checked after every step above. */
 	for (int side = 0; side < 2; side++) {
 		const struct qb_conn *c = side ? p.s : p.c;
 		cr_assert(qb_crypto_key_present(c->rxk[CONN_EP_APP]));
 		cr_assert(qb_crypto_key_present(c->txk[CONN_EP_APP]));
-		cr_assert_neq(c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP]);
-		cr_assert(c->rx_next == NULL || c->rx_next != c->rxk[CONN_EP_APP]);
+		check_1rtt_keys(c);
 	}
 	h_fini(&p);
 }
