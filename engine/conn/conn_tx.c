@@ -491,6 +491,10 @@ send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
 
 	if (!ep_usable(c, CONN_EP_APP))
 		return 0;
+	/* The ring may have been trimmed to CONN_SENT_IDLE (qb_conn_trim()):
+	 * grow it like any other packet, or a few unacknowledged records would
+	 * hold the validation back. */
+	conn_mem_reserve(c, CONN_EP_APP);
 	if (!qb_recovery_can_send(&c->rec, QB_PN_APP)) {
 		t->why |= QB_WHY_CONGESTION;
 		return 0;

@@ -8,6 +8,7 @@
  * §8.2, §9.5), data on both paths, the fallback when a path is dead, and
  * that nothing of it happens without the opt-in.
  */
+#include "conn/conn_internal.h"
 #include "xfer.h"
 
 #define NP 2
@@ -558,5 +559,38 @@ Test(conn_multipath, lossy_paths_deliver_exactly)
 		qb_conn_path_info(m.h.c, k, &a[k]);
 	cr_assert_gt(a[0].dgrams_sent, 300);
 	cr_assert_gt(a[1].dgrams_sent, 300);
+	mp_fini(&m);
+}
+
+/*
+ * A path probe grows a 1-RTT ring that qb_conn_trim() shrank: with the
+ * trimmed ring full of records not yet acknowledged, the next challenge
+ * still goes out (it is sent on path 1 alone, so no send on the handshake
+ * path grows the ring first).
+ */
+Test(conn_multipath, probe_grows_a_trimmed_ring)
+{
+	struct mp m;
+	uint32_t id, why = 0;
+
+	mp_init(&m, 511, true, true);
+	cr_assert_eq(qb_conn_path_add(m.h.c, &id), 0);
+	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
+	struct qb_conn *c = m.h.c;
+	cr_assert(qb_conn_trim(c, m.h.now) > 0, "nothing trimmed");
+	cr_assert_eq(c->rec.space[CONN_EP_APP].sent.mask + 1, CONN_SENT_IDLE);
+	/* ACK-only packets the peer has not acknowledged yet fill the ring. */
+	while (qb_recovery_can_send(&c->rec, QB_PN_APP)) {
+		struct qb_sent_info info = {.pn = c->next_pn[CONN_EP_APP]++, .size = 50};
+		cr_assert_eq(qb_recovery_on_packet_sent(&c->rec, QB_PN_APP, &info, m.h.now), 0);
+	}
+	struct qb_conn_path_info pi;
+	qb_conn_path_info(c, 1, &pi);
+	cr_assert_eq(pi.state, QB_PATH_PROBING);
+	int n = qb_conn_send(c, 1, m.h.buf, H_MTU - 28, m.h.now, &why);
+	cr_assert_geq(n, QB_MIN_INITIAL_DGRAM, "no probe: %d, why %#x", n, why);
+	qb_conn_path_info(c, 1, &pi);
+	cr_assert_eq(pi.challenges_sent, 1);
+	cr_assert_gt(c->rec.space[CONN_EP_APP].sent.mask + 1, CONN_SENT_IDLE);
 	mp_fini(&m);
 }
