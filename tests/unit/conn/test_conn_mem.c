@@ -264,3 +264,61 @@ Test(conn_mem, trim_at_any_time_keeps_transfers_exact, .timeout = 120)
 	cr_assert_gt(cs.pkts_recv, 0);
 	h_fini(&p);
 }
+
+/* engine/crypto/keys.c: the n-th next key update derivation fails (NOMEM). */
+extern unsigned qb_crypto_test_fail_key_update;
+
+/*
+ * RFC 9001 §6.2: the client updates its keys; the server's derivation of
+ * key number `fail` (1: the next receive key, 2: its next send key) fails
+ * for want of memory. The packet is dropped as if never received (not a
+ * forgery, §6.6), nothing switches, and the next packet of the new phase
+ * completes the update both ways; a further update is then possible.
+ */
+/* Steps until the client may start a key update (RFC 9001 §6.1), and does. */
+static bool
+try_key_update(struct h_pair *p, void *arg)
+{
+	(void)arg;
+	return qb_conn_key_update(p->c) == 0;
+}
+
+static void
+key_update_survives_nomem(unsigned fail)
+{
+	struct h_pair p;
+
+	h_init(&p, 520 + fail);
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 64u << 10, 1, 10000 * H_MS);
+	cr_assert(h_run(&p, 2000 * H_MS, try_key_update, NULL), "no key update");
+	qb_crypto_test_fail_key_update = fail;
+	x_run(&p, &x, 256u << 10, 1, 20000 * H_MS);
+	cr_assert_eq(qb_crypto_test_fail_key_update, 0, "the fault was not reached");
+	cr_assert_eq(p.s->aead_failures, 0, "a failed allocation counted as a forgery");
+	cr_assert_eq(p.s->rx_phase, 1);
+	cr_assert_eq(p.s->tx_phase, 1, "the server kept its old send key");
+	cr_assert_eq(p.c->rx_phase, 1);
+	struct qb_conn_stats ss;
+	qb_conn_stats(p.s, &ss);
+	cr_assert_eq(ss.key_updates, 1);
+	check_1rtt_keys(p.s);
+	/* The next update is allowed and completes too. */
+	cr_assert(h_run(&p, 2000 * H_MS, try_key_update, NULL), "no second key update");
+	x_run(&p, &x, 64u << 10, 1, 10000 * H_MS);
+	cr_assert_eq(p.s->tx_phase, 0);
+	cr_assert_eq(p.s->rx_phase, 0);
+	cr_assert_eq(p.s->aead_failures, 0);
+	h_fini(&p);
+}
+
+Test(conn_mem, key_update_survives_nomem_on_next_rx_key, .timeout = 60)
+{
+	key_update_survives_nomem(1);
+}
+
+Test(conn_mem, key_update_survives_nomem_on_next_tx_key, .timeout = 60)
+{
+	key_update_survives_nomem(2);
+}
