@@ -169,6 +169,7 @@ struct qb_conn {
 	struct conn_path path[QB_CONN_MAX_PATHS];
 	int8_t hs_path;
 	uint8_t rx_path;
+	bool rx_authentic; /* a packet of the datagram being processed was unprotected */
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
@@ -232,6 +233,7 @@ conn_primary(const struct qb_conn *c)
 	return c->hs_path >= 0 ? (unsigned)c->hs_path : 0;
 }
 struct conn_path *conn_path_rx(struct qb_conn *c, uint32_t id);
+bool conn_path_rx_done(struct qb_conn *c, unsigned id, size_t len);
 void conn_path_set_hs(struct qb_conn *c);
 void conn_path_on_challenge(struct qb_conn *c, const uint8_t *data);
 void conn_path_on_response(struct qb_conn *c, const uint8_t *data);

@@ -407,6 +407,8 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 	}
 	uint8_t *pkt = dgram + h->offset;
 	int orc = open_packet(c, ep, pkt, h, &ch);
+	if (orc == 0)
+		c->rx_authentic = true;
 	if (orc != 0) {
 		c->st.pkts_dropped++;
 		if (CONN_QLOG(c))
@@ -501,9 +503,15 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 		return QB_ERR_STATE;
 	c->st.dgrams_recv++;
 	c->st.bytes_recv += len;
-	path->rx_bytes += len;
-	path->dgrams_recv++;
 	c->rx_path = (uint8_t)path_id;
+	c->rx_authentic = false;
+	if (path->known) {
+		path->rx_bytes += len;
+		path->dgrams_recv++;
+	}
+	bool fresh = !path->known; /* server: kept only if a packet opens */
+	if (fresh && (c->state == QB_CONN_DRAINING || c->state == QB_CONN_CLOSING))
+		conn_path_rx_done(c, path_id, 0); /* nothing is opened: forgotten */
 	if (c->state == QB_CONN_DRAINING)
 		return 0;
 	if (c->state == QB_CONN_CLOSING) {
@@ -519,12 +527,16 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 		c->st.pkts_dropped++;
 		if (CONN_QLOG(c))
 			qb_qlog_conn_drop(c, NULL, QB_QLOG_DROP_INVALID, now);
+		if (fresh)
+			conn_path_rx_done(c, path_id, len);
 		return 0;
 	}
 	uint64_t before = c->st.pkts_recv;
 	for (int i = 0; i < n; i++)
 		if (recv_packet(c, dgram, &h[i], now) == RX_CLOSED)
 			break;
+	if (fresh)
+		conn_path_rx_done(c, path_id, len);
 	if (c->st.pkts_recv == before && c->pcid_set && !conn_closing(c) &&
 	    qb_cid_peer_is_stateless_reset(&c->pcid, dgram, len)) {
 		/* RFC 9000 §10.3.1: the peer lost our state; drain silently. */
