@@ -246,7 +246,8 @@ enum conn_tx_mode {
 	CONN_TX_FULL = 2,  /* everything due */
 };
 int conn_path_mode(struct qb_conn *c, unsigned id, uint32_t *why);
-const uint8_t *conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now);
+const uint8_t *conn_path_challenge_data(struct qb_conn *c, unsigned id);
+void conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now);
 bool conn_path_amp_blocked(const struct qb_conn *c, unsigned id, uint64_t min);
 uint64_t conn_path_deadline(const struct qb_conn *c);
 void conn_path_on_timeout(struct qb_conn *c, uint64_t now);

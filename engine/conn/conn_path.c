@@ -324,15 +324,28 @@ conn_path_mode(struct qb_conn *c, unsigned id, uint32_t *why)
 	return p->validated ? CONN_TX_FULL : CONN_TX_PROBE;
 }
 
-/* Fresh challenge data for path id, recorded as sent now (§8.2.1). */
+/*
+ * Fresh challenge data for path id (§8.2.1), in the slot of the next
+ * challenge: it counts (a response matching it validates) only once
+ * conn_path_challenge_sent() records the packet as sent.
+ */
 const uint8_t *
-conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now)
+conn_path_challenge_data(struct qb_conn *c, unsigned id)
 {
 	struct conn_path *p = &c->path[id];
 	uint8_t *d = p->challenge[p->challenges < CONN_CHALLENGE_MAX ? p->challenges
 	                                                             : CONN_CHALLENGE_MAX - 1];
 
 	conn_cid_new(c, d, QB_PATH_DATA_LEN);
+	return d;
+}
+
+/* The challenge of conn_path_challenge_data() went out in a sealed packet. */
+void
+conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now)
+{
+	struct conn_path *p = &c->path[id];
+
 	if (p->challenges < CONN_CHALLENGE_MAX)
 		p->challenges++;
 	p->challenges_sent++;
@@ -343,7 +356,6 @@ conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now)
 	 * (at least 3 PTOs, §8.2.4) the validation fails.
 	 */
 	p->challenge_timer = now + (conn_pto(c) << (p->challenges - 1));
-	return d;
 }
 
 /* Server: this path's 3x limit leaves less than min bytes to send (§8.1). */
