@@ -198,10 +198,12 @@ check_trimmed(struct qb_conn *c, uint64_t now)
 	size_t freed = qb_conn_trim(c, now);
 
 	cr_assert_gt(freed, 0);
-	cr_assert_eq(ring_cap(c, CONN_EP_APP), CONN_SENT_IDLE, "%lu records held",
-	             (unsigned long)(r->head - r->tail));
-	cr_assert_eq(c->frec_cap, c->frec_used, "frame records packed to those held");
-	cr_assert_eq(table_slots(c), QB_STREAMS_TABLE_START);
+	/* Only ACK-only packets were left: forgotten, and the empty ring parked. */
+	cr_assert_eq(r->head, r->tail, "%lu records held", (unsigned long)(r->head - r->tail));
+	cr_assert_null(c->sent_store[CONN_EP_APP]);
+	cr_assert_eq(ring_cap(c, CONN_EP_APP), 1);
+	cr_assert_eq(c->frec_cap, 0, "no frame record held: none kept");
+	cr_assert_eq(table_slots(c), 1, "no stream open: no table (one shared empty slot)");
 	cr_assert_eq(qb_conn_trim(c, now), 0, "nothing left to trim");
 }
 
@@ -265,16 +267,61 @@ Test(conn_mem, trim_at_any_time_keeps_transfers_exact, .timeout = 120)
 	h_fini(&p);
 }
 
+/*
+ * Records a trim cannot forget (here: an ACK-only packet marked in flight,
+ * as a padded one would be) keep their frame records, packed into a table
+ * of exactly their number, each packet's list intact.
+ */
+Test(conn_mem, trim_packs_frame_records_still_held, .timeout = 120)
+{
+	struct h_pair p;
+	struct qb_sent_ring *r;
+	static struct conn_frec before[4096];
+	uint32_t n = 0, k = 0, first = 0;
+
+	h_init(&p, 505);
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 512u << 10, 4, 120000 * H_MS);
+	cr_assert(h_run(&p, 2000 * H_MS, step_quiet, NULL), "the last ACKs");
+	/* The receiver's last ACK-only packets are still recorded. */
+	r = &p.s->rec.space[CONN_EP_APP].sent;
+	for (uint64_t seq = r->tail; seq < r->head; seq++) {
+		struct qb_sent_pkt *sp = &r->slots[seq & r->mask];
+		if (sp->flags & QB_SENT_REMOVED)
+			continue;
+		if (first++ == 0)
+			sp->flags |= QB_SENT_IN_FLIGHT;
+		for (uint32_t i = sp->frames; i != 0; i = p.s->frec[i - 1].next)
+			before[n++] = p.s->frec[i - 1];
+	}
+	cr_assert_gt(n, 0, "no ACK-only packet left to test with");
+	cr_assert_eq(n, p.s->frec_used);
+	cr_assert_gt(p.s->frec_cap, n);
+	cr_assert_gt(qb_conn_trim(p.s, p.now), 0);
+	cr_assert_eq(p.s->frec_cap, n);
+	cr_assert_eq(p.s->frec_used, n);
+	for (uint64_t seq = r->tail; seq < r->head; seq++) {
+		struct qb_sent_pkt *sp = &r->slots[seq & r->mask];
+		if (sp->flags & QB_SENT_REMOVED)
+			continue;
+		for (uint32_t i = sp->frames; i != 0; i = p.s->frec[i - 1].next, k++) {
+			cr_assert_lt(k, n);
+			cr_assert_eq(p.s->frec[i - 1].kind, before[k].kind);
+			cr_assert_eq(p.s->frec[i - 1].offset, before[k].offset);
+		}
+	}
+	cr_assert_eq(k, n, "every record found again");
+	/* Undo the test's mark; the connection goes on, exact. */
+	for (uint64_t seq = r->tail; seq < r->head; seq++)
+		r->slots[seq & r->mask].flags &= (uint8_t)~QB_SENT_IN_FLIGHT;
+	x_run(&p, &x, 512u << 10, 4, 120000 * H_MS);
+	h_fini(&p);
+}
+
 /* engine/crypto/keys.c: the n-th next key update derivation fails (NOMEM). */
 extern unsigned qb_crypto_test_fail_key_update;
 
-/*
- * RFC 9001 §6.2: the client updates its keys; the server's derivation of
- * key number `fail` (1: the next receive key, 2: its next send key) fails
- * for want of memory. The packet is dropped as if never received (not a
- * forgery, §6.6), nothing switches, and the next packet of the new phase
- * completes the update both ways; a further update is then possible.
- */
 /* Steps until the client may start a key update (RFC 9001 §6.1), and does. */
 static bool
 try_key_update(struct h_pair *p, void *arg)
@@ -283,6 +330,13 @@ try_key_update(struct h_pair *p, void *arg)
 	return qb_conn_key_update(p->c) == 0;
 }
 
+/*
+ * RFC 9001 §6.2: the client updates its keys; the server's derivation of
+ * key number `fail` (1: the next receive key, 2: its next send key) fails
+ * for want of memory. The packet is dropped as if never received (not a
+ * forgery, §6.6), nothing switches, and the next packet of the new phase
+ * completes the update both ways; a further update is then possible.
+ */
 static void
 key_update_survives_nomem(unsigned fail)
 {

@@ -586,12 +586,13 @@ Test(conn_multipath, probe_grows_a_trimmed_ring)
 	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
 	struct qb_conn *c = m.h.c;
 	cr_assert(qb_conn_trim(c, m.h.now) > 0, "nothing trimmed");
-	cr_assert_eq(c->rec.space[CONN_EP_APP].sent.mask + 1, CONN_SENT_IDLE);
+	cr_assert_leq(c->rec.space[CONN_EP_APP].sent.mask + 1, CONN_SENT_IDLE);
 	/* ACK-only packets the peer has not acknowledged yet fill the ring. */
 	while (qb_recovery_can_send(&c->rec, QB_PN_APP)) {
 		struct qb_sent_info info = {.pn = c->next_pn[CONN_EP_APP]++, .size = 50};
 		cr_assert_eq(qb_recovery_on_packet_sent(&c->rec, QB_PN_APP, &info, m.h.now), 0);
 	}
+	uint32_t full = c->rec.space[CONN_EP_APP].sent.mask + 1;
 	struct qb_conn_path_info pi;
 	qb_conn_path_info(c, 1, &pi);
 	cr_assert_eq(pi.state, QB_PATH_PROBING);
@@ -599,7 +600,7 @@ Test(conn_multipath, probe_grows_a_trimmed_ring)
 	cr_assert_geq(n, QB_MIN_INITIAL_DGRAM, "no probe: %d, why %#x", n, why);
 	qb_conn_path_info(c, 1, &pi);
 	cr_assert_eq(pi.challenges_sent, 1);
-	cr_assert_gt(c->rec.space[CONN_EP_APP].sent.mask + 1, CONN_SENT_IDLE);
+	cr_assert_gt(c->rec.space[CONN_EP_APP].sent.mask + 1, full, "the ring did not grow");
 	mp_fini(&m);
 }
 
