@@ -700,3 +700,51 @@ Test(conn_multipath, failed_path_retires_its_cid)
 	cr_assert_eq(qb_conn_state(c), QB_CONN_OPEN);
 	mp_fini(&m);
 }
+
+static bool
+server_path1_probing(struct mp *m, void *arg)
+{
+	(void)arg;
+	struct qb_conn_path_info pi;
+	return m->h.s != NULL && qb_conn_path_info(m->h.s, 1, &pi) == 0 && pi.challenges_sent >= 1;
+}
+
+static bool
+server_path1_failed(struct mp *m, void *arg)
+{
+	(void)arg;
+	return path_state(m->h.s, 1) == QB_PATH_FAILED;
+}
+
+/*
+ * The server's validation of path 1 fails (the client's answers are lost,
+ * §8.2.4); once the client's datagrams get through again, the first one
+ * that opens takes the failed slot afresh and the path is validated anew.
+ */
+Test(conn_multipath, failed_server_path_slot_is_reused)
+{
+	struct mp m;
+	uint32_t id;
+
+	mp_init(&m, 514, true, true);
+	cr_assert_eq(qb_conn_path_add(m.h.c, &id), 0);
+	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
+	cr_assert(mp_run(&m, 10000 * H_MS, server_path1_probing, NULL), "no server challenge");
+	struct qb_sim_dir_cfg dead = {.delay_ns = 10 * H_MS, .loss = 1.0};
+	qb_sim_set_dir(m.link[1], QB_SIM_A_TO_B, &dead);
+	cr_assert(mp_run(&m, 30000 * H_MS, server_path1_failed, NULL), "server path 1: %d",
+	          path_state(m.h.s, 1));
+	cr_assert(!m.h.s->path[1].has_dcid, "the failed path kept its CID");
+	struct qb_sim_dir_cfg live = {.delay_ns = 10 * H_MS,
+	                              .bandwidth = 100000000ull / 8,
+	                              .queue_limit = (uint64_t)H_QUEUE * H_MTU};
+	qb_sim_set_dir(m.link[1], QB_SIM_A_TO_B, &live);
+	mp_xfer(&m, 1u << 20, 30000 * H_MS);
+	uint32_t want[2] = {1, QB_PATH_ACTIVE};
+	cr_assert(mp_run(&m, 10000 * H_MS, path_is, want), "path 1 not validated again: %d / %d",
+	          path_state(m.h.c, 1), path_state(m.h.s, 1));
+	struct qb_conn_path_info si;
+	qb_conn_path_info(m.h.s, 1, &si);
+	cr_assert_gt(si.dgrams_recv, 0);
+	mp_fini(&m);
+}
