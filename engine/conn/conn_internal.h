@@ -183,6 +183,7 @@ struct qb_conn {
 	uint8_t peer_ack_delay_exp;
 	bool eliciting_since_rx;
 	bool close_pending; /* CONNECTION_CLOSE to (re)send */
+	bool rx_authentic; /* a packet of the datagram being processed was unprotected */
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
@@ -248,6 +249,7 @@ conn_primary(const struct qb_conn *c)
 	return c->hs_path >= 0 ? (unsigned)c->hs_path : 0;
 }
 struct conn_path *conn_path_rx(struct qb_conn *c, uint32_t id);
+bool conn_path_rx_done(struct qb_conn *c, unsigned id, size_t len);
 void conn_path_set_hs(struct qb_conn *c);
 void conn_path_on_challenge(struct qb_conn *c, const uint8_t *data);
 void conn_path_on_response(struct qb_conn *c, const uint8_t *data);
@@ -260,7 +262,8 @@ enum conn_tx_mode {
 	CONN_TX_FULL = 2,  /* everything due */
 };
 int conn_path_mode(struct qb_conn *c, unsigned id, uint32_t *why);
-const uint8_t *conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now);
+const uint8_t *conn_path_challenge_data(struct qb_conn *c, unsigned id);
+void conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now);
 bool conn_path_amp_blocked(const struct qb_conn *c, unsigned id, uint64_t min);
 uint64_t conn_path_deadline(const struct qb_conn *c);
 void conn_path_on_timeout(struct qb_conn *c, uint64_t now);

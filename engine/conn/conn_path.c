@@ -63,7 +63,14 @@ qb_conn_path_add(struct qb_conn *c, uint32_t *path_id)
 	return QB_ERR_NOMEM;
 }
 
-/* The path a datagram came on; a server opens a new one, a client does not. */
+/*
+ * The path a datagram came on; a client knows its paths. For a server a
+ * datagram on a new path id (or on a failed path's, whose slot is reused)
+ * gives a fresh slot that is not known yet: anyone can send a datagram
+ * with our CID from any address, so the path is kept only once a packet of
+ * it was unprotected (conn_path_rx_done(); RFC 9000 §9.3: a new address is
+ * considered on a non-probing packet, and junk is no packet at all).
+ */
 struct conn_path *
 conn_path_rx(struct qb_conn *c, uint32_t id)
 {
@@ -72,14 +79,37 @@ conn_path_rx(struct qb_conn *c, uint32_t id)
 	struct conn_path *p = &c->path[id];
 	if (!p->known && !c->is_server)
 		return NULL;
-	if (!p->known) {
+	if (!p->known || (c->is_server && p->failed)) {
 		memset(p, 0, sizeof(*p));
-		p->known = true;
 		p->challenge_timer = QB_TIME_NONE;
-		if (c->hs_path >= 0)
-			path_rtt_start(c, id);
+		qb_rtt_init(&p->rtt, 0);
 	}
 	return p;
+}
+
+/*
+ * The datagram of len bytes on path id was processed. A fresh server path
+ * is kept when a packet of it was unprotected (c->rx_authentic), else
+ * forgotten (the slot stays free). Returns false when it was forgotten.
+ */
+bool
+conn_path_rx_done(struct qb_conn *c, unsigned id, size_t len)
+{
+	struct conn_path *p = &c->path[id];
+
+	if (!p->known) {
+		if (!c->rx_authentic) {
+			memset(p, 0, sizeof(*p));
+			p->challenge_timer = QB_TIME_NONE;
+			return false;
+		}
+		p->known = true;
+		if (c->hs_path >= 0 && (int)id != c->hs_path)
+			path_rtt_start(c, id);
+	}
+	p->rx_bytes += len;
+	p->dgrams_recv++;
+	return true;
 }
 
 /*
@@ -205,6 +235,45 @@ peer_cid_claim(struct qb_cid_peer *pc, uint64_t *seq)
 	return true;
 }
 
+/*
+ * Retire the peer CID seq a failed path claimed (RFC 9000 §5.1.2: a CID we
+ * stop using is retired, and the peer may then issue another, so a path
+ * that failed does not hold one of the peer's CIDs for good). The CID set
+ * (qburst/cid.h) has no call to retire one sequence number: this queues the
+ * RETIRE_CONNECTION_ID frame as qb_cid_peer_rotate() does for the active
+ * one (a free retirement slot, or the oldest acknowledged one) and forgets
+ * the CID and its reset token (§10.3.1). False when no slot is left: the
+ * CID stays claimed.
+ */
+static bool
+peer_cid_retire(struct qb_cid_peer *pc, uint64_t seq)
+{
+	struct qb_cid_peer_entry *e = NULL;
+	struct qb_cid_retire *slot = NULL;
+
+	for (size_t i = 0; i < QB_CID_PEER_MAX; i++)
+		if (pc->e[i].live && pc->e[i].seq == seq && pc->active != (int)i)
+			e = &pc->e[i];
+	if (e == NULL)
+		return true; /* retired already (retire_prior_to) */
+	for (size_t i = 0; i < QB_CID_RETIRE_MAX; i++) {
+		struct qb_cid_retire *r = &pc->r[i];
+		if (r->state == QB_CID_FRAME_NONE) {
+			slot = r;
+			break;
+		}
+		if (r->state == QB_CID_FRAME_ACKED && (slot == NULL || r->seq < slot->seq))
+			slot = r;
+	}
+	if (slot == NULL)
+		return false;
+	slot->seq = seq;
+	slot->state = QB_CID_FRAME_PENDING;
+	pc->rpending++;
+	memset(e, 0, sizeof(*e));
+	return true;
+}
+
 /* The DCID of packets sent on path id, or NULL when it has none (yet). */
 const uint8_t *
 conn_path_dcid(struct qb_conn *c, unsigned id, size_t *len)
@@ -249,31 +318,44 @@ conn_path_mode(struct qb_conn *c, unsigned id, uint32_t *why)
 		*why = QB_WHY_PATH_UNVALIDATED;
 		return CONN_TX_NONE;
 	}
+	/* The client starts the validation of its own paths. */
+	if (!c->is_server && !p->validated && p->challenges == 0)
+		p->challenge_pending = true;
+	/* Nothing to send: no peer CID is claimed for it (§9.5, one per path). */
+	if (!p->validated && !p->challenge_pending && !p->response_pending) {
+		*why = QB_WHY_PATH_UNVALIDATED;
+		return CONN_TX_NONE;
+	}
 	size_t len;
 	if (conn_path_dcid(c, id, &len) == NULL) {
 		*why = QB_WHY_NO_CID;
 		return CONN_TX_NONE;
 	}
-	if (p->validated)
-		return CONN_TX_FULL;
-	/* The client starts the validation of its own paths. */
-	if (!c->is_server && p->challenges == 0)
-		p->challenge_pending = true;
-	if (p->challenge_pending || p->response_pending)
-		return CONN_TX_PROBE;
-	*why = QB_WHY_PATH_UNVALIDATED;
-	return CONN_TX_NONE;
+	return p->validated ? CONN_TX_FULL : CONN_TX_PROBE;
 }
 
-/* Fresh challenge data for path id, recorded as sent now (§8.2.1). */
+/*
+ * Fresh challenge data for path id (§8.2.1), in the slot of the next
+ * challenge: it counts (a response matching it validates) only once
+ * conn_path_challenge_sent() records the packet as sent.
+ */
 const uint8_t *
-conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now)
+conn_path_challenge_data(struct qb_conn *c, unsigned id)
 {
 	struct conn_path *p = &c->path[id];
 	uint8_t *d = p->challenge[p->challenges < CONN_CHALLENGE_MAX ? p->challenges
 	                                                             : CONN_CHALLENGE_MAX - 1];
 
 	conn_cid_new(c, d, QB_PATH_DATA_LEN);
+	return d;
+}
+
+/* The challenge of conn_path_challenge_data() went out in a sealed packet. */
+void
+conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now)
+{
+	struct conn_path *p = &c->path[id];
+
 	if (p->challenges < CONN_CHALLENGE_MAX)
 		p->challenges++;
 	p->challenges_sent++;
@@ -284,7 +366,6 @@ conn_path_challenge_sent(struct qb_conn *c, unsigned id, uint64_t now)
 	 * (at least 3 PTOs, §8.2.4) the validation fails.
 	 */
 	p->challenge_timer = now + (conn_pto(c) << (p->challenges - 1));
-	return d;
 }
 
 /* Server: this path's 3x limit leaves less than min bytes to send (§8.1). */
@@ -315,9 +396,13 @@ conn_path_on_timeout(struct qb_conn *c, uint64_t now)
 		p->challenge_timer = QB_TIME_NONE;
 		if (p->validated)
 			continue;
-		if (p->challenges >= CONN_CHALLENGE_MAX)
+		if (p->challenges >= CONN_CHALLENGE_MAX) {
 			p->failed = true; /* §8.2.4: abandoned */
-		else
+			p->challenge_pending = p->response_pending = false;
+			/* Its peer CID goes back to the peer (§5.1.2). */
+			if (p->has_dcid && c->pcid_set && peer_cid_retire(&c->pcid, p->dcid_seq))
+				p->has_dcid = false;
+		} else
 			p->challenge_pending = true; /* new data, §8.2.1 */
 	}
 }

@@ -187,6 +187,16 @@ dispatch(struct qb_conn *c, int ep, const struct qb_pkt_hdr *h, const struct qb_
  * the next key is derived now from the current secret (RFC 9001 §6.1) and
  * the old one freed at once, as nothing is sent with it again (§6.5).
  */
+static void
+key_update_tx_commit(struct qb_conn *c, struct qb_crypto_key *next)
+{
+	qb_crypto_key_free(c->txk[CONN_EP_APP]);
+	c->txk[CONN_EP_APP] = next;
+	c->tx_phase ^= 1;
+	c->tx_phase_first_pn = c->next_pn[CONN_EP_APP];
+	c->st.key_updates++;
+}
+
 int
 conn_key_update_tx(struct qb_conn *c)
 {
@@ -195,11 +205,7 @@ conn_key_update_tx(struct qb_conn *c)
 
 	if (rc != 0)
 		return rc;
-	qb_crypto_key_free(c->txk[CONN_EP_APP]);
-	c->txk[CONN_EP_APP] = next;
-	c->tx_phase ^= 1;
-	c->tx_phase_first_pn = c->next_pn[CONN_EP_APP];
-	c->st.key_updates++;
+	key_update_tx_commit(c, next);
 	return 0;
 }
 
@@ -218,6 +224,14 @@ conn_key_update_tx(struct qb_conn *c)
  * may tell an observer that a packet's Key Phase bit changed. Once derived
  * the key is kept (c->rx_next) even when that packet fails to open, so that
  * forged key-phase bits cannot make us derive it again and again (§6.3).
+ *
+ * A key that cannot be derived (out of memory) is QB_ERR_NOMEM, not a
+ * forgery (§6.6 counts only packets that fail authentication): the packet
+ * is dropped unacknowledged and nothing switches, so the peer's next packet
+ * of that phase tries the whole update again. Our next send key is
+ * allocated before the receive switch is committed for the same reason: a
+ * receive side that moved without the send side would never move it (the
+ * new phase's later packets take the current-phase branch).
  */
 static int
 open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
@@ -235,18 +249,22 @@ open_packet(struct qb_conn *c, int ep, uint8_t *pkt, const struct qb_pkt_hdr *h,
 		return qb_crypto_unprotect_payload(c->rxk[ep], pkt, ch);
 	if (c->rx_next == NULL && qb_crypto_key_new_update(&c->rx_next, c->rxk[ep]) != 0) {
 		qb_crypto_unprotect_restore(pkt, ch);
-		return QB_ERR_CRYPTO;
+		return QB_ERR_NOMEM;
 	}
 	rc = qb_crypto_unprotect_payload(c->rx_next, pkt, ch);
 	if (rc != 0)
 		return rc;
+	/* The peer's update: our send keys follow (§6.2), ready first. */
+	struct qb_crypto_key *tx_next = NULL;
+	if (c->tx_phase != phase && qb_crypto_key_new_update(&tx_next, c->txk[ep]) != 0)
+		return QB_ERR_NOMEM;
 	/* The old phase's key is not used again: freed now. */
 	qb_crypto_key_free(c->rxk[ep]);
 	c->rxk[ep] = c->rx_next;
 	c->rx_next = NULL;
 	c->rx_phase = phase;
-	if (c->tx_phase != phase && conn_key_update_tx(c) != 0)
-		return QB_ERR_CRYPTO;
+	if (tx_next != NULL)
+		key_update_tx_commit(c, tx_next);
 	return 0;
 }
 
@@ -389,12 +407,19 @@ recv_packet(struct qb_conn *c, uint8_t *dgram, const struct qb_pkt_hdr *h, uint6
 		return 0;
 	}
 	uint8_t *pkt = dgram + h->offset;
-	if (open_packet(c, ep, pkt, h, &ch) != 0) {
+	int orc = open_packet(c, ep, pkt, h, &ch);
+	if (orc == 0)
+		c->rx_authentic = true;
+	if (orc != 0) {
 		c->st.pkts_dropped++;
 		if (CONN_QLOG(c))
-			qb_qlog_conn_drop(c, h, QB_QLOG_DROP_DECRYPTION, now);
-		/* RFC 9001 §6.6: too many forgeries tried against our 1-RTT keys. */
-		if (ep == CONN_EP_APP &&
+			qb_qlog_conn_drop(c, h,
+			                  orc == QB_ERR_NOMEM ? QB_QLOG_DROP_INTERNAL
+			                                      : QB_QLOG_DROP_DECRYPTION,
+			                  now);
+		/* RFC 9001 §6.6: too many forgeries tried against our 1-RTT keys
+		 * (a key we could not allocate is none). */
+		if (ep == CONN_EP_APP && orc != QB_ERR_NOMEM &&
 		    ++c->aead_failures >=
 		            qb_crypto_integrity_limit((enum qb_aead_alg)c->rxk[ep]->alg))
 			return violation(c, QB_TE_AEAD_LIMIT_REACHED, 0, "AEAD integrity limit",
@@ -479,9 +504,15 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 		return QB_ERR_STATE;
 	c->st.dgrams_recv++;
 	c->st.bytes_recv += len;
-	path->rx_bytes += len;
-	path->dgrams_recv++;
 	c->rx_path = (uint8_t)path_id;
+	c->rx_authentic = false;
+	if (path->known) {
+		path->rx_bytes += len;
+		path->dgrams_recv++;
+	}
+	bool fresh = !path->known; /* server: kept only if a packet opens */
+	if (fresh && (c->state == QB_CONN_DRAINING || c->state == QB_CONN_CLOSING))
+		conn_path_rx_done(c, path_id, 0); /* nothing is opened: forgotten */
 	if (c->state == QB_CONN_DRAINING)
 		return 0;
 	if (c->state == QB_CONN_CLOSING) {
@@ -497,12 +528,16 @@ conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len, uint6
 		c->st.pkts_dropped++;
 		if (CONN_QLOG(c))
 			qb_qlog_conn_drop(c, NULL, QB_QLOG_DROP_INVALID, now);
+		if (fresh)
+			conn_path_rx_done(c, path_id, len);
 		return 0;
 	}
 	uint64_t before = c->st.pkts_recv;
 	for (int i = 0; i < n; i++)
 		if (recv_packet(c, dgram, &h[i], now) == RX_CLOSED)
 			break;
+	if (fresh)
+		conn_path_rx_done(c, path_id, len);
 	if (c->st.pkts_recv == before && c->pcid_set && !conn_closing(c) &&
 	    qb_cid_peer_is_stateless_reset(&c->pcid, dgram, len)) {
 		/* RFC 9000 §10.3.1: the peer lost our state; drain silently. */

@@ -28,6 +28,9 @@ struct tx {
 	bool eliciting_ok; /* congestion window and pacer allow ack-eliciting data */
 	bool need_pad;     /* the datagram must reach 1200 bytes */
 	int last_ep;       /* epoch of the last packet written, -1 none */
+	/* PATH_RESPONSE / PATH_CHALLENGE in the open packet: they count as
+	 * sent only once it is sealed (path_frames_done()). */
+	bool response_written, challenge_written;
 	uint32_t why;
 };
 
@@ -191,7 +194,9 @@ write_cid_frames(struct tx *t, uint32_t *head, unsigned *nrec)
 /*
  * PATH_RESPONSE and PATH_CHALLENGE of the datagram's path (RFC 9000 §8.2):
  * neither is retransmitted (§13.3; a new challenge goes on the path's timer),
- * and the datagram is expanded to 1200 bytes (§8.2.1-8.2.2).
+ * and the datagram is expanded to 1200 bytes (§8.2.1-8.2.2). Nothing is
+ * committed here: a packet that fails to be sealed must not use up one of
+ * the CONN_CHALLENGE_MAX challenges of a validation (path_frames_done()).
  */
 static bool
 write_path_frames(struct tx *t)
@@ -203,20 +208,32 @@ write_path_frames(struct tx *t)
 		struct qb_frame f = {.type = QB_FT_PATH_RESPONSE};
 		f.path.data = p->response;
 		if (qb_pkt_enc_frame(&t->e, &f) == 0) {
-			p->response_pending = false;
+			t->response_written = true;
 			t->need_pad = true;
 			any = true;
 		}
 	}
 	if (p->challenge_pending && qb_pkt_enc_room(&t->e) > 1 + QB_PATH_DATA_LEN) {
 		struct qb_frame f = {.type = QB_FT_PATH_CHALLENGE};
-		f.path.data = conn_path_challenge_sent(t->c, t->path_id, t->now);
+		f.path.data = conn_path_challenge_data(t->c, t->path_id);
 		if (qb_pkt_enc_frame(&t->e, &f) == 0) {
+			t->challenge_written = true;
 			t->need_pad = true;
 			any = true;
 		}
 	}
 	return any;
+}
+
+/* The packet holding the path frames was sealed (sent) or dropped. */
+static void
+path_frames_done(struct tx *t, bool sent)
+{
+	if (sent && t->response_written)
+		t->path->response_pending = false;
+	if (sent && t->challenge_written)
+		conn_path_challenge_sent(t->c, t->path_id, t->now); /* count, timer */
+	t->response_written = t->challenge_written = false;
 }
 
 /* Ack-eliciting frames of the packet; returns true if any was written. */
@@ -387,6 +404,7 @@ write_packet(struct tx *t, int ep, bool is_last)
 	if (qb_pkt_enc_payload_len(&t->e) == 0) {
 		qb_pkt_enc_abort(&t->e);
 		conn_frec_free_list(c, head);
+		path_frames_done(t, false);
 		return false;
 	}
 	if (ep == CONN_EP_INITIAL && (!c->is_server || eliciting))
@@ -407,7 +425,9 @@ write_packet(struct tx *t, int ep, bool is_last)
 		padded = qb_pkt_enc_pad_to(&t->e, QB_MIN_INITIAL_DGRAM) == 0 &&
 		         qb_pkt_enc_len(&t->e) > before;
 	}
-	return finish_packet(t, ep, head, eliciting, padded, probe) == 0;
+	bool sent = finish_packet(t, ep, head, eliciting, padded, probe) == 0;
+	path_frames_done(t, sent);
+	return sent;
 }
 
 /* A packet of PADDING only, when the planned last packet turned out empty. */
@@ -492,6 +512,10 @@ send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
 
 	if (!ep_usable(c, CONN_EP_APP))
 		return 0;
+	/* The ring may have been trimmed to CONN_SENT_IDLE (qb_conn_trim()):
+	 * grow it like any other packet, or a few unacknowledged records would
+	 * hold the validation back. */
+	conn_mem_reserve(c, CONN_EP_APP);
 	if (!qb_recovery_can_send(&c->rec, QB_PN_APP)) {
 		t->why |= QB_WHY_CONGESTION;
 		return 0;
@@ -501,12 +525,13 @@ send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
 		return 0;
 	if (!write_path_frames(t)) {
 		qb_pkt_enc_abort(&t->e);
+		path_frames_done(t, false);
 		return 0;
 	}
 	qb_pkt_enc_pad_to(&t->e, cap < QB_MIN_INITIAL_DGRAM ? cap : QB_MIN_INITIAL_DGRAM);
-	if (finish_packet(t, CONN_EP_APP, 0, false, false, true) != 0)
-		return 0;
-	return (int)qb_pkt_enc_len(&t->e);
+	bool sent = finish_packet(t, CONN_EP_APP, 0, false, false, true) == 0;
+	path_frames_done(t, sent);
+	return sent ? (int)qb_pkt_enc_len(&t->e) : 0;
 }
 
 /* The smallest 3x credit a probe of a new path is sent with (§8.2.1). */

@@ -352,6 +352,14 @@ qb_crypto_key_new(struct qb_crypto_key **out, enum qb_aead_alg alg, uint32_t ver
 	return 0;
 }
 
+/*
+ * Test-only fault injection (tests/unit/conn): when set to n > 0, the n-th
+ * qb_crypto_key_new_update() from now fails as if out of memory and the
+ * hook turns itself off. Never set outside tests; one load per key update.
+ */
+extern unsigned qb_crypto_test_fail_key_update;
+unsigned qb_crypto_test_fail_key_update;
+
 int
 qb_crypto_key_new_update(struct qb_crypto_key **out, const struct qb_crypto_key *cur)
 {
@@ -362,6 +370,8 @@ qb_crypto_key_new_update(struct qb_crypto_key **out, const struct qb_crypto_key 
 	*out = NULL;
 	if (!qb_crypto_key_present(cur))
 		return QB_ERR_STATE;
+	if (qb_crypto_test_fail_key_update != 0 && --qb_crypto_test_fail_key_update == 0)
+		return QB_ERR_NOMEM;
 	next = qb_key_alloc(cur->ops, &storage);
 	if (next == NULL)
 		return QB_ERR_NOMEM;

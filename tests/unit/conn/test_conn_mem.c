@@ -118,7 +118,34 @@ Test(conn_mem, rings_grow_to_max_sent_packets_and_no_further, .timeout = 120)
 	h_fini(&p);
 }
 
-/* Asks the client for a key update every 300 simulated ms. */
+/*
+ * The 1-RTT keys c holds: the current key per direction and the next
+ * receive key, each sized for its backend (smaller than the embedded
+ * struct); together at most three such keys. A key an update replaced and
+ * did not free, or one allocated at full size, breaks it.
+ */
+static void
+check_1rtt_keys(const struct qb_conn *c)
+{
+	const struct qb_crypto_key *k[3] = {c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP], c->rx_next};
+	size_t one = qb_crypto_key_footprint(c->txk[CONN_EP_APP]);
+	size_t sum = 0;
+
+	if (one == 0)
+		return; /* no 1-RTT keys yet */
+	cr_assert_lt(one, sizeof(struct qb_crypto_key), "the send key is not sized");
+	for (int i = 0; i < 3; i++) {
+		cr_assert_leq(qb_crypto_key_footprint(k[i]), one, "key %d larger than sized", i);
+		sum += qb_crypto_key_footprint(k[i]);
+	}
+	cr_assert_leq(sum, 3 * one, "1-RTT keys hold %zu bytes", sum);
+	cr_assert_neq(c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP]);
+	cr_assert(c->rx_next == NULL ||
+	          (c->rx_next != c->rxk[CONN_EP_APP] && c->rx_next != c->txk[CONN_EP_APP]));
+}
+
+/* Asks the client for a key update every 300 simulated ms; checks the
+ * keys of both sides after every step. */
 static bool
 step_updates(struct h_pair *p, void *arg)
 {
@@ -127,7 +154,11 @@ step_updates(struct h_pair *p, void *arg)
 		last = p->now;
 		qb_conn_key_update(p->c);
 	}
-	return x_step(p, arg);
+	bool done = x_step(p, arg);
+	check_1rtt_keys(p->c);
+	if (p->s != NULL)
+		check_1rtt_keys(p->s);
+	return done;
 }
 
 Test(conn_mem, key_updates_keep_two_sized_keys, .timeout = 120)
@@ -147,14 +178,14 @@ Test(conn_mem, key_updates_keep_two_sized_keys, .timeout = 120)
 	qb_conn_stats(p.s, &ss);
 	cr_assert_geq(cs.key_updates, 2, "client updates: %lu", (unsigned long)cs.key_updates);
 	cr_assert_geq(ss.key_updates, 2, "server updates: %lu", (unsigned long)ss.key_updates);
-	/* Each side: one current key per direction, the next receive key only
-	 * between its derivation and the peer's first packet of that phase. */
+	/* Each side: one current key per direction (the next receive key only
+	 * between its derivation and the peer's first packet of that phase),
+	 * checked after every step above. */
 	for (int side = 0; side < 2; side++) {
 		const struct qb_conn *c = side ? p.s : p.c;
 		cr_assert(qb_crypto_key_present(c->rxk[CONN_EP_APP]));
 		cr_assert(qb_crypto_key_present(c->txk[CONN_EP_APP]));
-		cr_assert_neq(c->rxk[CONN_EP_APP], c->txk[CONN_EP_APP]);
-		cr_assert(c->rx_next == NULL || c->rx_next != c->rxk[CONN_EP_APP]);
+		check_1rtt_keys(c);
 	}
 	h_fini(&p);
 }
@@ -320,4 +351,62 @@ Test(conn_mem, trim_packs_frame_records_still_held, .timeout = 120)
 		r->slots[seq & r->mask].flags &= (uint8_t)~QB_SENT_IN_FLIGHT;
 	x_run(&p, &x, 512u << 10, 4, 120000 * H_MS);
 	h_fini(&p);
+}
+
+/* engine/crypto/keys.c: the n-th next key update derivation fails (NOMEM). */
+extern unsigned qb_crypto_test_fail_key_update;
+
+/* Steps until the client may start a key update (RFC 9001 §6.1), and does. */
+static bool
+try_key_update(struct h_pair *p, void *arg)
+{
+	(void)arg;
+	return qb_conn_key_update(p->c) == 0;
+}
+
+/*
+ * RFC 9001 §6.2: the client updates its keys; the server's derivation of
+ * key number `fail` (1: the next receive key, 2: its next send key) fails
+ * for want of memory. The packet is dropped as if never received (not a
+ * forgery, §6.6), nothing switches, and the next packet of the new phase
+ * completes the update both ways; a further update is then possible.
+ */
+static void
+key_update_survives_nomem(unsigned fail)
+{
+	struct h_pair p;
+
+	h_init(&p, 520 + fail);
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 64u << 10, 1, 10000 * H_MS);
+	cr_assert(h_run(&p, 2000 * H_MS, try_key_update, NULL), "no key update");
+	qb_crypto_test_fail_key_update = fail;
+	x_run(&p, &x, 256u << 10, 1, 20000 * H_MS);
+	cr_assert_eq(qb_crypto_test_fail_key_update, 0, "the fault was not reached");
+	cr_assert_eq(p.s->aead_failures, 0, "a failed allocation counted as a forgery");
+	cr_assert_eq(p.s->rx_phase, 1);
+	cr_assert_eq(p.s->tx_phase, 1, "the server kept its old send key");
+	cr_assert_eq(p.c->rx_phase, 1);
+	struct qb_conn_stats ss;
+	qb_conn_stats(p.s, &ss);
+	cr_assert_eq(ss.key_updates, 1);
+	check_1rtt_keys(p.s);
+	/* The next update is allowed and completes too. */
+	cr_assert(h_run(&p, 2000 * H_MS, try_key_update, NULL), "no second key update");
+	x_run(&p, &x, 64u << 10, 1, 10000 * H_MS);
+	cr_assert_eq(p.s->tx_phase, 0);
+	cr_assert_eq(p.s->rx_phase, 0);
+	cr_assert_eq(p.s->aead_failures, 0);
+	h_fini(&p);
+}
+
+Test(conn_mem, key_update_survives_nomem_on_next_rx_key, .timeout = 60)
+{
+	key_update_survives_nomem(1);
+}
+
+Test(conn_mem, key_update_survives_nomem_on_next_tx_key, .timeout = 60)
+{
+	key_update_survives_nomem(2);
 }

@@ -8,6 +8,7 @@
  * §8.2, §9.5), data on both paths, the fallback when a path is dead, and
  * that nothing of it happens without the opt-in.
  */
+#include "conn/conn_internal.h"
 #include "xfer.h"
 
 #define NP 2
@@ -29,6 +30,8 @@ struct mp {
 	uint64_t short_on_1;        /* client 1-RTT datagrams on path 1 */
 	uint32_t drop_probe[2][NP]; /* validation datagrams to lose at send */
 	unsigned rr[2];             /* the path each side's next flush starts with */
+	unsigned s_paths;           /* path ids the server's flush tries (>= NP) */
+	uint64_t s_sent_no_link;    /* server datagrams on a path id >= NP */
 };
 
 static struct xfer x;
@@ -41,6 +44,7 @@ mp_init(struct mp *m, uint64_t seed, bool client_mp, bool server_mp)
 	m->h.cfg_c.multipath_handshake = client_mp;
 	m->h.cfg_s.multipath_handshake = server_mp;
 	m->server_multipath = server_mp;
+	m->s_paths = NP;
 	for (int k = 0; k < NP; k++) {
 		struct qb_sim_cfg sc = {.seed = seed * 7 + (uint64_t)k,
 		                        .pool_size = 2 * H_QUEUE + 64,
@@ -120,11 +124,12 @@ mp_flush(struct mp *m, int side)
 	struct qb_conn *c = side == 0 ? m->h.c : m->h.s;
 	bool more = c != NULL;
 
-	m->rr[side] = (m->rr[side] + 1) % NP;
+	unsigned np = side == 1 ? m->s_paths : NP;
+	m->rr[side] = (m->rr[side] + 1) % np;
 	for (int i = 0; more && i < 200000; i++) {
 		more = false;
-		for (int j = 0; j < NP; j++) {
-			int k = (int)((m->rr[side] + (unsigned)j) % NP);
+		for (unsigned j = 0; j < np; j++) {
+			int k = (int)((m->rr[side] + j) % np);
 			uint32_t why = 0;
 			struct qb_conn_path_info pi;
 			qb_conn_path_info(c, (uint32_t)k, &pi);
@@ -134,6 +139,10 @@ mp_flush(struct mp *m, int side)
 			cr_assert_geq(n, 0, "qb_conn_send: %d", n);
 			if (n == 0)
 				continue;
+			if (k >= NP) {
+				m->s_sent_no_link++; /* a path with no link: nothing to send on */
+				continue;
+			}
 			/* Validation under way at either end of the path. */
 			struct qb_conn *peer = side == 0 ? m->h.s : m->h.c;
 			bool probing =
@@ -661,5 +670,184 @@ Test(conn_multipath, lossy_paths_deliver_exactly)
 		qb_conn_path_info(m.h.c, k, &a[k]);
 	cr_assert_gt(a[0].dgrams_sent, 300);
 	cr_assert_gt(a[1].dgrams_sent, 300);
+	mp_fini(&m);
+}
+
+/*
+ * A path probe grows a 1-RTT ring that qb_conn_trim() shrank: with the
+ * trimmed ring full of records not yet acknowledged, the next challenge
+ * still goes out (it is sent on path 1 alone, so no send on the handshake
+ * path grows the ring first).
+ */
+Test(conn_multipath, probe_grows_a_trimmed_ring)
+{
+	struct mp m;
+	uint32_t id, why = 0;
+
+	mp_init(&m, 511, true, true);
+	cr_assert_eq(qb_conn_path_add(m.h.c, &id), 0);
+	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
+	struct qb_conn *c = m.h.c;
+	cr_assert(qb_conn_trim(c, m.h.now) > 0, "nothing trimmed");
+	cr_assert_leq(c->rec.space[CONN_EP_APP].sent.mask + 1, CONN_SENT_IDLE);
+	/* ACK-only packets the peer has not acknowledged yet fill the ring. */
+	while (qb_recovery_can_send(&c->rec, QB_PN_APP)) {
+		struct qb_sent_info info = {.pn = c->next_pn[CONN_EP_APP]++, .size = 50};
+		cr_assert_eq(qb_recovery_on_packet_sent(&c->rec, QB_PN_APP, &info, m.h.now), 0);
+	}
+	uint32_t full = c->rec.space[CONN_EP_APP].sent.mask + 1;
+	struct qb_conn_path_info pi;
+	qb_conn_path_info(c, 1, &pi);
+	cr_assert_eq(pi.state, QB_PATH_PROBING);
+	int n = qb_conn_send(c, 1, m.h.buf, H_MTU - 28, m.h.now, &why);
+	cr_assert_geq(n, QB_MIN_INITIAL_DGRAM, "no probe: %d, why %#x", n, why);
+	qb_conn_path_info(c, 1, &pi);
+	cr_assert_eq(pi.challenges_sent, 1);
+	cr_assert_gt(c->rec.space[CONN_EP_APP].sent.mask + 1, full, "the ring did not grow");
+	mp_fini(&m);
+}
+
+/* Peer CIDs of conn's peer claimed as a DCID (the handshake path's and one per path). */
+static unsigned
+peer_cids_used(const struct qb_conn *c)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < QB_CID_PEER_MAX; i++)
+		n += c->pcid.e[i].live && c->pcid.e[i].used;
+	return n;
+}
+
+/*
+ * RFC 9000 §9.3: anyone can send a datagram with our CID from any address.
+ * Undecryptable datagrams on new path ids 2 and 3 (a 1-RTT header with the
+ * server's CID and random bytes, and a truncated long header) open no path
+ * and claim none of the peer's CIDs, although the server's driver tries to
+ * send on every path id; the real second path still validates.
+ */
+Test(conn_multipath, junk_datagrams_take_no_path_and_no_cid)
+{
+	struct mp m;
+	uint32_t id, why = 0;
+	uint8_t junk[1200];
+
+	mp_init(&m, 512, true, true);
+	m.s_paths = QB_CONN_MAX_PATHS;
+	cr_assert_eq(qb_conn_path_add(m.h.c, &id), 0);
+	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
+	struct qb_conn *s = m.h.s;
+	/* Path 1 (known to the server from the client's Initial copy) has
+	 * nothing to send until the client's challenge comes: no CID for it yet
+	 * (the client's spare CIDs did arrive). */
+	cr_assert_geq(qb_cid_peer_unused(&s->pcid), 1);
+	cr_assert_eq(peer_cids_used(s), 1, "the server claimed %u CIDs", peer_cids_used(s));
+	size_t dl;
+	const uint8_t *dcid = qb_conn_dcid(m.h.c, &dl); /* one of the server's CIDs */
+	for (uint32_t k = 2; k < QB_CONN_MAX_PATHS; k++) {
+		for (int rep = 0; rep < 3; rep++) {
+			for (size_t i = 0; i < sizeof(junk); i++)
+				junk[i] = (uint8_t)h_rand(&m.h);
+			junk[0] = 0x40 | (junk[0] & 0x07);
+			memcpy(junk + 1, dcid, dl);
+			cr_assert_eq(qb_conn_recv(s, k, junk, sizeof(junk), m.h.now), 0);
+		}
+		junk[0] = 0xc0; /* a long header cut short */
+		cr_assert_eq(qb_conn_recv(s, k, junk, 7, m.h.now), 0);
+		cr_assert_eq(path_state(s, k), QB_PATH_UNKNOWN, "path %u", k);
+		cr_assert_eq(qb_conn_send(s, k, m.h.buf, H_MTU - 28, m.h.now, &why), QB_ERR_ARG);
+	}
+	uint32_t want[2] = {1, QB_PATH_ACTIVE};
+	cr_assert(mp_run(&m, 10000 * H_MS, path_is, want), "path 1 not validated: %d / %d",
+	          path_state(m.h.c, 1), path_state(s, 1));
+	for (uint32_t k = 2; k < QB_CONN_MAX_PATHS; k++)
+		cr_assert_eq(path_state(s, k), QB_PATH_UNKNOWN, "path %u", k);
+	cr_assert_eq(m.s_sent_no_link, 0);
+	cr_assert_eq(peer_cids_used(s), 2, "the server claimed %u CIDs", peer_cids_used(s));
+	cr_assert_eq(s->aead_failures, 6);
+	mp_xfer(&m, 256u << 10, 30000 * H_MS);
+	mp_fini(&m);
+}
+
+/*
+ * RFC 9000 §5.1.2: a path whose validation failed gives its peer CID back:
+ * RETIRE_CONNECTION_ID goes out (on the handshake path), the server
+ * forgets it and issues another.
+ */
+Test(conn_multipath, failed_path_retires_its_cid)
+{
+	struct mp m;
+	uint32_t id;
+
+	mp_init(&m, 513, true, true);
+	cr_assert_eq(qb_conn_path_add(m.h.c, &id), 0);
+	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
+	mp_kill(&m, 1);
+	cr_assert(mp_run(&m, 30000 * H_MS, client_path1_failed, NULL), "path 1: state %d",
+	          path_state(m.h.c, 1));
+	struct qb_conn *c = m.h.c;
+	struct qb_conn_path_info ci;
+	qb_conn_path_info(c, 1, &ci);
+	cr_assert_geq(ci.challenges_sent, 1);
+	cr_assert(!c->path[1].has_dcid, "the failed path still holds a peer CID");
+	uint64_t seq = c->path[1].dcid_seq;
+	cr_assert_geq(seq, 1);
+	bool queued = false;
+	for (size_t i = 0; i < QB_CID_RETIRE_MAX; i++)
+		queued |= c->pcid.r[i].state != QB_CID_FRAME_NONE && c->pcid.r[i].seq == seq;
+	cr_assert(queued, "no RETIRE_CONNECTION_ID for seq %lu", (unsigned long)seq);
+	cr_assert_eq(peer_cids_used(c), 1);
+	/* The frame reaches the server, which forgets the CID and issues another. */
+	mp_xfer(&m, 64u << 10, 30000 * H_MS);
+	cr_assert_null(qb_cid_local_get(qb_conn_local_cids(m.h.s), seq), "seq %lu still live",
+	               (unsigned long)seq);
+	cr_assert_geq(qb_cid_peer_unused(&c->pcid), 1, "no replacement CID");
+	cr_assert_eq(qb_conn_state(c), QB_CONN_OPEN);
+	mp_fini(&m);
+}
+
+static bool
+server_path1_probing(struct mp *m, void *arg)
+{
+	(void)arg;
+	struct qb_conn_path_info pi;
+	return m->h.s != NULL && qb_conn_path_info(m->h.s, 1, &pi) == 0 && pi.challenges_sent >= 1;
+}
+
+static bool
+server_path1_failed(struct mp *m, void *arg)
+{
+	(void)arg;
+	return path_state(m->h.s, 1) == QB_PATH_FAILED;
+}
+
+/*
+ * The server's validation of path 1 fails (the client's answers are lost,
+ * §8.2.4); once the client's datagrams get through again, the first one
+ * that opens takes the failed slot afresh and the path is validated anew.
+ */
+Test(conn_multipath, failed_server_path_slot_is_reused)
+{
+	struct mp m;
+	uint32_t id;
+
+	mp_init(&m, 514, true, true);
+	cr_assert_eq(qb_conn_path_add(m.h.c, &id), 0);
+	cr_assert(mp_run(&m, 10000 * H_MS, confirmed, NULL), "handshake");
+	cr_assert(mp_run(&m, 10000 * H_MS, server_path1_probing, NULL), "no server challenge");
+	struct qb_sim_dir_cfg dead = {.delay_ns = 10 * H_MS, .loss = 1.0};
+	qb_sim_set_dir(m.link[1], QB_SIM_A_TO_B, &dead);
+	cr_assert(mp_run(&m, 30000 * H_MS, server_path1_failed, NULL), "server path 1: %d",
+	          path_state(m.h.s, 1));
+	cr_assert(!m.h.s->path[1].has_dcid, "the failed path kept its CID");
+	struct qb_sim_dir_cfg live = {.delay_ns = 10 * H_MS,
+	                              .bandwidth = 100000000ull / 8,
+	                              .queue_limit = (uint64_t)H_QUEUE * H_MTU};
+	qb_sim_set_dir(m.link[1], QB_SIM_A_TO_B, &live);
+	mp_xfer(&m, 1u << 20, 30000 * H_MS);
+	uint32_t want[2] = {1, QB_PATH_ACTIVE};
+	cr_assert(mp_run(&m, 10000 * H_MS, path_is, want), "path 1 not validated again: %d / %d",
+	          path_state(m.h.c, 1), path_state(m.h.s, 1));
+	struct qb_conn_path_info si;
+	qb_conn_path_info(m.h.s, 1, &si);
+	cr_assert_gt(si.dgrams_recv, 0);
 	mp_fini(&m);
 }
