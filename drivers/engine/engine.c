@@ -195,7 +195,10 @@ path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int i
  * paths by its own address the datagram reached (the server's is the same on
  * all); a server by the peer's endpoint (and relay), and a new one takes the
  * next free id, its headers built from the frame as for an accepted Initial.
- * The id, or -1 - enum qb_engine_drop.
+ * A path freed after its validation failed keeps its id for what still
+ * arrives on it: the peer may have validated it and send there, and the
+ * connection takes those datagrams (and acknowledges them on its other
+ * paths); only sending on it stops. The id, or -1 - enum qb_engine_drop.
  */
 static int
 path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *m,
@@ -207,14 +210,15 @@ path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 
 	if (ec->client) {
 		for (i = 0; i < QB_CONN_MAX_PATHS; i++)
-			if (ec->live[i] && qb_ipaddr_equal(&ec->local[i], &dg->info.dst))
+			if ((ec->live[i] || ec->gone[i]) &&
+			    qb_ipaddr_equal(&ec->local[i], &dg->info.dst))
 				return (int)i;
 		return -1 - QB_ENGINE_DROP_PATH_FULL;
 	}
 	if (qb_path_addrs_from_rx(dg, &got) != 0)
 		return -1 - QB_ENGINE_DROP_NO_PATH;
 	for (i = 0; i < QB_CONN_MAX_PATHS; i++)
-		if (ec->live[i] && qb_path_addrs_equal(&ec->addrs[i], &got))
+		if ((ec->live[i] || ec->gone[i]) && qb_path_addrs_equal(&ec->addrs[i], &got))
 			return (int)i;
 	/* A failed path's id stays unused: the core keeps it failed. */
 	for (i = 0; i < QB_CONN_MAX_PATHS; i++)

@@ -215,9 +215,9 @@ struct qb_engine_conn {
 	                                                * via a relay */
 	struct qb_ipaddr local[QB_CONN_MAX_PATHS];     /* our address on it */
 	bool live[QB_CONN_MAX_PATHS];                  /* the path is in use */
-	bool gone[QB_CONN_MAX_PATHS];                  /* failed and freed: id not reused */
-	uint8_t tx_first;                              /* the path tried first next turn */
-	uint64_t deadline;                             /* qb_conn_deadline, cached */
+	bool gone[QB_CONN_MAX_PATHS]; /* failed: nothing sent on it; what arrives still taken */
+	uint8_t tx_first;             /* the path tried first next turn */
+	uint64_t deadline;            /* qb_conn_deadline, cached */
 	uint32_t why;     /* QB_WHY_* of the last send that stopped (all paths' when all did) */
 	bool client;      /* we opened it (qb_engine_connect*) */
 	bool ready;       /* try to send on the next turn */

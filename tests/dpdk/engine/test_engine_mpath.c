@@ -433,6 +433,32 @@ print_stats(const char *who, const struct qb_engine_worker *w)
 	printf("\n");
 }
 
+/* On a stall: each end's state, for the failure report. */
+static void
+dump_end(const char *who, const struct qb_engine_conn *e, uint64_t now)
+{
+	struct qb_conn_stats cs;
+
+	if (e == NULL || e->conn == NULL)
+		return;
+	qb_conn_stats(e->conn, &cs);
+	printf("%s: why 0x%x ready %d deadline in %" PRId64 " ms, in flight %" PRIu64
+	       " cwnd %" PRIu64 " pto %" PRIu64 " lost %" PRIu64 " sent %" PRIu64
+	       " dropped %" PRIu64 "\n",
+	       who, e->why, e->ready, (int64_t)(qb_conn_deadline(e->conn) - now) / 1000000,
+	       cs.bytes_in_flight, cs.cwnd, cs.pto_count, cs.pkts_lost, cs.pkts_sent,
+	       cs.pkts_dropped);
+	for (unsigned int k = 0; k < QB_CONN_MAX_PATHS; k++) {
+		struct qb_conn_path_info pi;
+
+		if (qb_conn_path_info(e->conn, k, &pi) == 0 && pi.state != QB_PATH_UNKNOWN)
+			printf("  path %u: state %d live %d sent %" PRIu64 " recv %" PRIu64
+			       " challenges %" PRIu64 "\n",
+			       k, (int)pi.state, e->live[k], pi.dgrams_sent, pi.dgrams_recv,
+			       pi.challenges_sent);
+	}
+}
+
 /* Runs the download on ec to its end (bounded); the seconds it took. */
 static double
 download(struct qb_engine_conn *ec)
@@ -443,6 +469,10 @@ download(struct qb_engine_conn *ec)
 	while (!done && now - t0 < TIMEOUT_NS) {
 		now = qb_engine_now_ns();
 		turn(now);
+	}
+	if (!done) {
+		dump_end("client", ec, now);
+		dump_end("server", server_conn(), now);
 	}
 	cr_assert(done, "transfer incomplete: %" PRIu64 " of %" PRIu64 " bytes", app_c.off,
 	          xfer_size);
