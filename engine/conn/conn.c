@@ -302,6 +302,7 @@ qb_conn_deadline(struct qb_conn *c)
 		if (!c->discarded[ep] && qb_crypto_key_present(c->txk[ep]))
 			d = min64(d, qb_rx_ack_deadline(&c->rx[ep]));
 	d = min64(d, conn_path_deadline(c));
+	d = min64(d, conn_mem_trim_deadline(c));
 	return min64(d, c->pacing_next);
 }
 
@@ -333,6 +334,7 @@ conn_on_timeout(struct qb_conn *c, uint64_t now)
 		}
 	}
 	conn_path_on_timeout(c, now);
+	conn_mem_on_timeout(c, now);
 }
 
 void

@@ -30,14 +30,15 @@
 /* Received ranges kept, 1-RTT: as many as an ACK frame carries (TX_ACK_RANGES
  * in conn_tx.c); older ones only raise the duplicate floor (qb_rx_space). */
 #define CONN_RX_RANGES      32
-#define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
-#define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
-#define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
-#define CONN_SENT_IDLE      2     /* 1-RTT sent records left by qb_conn_trim() */
-#define CONN_FREC_START     64    /* frame records at first: one packet's and more */
-#define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
-#define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
-#define CONN_FREC_PER_PKT   48    /* frame records per packet at most */
+#define CONN_RX_RANGES_HS   8             /* Initial, Handshake: a handful of packets each */
+#define CONN_HS_SENT_CAP    256           /* Initial/Handshake sent records per space */
+#define CONN_SENT_START     16            /* sent records per space at first (conn_mem.c) */
+#define CONN_SENT_IDLE      2             /* 1-RTT sent records left by qb_conn_trim() */
+#define CONN_TRIM_IDLE_NS   1000000000ull /* quiet this long (or 3 PTOs): trim */
+#define CONN_FREC_START     64            /* frame records at first: one packet's and more */
+#define CONN_MAX_PKTS_DGRAM 8             /* coalesced packets walked per datagram */
+#define CONN_CRYPTO_RX_MAX  65536         /* out-of-order CRYPTO bytes buffered per epoch */
+#define CONN_FREC_PER_PKT   48            /* frame records per packet at most */
 #define CONN_REASON_MAX     64
 #define CONN_TOKEN_MAX      512 /* longest Retry token taken */
 #define CONN_CHALLENGE_MAX  3   /* PATH_CHALLENGEs per validation before it fails */
@@ -121,9 +122,9 @@ struct qb_conn {
 	 * (odcid changes on a Retry, this does not). */
 	uint8_t tp_odcid[QB_MAX_CID_LEN];
 	uint8_t tp_odcid_len;
-	bool retried;   /* client: a Retry was taken; server: started after one */
-	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
+	bool retried; /* client: a Retry was taken; server: started after one */
 	uint16_t token_len;
+	uint8_t *token; /* client: the Retry token for our Initials (malloc'ed, NULL: none) */
 
 	/* Handshake. */
 	struct qb_tls *tls;
@@ -140,9 +141,9 @@ struct qb_conn {
 	 * 1-RTT receive key once derived, kept until that phase starts (§6.3). */
 	struct qb_crypto_key *rxk[CONN_NEP], *txk[CONN_NEP], *rx_next;
 	uint8_t rx_phase, tx_phase; /* key phase bit in use per direction */
+	bool discarded[CONN_NEP];
 	uint64_t tx_phase_first_pn; /* first pn sent in the current tx phase */
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
-	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
 	/* Initial and Handshake ranges: one allocation, freed once both
 	 * spaces are discarded (conn_mem_discard()). */
@@ -159,7 +160,6 @@ struct qb_conn {
 	struct qb_rtt rtt;
 	struct qb_cc cc;
 	struct qb_pacer pacer;
-	uint8_t peer_ack_delay_exp;
 
 	struct qb_streams *streams;
 
@@ -167,6 +167,7 @@ struct qb_conn {
 	struct conn_frec *frec;
 	uint32_t frec_cap, frec_free, frec_used;
 	struct conn_acked_run acked_run; /* live only inside qb_recovery_on_ack_received() */
+	uint64_t trimmed_at; /* last_activity when the idle trim last ran (conn_mem.c) */
 
 	/* Paths: hs_path is the handshake path (-1 until the first Initial is
 	 * processed when the multi-path handshake is on), rx_path the path of
@@ -174,15 +175,17 @@ struct qb_conn {
 	struct conn_path path[QB_CONN_MAX_PATHS];
 	int8_t hs_path;
 	uint8_t rx_path;
-	bool rx_authentic; /* a packet of the datagram being processed was unprotected */
+	/* Byte-sized fields of other concerns, here to fill the padding. */
+	uint8_t peer_ack_delay_exp;
+	bool eliciting_since_rx;
+	bool close_pending; /* CONNECTION_CLOSE to (re)send */
+	bool rx_authentic;  /* a packet of the datagram being processed was unprotected */
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
 	uint64_t idle_timeout_ns; /* 0: none */
 	uint64_t last_activity;
-	bool eliciting_since_rx;
 	uint64_t close_end;            /* end of closing/draining */
-	bool close_pending;            /* CONNECTION_CLOSE to (re)send */
 	uint32_t close_rx, close_next; /* rate limit of resends in closing */
 	struct qb_conn_close_info close;
 	uint64_t pacing_next; /* the pacer's next time when it held data back */
@@ -218,6 +221,10 @@ int conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP]);
 void conn_mem_reserve(struct qb_conn *c, int ep);
 /* After qb_recovery_discard_space(): free the space's ring. */
 void conn_mem_discard(struct qb_conn *c, int ep);
+/* The connection trims itself once per quiet period: when (QB_TIME_NONE:
+ * not due), and the timeout handler. */
+uint64_t conn_mem_trim_deadline(struct qb_conn *c);
+void conn_mem_on_timeout(struct qb_conn *c, uint64_t now);
 
 /* conn_rec.c */
 void conn_frec_init(struct qb_conn *c);

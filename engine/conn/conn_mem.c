@@ -14,9 +14,12 @@
  * frame record pointer taken while building one stays valid.
  *
  * qb_conn_trim() gives back what a transfer grew once the connection is
- * quiet: the 1-RTT ring shrinks to a few records and the frame records are
- * packed into a table just large enough for those still held (none, mostly:
- * the table is freed). The next packet regrows them from there.
+ * quiet (the connection runs it from its own deadline a quiet second after
+ * its last activity): the trailing ACK-only records are forgotten, the
+ * 1-RTT ring shrinks to a couple of records (parked when empty), the frame
+ * records are packed into a table just large enough for those still held
+ * (none, mostly: the table is freed) and the stream table shrinks. The next
+ * packet that needs them regrows them from there.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,7 @@ conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP])
 		if (c->sent_store[ep] == NULL)
 			return QB_ERR_NOMEM;
 	}
+	c->trimmed_at = QB_TIME_NONE;
 	c->frec_cap = CONN_FREC_START;
 	c->frec = calloc(c->frec_cap, sizeof(*c->frec));
 	if (c->frec == NULL)
@@ -107,11 +111,30 @@ frec_grow(struct qb_conn *c)
 	return true;
 }
 
+/*
+ * Something a frame record would be taken for (conn_tx.c write_data()):
+ * CRYPTO data, HANDSHAKE_DONE, CID frames, stream data or control frames.
+ * ACK frames go without one when none is free (the record only prunes the
+ * ranges repeated in later ACKs), PING, PADDING and path frames need none.
+ */
+static bool
+frec_wanted(const struct qb_conn *c, int ep)
+{
+	const struct qb_sbuf *ct = &c->cs[ep].tx;
+
+	return ep != CONN_EP_APP || ct->lost != 0 || ct->sent < ct->end || c->hs_done_pending ||
+	       conn_cid_pending(c) || qb_streams_tx_status(c->streams) != 0;
+}
+
 void
 conn_mem_reserve(struct qb_conn *c, int ep)
 {
 	if (!qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
 		sent_grow(c, ep);
+	/* Trimmed: a send attempt that finds nothing to record (the one after
+	 * every timer, or an ACK) leaves the table unallocated. */
+	if (c->frec_cap == 0 && !frec_wanted(c, ep))
+		return;
 	/* Room for a whole packet's records (CONN_FREC_PER_PKT at most). */
 	while (c->frec_cap - c->frec_used < CONN_FREC_PER_PKT && frec_grow(c))
 		;
@@ -310,4 +333,31 @@ qb_conn_trim(struct qb_conn *c, uint64_t now)
 	freed += frec_trim(c);
 	freed += qb_streams_trim(c->streams);
 	return freed;
+}
+
+/*
+ * The connection's own timer runs the trim (the driver needs nothing more
+ * than the deadline it already follows): once the handshake is over, when
+ * nothing has happened for CONN_TRIM_IDLE_NS or 3 PTOs, whichever is longer,
+ * once per quiet period (the next datagram starts another). One wake-up per
+ * idle period and connection; never on the per-packet path.
+ */
+uint64_t
+conn_mem_trim_deadline(struct qb_conn *c)
+{
+	uint64_t wait = 3 * conn_pto(c);
+
+	if (!c->discarded[CONN_EP_INITIAL] || !c->discarded[CONN_EP_HANDSHAKE] ||
+	    c->trimmed_at == c->last_activity)
+		return QB_TIME_NONE;
+	return c->last_activity + (wait > CONN_TRIM_IDLE_NS ? wait : CONN_TRIM_IDLE_NS);
+}
+
+void
+conn_mem_on_timeout(struct qb_conn *c, uint64_t now)
+{
+	if (conn_mem_trim_deadline(c) > now)
+		return;
+	qb_conn_trim(c, now);
+	c->trimmed_at = c->last_activity;
 }

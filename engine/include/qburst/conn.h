@@ -162,18 +162,24 @@ int qb_conn_path_add(struct qb_conn *c, uint32_t *path_id);
 void qb_conn_free(struct qb_conn *c);
 
 /*
- * Gives back memory a quiet connection no longer needs: the 1-RTT sent-packet
- * ring shrinks to a few records, the frame records to those still held
- * (usually none: the table is freed), and the stream table to 16 slots (or a
- * quarter full). What a transfer grew is regrown, doubling, by the packets
- * that need it. Does nothing (returns 0) unless the handshake is confirmed
- * and over (Initial and Handshake discarded), nothing ack-eliciting is in
- * flight and nothing is waiting to be sent. Returns the heap bytes released.
+ * Gives back memory a quiet connection no longer needs: its last ACK-only
+ * sent records are forgotten, the 1-RTT sent-packet ring shrinks to a
+ * couple of records (none when empty), the frame records to those still
+ * held (usually none: the table is freed), and the stream table to what the
+ * open streams need (none when no stream is open). What a transfer grew is
+ * regrown, doubling, by the packets that need it. Does nothing (returns 0)
+ * unless the handshake is over (Initial and Handshake discarded), nothing
+ * ack-eliciting is in flight and nothing is waiting to be sent. Returns the
+ * heap bytes released.
  *
- * Not for the per-packet path (it allocates and copies what is held): call it
- * from the driver's timer once the connection has been idle a while (no
- * datagram either way for, say, a second or a few PTOs). An idle connection
- * then holds about 6 KiB (doc/performance.md, "Memory per idle connection").
+ * The connection runs it by itself: qb_conn_deadline() includes a point one
+ * quiet second (or 3 PTOs, whichever is longer) after its last activity, and
+ * qb_conn_on_timeout() trims there, once per quiet period, so a driver that
+ * follows the deadline needs nothing more. Callable directly too (e.g. under
+ * memory pressure); not for the per-packet path (it allocates and copies
+ * what is held). An idle connection then holds 7.0 KiB (BoringSSL keys) or
+ * 7.9 KiB (ipsec-mb keys) of heap (doc/performance.md, "Memory per idle
+ * connection").
  */
 size_t qb_conn_trim(struct qb_conn *c, uint64_t now);
 

@@ -4,17 +4,23 @@
  * server connections are made in process, in pairs, each pair handed its
  * datagrams directly (as bench_bulk does, no DPDK, no link); each pair runs
  * its handshake until both sides have it confirmed and then until nothing
- * is left to send and no timer but the idle timeout is armed (every ACK
+ * is left to send and no timer is due within half a second (every ACK
  * delivered, Initial and Handshake keys discarded, the TLS object
- * released). Then the pairs are left idle, all at once, and measured.
+ * released). Then the pairs are left idle, all at once, and measured
+ * ("idle 0.5 s"); then each connection's next deadline, its own memory
+ * trim a quiet second after its last activity (qburst/conn.h
+ * qb_conn_trim()), is run as a driver following qb_conn_deadline() would,
+ * a send attempt after it, and they are measured again ("idle 1 s+").
  *
  * The heap is read with mallinfo2() (bytes in use in the arenas plus
- * mmap'ed chunks, malloc's chunk headers included) at four points: before,
- * once every pair is idle, after freeing every client, after freeing every
- * server. What freeing the servers gives back, divided by N, is the heap one
- * idle server connection holds; the clients likewise. What is still in use
- * at the end (the TLS contexts' session caches, BoringSSL's per-thread
- * state) was not held by the connections.
+ * mmap'ed chunks, malloc's chunk headers included) at six points: before,
+ * once every pair is idle, after the clients' and the servers' trims,
+ * after freeing every client, after freeing every server. What freeing the
+ * servers gives back, divided by N, is the heap one idle (trimmed) server
+ * connection holds; before its trim it held that plus what the trim gave
+ * back. The clients likewise. What is still in use at the end (the TLS
+ * contexts' session caches, BoringSSL's per-thread state) was not held by
+ * the connections.
  *
  * The heap figure is broken down by component from the connections' own
  * state (conn/conn_internal.h: this bench reads the connection's private
@@ -169,8 +175,9 @@ min_deadline(const struct pair *p)
 
 /*
  * One pair from its first datagram to idle: confirmed on both sides, and
- * then on until a turn moves nothing and the next deadline is the idle
- * timeout (over a second away), so every ACK timer and PTO has run out.
+ * then on until a turn moves nothing and no timer is due within half a
+ * second, so every ACK timer and PTO has run out (the connections' own
+ * memory trim, a quiet second after their last activity, has not).
  */
 static void
 pair_run(struct pair *p, uint64_t seed)
@@ -191,7 +198,7 @@ pair_run(struct pair *p, uint64_t seed)
 		if (moved > 0)
 			continue;
 		uint64_t t = min_deadline(p);
-		if (confirmed && (t == QB_TIME_NONE || t > p->now + 1000 * MS))
+		if (confirmed && (t == QB_TIME_NONE || t > p->now + 500 * MS))
 			return;
 		if (t == QB_TIME_NONE)
 			break;
@@ -240,7 +247,30 @@ parts_of(const struct qb_conn *c, struct parts *pt)
 	pt->tls_live += c->tls != NULL && !qb_tls_released(c->tls);
 }
 
-/* Two columns: right after the handshake went idle, and after qb_conn_trim(). */
+/*
+ * A quiet second later: c's next deadline is its memory trim (conn_mem.c),
+ * and a driver following qb_conn_deadline() runs it and then tries to send
+ * (nothing goes out). Returns the deadline's distance from the last event.
+ */
+static uint64_t
+self_trim(struct pair *p, struct qb_conn *c)
+{
+	uint64_t t = qb_conn_deadline(c), was = p->now;
+
+	if (t == QB_TIME_NONE || t > p->now + 2000 * MS)
+		die("no trim deadline within 2 s");
+	if (t > p->now)
+		p->now = t;
+	qb_conn_on_timeout(c, p->now);
+	if (flush(p, c) != 0)
+		die("a trimmed idle connection sent a datagram");
+	if (qb_conn_state(c) != QB_CONN_OPEN || qb_conn_deadline(c) < p->now + 10000 * MS)
+		die("after its trim, the connection should wait for its idle timeout");
+	p->now = was;
+	return t - was;
+}
+
+/* Two columns: idle half a second, and a quiet second later (trimmed). */
 static void
 row2(const char *name, double a, double b, const char *note)
 {
@@ -252,7 +282,7 @@ run(size_t n, bool quiet)
 {
 	struct pair *p = calloc(n, sizeof(*p));
 	struct parts pt[2] = {0};
-	uint64_t h0, h1, h1c, h1s, h2, h3, r0, r1, freed_s = 0;
+	uint64_t h0, h1, h1c, h1s, h2, h3, r0, r1, again = 0, wait = 0;
 	uint32_t ch_s, st_s;
 
 	if (p == NULL)
@@ -268,12 +298,13 @@ run(size_t n, bool quiet)
 	st_s = pool_s.streams.in_use;
 	for (size_t i = 0; i < n; i++)
 		parts_of(p[i].s, &pt[0]);
-	/* Idle: what the driver's timer would do (qburst/conn.h), clients first. */
+	/* Each connection's own timer, clients first, then servers. */
 	for (size_t i = 0; i < n; i++)
-		qb_conn_trim(p[i].c, p[i].now);
+		self_trim(&p[i], p[i].c);
 	h1c = heap_bytes();
 	for (size_t i = 0; i < n; i++) {
-		freed_s += qb_conn_trim(p[i].s, p[i].now);
+		wait += self_trim(&p[i], p[i].s);
+		again += qb_conn_trim(p[i].s, p[i].now + 2000 * MS);
 		parts_of(p[i].s, &pt[1]);
 	}
 	h1s = heap_bytes();
@@ -302,7 +333,7 @@ run(size_t n, bool quiet)
 		                    pt[k].sent[1] + pt[k].sent[2] + pt[k].smap) /
 		           N;
 	printf("  %zu idle pairs (handshake confirmed on both sides, all ACKs delivered):\n", n);
-	printf("    %-44s %10s %10s\n", "", "idle", "trimmed");
+	printf("    %-44s %10s %10s\n", "", "idle 0.5 s", "idle 1 s+");
 	printf("    %-44s %8.0f B %8.0f B  = %.2f / %.2f KiB (goal < 8 KiB; ngtcp2 0.12: 81 KB)\n",
 	       "SERVER heap held per idle connection", srv[0], srv[1], srv[0] / 1024,
 	       srv[1] / 1024);
@@ -324,7 +355,10 @@ run(size_t n, bool quiet)
 	row2("  rest: TLS handle, malloc headers", srv[0] - known[0], srv[1] - known[1], "");
 	printf("    %-44s %10.2f\n", "  keys installed (count)", (double)pt[0].keys_live / N);
 	printf("    %-44s %10.2f\n", "  TLS objects (SSL) still live", (double)pt[0].tls_live / N);
-	printf("    %-44s %10.0f B\n", "  qb_conn_trim() returned (mean)", (double)freed_s / N);
+	printf("    %-44s %10.0f ms\n", "  self-trim deadline after the last event",
+	       (double)wait / N / 1e6);
+	printf("    %-44s %10.0f B\n", "  qb_conn_trim() after it (nothing left)",
+	       (double)again / N);
 	printf("    %-44s %10.0f B\n", "stream-pool chunks held (server pool)",
 	       (double)ch_s * (double)pool_s.chunks.obj_size / N);
 	printf("    %-44s %10.0f B\n", "stream objects held (server pool)",

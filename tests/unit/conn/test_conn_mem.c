@@ -19,6 +19,30 @@ ring_cap(const struct qb_conn *c, int ep)
 	return c->rec.space[ep].sent.mask + 1;
 }
 
+/*
+ * Quiet: nothing on the link and no timer within half a second (the ACK
+ * timers and PTOs have run out; the idle trim, 1 s after the last activity,
+ * has not).
+ */
+static bool
+step_quiet(struct h_pair *p, void *arg)
+{
+	(void)arg;
+	h_flush(p, p->c, &p->to_s);
+	h_flush(p, p->s, &p->to_c);
+	return qb_sim_next_delivery(p->sim) == UINT64_MAX &&
+	       qb_conn_deadline(p->c) > p->now + 500 * H_MS &&
+	       qb_conn_deadline(p->s) > p->now + 500 * H_MS;
+}
+
+/* The connection trimmed itself (its own timer, conn_mem.c). */
+static bool
+step_trimmed(struct h_pair *p, void *arg)
+{
+	(void)arg;
+	return p->c->trimmed_at == p->c->last_activity && p->s->trimmed_at == p->s->last_activity;
+}
+
 static void
 check_idle_after_handshake(const struct qb_conn *c)
 {
@@ -37,6 +61,19 @@ check_idle_after_handshake(const struct qb_conn *c)
 	cr_assert_eq(ring_cap(c, CONN_EP_APP), CONN_SENT_START);
 	cr_assert_eq(c->frec_cap, CONN_FREC_START);
 	cr_assert(c->tls == NULL || qb_tls_released(c->tls));
+	cr_assert_null(c->rx_ranges_hs);
+}
+
+/* After a quiet second: the 1-RTT ring parked, no frame record, no table. */
+static void
+check_self_trimmed(const struct qb_conn *c)
+{
+	cr_assert_null(c->sent_store[CONN_EP_APP]);
+	cr_assert_eq(ring_cap(c, CONN_EP_APP), 1);
+	cr_assert_eq(c->frec_cap, 0, "srv %d used %u held %lu", c->is_server, c->frec_used,
+	             (unsigned long)(c->rec.space[2].sent.head - c->rec.space[2].sent.tail));
+	cr_assert_null(c->frec);
+	cr_assert_eq(c->streams->mask, 0);
 }
 
 Test(conn_mem, confirmed_connection_holds_only_1rtt_state)
@@ -47,9 +84,18 @@ Test(conn_mem, confirmed_connection_holds_only_1rtt_state)
 	h_start(&p);
 	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
 	/* Let the last ACKs and HANDSHAKE_DONE settle. */
-	h_run(&p, 1000 * H_MS, NULL, NULL);
+	cr_assert(h_run(&p, 2000 * H_MS, step_quiet, NULL), "quiet");
 	check_idle_after_handshake(p.s);
 	check_idle_after_handshake(p.c);
+	/* A quiet second later each connection has trimmed itself, from its
+	 * own deadline, without being asked; then only the idle timeout is left. */
+	uint64_t t0 = p.now;
+	cr_assert(h_run(&p, 3000 * H_MS, step_trimmed, NULL), "trimmed");
+	cr_assert_leq(p.now, t0 + CONN_TRIM_IDLE_NS, "trimmed within a second");
+	check_self_trimmed(p.s);
+	check_self_trimmed(p.c);
+	cr_assert_gt(qb_conn_deadline(p.s), p.now + 20000 * H_MS, "idle timeout next");
+	cr_assert_eq(qb_conn_state(p.s), QB_CONN_OPEN);
 	h_fini(&p);
 }
 
@@ -148,18 +194,6 @@ static uint32_t
 table_slots(const struct qb_conn *c)
 {
 	return c->streams->mask + 1;
-}
-
-/* Nothing on the link and no timer but the idle timeout within a second. */
-static bool
-step_quiet(struct h_pair *p, void *arg)
-{
-	(void)arg;
-	h_flush(p, p->c, &p->to_s);
-	h_flush(p, p->s, &p->to_c);
-	return qb_sim_next_delivery(p->sim) == UINT64_MAX &&
-	       qb_conn_deadline(p->c) > p->now + 1000 * H_MS &&
-	       qb_conn_deadline(p->s) > p->now + 1000 * H_MS;
 }
 
 /* The client reads the server's FINs: every stream of the transfer closes. */
