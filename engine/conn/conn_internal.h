@@ -183,7 +183,7 @@ struct qb_conn {
 	uint8_t peer_ack_delay_exp;
 	bool eliciting_since_rx;
 	bool close_pending; /* CONNECTION_CLOSE to (re)send */
-	bool rx_authentic; /* a packet of the datagram being processed was unprotected */
+	bool rx_authentic;  /* a packet of the datagram being processed was unprotected */
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */
