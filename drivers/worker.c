@@ -9,11 +9,16 @@
 #include "qb_worker.h"
 
 /* Idle polls before pausing, and before sleeping between polls. */
-#define QB_IDLE_SPIN     64
-#define QB_IDLE_PAUSE    4096
+#define QB_IDLE_SPIN          64
+#define QB_IDLE_PAUSE         256
 /* A sleep short enough not to let an RX ring overflow at moderate rates,
  * long enough to hand the CPU to a worker sharing it. */
-#define QB_IDLE_SLEEP_US 50
+#define QB_IDLE_SLEEP_US      50
+/* After this many sleeps in a row (1 ms idle), longer ones: each wake-up
+ * costs a few microseconds of CPU (more in a VM), which a worker waiting on
+ * a peer without CPU would otherwise burn at 20,000 wake-ups a second. */
+#define QB_IDLE_LONG          20
+#define QB_IDLE_SLEEP_LONG_US 200
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t stop_sig;
@@ -68,7 +73,9 @@ qb_worker_loop(void *arg)
 		if (w->poll(w, now) != 0) {
 			idle = 0;
 		} else if (++idle > QB_IDLE_SPIN) {
-			if (idle > QB_IDLE_PAUSE)
+			if (idle > QB_IDLE_PAUSE + QB_IDLE_LONG)
+				rte_delay_us_sleep(QB_IDLE_SLEEP_LONG_US);
+			else if (idle > QB_IDLE_PAUSE)
 				rte_delay_us_sleep(QB_IDLE_SLEEP_US);
 			else
 				rte_pause();

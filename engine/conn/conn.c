@@ -86,6 +86,9 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	if (conn_cid_init(c) != 0)
 		goto fail;
 
+	c->rx_ranges_hs = calloc(2, sizeof(*c->rx_ranges_hs));
+	if (c->rx_ranges_hs == NULL)
+		goto fail;
 	for (int ep = 0; ep < CONN_NEP; ep++) {
 		uint64_t mad = ep == CONN_EP_APP ? c->cfg.max_ack_delay_ms * 1000000ull : 0;
 		bool app = ep == CONN_EP_APP;
@@ -209,6 +212,7 @@ qb_conn_free(struct qb_conn *c)
 	}
 	qb_tls_free(c->tls);
 	free(c->token);
+	free(c->rx_ranges_hs);
 	qb_streams_destroy(c->streams);
 	free(c->frec);
 	free(c->rx_ranges_mp);

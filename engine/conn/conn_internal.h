@@ -27,14 +27,17 @@
 #define CONN_EP_APP       2
 #define CONN_NEP          3
 
-#define CONN_RX_RANGES      64 /* received ranges kept, 1-RTT */
-/* ... with several paths: every packet in flight on a slower path leaves a
- * gap (~120 at 2x100 Mbit/s, 10/25 ms; more as its queue grows). */
+/* Received ranges kept, 1-RTT: as many as an ACK frame carries (TX_ACK_RANGES
+ * in conn_tx.c); older ones only raise the duplicate floor (qb_rx_space). */
+#define CONN_RX_RANGES      32
+/* ... with several paths (allocated then, conn_path.c): every packet in
+ * flight on a slower path leaves a gap (~120 at 2x100 Mbit/s, 10/25 ms;
+ * more as its queue grows). */
 #define CONN_RX_RANGES_MP   512
 #define CONN_RX_RANGES_HS   8     /* Initial, Handshake: a handful of packets each */
 #define CONN_HS_SENT_CAP    256   /* Initial/Handshake sent records per space */
 #define CONN_SENT_START     16    /* sent records per space at first (conn_mem.c) */
-#define CONN_SENT_IDLE      4     /* 1-RTT sent records left by qb_conn_trim() */
+#define CONN_SENT_IDLE      2     /* 1-RTT sent records left by qb_conn_trim() */
 #define CONN_FREC_START     64    /* frame records at first: one packet's and more */
 #define CONN_MAX_PKTS_DGRAM 8     /* coalesced packets walked per datagram */
 #define CONN_CRYPTO_RX_MAX  65536 /* out-of-order CRYPTO bytes buffered per epoch */
@@ -145,16 +148,19 @@ struct qb_conn {
 	uint64_t aead_failures;     /* 1-RTT packets that failed to open */
 	bool discarded[CONN_NEP];
 	struct qb_rx_space rx[CONN_NEP];
-	struct qb_pn_range rx_ranges_hs[2][CONN_RX_RANGES_HS]; /* Initial, Handshake */
-	struct qb_pn_range rx_ranges[CONN_RX_RANGES];          /* 1-RTT */
+	/* Initial and Handshake ranges: one allocation, freed once both
+	 * spaces are discarded (conn_mem_discard()). */
+	struct qb_pn_range (*rx_ranges_hs)[CONN_RX_RANGES_HS];
+	struct qb_pn_range rx_ranges[CONN_RX_RANGES]; /* 1-RTT */
 	struct qb_pn_range *rx_ranges_mp; /* 1-RTT, several paths (conn_path.c), or NULL */
 	uint64_t next_pn[CONN_NEP];
 	struct qb_crypto_stream cs[CONN_NEP];
 
 	/* Recovery, congestion, pacing (one path). */
 	struct qb_recovery rec;
-	struct qb_sent_pkt *sent_store[CONN_NEP]; /* NULL once discarded (conn_mem.c) */
-	struct qb_sent_pkt sent_parked;           /* the discarded spaces' empty ring */
+	/* NULL once discarded, or (1-RTT) trimmed while empty (conn_mem.c). */
+	struct qb_sent_pkt *sent_store[CONN_NEP];
+	struct qb_sent_pkt sent_parked; /* the discarded spaces' empty ring */
 	struct qb_rtt rtt;
 	struct qb_cc cc;
 	struct qb_pacer pacer;

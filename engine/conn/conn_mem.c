@@ -67,7 +67,8 @@ sent_grow(struct qb_conn *c, int ep)
 	uint32_t cap = sent_cap(c, ep);
 	struct qb_sent_pkt *s;
 
-	if (c->sent_store[ep] == NULL || cap >= sent_bound(c, ep))
+	/* A discarded space stays parked; a trimmed empty 1-RTT ring regrows. */
+	if (c->rec.space[ep].discarded || cap >= sent_bound(c, ep))
 		return false;
 	s = calloc((size_t)cap * 2, sizeof(*s));
 	if (s == NULL)
@@ -126,6 +127,16 @@ conn_mem_discard(struct qb_conn *c, int ep)
 		return;
 	free(c->sent_store[ep]);
 	c->sent_store[ep] = NULL;
+	/* Both long-header spaces gone: their received ranges go too. Nothing
+	 * reads a discarded space's (conn_rx.c drops its packets first). */
+	if (c->discarded[CONN_EP_INITIAL] && c->discarded[CONN_EP_HANDSHAKE]) {
+		free(c->rx_ranges_hs);
+		c->rx_ranges_hs = NULL;
+		for (int e = CONN_EP_INITIAL; e <= CONN_EP_HANDSHAKE; e++) {
+			c->rx[e].ranges = NULL;
+			c->rx[e].cap = c->rx[e].n = 0;
+		}
+	}
 }
 
 /* --- Trimming an idle connection ---------------------------------------- */
@@ -148,8 +159,6 @@ sent_forget_ack_only(struct qb_conn *c)
 	struct qb_sent_ring *r = &c->rec.space[CONN_EP_APP].sent;
 	uint64_t seq;
 
-	if (c->sent_store[CONN_EP_APP] == NULL)
-		return;
 	for (seq = r->tail; seq < r->head; seq++) {
 		const struct qb_sent_pkt *p = &r->slots[seq & r->mask];
 		if (!(p->flags & QB_SENT_REMOVED) &&
@@ -167,8 +176,13 @@ sent_forget_ack_only(struct qb_conn *c)
 	r->tail = r->head;
 }
 
-/* The 1-RTT ring down to the smallest power of two >= CONN_SENT_IDLE with a
- * free slot beside the records it holds; bytes released. */
+/*
+ * The 1-RTT ring, empty: parked on the connection's one inline record, as a
+ * discarded space is (those never touch it again, so it is free for this
+ * ring's use), and regrown by conn_mem_reserve() before the next packet.
+ * Else down to the smallest power of two >= CONN_SENT_IDLE with a free slot
+ * beside the records it holds. Bytes released.
+ */
 static size_t
 sent_trim(struct qb_conn *c)
 {
@@ -177,6 +191,13 @@ sent_trim(struct qb_conn *c)
 	uint64_t held = r->head - r->tail;
 	struct qb_sent_pkt *s;
 
+	if (held == 0 && c->sent_store[CONN_EP_APP] != NULL) {
+		if (qb_recovery_move_space(&c->rec, QB_PN_APP, &c->sent_parked, 1) != 0)
+			return 0;
+		free(c->sent_store[CONN_EP_APP]);
+		c->sent_store[CONN_EP_APP] = NULL;
+		return (size_t)cap * sizeof(*s);
+	}
 	while (ncap <= held && ncap < cap)
 		ncap <<= 1;
 	if (c->sent_store[CONN_EP_APP] == NULL || ncap >= cap)
@@ -195,15 +216,14 @@ sent_trim(struct qb_conn *c)
 
 /*
  * Call fn on the head of every frame-record list a live sent packet holds;
- * false if fn says stop. Discarded spaces hold none (RFC 9002 §A.11).
+ * false if fn says stop. Discarded spaces hold none (RFC 9002 §A.11: their
+ * rings are empty); a parked 1-RTT ring may hold one.
  */
 static bool
 frec_walk(struct qb_conn *c, bool (*fn)(struct qb_conn *c, uint32_t *head, void *arg), void *arg)
 {
 	for (int ep = 0; ep < CONN_NEP; ep++) {
 		struct qb_sent_ring *r = &c->rec.space[ep].sent;
-		if (c->sent_store[ep] == NULL)
-			continue;
 		for (uint64_t seq = r->tail; seq < r->head; seq++) {
 			struct qb_sent_pkt *p = &r->slots[seq & r->mask];
 			if (!(p->flags & QB_SENT_REMOVED) && p->frames != 0 &&

@@ -33,6 +33,8 @@
 #include "http_internal.h"
 
 #define QB_H3_BODY_BUF 32768
+/* Bytes of a mapped file per DATA frame: nghttp3 asks again as the stream drains. */
+#define QB_H3_MAP_STEP 65536u
 #define QB_H3_RETRY_NS 1000000ull /* retry of a blocked stream without event */
 #define QB_H3_VECS     16
 
@@ -46,6 +48,18 @@ h3_fatal(struct qb_http *h, int rv)
 		qb_conn_close(h->conn, nghttp3_err_infer_quic_app_error_code(rv), "h3", h->now);
 	}
 	return QB_ERR_PROTO;
+}
+
+/* STOP_SENDING for stream id, held while nghttp3 reads that stream's bytes in place. */
+static void
+h3_stop_sending(struct qb_http *h, int64_t id, uint64_t code)
+{
+	if (id == h->reading) {
+		h->stop_pending = true;
+		h->stop_code = code;
+		return;
+	}
+	qb_conn_stream_stop_sending(h->conn, (uint64_t)id, code);
 }
 
 static struct qb_http_req *
@@ -118,7 +132,7 @@ cb_recv_data(nghttp3_conn *c, int64_t id, const uint8_t *data, size_t len, void 
 		return 0; /* an error page is not the file */
 	if (!qb_http_client_body(h, r->index, data, len)) {
 		nghttp3_conn_shutdown_stream_read(h->h3, id);
-		qb_conn_stream_stop_sending(h->conn, (uint64_t)id, NGHTTP3_H3_REQUEST_CANCELLED);
+		h3_stop_sending(h, id, NGHTTP3_H3_REQUEST_CANCELLED);
 	}
 	return 0;
 }
@@ -184,6 +198,22 @@ cb_read_body(nghttp3_conn *c, int64_t id, nghttp3_vec *vec, size_t veccnt, uint3
 		*pflags |= NGHTTP3_DATA_FLAG_EOF;
 		return 0;
 	}
+	if (r->map != NULL) {
+		/* Mapped: nghttp3 may hold any part of it until the stream ends. */
+		uint64_t left = r->size - r->off;
+		size_t n = left < QB_H3_MAP_STEP ? (size_t)left : QB_H3_MAP_STEP;
+		vec[0].base = (uint8_t *)r->map + r->off;
+		vec[0].len = n;
+		r->off += n;
+		h->stats.bytes += n;
+		if (r->off == r->size) {
+			*pflags |= NGHTTP3_DATA_FLAG_EOF;
+			close(r->fd);
+			r->fd = -1;
+			h->stats.responses++;
+		}
+		return 1;
+	}
 	if (r->acked != r->given) {
 		/* The one body buffer is still in nghttp3's hands. */
 		r->waiting = true;
@@ -228,7 +258,7 @@ h3_respond(struct qb_http *h, struct qb_http_req *r)
 		st = 405;
 	else
 		st = qb_http_open_file(h, r, r->line, r->line_len);
-	if (st == 200 && r->size > 0 && r->method == 1) {
+	if (st == 200 && r->size > 0 && r->method == 1 && r->map == NULL) {
 		r->body = malloc(QB_H3_BODY_BUF);
 		if (r->body == NULL) {
 			close(r->fd);
@@ -244,7 +274,7 @@ h3_respond(struct qb_http *h, struct qb_http_req *r)
 	        {(uint8_t *)"content-length", (uint8_t *)clen, 14, strlen(clen), 0},
 	};
 	static const nghttp3_data_reader dr = {.read_data = cb_read_body};
-	bool body = st == 200 && r->body != NULL;
+	bool body = st == 200 && (r->body != NULL || r->map != NULL);
 	if (st != 200)
 		h->stats.errors++;
 	else if (!body) {
@@ -287,7 +317,7 @@ cb_stop_sending(nghttp3_conn *c, int64_t id, uint64_t code, void *uh, void *us)
 
 	(void)c;
 	(void)us;
-	qb_conn_stream_stop_sending(h->conn, (uint64_t)id, code);
+	h3_stop_sending(h, id, code);
 	return 0;
 }
 
@@ -322,6 +352,7 @@ qb_h3_start(struct qb_http *h)
 	int rv;
 
 	nghttp3_settings_default(&s);
+	h->reading = -1;
 	if (h->server)
 		rv = nghttp3_conn_server_new(&h->h3, &cb, &s, NULL, h);
 	else
@@ -381,14 +412,20 @@ qb_h3_on_stream(struct qb_http *h, uint64_t id, unsigned events)
 			;
 		return 0;
 	}
+	/*
+	 * Zero-copy: nghttp3 parses the bytes where the core reassembled them
+	 * (qb_streams_read_peek), then they are consumed. A STOP_SENDING for
+	 * this stream asked from inside nghttp3 would free those bytes under
+	 * it: h3_stop_sending holds it until nghttp3 returns.
+	 */
+	struct qb_streams *m = qb_conn_streams(h->conn);
 	for (;;) {
-		bool fin = false;
-		uint64_t code = 0;
-		int64_t n = qb_conn_stream_read(h->conn, id, h->buf, sizeof(h->buf), &fin, &code,
-		                                h->now);
-		if (n < 0) {
-			if (n != QB_ERR_PROTO)
-				return 0; /* no such stream (any more) */
+		struct qb_read_span sp;
+		if (qb_streams_read_peek(m, id, &sp) != 0)
+			return 0; /* no such stream (any more) */
+		uint64_t code = sp.error_code;
+		bool fin = sp.fin;
+		if (sp.reset) {
 			/* RFC 9114 §4.1.1: a reset request or response. */
 			nghttp3_conn_shutdown_stream_read(h->h3, (int64_t)id);
 			r = qb_http_req_find(h, id);
@@ -409,12 +446,22 @@ qb_h3_on_stream(struct qb_http *h, uint64_t id, unsigned events)
 				qb_http_req_drop(h, r);
 			return 0;
 		}
-		if (n == 0 && !fin)
+		if (sp.len == 0 && !fin)
 			return 0;
+		h->reading = (int64_t)id;
+		h->stop_pending = false;
 		nghttp3_ssize rv =
-		        nghttp3_conn_read_stream(h->h3, (int64_t)id, h->buf, (size_t)n, fin);
+		        nghttp3_conn_read_stream(h->h3, (int64_t)id, sp.data, sp.len, fin);
+		h->reading = -1;
+		if (h->stop_pending) {
+			/* Discards the rest: nothing more to read here. */
+			qb_conn_stream_stop_sending(h->conn, id, h->stop_code);
+			return rv < 0 ? h3_fatal(h, (int)rv) : 0;
+		}
 		if (rv < 0)
 			return h3_fatal(h, (int)rv);
+		/* Consuming the fin span finishes the stream, which may free it. */
+		qb_streams_read_consume(m, id, sp.len, h->now);
 		if (fin) {
 			r = qb_http_req_find(h, id);
 			if (r != NULL) {
@@ -543,9 +590,10 @@ qb_h3_pump(struct qb_http *h)
 			break;
 		size_t taken = 0;
 		bool shortw = false, gone = false;
+		const struct qb_http_req *rq = req_of(h, sid);
 		for (nghttp3_ssize i = 0; i < nv && !shortw && !gone; i++) {
 			bool last = fin && i == nv - 1;
-			int64_t w = qb_conn_stream_write(h->conn, (uint64_t)sid, vec[i].base,
+			int64_t w = qb_http_stream_write(h, rq, (uint64_t)sid, vec[i].base,
 			                                 vec[i].len, last);
 			if (w == QB_ERR_NOMEM)
 				w = 0;

@@ -18,7 +18,9 @@
 /* Retry a stream whose last write came up short at most this often (ns),
  * besides on its WRITABLE event: a short write for lack of pool chunks
  * gets no event (qburst/stream.h). */
-#define HQ_RETRY_NS 1000000ull
+#define HQ_RETRY_NS    1000000ull
+/* Bytes of a mapped file offered per write (the stream takes what fits). */
+#define QB_HQ_MAP_STEP (1u << 20)
 
 /* RFC 9000 §2.1: the two low bits of a stream ID. */
 static bool
@@ -212,7 +214,12 @@ hq_server_send(struct qb_http *h, struct qb_http_req *r)
 		uint64_t left = r->size - r->off;
 		size_t want = left < sizeof(h->buf) ? (size_t)left : sizeof(h->buf);
 		ssize_t n = 0;
-		if (want > 0) {
+		const uint8_t *src = h->buf;
+		if (r->map != NULL) {
+			/* Mapped: the stream copies straight from the page cache. */
+			src = r->map + r->off;
+			n = (ssize_t)(left < QB_HQ_MAP_STEP ? left : QB_HQ_MAP_STEP);
+		} else if (want > 0) {
 			n = pread(r->fd, h->buf, want, (off_t)r->off);
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -224,7 +231,7 @@ hq_server_send(struct qb_http *h, struct qb_http_req *r)
 			}
 		}
 		bool last = r->off + (uint64_t)n == r->size;
-		int64_t w = qb_conn_stream_write(h->conn, r->id, h->buf, (size_t)n, last);
+		int64_t w = qb_http_stream_write(h, r, r->id, src, (size_t)n, last);
 		if (w == QB_ERR_NOMEM)
 			w = 0;
 		if (w < 0) {

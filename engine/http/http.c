@@ -10,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "qburst/conn.h"
 #include "qburst/error.h"
+#include "qburst/stream.h"
 #include "http_internal.h"
+
+static void maps_reap(struct qb_http *h, bool all);
 
 static enum qb_http_proto
 proto_of(const char *alpn)
@@ -84,7 +88,6 @@ qb_http_client_new(struct qb_conn *conn, const char *alpn, const char *authority
 		goto fail;
 	h->nresults = n;
 	for (size_t i = 0; i < n; i++) {
-		h->results[i].fd = -1;
 		h->results[i].path = strdup(paths[i]);
 		if (h->results[i].path == NULL)
 			goto fail;
@@ -107,7 +110,6 @@ qb_http_client_add(struct qb_http *h, const char *path)
 	h->results = t;
 	struct qb_http_client_req *c = &t[h->nresults];
 	memset(c, 0, sizeof(*c));
-	c->fd = -1;
 	c->path = strdup(path);
 	if (c->path == NULL)
 		return QB_ERR_NOMEM;
@@ -124,9 +126,10 @@ qb_http_free(struct qb_http *h)
 	for (size_t i = 0; i < h->nreqs; i++)
 		if (h->reqs[i].used)
 			qb_http_req_drop(h, &h->reqs[i]);
+	maps_reap(h, true);
+	free(h->maps);
 	for (size_t i = 0; i < h->nresults; i++) {
-		if (h->results[i].fd >= 0)
-			close(h->results[i].fd);
+		qb_http_out_close(h->results[i].out, false);
 		free(h->results[i].path);
 	}
 	free(h->results);
@@ -173,15 +176,82 @@ qb_http_req_add(struct qb_http *h, uint64_t id)
 	return r;
 }
 
+/* The stream's send side may still read (resend) from its buffer. */
+static bool
+send_needs_buffer(struct qb_http *h, uint64_t id)
+{
+	enum qb_send_state st = qb_streams_send_state(qb_conn_streams(h->conn), id);
+
+	return st == QB_SEND_READY || st == QB_SEND_SEND || st == QB_SEND_DATA_SENT;
+}
+
+/* Unmaps the files no stream points into any more (all: reset the streams that still do). */
+static void
+maps_reap(struct qb_http *h, bool all)
+{
+	for (size_t i = 0; i < h->nmaps;) {
+		struct qb_http_map *e = &h->maps[i];
+		if (send_needs_buffer(h, e->id)) {
+			if (!all) {
+				i++;
+				continue;
+			}
+			/* RFC 9000 §19.4: the stream ends here; its buffer is freed. */
+			qb_streams_reset(qb_conn_streams(h->conn), e->id,
+			                 h->proto == QB_HTTP_H3 ? 0x10c /* H3_REQUEST_CANCELLED */
+			                                        : QB_HQ_ERR_INTERNAL);
+		}
+		munmap((void *)e->map, (size_t)e->size);
+		*e = h->maps[--h->nmaps];
+	}
+}
+
+/* r's mapping: unmapped now, or kept until its stream is done with it. */
+static void
+map_retire(struct qb_http *h, struct qb_http_req *r)
+{
+	if (send_needs_buffer(h, r->id)) {
+		if (h->nmaps == h->cap_maps) {
+			size_t n = h->cap_maps ? 2 * h->cap_maps : 4;
+			struct qb_http_map *t = realloc(h->maps, n * sizeof(*t));
+			if (t == NULL) {
+				/* Cannot keep it: end the stream rather than let it read
+				 * unmapped memory. */
+				qb_streams_reset(qb_conn_streams(h->conn), r->id,
+				                 QB_HQ_ERR_INTERNAL);
+				munmap((void *)r->map, (size_t)r->size);
+				return;
+			}
+			h->maps = t;
+			h->cap_maps = n;
+		}
+		h->maps[h->nmaps++] = (struct qb_http_map){r->map, r->size, r->id};
+		return;
+	}
+	munmap((void *)r->map, (size_t)r->size);
+}
+
+int64_t
+qb_http_stream_write(struct qb_http *h, const struct qb_http_req *r, uint64_t id,
+                     const uint8_t *data, size_t len, bool fin)
+{
+	if (r != NULL && r->map != NULL && len > 0 && data >= r->map &&
+	    (uint64_t)(data - r->map) + len <= r->size && qb_conn_state(h->conn) < QB_CONN_CLOSING)
+		return qb_streams_write_ref(qb_conn_streams(h->conn), id, data, len, fin);
+	return qb_conn_stream_write(h->conn, id, data, len, fin);
+}
+
 void
 qb_http_req_drop(struct qb_http *h, struct qb_http_req *r)
 {
-	(void)h;
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
 	free(r->body);
 	r->body = NULL;
+	if (r->map != NULL)
+		map_retire(h, r);
+	r->map = NULL;
 	r->used = false;
 }
 
@@ -221,6 +291,17 @@ qb_http_open_file(struct qb_http *h, struct qb_http_req *r, const char *path, si
 	r->fd = fd;
 	r->off = 0;
 	r->size = (uint64_t)st.st_size;
+	/* The body is written into the stream straight from the page cache
+	 * through a mapping: no pread copy, no bounce buffer (pread stays the
+	 * fallback). Caveat of any mapping: a file truncated while served
+	 * faults (SIGBUS); serve files that are replaced, not rewritten. */
+	if (r->size >= QB_HTTP_MAP_MIN && r->size <= SIZE_MAX) {
+		void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m != MAP_FAILED) {
+			madvise(m, (size_t)r->size, MADV_SEQUENTIAL);
+			r->map = m;
+		}
+	}
 	return 200;
 }
 
@@ -250,10 +331,11 @@ qb_http_client_open_out(struct qb_http *h, size_t i)
 		qb_http_client_finish(h, i, false, "%s: file name too long", c->path);
 		return false;
 	}
-	c->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (c->fd < 0) {
+	int err = 0;
+	c->out = qb_http_out_open(name, &err);
+	if (c->out == NULL) {
 		qb_http_client_finish(h, i, false, "%s: cannot create %s: %s", c->path, name,
-		                      strerror(errno));
+		                      strerror(err));
 		return false;
 	}
 	return true;
@@ -268,13 +350,18 @@ qb_http_client_finish(struct qb_http *h, size_t i, bool ok, const char *fmt, ...
 	if (c->done)
 		return;
 	c->done = true;
+	/* A success only once the whole body is on file. */
+	int err = qb_http_out_close(c->out, ok);
+	c->out = NULL;
+	if (ok && err != 0) {
+		ok = false;
+		snprintf(c->reason, sizeof(c->reason), "%s: write: %s", c->path, strerror(err));
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+		va_end(ap);
+	}
 	c->ok = ok;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	va_start(ap, fmt);
-	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
-	va_end(ap);
 }
 
 bool
@@ -282,21 +369,14 @@ qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len
 {
 	struct qb_http_client_req *c = &h->results[i];
 
-	if (c->done)
+	if (c->done || c->out == NULL)
 		return false;
-	while (len > 0) {
-		ssize_t w = write(c->fd, data, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			qb_http_client_finish(h, i, false, "%s: write: %s", c->path,
-			                      w < 0 ? strerror(errno) : "short");
-			return false;
-		}
-		data += w;
-		len -= (size_t)w;
-		c->bytes += (uint64_t)w;
+	int err = qb_http_out_write(c->out, data, len);
+	if (err != 0) {
+		qb_http_client_finish(h, i, false, "%s: write: %s", c->path, strerror(err));
+		return false;
 	}
+	c->bytes += len;
 	return true;
 }
 
@@ -362,6 +442,8 @@ qb_http_pump(struct qb_http *h, uint64_t now)
 	int rc = h->proto == QB_HTTP_H3 ? qb_h3_pump(h) : qb_hq_pump(h);
 	if (rc < 0)
 		h->failed = true;
+	if (h->nmaps > 0)
+		maps_reap(h, false);
 	return rc;
 }
 

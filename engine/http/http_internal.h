@@ -17,6 +17,8 @@ enum qb_http_proto {
 };
 
 #define QB_HTTP_REASON_MAX 128
+/* Files from this size on are sent from a read-only mapping (http.c). */
+#define QB_HTTP_MAP_MIN    65536
 
 /* One request: a stream of the connection, on either side. */
 struct qb_http_req {
@@ -38,16 +40,19 @@ struct qb_http_req {
 	 * last short write. */
 	uint64_t given, acked;
 	uint8_t *body;
-	bool waiting; /* the reader said WOULDBLOCK: resume once acked */
-	bool resume;  /* resume the stream at the next flush */
-	bool failed;  /* reading the file failed: reset the stream */
+	const uint8_t *map; /* the whole file mapped (size bytes), or NULL: pread */
+	bool waiting;       /* the reader said WOULDBLOCK: resume once acked */
+	bool resume;        /* resume the stream at the next flush */
+	bool failed;        /* reading the file failed: reset the stream */
 	/* Client. */
 	size_t index; /* in h->results */
 };
 
+struct qb_http_out;
+
 struct qb_http_client_req {
 	char *path;
-	int fd;
+	struct qb_http_out *out; /* the output file while open */
 	bool started, done, ok;
 	int status;
 	uint64_t bytes;
@@ -84,13 +89,35 @@ struct qb_http {
 	/* HTTP/3. */
 	struct nghttp3_conn *h3;
 	bool h3_todo; /* some request wants a resume or a reset (h3_resume) */
+	/* The stream nghttp3 is reading in place (-1: none), and a STOP_SENDING
+	 * for it held until that read returns (h3.c). */
+	int64_t reading;
+	bool stop_pending;
+	uint64_t stop_code;
 	struct qb_h3_blocked *h3_blocked;
 	size_t nblocked, cap_blocked;
+	/* Server: mapped files of dropped requests whose stream may still
+	 * resend from them (qb_http_stream_write), unmapped once it cannot. */
+	struct qb_http_map *maps;
+	size_t nmaps, cap_maps;
 	/* Scratch: file chunks (server), stream reads (both). */
 	uint8_t buf[QB_HTTP_CHUNK];
 };
 
+struct qb_http_map {
+	const uint8_t *map;
+	uint64_t size;
+	uint64_t id; /* the stream that may point into it */
+};
+
 /* http.c */
+/*
+ * Writes into stream id (of request r, or NULL): bytes inside r's mapped
+ * file by reference (qb_streams_write_ref; the mapping then lives until the
+ * stream no longer needs it), others copied. As qb_conn_stream_write.
+ */
+int64_t qb_http_stream_write(struct qb_http *h, const struct qb_http_req *r, uint64_t id,
+                             const uint8_t *data, size_t len, bool fin);
 struct qb_http_req *qb_http_req_find(struct qb_http *h, uint64_t id);
 struct qb_http_req *qb_http_req_add(struct qb_http *h, uint64_t id);
 void qb_http_req_drop(struct qb_http *h, struct qb_http_req *r);
@@ -113,6 +140,14 @@ int qb_http_client_open_next(struct qb_http *h, uint64_t err_internal, uint64_t 
                              struct qb_http_req **out, size_t *idx);
 /* Writes body bytes to result i's file; false (and the request failed) on error. */
 bool qb_http_client_body(struct qb_http *h, size_t i, const uint8_t *data, size_t len);
+
+/* out.c: a download's output file (O_DIRECT and native AIO where the
+ * filesystem takes them, write(2) elsewhere). Errors are positive errno
+ * values. */
+struct qb_http_out *qb_http_out_open(const char *name, int *err);
+int qb_http_out_write(struct qb_http_out *o, const uint8_t *data, size_t len);
+/* Flushes (keep) or abandons the file, closes it and frees o. */
+int qb_http_out_close(struct qb_http_out *o, bool keep);
 
 /* hq.c */
 int qb_hq_on_stream(struct qb_http *h, uint64_t id, unsigned events);

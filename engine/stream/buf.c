@@ -86,6 +86,7 @@ chunk_new(struct qb_stream_pools *p, uint64_t base)
 	if (c == NULL)
 		return NULL;
 	c->next = NULL;
+	c->ext = NULL;
 	c->base = base;
 	c->valid = 0;
 	return c;
@@ -313,6 +314,49 @@ qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *dat
 	return done;
 }
 
+/*
+ * Appends by reference: whole chunks of data are not copied but pointed to
+ * (the caller keeps data valid and unchanged until they are freed: every
+ * byte acknowledged, the stream reset, or the buffer freed). Bytes before
+ * the first chunk boundary and after the last one are copied, so chunks
+ * stay aligned and a chunk is either all copied or all referenced.
+ */
+size_t
+qb_sbuf_append_ref(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data, size_t len)
+{
+	const uint32_t cs = p->chunk_size;
+	size_t head = (size_t)((cs - (sb->end & (cs - 1))) & (cs - 1));
+	size_t done;
+
+	if (head > len)
+		head = len;
+	done = qb_sbuf_append(sb, p, data, head);
+	if (done < head)
+		return done;
+	while (len - done >= cs) {
+		struct qb_chunk *c = chunk_new(p, sb->end);
+
+		if (c == NULL)
+			return done;
+		c->ext = data + done;
+		if (sb->tail == NULL)
+			sb->head = c;
+		else
+			sb->tail->next = c;
+		sb->tail = c;
+		sb->end += cs;
+		done += cs;
+	}
+	return done + qb_sbuf_append(sb, p, data + done, len - done);
+}
+
+/* Where chunk c's bytes are. */
+static inline const uint8_t *
+sbuf_data(struct qb_chunk *c, uint32_t cs)
+{
+	return c->ext != NULL ? c->ext : qb_chunk_data(c, cs);
+}
+
 bool
 qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, const uint8_t **data,
                   size_t *len)
@@ -335,7 +379,7 @@ qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, co
 		lim = max < cs - from ? from + (uint32_t)max : cs;
 		to = bits_find(map_r(c, 1, cs), from, lim, false);
 		*off = c->base + from;
-		*data = qb_chunk_data(c, cs) + from;
+		*data = sbuf_data(c, cs) + from;
 		*len = to - from;
 		return *len > 0;
 	}
@@ -361,7 +405,7 @@ qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, co
 		stop = c->base + cs;
 	if (stop - sb->sent > max)
 		stop = sb->sent + max;
-	*data = qb_chunk_data(c, cs) + (sb->sent - c->base);
+	*data = sbuf_data(c, cs) + (sb->sent - c->base);
 	return (size_t)(stop - sb->sent);
 }
 

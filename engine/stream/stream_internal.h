@@ -23,6 +23,9 @@
  */
 struct qb_chunk {
 	struct qb_chunk *next;
+	/* Send side: the chunk's bytes live at ext, in the application's memory
+	 * (qb_sbuf_append_ref), not in the data area; NULL otherwise. */
+	const uint8_t *ext;
 	uint64_t base;
 	uint32_t valid; /* bit k: map k was zeroed (a map never written reads as 0) */
 	uint32_t pad;
@@ -51,6 +54,8 @@ void qb_rbuf_free(struct qb_rbuf *rb, struct qb_stream_pools *p);
 /* Send buffer (buf.c). */
 size_t qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data,
                       size_t len);
+size_t qb_sbuf_append_ref(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data,
+                          size_t len);
 bool qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off,
                        const uint8_t **data, size_t *len);
 size_t qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max,
@@ -123,7 +128,11 @@ TAILQ_HEAD(qb_stream_list, qb_stream);
 struct qb_streams {
 	struct qb_stream_pools *pools;
 	struct qb_streams_config cfg;
-	struct qb_stream_params peer;
+	/* The peer's initial_max_stream_data_* (RFC 9000 §18.2), for new streams:
+	 * all a manager keeps of its transport parameters. */
+	struct {
+		uint64_t bidi_local, bidi_remote, uni;
+	} peer;
 	struct qb_stream **table; /* open addressing, linear probing */
 	struct qb_stream *last;   /* last stream looked up (calls come in runs) */
 	uint32_t mask;            /* table size - 1 */

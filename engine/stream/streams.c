@@ -52,6 +52,20 @@ qb_streams_lookup(const struct qb_streams *m, uint64_t id)
 	}
 }
 
+/*
+ * The table of a manager with no stream: one empty slot (mask 0), shared
+ * and never written, so lookups need no special case and a connection that
+ * has no stream open holds no table (qb_streams_trim() comes back to it).
+ */
+static struct qb_stream *table_none[1];
+
+static void
+table_free(struct qb_stream **t)
+{
+	if (t != table_none)
+		free(t);
+}
+
 /* Place s in a table known to have a free slot (no count change). */
 static void
 table_place(struct qb_stream **table, uint32_t mask, struct qb_stream *s)
@@ -77,7 +91,7 @@ table_resize(struct qb_streams *m, uint32_t size)
 			table_place(t, size - 1, old[i]);
 	m->table = t;
 	m->mask = size - 1;
-	free(old);
+	table_free(old);
 	return 0;
 }
 
@@ -95,6 +109,8 @@ table_reserve(struct qb_streams *m)
 
 	if (2 * (m->count + 1) <= size)
 		return 0;
+	if (size < QB_STREAMS_TABLE_START)
+		return table_resize(m, QB_STREAMS_TABLE_START);
 	if (size < m->table_max)
 		return table_resize(m, size * 2);
 	/* At the bound the limits keep us at half load; never fill the last slot. */
@@ -136,6 +152,14 @@ qb_streams_trim(struct qb_streams *m)
 {
 	uint32_t size = m->mask + 1, want = QB_STREAMS_TABLE_START;
 
+	if (m->count == 0) {
+		if (m->table == table_none)
+			return 0;
+		table_free(m->table);
+		m->table = table_none;
+		m->mask = 0;
+		return (size_t)size * sizeof(*m->table);
+	}
 	/* Down to a quarter full at most, so the next stream does not regrow it. */
 	while (want < size && want < 4 * m->count)
 		want <<= 1;
@@ -163,13 +187,9 @@ qb_streams_create(struct qb_stream_pools *p, const struct qb_streams_config *cfg
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return NULL;
-	/* Start small; table_reserve() doubles it as streams open. */
-	m->table = calloc(QB_STREAMS_TABLE_START, sizeof(*m->table));
-	if (m->table == NULL) {
-		free(m);
-		return NULL;
-	}
-	m->mask = QB_STREAMS_TABLE_START - 1;
+	/* No table until a stream opens; then table_reserve() doubles it. */
+	m->table = table_none;
+	m->mask = 0;
 	m->table_max = (uint32_t)max;
 	m->pools = p;
 	m->cfg = *cfg;
@@ -209,7 +229,7 @@ qb_streams_destroy(struct qb_streams *m)
 	for (uint32_t i = 0; i <= m->mask; i++)
 		if (m->table[i] != NULL)
 			stream_release(m, m->table[i]);
-	free(m->table);
+	table_free(m->table);
 	free(m);
 }
 
@@ -218,10 +238,9 @@ static uint64_t
 peer_initial_tx_max(const struct qb_streams *m, uint64_t id)
 {
 	if (id_dir(id) == QB_DIR_UNI)
-		return m->peer.max_stream_data_uni;
+		return m->peer.uni;
 	/* The peer's "local" limit covers streams the peer opened (RFC 9000 §18.2). */
-	return id_is_local(m, id) ? m->peer.max_stream_data_bidi_remote
-	                          : m->peer.max_stream_data_bidi_local;
+	return id_is_local(m, id) ? m->peer.bidi_remote : m->peer.bidi_local;
 }
 
 static struct qb_stream *
@@ -265,7 +284,9 @@ qb_streams_set_peer_params(struct qb_streams *m, const struct qb_stream_params *
 		*terr = QB_TE_TRANSPORT_PARAMETER_ERROR;
 		return QB_ERR_PROTO;
 	}
-	m->peer = *peer;
+	m->peer.bidi_local = peer->max_stream_data_bidi_local;
+	m->peer.bidi_remote = peer->max_stream_data_bidi_remote;
+	m->peer.uni = peer->max_stream_data_uni;
 	if (peer->max_data > m->tx.max)
 		m->tx.max = peer->max_data;
 	if (peer->max_streams_bidi > m->local_limit[QB_DIR_BIDI])
@@ -622,8 +643,8 @@ qb_streams_on_data_lost(struct qb_streams *m, uint64_t id, uint64_t offset, uint
 
 /* --- Application send side ----------------------------------------------- */
 
-int64_t
-qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
+static int64_t
+stream_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin, bool ref)
 {
 	struct qb_stream *s = qb_streams_lookup(m, id);
 	uint64_t room = len;
@@ -638,7 +659,8 @@ qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t 
 	}
 	if (s->sb.end + min_u64(len, room) > QB_STREAM_MAX_OFFSET)
 		return QB_ERR_ARG;
-	took = qb_sbuf_append(&s->sb, m->pools, data, (size_t)min_u64(len, room));
+	took = (ref ? qb_sbuf_append_ref : qb_sbuf_append)(&s->sb, m->pools, data,
+	                                                   (size_t)min_u64(len, room));
 	/* Short of the buffer limit: say when acks make room. (Short of pool
 	 * chunks is a global condition the application retries on its own.) */
 	if (took < len && took == room)
@@ -653,6 +675,18 @@ qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t 
 	}
 	qb_streams_sched(m, s);
 	return (int64_t)took;
+}
+
+int64_t
+qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
+{
+	return stream_write(m, id, data, len, fin, false);
+}
+
+int64_t
+qb_streams_write_ref(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
+{
+	return stream_write(m, id, data, len, fin, true);
 }
 
 void

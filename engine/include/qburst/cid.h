@@ -6,7 +6,7 @@
  * Connection IDs (RFC 9000 §5.1, §10.3, §19.15, §19.16).
  *
  * Two sets per connection, both fixed arrays inside the structure (no
- * allocation, no time):
+ * allocation, no time), fields ordered so entries pack to 48 bytes:
  *   struct qb_cid_local - the IDs we issue to the peer. Each has a sequence
  *     number, bytes made by a generator hook (so the burst engine can encode
  *     the owning worker and a server id in them, QUIC-LB style) and a
@@ -36,12 +36,20 @@
 
 #include "qburst/wire_common.h"
 
+/*
+ * The sets are fixed arrays inside every connection, so they are sized for
+ * what a connection uses rather than for the largest peer: four CIDs each
+ * way covers a path per CID for the four paths of the multi-path handshake
+ * (qburst/conn.h QB_CONN_MAX_PATHS) plus a rotation, and an idle connection
+ * holds ~950 bytes of them (doc/performance.md).
+ */
 /* Our CIDs alive at once (issued, not yet retired by the peer). */
-#define QB_CID_LOCAL_MAX       16
-/* At most this many of them count against the peer's limit (the rest are being retired). */
-#define QB_CID_LOCAL_ISSUE_MAX 8
+#define QB_CID_LOCAL_MAX       8
+/* At most this many of them count against the peer's limit (the rest are
+ * being retired); a peer's larger active_connection_id_limit gets this many. */
+#define QB_CID_LOCAL_ISSUE_MAX 4
 /* Peer CIDs we keep: the largest active_connection_id_limit we may advertise. */
-#define QB_CID_PEER_MAX        8
+#define QB_CID_PEER_MAX        4
 /*
  * RETIRE_CONNECTION_ID frames tracked (pending, in flight, or recently
  * acknowledged): at least twice our limit, as RFC 9000 §5.1.2 recommends.
@@ -119,11 +127,11 @@ enum qb_cid_frame_state {
 };
 
 struct qb_cid_local_entry {
-	bool live;
-	uint8_t frame; /* enum qb_cid_frame_state of its NEW_CONNECTION_ID */
 	uint64_t seq;
 	struct qb_cid cid;
 	uint8_t token[QB_STATELESS_RESET_TOKEN_LEN];
+	bool live;
+	uint8_t frame; /* enum qb_cid_frame_state of its NEW_CONNECTION_ID */
 };
 
 struct qb_cid_local_cfg {
@@ -207,17 +215,17 @@ int qb_cid_local_on_retire(struct qb_cid_local *l, uint64_t seq, const uint8_t *
 /* ---- the peer's CIDs ---- */
 
 struct qb_cid_peer_entry {
-	bool live;
-	bool used;      /* has been our DCID: its reset token is checked */
-	bool has_token; /* seq 0 from a client has none (RFC 9000 §10.3) */
 	uint64_t seq;
 	struct qb_cid cid;
 	uint8_t token[QB_STATELESS_RESET_TOKEN_LEN];
+	bool live;
+	bool used;      /* has been our DCID: its reset token is checked */
+	bool has_token; /* seq 0 from a client has none (RFC 9000 §10.3) */
 };
 
 struct qb_cid_retire {
-	uint8_t state; /* enum qb_cid_frame_state; ACKED slots are history */
-	uint64_t seq;
+	uint64_t seq : 62;  /* sequence numbers are below 2^62 (RFC 9000 §19.15) */
+	uint64_t state : 2; /* enum qb_cid_frame_state; ACKED slots are history */
 };
 
 struct qb_cid_peer {

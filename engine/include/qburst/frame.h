@@ -20,6 +20,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "qburst/packet.h"
 #include "qburst/varint.h"
 #include "qburst/wire_common.h"
@@ -316,20 +320,40 @@ int qb_pkt_short_tmpl_init(struct qb_pkt_short_tmpl *t, const uint8_t *dcid, siz
 /* RFC 9001 §5.4.2: pn + frames >= 4 so the sample fits (with the 16-byte tag). */
 #define QB_PKT_MIN_PN_AND_FRAMES_ (QB_HP_SAMPLE_OFFSET + QB_HP_SAMPLE_LEN - QB_AEAD_TAG_LEN)
 
-/*
- * Writes v <= QB_VARINT_MAX as its minimal varint (RFC 9000 §16) with one
- * 8-byte big-endian store; the bytes past the varint are scratch (the
- * buffer has room for them). Returns the end of the varint.
- */
-static inline uint8_t *
-qb_put_varint8_(uint8_t *p, uint64_t v)
+/* log2 of the minimal varint length of v <= QB_VARINT_MAX (RFC 9000 §16). */
+static inline unsigned int
+qb_varint_lg_(uint64_t v)
 {
-	unsigned int lg = v < 64 ? 0 : v < 16384 ? 1 : v < 1073741824 ? 2 : 3;
-	unsigned int bits = 8u << lg;
-	uint64_t w = __builtin_bswap64((v | (uint64_t)lg << (bits - 2)) << (64 - bits));
+	return v < 64 ? 0 : v < 16384 ? 1 : v < 1073741824 ? 2 : 3;
+}
 
-	memcpy(p, &w, 8);
-	return p + ((size_t)1 << lg);
+/*
+ * The varint of v in 1 << lg bytes (RFC 9000 §16) as they lie in memory,
+ * in the low bytes of the result (little-endian order), the rest zero.
+ */
+static inline uint64_t
+qb_varint_mem_(uint64_t v, unsigned int lg)
+{
+	unsigned int bits = 8u << lg;
+
+	return __builtin_bswap64((v | (uint64_t)lg << (bits - 2)) << (64 - bits));
+}
+
+/*
+ * Stores the 16 bytes lo (first 8 in memory), hi at p with one store where
+ * the target has one: a load of any part of them right after is forwarded
+ * from that store, while a load spanning several smaller stores still in
+ * flight waits for all of them to reach the cache.
+ */
+static inline void
+qb_store16_(uint8_t *p, uint64_t lo, uint64_t hi)
+{
+#ifdef __SSE2__
+	_mm_storeu_si128((__m128i *)(void *)p, _mm_set_epi64x((long long)hi, (long long)lo));
+#else
+	memcpy(p, &lo, 8);
+	memcpy(p + 8, &hi, 8);
+#endif
 }
 
 /*
@@ -350,9 +374,10 @@ qb_pkt_enc_short_stream_tmpl(const struct qb_pkt_short_tmpl *t, uint8_t *buf, si
                              uint64_t pn, size_t pn_len, uint64_t stream_id, uint64_t offset,
                              size_t len, bool fin, size_t *taken, struct qb_pkt_layout *info)
 {
-	size_t pn_off = (size_t)t->dcid_len + 1, hdr = pn_off + pn_len, h0, room, take;
+	size_t pn_off = (size_t)t->dcid_len + 1, hdr = pn_off + pn_len, h0, room, take, id_len;
+	unsigned int id_lg, off_lg;
 	uint8_t *f, *p;
-	uint64_t x;
+	uint64_t x, type;
 
 	/* The checks of qb_pkt_enc_short_stream, in its order. */
 	if (pn_len - 1 > 3)
@@ -377,18 +402,42 @@ qb_pkt_enc_short_stream_tmpl(const struct qb_pkt_short_tmpl *t, uint8_t *buf, si
 		memcpy(buf + pn_off, &w, 4);
 	}
 	/* RFC 9000 §19.8: no Length, the data runs to the packet's end. */
-	f = buf + hdr;
-	f[0] = (uint8_t)(QB_FT_STREAM | (offset ? QB_STREAM_OFF : 0));
-	p = qb_put_varint8_(f + 1, stream_id);
-	if (offset)
-		p = qb_put_varint8_(p, offset);
-	h0 = (size_t)(p - f);
+	id_lg = qb_varint_lg_(stream_id);
+	off_lg = offset ? qb_varint_lg_(offset) : 0;
+	id_len = (size_t)1 << id_lg;
+	h0 = 1 + id_len + (offset ? (size_t)1 << off_lg : 0);
 	room = cap - QB_AEAD_TAG_LEN - hdr; /* cap >= 64 > hdr + tag */
 	if (room < h0 || (room == h0 && len != 0))
 		return QB_ERR_NOBUF;
 	take = len < room - h0 ? len : room - h0;
-	if (fin && take == len)
-		f[0] |= QB_STREAM_FIN;
+	type = (uint64_t)(QB_FT_STREAM | (offset ? QB_STREAM_OFF : 0) |
+	                  (fin && take == len ? QB_STREAM_FIN : 0));
+	f = buf + hdr;
+	p = f + h0;
+	if (__builtin_expect(h0 <= 16, 1)) {
+		/*
+		 * Type, id and offset in one 16-byte store (the bytes past
+		 * h0 are scratch): qb_crypto_protect_gap reads them back at
+		 * once, and such a load waits for several small stores to
+		 * reach the cache (perf: ~2 ns per packet) but is forwarded
+		 * from one.
+		 */
+		uint64_t id = qb_varint_mem_(stream_id, id_lg), lo, hi;
+		uint64_t o = offset ? qb_varint_mem_(offset, off_lg) : 0;
+		unsigned int sh =
+		        8 * (1 + (unsigned int)id_len); /* offset's bit position: 16..72 */
+
+		lo = type | id << 8 | (sh < 64 ? o << sh : 0);
+		hi = id >> 56 | (sh < 64 ? (sh > 0 ? o >> (64 - sh) : 0) : o << (sh - 64));
+		qb_store16_(f, lo, hi);
+	} else {
+		uint64_t w = qb_varint_mem_(stream_id, id_lg);
+
+		f[0] = (uint8_t)type;
+		memcpy(f + 1, &w, 8);
+		w = qb_varint_mem_(offset, off_lg);
+		memcpy(f + 1 + id_len, &w, 8);
+	}
 	if (__builtin_expect(pn_len + h0 + take < QB_PKT_MIN_PN_AND_FRAMES_, 0)) {
 		/* PADDING frames (RFC 9000 §19.1) before the frame so the sample fits. */
 		size_t pad = QB_PKT_MIN_PN_AND_FRAMES_ - (pn_len + h0 + take);

@@ -158,7 +158,12 @@ struct qb_http_server_stats {
 };
 void qb_http_server_stats(const struct qb_http *h, struct qb_http_server_stats *out);
 
-/* Frees the object (closes its files). The connection is not touched. NULL ok. */
+/*
+ * Frees the object (closes its files). Call it while its connection still
+ * exists: a server's stream whose send buffer still points into a mapped
+ * file (qb_streams_write_ref) is reset, so its buffer is freed before the
+ * file is unmapped; nothing else of the connection is touched. NULL ok.
+ */
 void qb_http_free(struct qb_http *h);
 
 #endif

@@ -27,12 +27,13 @@
  * bytes), an overhead of 25% that keeps reassembly and loss bookkeeping exact
  * and bounded whatever the peer's pattern (a bitmap is zeroed on its first
  * use only, so in-order traffic never touches it). An idle stream holds no
- * chunk: 280 bytes of stream object plus its table slot. The table of a
- * connection starts at 16 slots of 8 bytes and doubles when a stream opens
- * that would make it more than half full, up to the power of two >= 2 x
- * (local max_streams_bidi + max_streams_uni + max_local_streams): it
- * allocates when a connection opens more streams at once than it ever had,
- * never per packet. qb_streams_trim() gives the room back when idle.
+ * chunk: 280 bytes of stream object plus its table slot. A connection has
+ * no stream table until its first stream; then 16 slots of 8 bytes, doubled
+ * when a stream opens that would make it more than half full, up to the
+ * power of two >= 2 x (local max_streams_bidi + max_streams_uni +
+ * max_local_streams): it allocates when a connection opens more streams at
+ * once than it ever had, never per packet. qb_streams_trim() gives the room
+ * back when idle.
  *
  * Not thread-safe: a connection and its pools belong to one lcore.
  */
@@ -231,11 +232,11 @@ struct qb_streams *qb_streams_create(struct qb_stream_pools *p,
 /* Free every stream and chunk, then the manager. NULL is ignored. */
 void qb_streams_destroy(struct qb_streams *m);
 /*
- * Shrink the stream table to what the streams open now need (16 slots when
- * none is, else at most a quarter full), after a burst of concurrent streams
- * grew it. Not for the per-packet path: it rehashes the open streams (the
- * connection calls it from qb_conn_trim()). Returns the bytes released (0:
- * nothing to shrink, or the allocation failed and the table stays as it was).
+ * Shrink the stream table to what the streams open now need (none when no
+ * stream is open, else at least 16 slots and at most a quarter full), after
+ * a burst of concurrent streams grew it. Not for the per-packet path: it rehashes the open streams
+ * (the connection calls it from qb_conn_trim()). Returns the bytes released (0: nothing to shrink,
+ * or the allocation failed and the table stays as it was).
  */
 size_t qb_streams_trim(struct qb_streams *m);
 
@@ -299,6 +300,17 @@ int qb_streams_read_consume(struct qb_streams *m, uint64_t id, size_t n, uint64_
  */
 int64_t qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
                          bool fin);
+/*
+ * As qb_streams_write, but whole chunks of data are referenced, not copied
+ * (the bytes before the first and after the last chunk boundary of the
+ * stream are copied): for data that outlives the stream's need of it, such
+ * as a mapped file. The caller keeps data valid and unchanged until the
+ * stream's send side no longer needs it: its state is Data Recvd or a reset
+ * state (qb_streams_send_state), or the stream or qb_streams is gone. Same
+ * returns as qb_streams_write.
+ */
+int64_t qb_streams_write_ref(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
+                             bool fin);
 /* Abandon sending: RESET_STREAM with error_code (RFC 9000 §3.1, §19.4). */
 int qb_streams_reset(struct qb_streams *m, uint64_t id, uint64_t error_code);
 /* Stop reading: incoming data is discarded from now on (its credit returned

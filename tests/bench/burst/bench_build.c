@@ -2,10 +2,12 @@
 /*
  * Build rate (BRIEF §6, issue 5 item 6): 1-RTT packets of 1200 and 1452 bytes
  * carrying STREAM data (short header, 8-byte DCID, 2-4 byte packet number,
- * one STREAM frame whose bytes are copied from a source buffer by the wire
- * encoder), protected with a real AES-128-GCM 1-RTT key through
- * qb_crypto_protect, built by qb_burst_tx straight into mbufs, UDP/IPv4/
- * Ethernet prepended, and handed to net_null, on one lcore.
+ * one STREAM frame with bytes from a source window), protected with a real
+ * AES-128-GCM 1-RTT key, built by qb_burst_tx straight into mbufs,
+ * UDP/IPv4/Ethernet prepended, and handed to net_null, on one lcore. Four
+ * fills build the same packet: copy (encoder copies the data, seal in
+ * place), from (seal from the source), gap (qb_crypto_protect_gap) and tmpl
+ * (gap with the path's short-header template: the fast path).
  *
  * Against: the bare seal + header protection of the same backend, in place
  * on a buffer of the same size (BoringSSL: EVP_AEAD_CTX_seal + AES_encrypt
@@ -21,6 +23,9 @@
  *
  * Usage: bench_build EAL-ARGS -- [ROUNDS [BURSTS_PER_ROUND [BACKEND [PATH]]]]
  *   BACKEND boringssl|ipsecmb and PATH offload|software restrict the table.
+ *   BUILD_PROFILE=<variant> (bare, copy, from, gap, tmpl, ecopy, efrom, egap,
+ *   etmpl, driver) in the environment runs only that variant, untimed, for
+ *   perf record or callgrind.
  *   e.g. bench_build -l 1 --no-huge -m 512 --no-pci --no-shconf \
  *        --file-prefix=bench_build --vdev=net_null0,no-rx=1 -- 101 64
  */

@@ -13,8 +13,10 @@
 # within the client's deadline; on both ends both paths received and sent
 # datagrams (the text summary and the stats JSON agree); the server took
 # one new path and none failed; every pool full at exit.
-# usage: mpath_xfer.sh QBURST   env: MB (20)
+# usage: mpath_xfer.sh QBURST   env: MB (20), KEEP_OUT
 . "$(dirname "$0")/../app/lib.sh"
+# KEEP_OUT=1: the outputs are copied to /tmp at exit (for a failure's study).
+[ -n "${KEEP_OUT:-}" ] && trap 'cp "$WORK"/*.out "$WORK"/*.err /tmp/ 2>/dev/null; cleanup' EXIT
 
 # ---- options (no EAL) ----
 out=$("$QB" --help) || fail "--help exited $?"
@@ -84,7 +86,12 @@ ip netns exec "$NC" timeout -s KILL 120 "$QB" $(eal c -l0) --vdev=net_af_packet0
 	--duration=90 --stats-period=0 --stats-json="$WORK/client.json" \
 	"https://$SRV:$PORT/bulk" >"$WORK/client.out" 2>"$WORK/client.err" || rc=$?
 end=$(date +%s.%N)
-[ "$rc" -eq 0 ] || fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
+if [ "$rc" -ne 0 ]; then
+	# The server's summary too, for the failure report.
+	kill -INT "$SPID" 2>/dev/null
+	sleep 3
+	fail "qburst client exited $rc: $(grep 'client:' "$WORK/client.err" | tail -1)"
+fi
 [ -f "$WORK/dl/bulk" ] || fail "the file was not downloaded"
 [ "$(sha256sum <"$WORK/dl/bulk" | cut -c1-64)" = "$SUM" ] || fail "the file differs (sha256)"
 echo "mpath-xfer: $MB MB byte-exact on two paths in $(echo "$end - $start" | bc) s (client process)"

@@ -15,11 +15,16 @@
  *    download is byte-exact;
  *  - path 0 black-holed: the handshake completes on path 1, the download
  *    is byte-exact, path 0's validation fails and the client frees it.
+ *  - both paths with random loss (0.5% of frames; LOSS=ppm and SEED=n in
+ *    the environment change it): 50 MB byte-exact, no stall. DELAY_US=n
+ *    delays the second address's frames by n us (paths of unequal delay,
+ *    reordered between them; not asserted, see the worker's report).
  * At the end every mbuf is back in its pool.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -76,7 +81,19 @@ static struct {
 	uint64_t short_hdr[2][2]; /* datagrams starting with a 1-RTT packet */
 	uint64_t dropped;
 	uint64_t other;
-	bool drop_path0; /* black-hole the client's first address */
+	bool drop_path0;   /* black-hole the client's first address */
+	uint32_t loss_ppm; /* drop this share of the other frames (per million) */
+	uint64_t rng;
+	uint64_t lost;
+	/* Frames on the client's second address wait this long (ns) in a FIFO
+	 * before they go on: the paths' delays differ, and they reorder. */
+	uint64_t delay1_ns;
+	struct {
+		struct rte_mbuf *m;
+		unsigned int to;
+		uint64_t t;
+	} q[8192];
+	unsigned int q_head, q_tail;
 } sw;
 
 static inline uint8_t
@@ -188,14 +205,44 @@ switch_frames(void)
 					rte_pktmbuf_free(ms[k]);
 					continue;
 				}
+				if (sw.loss_ppm != 0) {
+					sw.rng = sw.rng * 6364136223846793005ull +
+					         1442695040888963407ull;
+					if ((sw.rng >> 33) % 1000000 < sw.loss_ppm) {
+						sw.lost++;
+						rte_pktmbuf_free(ms[k]);
+						continue;
+					}
+				}
 				sw.frames[c][i == P_CLI ? 0 : 1]++;
 				if (sh)
 					sw.short_hdr[c][i == P_CLI ? 0 : 1]++;
+				if (c == 1 && sw.delay1_ns != 0) {
+					if (sw.q_tail - sw.q_head == RTE_DIM(sw.q)) {
+						rte_pktmbuf_free(ms[k]);
+						continue;
+					}
+					sw.q[sw.q_tail % RTE_DIM(sw.q)].m = ms[k];
+					sw.q[sw.q_tail % RTE_DIM(sw.q)].to = to;
+					sw.q[sw.q_tail % RTE_DIM(sw.q)].t = qb_engine_now_ns();
+					sw.q_tail++;
+					continue;
+				}
 			}
 			if (rte_ring_sp_enqueue(nodes[to].rx, ms[k]) != 0)
 				rte_pktmbuf_free(ms[k]);
 			moved++;
 		}
+	}
+	while (sw.q_head != sw.q_tail) {
+		unsigned int h = sw.q_head % RTE_DIM(sw.q);
+
+		if (qb_engine_now_ns() - sw.q[h].t < sw.delay1_ns)
+			break;
+		if (rte_ring_sp_enqueue(nodes[sw.q[h].to].rx, sw.q[h].m) != 0)
+			rte_pktmbuf_free(sw.q[h].m);
+		sw.q_head++;
+		moved++;
 	}
 	return moved;
 }
@@ -552,5 +599,27 @@ Test(engine_mpath, handshake_on_path1_when_path0_is_dropped, .timeout = 120)
 	cr_assert_eq(srv.st.paths_new, 0);
 	/* The connection still works on path 1 alone. */
 	cr_assert(qb_conn_state(ec->conn) != QB_CONN_CLOSED);
+	teardown(ec);
+}
+
+Test(engine_mpath, two_paths_with_loss, .timeout = 120)
+{
+	struct qb_engine_conn *ec;
+	double secs;
+
+	setup("loss");
+	xfer_size = 50ull * 1000 * 1000;
+	sw.loss_ppm = getenv("LOSS") ? (uint32_t)atoi(getenv("LOSS")) : 5000;
+	sw.rng = getenv("SEED") ? (uint64_t)atoi(getenv("SEED")) : 42;
+	sw.delay1_ns = getenv("DELAY_US") ? (uint64_t)atoi(getenv("DELAY_US")) * 1000 : 0;
+	ec = qb_engine_connect_multi(&cli, &srv_addr, SRV_PORT, NULL, 0, cli_addr, 2,
+	                             &nodes[P_SRV].pa.mac, 31, qb_engine_now_ns());
+	cr_assert_not_null(ec);
+	secs = download(ec);
+	printf("engine mpath xfer with loss: %" PRIu64 " bytes in %.3f s, %" PRIu64
+	       " frames lost\n",
+	       xfer_size, secs, sw.lost);
+	print_stats("client", &cli);
+	print_stats("server", &srv);
 	teardown(ec);
 }

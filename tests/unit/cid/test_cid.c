@@ -151,9 +151,9 @@ Test(cid, local_init_args)
 	/* The default generator: random, distinct. */
 	cfg.reset_key = key;
 	cr_assert_eq(qb_cid_local_init(&l, &cfg), 0);
-	cr_assert_eq(qb_cid_local_set_peer_limit(&l, 8), 7);
-	for (uint64_t a = 0; a < 8; a++)
-		for (uint64_t b = a + 1; b < 8; b++)
+	cr_assert_eq(qb_cid_local_set_peer_limit(&l, 8), QB_CID_LOCAL_ISSUE_MAX - 1);
+	for (uint64_t a = 0; a < QB_CID_LOCAL_ISSUE_MAX; a++)
+		for (uint64_t b = a + 1; b < QB_CID_LOCAL_ISSUE_MAX; b++)
 			cr_assert(memcmp(qb_cid_local_get(&l, a)->cid.id,
 			                 qb_cid_local_get(&l, b)->cid.id, 8) != 0);
 }
@@ -164,7 +164,7 @@ Test(cid, generator_hook_bytes)
 	struct qb_cid_local l;
 	local_init(&l, &g, 12);
 	qb_cid_local_set_peer_limit(&l, 5);
-	for (uint64_t s = 0; s < 5; s++) {
+	for (uint64_t s = 0; s < QB_CID_LOCAL_ISSUE_MAX; s++) {
 		const struct qb_cid_local_entry *e = qb_cid_local_get(&l, s);
 		cr_assert_not_null(e);
 		cr_assert_eq(e->cid.len, 12);

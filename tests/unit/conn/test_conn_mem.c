@@ -167,10 +167,12 @@ check_trimmed(struct qb_conn *c, uint64_t now)
 	size_t freed = qb_conn_trim(c, now);
 
 	cr_assert_gt(freed, 0);
-	cr_assert_eq(ring_cap(c, CONN_EP_APP), CONN_SENT_IDLE, "%lu records held",
-	             (unsigned long)(r->head - r->tail));
-	cr_assert_eq(c->frec_cap, c->frec_used, "frame records packed to those held");
-	cr_assert_eq(table_slots(c), QB_STREAMS_TABLE_START);
+	/* Only ACK-only packets were left: forgotten, and the empty ring parked. */
+	cr_assert_eq(r->head, r->tail, "%lu records held", (unsigned long)(r->head - r->tail));
+	cr_assert_null(c->sent_store[CONN_EP_APP]);
+	cr_assert_eq(ring_cap(c, CONN_EP_APP), 1);
+	cr_assert_eq(c->frec_cap, 0, "no frame record held: none kept");
+	cr_assert_eq(table_slots(c), 1, "no stream open: no table (one shared empty slot)");
 	cr_assert_eq(qb_conn_trim(c, now), 0, "nothing left to trim");
 }
 
@@ -231,5 +233,57 @@ Test(conn_mem, trim_at_any_time_keeps_transfers_exact, .timeout = 120)
 	cr_assert_eq(x.finished, 8);
 	qb_conn_stats(p.c, &cs);
 	cr_assert_gt(cs.pkts_recv, 0);
+	h_fini(&p);
+}
+
+/*
+ * Records a trim cannot forget (here: an ACK-only packet marked in flight,
+ * as a padded one would be) keep their frame records, packed into a table
+ * of exactly their number, each packet's list intact.
+ */
+Test(conn_mem, trim_packs_frame_records_still_held, .timeout = 120)
+{
+	struct h_pair p;
+	struct qb_sent_ring *r;
+	static struct conn_frec before[4096];
+	uint32_t n = 0, k = 0, first = 0;
+
+	h_init(&p, 505);
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 512u << 10, 4, 120000 * H_MS);
+	cr_assert(h_run(&p, 2000 * H_MS, step_quiet, NULL), "the last ACKs");
+	/* The receiver's last ACK-only packets are still recorded. */
+	r = &p.s->rec.space[CONN_EP_APP].sent;
+	for (uint64_t seq = r->tail; seq < r->head; seq++) {
+		struct qb_sent_pkt *sp = &r->slots[seq & r->mask];
+		if (sp->flags & QB_SENT_REMOVED)
+			continue;
+		if (first++ == 0)
+			sp->flags |= QB_SENT_IN_FLIGHT;
+		for (uint32_t i = sp->frames; i != 0; i = p.s->frec[i - 1].next)
+			before[n++] = p.s->frec[i - 1];
+	}
+	cr_assert_gt(n, 0, "no ACK-only packet left to test with");
+	cr_assert_eq(n, p.s->frec_used);
+	cr_assert_gt(p.s->frec_cap, n);
+	cr_assert_gt(qb_conn_trim(p.s, p.now), 0);
+	cr_assert_eq(p.s->frec_cap, n);
+	cr_assert_eq(p.s->frec_used, n);
+	for (uint64_t seq = r->tail; seq < r->head; seq++) {
+		struct qb_sent_pkt *sp = &r->slots[seq & r->mask];
+		if (sp->flags & QB_SENT_REMOVED)
+			continue;
+		for (uint32_t i = sp->frames; i != 0; i = p.s->frec[i - 1].next, k++) {
+			cr_assert_lt(k, n);
+			cr_assert_eq(p.s->frec[i - 1].kind, before[k].kind);
+			cr_assert_eq(p.s->frec[i - 1].offset, before[k].offset);
+		}
+	}
+	cr_assert_eq(k, n, "every record found again");
+	/* Undo the test's mark; the connection goes on, exact. */
+	for (uint64_t seq = r->tail; seq < r->head; seq++)
+		r->slots[seq & r->mask].flags &= (uint8_t)~QB_SENT_IN_FLIGHT;
+	x_run(&p, &x, 512u << 10, 4, 120000 * H_MS);
 	h_fini(&p);
 }
