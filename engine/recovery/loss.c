@@ -286,8 +286,13 @@ qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 	if (info->pn < sp->sent.next_pn || info->pn >= (1ull << 62) ||
 	    info->path >= QB_RECOVERY_MAX_PATHS)
 		return QB_ERR_ARG;
-	if (qb_sent_full(&sp->sent))
+	if (qb_sent_full(&sp->sent)) {
+		/* Not recorded (the caller sends it only if it is ACK-only),
+		 * but sent: the peer may acknowledge it, and that must not read
+		 * as an ACK of a packet never sent (RFC 9000 §13.1). */
+		sp->sent.next_pn = info->pn + 1;
 		return QB_ERR_NOMEM;
+	}
 	/* An ack-eliciting packet always counts in flight (§2). */
 	in_flight = info->in_flight || info->ack_eliciting;
 	p = qb_sent_push(&sp->sent);

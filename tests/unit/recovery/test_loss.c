@@ -277,7 +277,12 @@ Test(loss, pn_must_increase_and_ring_full_is_reported)
 	cr_assert_eq(ack1(QB_PN_APP, 0, 2, 0, 5), 0);
 	cr_assert(qb_recovery_can_send(&rec, QB_PN_APP), "acked slots are reclaimed");
 	cr_assert_eq(qb_recovery_outstanding(&rec, QB_PN_APP), 2);
+	/* pn 8 went out unrecorded (an ACK-only packet): acknowledging it is
+	 * no violation, and its number is used up. */
+	cr_assert_eq(ack1(QB_PN_APP, 8, 8, 0, 5), 0);
 	si.pn = 8;
+	cr_assert_eq(qb_recovery_on_packet_sent(&rec, QB_PN_APP, &si, 0), QB_ERR_ARG);
+	si.pn = 9;
 	cr_assert_eq(qb_recovery_on_packet_sent(&rec, QB_PN_APP, &si, 0), 0);
 }
 
