@@ -47,10 +47,10 @@
  * peer's); after any datagram or timeout tries every path of the connection,
  * starting with a different one each turn (one congestion window and pacer
  * serve all paths: a fixed order starves the later paths); gives a path up
- * when qb_conn_path_info() says QB_PATH_FAILED. Loss detection knows nothing
- * of paths (RFC 9002 §6.1 thresholds over one packet number space): paths
- * whose delays differ by more than a few packets' time see spurious losses,
- * so the extension suits paths of equal delay (two ports of one host).
+ * when qb_conn_path_info() says QB_PATH_FAILED. Loss detection and RTT are
+ * per path (qburst/recovery.h) over one packet number space and one
+ * congestion controller: paths of different delays work; the caller's
+ * alternation of paths, not their capacity, sets each path's share.
  *
  * Memory: qb_conn_client_new()/qb_conn_server_new() allocate the connection
  * once (its sent-packet and frame-record tables are sized there); nothing is
