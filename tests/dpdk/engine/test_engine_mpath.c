@@ -66,14 +66,11 @@ static struct qb_engine_worker cli, srv;
 static struct qb_tls_ctx *ctx_s, *ctx_c;
 static const uint8_t reset_key[QB_CID_RESET_KEY_LEN] = {0x3c, 0x51};
 
-struct app_conn {
-	bool requested;
-	uint64_t sid, off, bad;
-	bool fin;
-};
-static struct app_conn app_s, app_c;
 static uint64_t xfer_size;
 static bool done;
+
+#define XFER_BYTES xfer_size
+#include "xfer_app.h"
 
 /* What the switch saw, per client address: [addr][0: from the client, 1: to it]. */
 static struct {
@@ -95,27 +92,6 @@ static struct {
 	} q[8192];
 	unsigned int q_head, q_tail;
 } sw;
-
-static inline uint8_t
-pat(uint64_t off)
-{
-	uint64_t x = off * 0x9e3779b1u;
-
-	return (uint8_t)(x ^ (x >> 13) ^ (off >> 8));
-}
-
-static struct qb_tls_ctx *
-tls_ctx(enum qb_tls_role role)
-{
-	static const char *const alpn[] = {ALPN};
-	struct qb_tls_ctx_config cfg = {
-	        .role = role, .alpn = alpn, .alpn_count = 1, .selfsigned_name = "localhost"};
-	char err[256] = "";
-	struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
-
-	cr_assert_not_null(ctx, "qb_tls_ctx_new: %s", err);
-	return ctx;
-}
 
 static void
 node_up(unsigned int i, const char *const *ips, unsigned int n_ips)
@@ -248,100 +224,6 @@ switch_frames(void)
 }
 
 /* ---- the application: a hq-interop-like download ------------------------ */
-
-static void
-server_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
-             uint64_t now)
-{
-	static uint8_t chunk[16384];
-	struct app_conn *a = ec->user;
-	uint64_t id;
-	unsigned int sev;
-
-	(void)arg;
-	(void)w;
-	if (ev & QB_ENGINE_EV_NEW) {
-		ec->user = &app_s;
-		return;
-	}
-	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
-		return;
-	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
-		uint8_t req[64];
-		bool fin = false;
-
-		if (!(sev & QB_STREAM_EV_READABLE) || a->requested)
-			continue;
-		int64_t n = qb_conn_stream_read(ec->conn, id, req, sizeof(req), &fin, NULL, now);
-		if (n > 0 && fin) {
-			cr_assert_eq((size_t)n, sizeof(request) - 1);
-			cr_assert_eq(memcmp(req, request, (size_t)n), 0);
-			a->requested = true;
-			a->sid = id;
-		}
-	}
-	while (a->requested && !a->fin) {
-		uint64_t left = xfer_size - a->off;
-		size_t len = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
-		int64_t k;
-
-		for (size_t i = 0; i < len; i++)
-			chunk[i] = pat(a->off + i);
-		k = qb_conn_stream_write(ec->conn, a->sid, chunk, len, len == left);
-		if (k <= 0)
-			break;
-		a->off += (uint64_t)k;
-		if (a->off == xfer_size && (size_t)k == len)
-			a->fin = true;
-		if ((size_t)k < len)
-			break;
-	}
-}
-
-static void
-client_event(void *arg, struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev,
-             uint64_t now)
-{
-	static uint8_t buf[65536];
-	struct app_conn *a = ec->user;
-	uint64_t id;
-	unsigned int sev;
-
-	(void)arg;
-	(void)w;
-	if (a == NULL || (ev & QB_ENGINE_EV_CLOSED))
-		return;
-	if (!a->requested && qb_conn_handshake_complete(ec->conn)) {
-		cr_assert_eq(qb_conn_stream_open(ec->conn, true, &a->sid), 0);
-		cr_assert_eq(qb_conn_stream_write(ec->conn, a->sid, (const uint8_t *)request,
-		                                  sizeof(request) - 1, true),
-		             (int64_t)sizeof(request) - 1);
-		a->requested = true;
-	}
-	while (qb_conn_stream_next_event(ec->conn, &id, &sev)) {
-		if (!(sev & QB_STREAM_EV_READABLE) || id != a->sid)
-			continue;
-		for (;;) {
-			bool fin = false;
-			int64_t n = qb_conn_stream_read(ec->conn, id, buf, sizeof(buf), &fin, NULL,
-			                                now);
-
-			if (n < 0)
-				break;
-			for (int64_t i = 0; i < n; i++)
-				if (buf[i] != pat(a->off + (uint64_t)i))
-					a->bad++;
-			a->off += (uint64_t)n;
-			if (fin) {
-				a->fin = true;
-				done = true;
-				break;
-			}
-			if (n == 0)
-				break;
-		}
-	}
-}
 
 /* ---- set-up -------------------------------------------------------------- */
 
