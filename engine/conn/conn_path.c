@@ -235,45 +235,6 @@ peer_cid_claim(struct qb_cid_peer *pc, uint64_t *seq)
 	return true;
 }
 
-/*
- * Retire the peer CID seq a failed path claimed (RFC 9000 §5.1.2: a CID we
- * stop using is retired, and the peer may then issue another, so a path
- * that failed does not hold one of the peer's CIDs for good). The CID set
- * (qburst/cid.h) has no call to retire one sequence number: this queues the
- * RETIRE_CONNECTION_ID frame as qb_cid_peer_rotate() does for the active
- * one (a free retirement slot, or the oldest acknowledged one) and forgets
- * the CID and its reset token (§10.3.1). False when no slot is left: the
- * CID stays claimed.
- */
-static bool
-peer_cid_retire(struct qb_cid_peer *pc, uint64_t seq)
-{
-	struct qb_cid_peer_entry *e = NULL;
-	struct qb_cid_retire *slot = NULL;
-
-	for (size_t i = 0; i < QB_CID_PEER_MAX; i++)
-		if (pc->e[i].live && pc->e[i].seq == seq && pc->active != (int)i)
-			e = &pc->e[i];
-	if (e == NULL)
-		return true; /* retired already (retire_prior_to) */
-	for (size_t i = 0; i < QB_CID_RETIRE_MAX; i++) {
-		struct qb_cid_retire *r = &pc->r[i];
-		if (r->state == QB_CID_FRAME_NONE) {
-			slot = r;
-			break;
-		}
-		if (r->state == QB_CID_FRAME_ACKED && (slot == NULL || r->seq < slot->seq))
-			slot = r;
-	}
-	if (slot == NULL)
-		return false;
-	slot->seq = seq;
-	slot->state = QB_CID_FRAME_PENDING;
-	pc->rpending++;
-	memset(e, 0, sizeof(*e));
-	return true;
-}
-
 /* The DCID of packets sent on path id, or NULL when it has none (yet). */
 const uint8_t *
 conn_path_dcid(struct qb_conn *c, unsigned id, size_t *len)
@@ -400,7 +361,8 @@ conn_path_on_timeout(struct qb_conn *c, uint64_t now)
 			p->failed = true; /* §8.2.4: abandoned */
 			p->challenge_pending = p->response_pending = false;
 			/* Its peer CID goes back to the peer (§5.1.2). */
-			if (p->has_dcid && c->pcid_set && peer_cid_retire(&c->pcid, p->dcid_seq))
+			if (p->has_dcid && c->pcid_set &&
+			    qb_cid_peer_retire(&c->pcid, p->dcid_seq) == QB_OK)
 				p->has_dcid = false;
 		} else
 			p->challenge_pending = true; /* new data, §8.2.1 */

@@ -100,6 +100,15 @@ retire_entry(struct qb_cid_peer *p, struct qb_cid_peer_entry *e)
 	return QB_OK;
 }
 
+int
+qb_cid_peer_retire(struct qb_cid_peer *p, uint64_t seq)
+{
+	for (size_t i = 0; i < QB_CID_PEER_MAX; i++)
+		if (p->e[i].live && p->e[i].seq == seq && p->active != (int)i)
+			return retire_entry(p, &p->e[i]);
+	return QB_OK;
+}
+
 /* The live entry never used with the lowest sequence number, or NULL. */
 static struct qb_cid_peer_entry *
 lowest_unused(struct qb_cid_peer *p)

@@ -294,6 +294,13 @@ int qb_cid_peer_rotate(struct qb_cid_peer *p);
  * The next RETIRE_CONNECTION_ID frame to send: *seq set and marked in
  * flight, returns 1; 0 when none is pending.
  */
+/*
+ * Retire the live, non-active entry with sequence number seq (a path that
+ * gave it up): owe RETIRE_CONNECTION_ID and forget the CID. QB_OK also when
+ * no such entry is live (retired already); QB_ERR_NOMEM when no retirement
+ * slot is free (try again later).
+ */
+int qb_cid_peer_retire(struct qb_cid_peer *p, uint64_t seq);
 int qb_cid_peer_next_retire(struct qb_cid_peer *p, uint64_t *seq);
 void qb_cid_peer_retire_acked(struct qb_cid_peer *p, uint64_t seq);
 void qb_cid_peer_retire_lost(struct qb_cid_peer *p, uint64_t seq);
