@@ -465,8 +465,22 @@ client_start(struct qb_app *app, uint64_t tsc)
 		        app->opts.relay_port, locals, n_locals, &s->mac, rte_rand(), now);
 		w->cf.conn.qlog = NULL;
 		if (ec == NULL) {
+			bool relayed = app->opts.relay.family != 0;
+			unsigned int room = qb_engine_quic_room(w, s->ip.family, relayed);
+
 			qb_qlog_file_close(qc->qf);
 			free(qc);
+			/* A path that cannot carry a 1200-byte datagram of
+			 * QUIC is refused (qb_burst_path_init): say so. */
+			if (room < QB_BURST_QUIC_MIN) {
+				snprintf(st->reason, sizeof(st->reason),
+				         "%s: a UDP payload of %u bytes leaves %u for QUIC%s, "
+				         "1200 needed (RFC 9000 §14.1)",
+				         s->authority, w->cf.mtu, room,
+				         relayed ? " behind the relay's forward header" : "");
+				st->conns_failed++;
+				continue;
+			}
 			goto fail;
 		}
 		qc->h = qb_http_client_new(ec->conn, app->opts.alpn, s->authority, s->paths, s->n,

@@ -57,7 +57,14 @@ qb_burst_path_init(struct qb_burst_path *p, const struct qb_udp_tmpl *udp, uint1
 		if (n < 0)
 			return QB_ERR_ARG;
 	}
-	if (mtu <= n)
+	/*
+	 * The QUIC bytes of a datagram are what the MTU leaves past the
+	 * forward header; the connection core writes nothing into less than
+	 * 1200 (RFC 9000 §14.1: Initials are padded to it, and a path must
+	 * carry them), so such a path could only ever send nothing, and a
+	 * worker would retry it forever. Refuse it here, where it is made.
+	 */
+	if (mtu < n + QB_BURST_QUIC_MIN)
 		return QB_ERR_ARG;
 	p->fwd_len = (uint8_t)n;
 	p->headroom = (uint16_t)(udp->hdr_len + n);

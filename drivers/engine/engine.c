@@ -24,9 +24,13 @@
 #define ENGINE_EXPIRE_MAX 32
 
 static const char *const drop_names[QB_ENGINE_DROP__COUNT] = {
-        [QB_ENGINE_DROP_CONN_FULL] = "conn_full", [QB_ENGINE_DROP_NOT_INITIAL] = "not_initial",
-        [QB_ENGINE_DROP_CLOSED] = "closed",       [QB_ENGINE_DROP_NO_PATH] = "no_path",
+        [QB_ENGINE_DROP_CONN_FULL] = "conn_full",
+        [QB_ENGINE_DROP_NOT_INITIAL] = "not_initial",
+        [QB_ENGINE_DROP_CLOSED] = "closed",
+        [QB_ENGINE_DROP_NO_PATH] = "no_path",
         [QB_ENGINE_DROP_PATH_FULL] = "path_full",
+        [QB_ENGINE_DROP_PATH_MTU] = "path_mtu",
+        [QB_ENGINE_DROP_UNVALIDATED] = "unvalidated_path",
 };
 
 const char *
@@ -159,11 +163,22 @@ notify(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int ev, u
 		w->cf.on_event(w->cf.event_arg, w, ec, ev, now);
 }
 
+unsigned int
+qb_engine_quic_room(const struct qb_engine_worker *w, int family, bool relayed)
+{
+	/* Our relayed paths name both ends relayed (qb_path_fwd_hdr). */
+	size_t fwd = relayed ? qb_fwd_hdr_len(family == QB_AF_INET6, true, true) : 0;
+
+	return w->cf.mtu > fwd ? (unsigned int)(w->cf.mtu - fwd) : 0;
+}
+
 /*
  * The headers of ec's path id from local:lport to ec->addrs[id] (its peer,
  * or its relay on a relayed path, with the forward header) through next hop
- * dst_mac; local is recorded as ours on the path. 0 or a negative enum
- * qb_err.
+ * dst_mac; local is recorded as ours on the path. 0, QB_ERR_NOBUF when our
+ * MTU leaves less than 1200 bytes of QUIC on it (a relayed path's forward
+ * header takes 26 or 74 bytes: qb_burst_path_init refuses it, and the
+ * connection could send nothing there), or another negative enum qb_err.
  */
 static int
 path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id,
@@ -175,6 +190,8 @@ path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int i
 	struct qb_udp_tmpl t;
 	int rc;
 
+	if (qb_engine_quic_room(w, local->family, pa->relayed) < QB_BURST_QUIC_MIN)
+		return QB_ERR_NOBUF;
 	if (pa->relayed) {
 		rc = qb_path_fwd_hdr(pa, local, lport, &fh);
 		if (rc == 0)
@@ -188,6 +205,20 @@ path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int i
 		return rc;
 	ec->local[id] = *local;
 	return qb_burst_path_init(&ec->path[id], &t, w->cf.mtu, pa->relayed ? &fh : NULL);
+}
+
+/*
+ * A server's path id is one (local address, peer endpoint, relay) tuple:
+ * the anti-amplification credit of a path counts only what came by it
+ * (RFC 9000 §8.1), and our address the datagram reached is the one we
+ * answer from.
+ */
+static bool
+same_path(const struct qb_engine_conn *ec, unsigned int id, const struct qb_path_addrs *got,
+          const struct qb_rx_dgram *dg)
+{
+	return qb_path_addrs_equal(&ec->addrs[id], got) &&
+	       qb_ipaddr_equal(&ec->local[id], &dg->info.dst);
 }
 
 /*
@@ -207,6 +238,7 @@ path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 	struct qb_path_addrs got;
 	unsigned int i;
+	int rc;
 
 	if (ec->client) {
 		for (i = 0; i < QB_CONN_MAX_PATHS; i++)
@@ -218,7 +250,7 @@ path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 	if (qb_path_addrs_from_rx(dg, &got) != 0)
 		return -1 - QB_ENGINE_DROP_NO_PATH;
 	for (i = 0; i < QB_CONN_MAX_PATHS; i++)
-		if ((ec->live[i] || ec->gone[i]) && qb_path_addrs_equal(&ec->addrs[i], &got))
+		if ((ec->live[i] || ec->gone[i]) && same_path(ec, i, &got, dg))
 			return (int)i;
 	/* A failed path's id stays unused: the core keeps it failed. */
 	for (i = 0; i < QB_CONN_MAX_PATHS; i++)
@@ -227,10 +259,10 @@ path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 	if (i == QB_CONN_MAX_PATHS)
 		return -1 - QB_ENGINE_DROP_PATH_FULL;
 	ec->addrs[i] = got;
-	if (path_setup(w, ec, i, &eth->src_addr, dg->info.vlan_tci, &dg->info.dst,
-	               dg->info.dport) != 0) {
+	rc = path_setup(w, ec, i, &eth->src_addr, dg->info.vlan_tci, &dg->info.dst, dg->info.dport);
+	if (rc != 0) {
 		memset(&ec->addrs[i], 0, sizeof(ec->addrs[i]));
-		return -1 - QB_ENGINE_DROP_NO_PATH;
+		return -1 - (rc == QB_ERR_NOBUF ? QB_ENGINE_DROP_PATH_MTU : QB_ENGINE_DROP_NO_PATH);
 	}
 	ec->live[i] = true;
 	qb_count(&w->st.paths_new, 1);
@@ -252,12 +284,26 @@ deliver(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 			rte_pktmbuf_free(m);
 			return;
 		}
-	} else if (qb_path_addrs_from_rx(dg, &got) != 0 ||
-	           !qb_path_addrs_equal(&ec->addrs[0], &got)) {
-		/* One path per connection: a datagram from elsewhere (another
+	} else if (qb_path_addrs_from_rx(dg, &got) != 0 || !same_path(ec, 0, &got, dg)) {
+		/*
+		 * One path per connection: the core takes every datagram as
+		 * path 0's and counts its bytes toward path 0's
+		 * anti-amplification credit. Until that path is validated a
+		 * server must not let bytes from another address raise it
+		 * (RFC 9000 §8.1: 3x what was received from that address),
+		 * and the client may not move before the handshake is
+		 * confirmed (§9): drop it. A server's handshake completes on
+		 * the client's Finished, a Handshake packet, which validated
+		 * path 0 (§8.1). Later, a datagram from elsewhere (another
 		 * relay, or direct on a relayed connection) is still the
 		 * peer's if it authenticates, but the answer keeps to the
-		 * recorded path. */
+		 * recorded path.
+		 */
+		if (!ec->client && !qb_conn_handshake_complete(ec->conn)) {
+			edrop(w, QB_ENGINE_DROP_UNVALIDATED);
+			rte_pktmbuf_free(m);
+			return;
+		}
 		qb_count(&w->st.other_path, 1);
 	}
 	if (qb_conn_recv(ec->conn, (uint32_t)id, dg->data, dg->len, w->now) != 0) {
@@ -294,6 +340,7 @@ on_accept(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 	struct qb_engine_conn *ec;
 	struct qb_conn_config cfg;
 	int idx = slot_alloc(w);
+	int rc;
 
 	if (idx < 0) {
 		edrop(w, QB_ENGINE_DROP_CONN_FULL);
@@ -302,10 +349,15 @@ on_accept(void *ctx, struct rte_mbuf *m, const struct qb_rx_dgram *dg)
 	ec = &w->conns[idx];
 	/* Back the way it came: to the frame's sender (the peer, or the relay
 	 * that sent a forwarded datagram on), from the address it reached. */
-	if (qb_path_addrs_from_rx(dg, &ec->addrs[0]) != 0 ||
-	    path_setup(w, ec, 0, &eth->src_addr, pi->vlan_tci, &pi->dst, pi->dport) != 0) {
+	rc = qb_path_addrs_from_rx(dg, &ec->addrs[0]);
+	if (rc == 0)
+		rc = path_setup(w, ec, 0, &eth->src_addr, pi->vlan_tci, &pi->dst, pi->dport);
+	if (rc != 0) {
+		/* A relayed path our MTU cannot carry QUIC on is refused here,
+		 * counted, rather than made into a connection that can never
+		 * send (qb_burst_path_init). */
 		memset(ec, 0, sizeof(*ec));
-		edrop(w, QB_ENGINE_DROP_NO_PATH);
+		edrop(w, rc == QB_ERR_NOBUF ? QB_ENGINE_DROP_PATH_MTU : QB_ENGINE_DROP_NO_PATH);
 		goto free;
 	}
 	conn_cfg(w, &cfg, w->seed++);
@@ -343,7 +395,9 @@ qb_engine_connect_multi(struct qb_engine_worker *w, const struct qb_ipaddr *dst,
 	unsigned int i, k;
 
 	if (n_locals == 0) {
-		locals = qb_port_addrs_src_for(w->cf.addrs, dst);
+		/* Our address for where the packets go: the relay, on a
+		 * relayed path (their IP destination), else dst. */
+		locals = qb_port_addrs_src_for(w->cf.addrs, relay != NULL ? relay : dst);
 		n_locals = 1;
 	}
 	if (locals == NULL || idx < 0 || n_locals > QB_CONN_MAX_PATHS ||

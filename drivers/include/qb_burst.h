@@ -107,12 +107,27 @@ struct qb_burst_path {
  * the forward header counts inside it, as in dquic), and which goes through a
  * relay when fwd is non-NULL (its addresses and version are encoded once
  * here; byte 0 is completed per datagram from the protected QUIC packet).
- * Returns 0, QB_ERR_ARG (NULL udp, mtu not above the forward header, or an
- * invalid forward header), or QB_ERR_NOBUF (headroom beyond QB_MBUF_HEADROOM,
- * which cannot happen with the header sizes of qb_net.h and fwdhdr.h).
+ * The QUIC bytes of a datagram (mtu minus the forward header:
+ * qb_burst_quic_room) must be at least QB_BURST_QUIC_MIN (1200, RFC 9000
+ * §14.1), the least the connection core writes into: a relayed path needs
+ * mtu >= 1226 over IPv4 and 1274 over IPv6 (a relayed pair: 26 or 74 bytes
+ * of forward header). Returns 0, QB_ERR_ARG (NULL udp, an invalid forward
+ * header, or mtu leaving less than QB_BURST_QUIC_MIN for QUIC), or
+ * QB_ERR_NOBUF (headroom beyond QB_MBUF_HEADROOM, which cannot happen with
+ * the header sizes of qb_net.h and fwdhdr.h).
  */
 int qb_burst_path_init(struct qb_burst_path *p, const struct qb_udp_tmpl *udp, uint16_t mtu,
                        const struct qb_fwd_hdr *fwd);
+
+/* The least QUIC bytes a path must carry per datagram (RFC 9000 §14.1). */
+#define QB_BURST_QUIC_MIN 1200
+
+/* The most QUIC bytes a datagram of p carries: its mtu minus the forward header. */
+static inline uint16_t
+qb_burst_quic_room(const struct qb_burst_path *p)
+{
+	return (uint16_t)(p->mtu - p->fwd_len);
+}
 
 /*
  * Bytes reserved in front of the QUIC packets: forward header (relayed

@@ -20,6 +20,9 @@
  *   4. else the listener (qb_listener_input): an Initial to accept goes to
  *      ops->accept, a Version Negotiation or stateless reset is written over
  *      the datagram and turned around to its sender, the rest is dropped.
+ *      A trigger that came through a relay is answered through it: to the
+ *      frame's sender, behind the forward header a connection on that path
+ *      would send (qb_path_fwd_hdr), so the relay sends it on to the peer.
  *
  * The UDP payload must lie in the mbuf's first segment (a datagram spread
  * over segments is dropped as malformed): every parser here, and the

@@ -21,7 +21,9 @@
  *      front-end: Version Negotiation for an unknown version, a
  *      rate-limited stateless reset for an unknown short-header CID, and
  *      on a server an Initial in a datagram of at least 1200 bytes (RFC
- *      9000 §14.1) is accepted.
+ *      9000 §14.1) is accepted. A VN or reset answering a forwarded
+ *      datagram goes back through the relay it came by, with a forward
+ *      header, as a connection's datagrams would (qb_dispatch.h).
  *   2. Deliver: qb_conn_recv on the UDP payload in the mbuf (in place: the
  *      connection unprotects it there), then the mbuf is freed. An accepted
  *      Initial creates a connection (qb_conn_server_new) whose path headers
@@ -43,9 +45,16 @@
  *      something gets one QB_ENGINE_EV_RECV callback per turn, after all of
  *      its datagrams of the turn, so the application reads and writes its
  *      streams there.
+ *      One path (no multipath_handshake): every datagram of a connection
+ *      is delivered as path 0's, whose anti-amplification credit it raises
+ *      in the core, so a server drops (unvalidated_path) what comes from
+ *      another address pair (our address, the peer's endpoint, the relay)
+ *      until its handshake completed, which validated path 0 (RFC 9000
+ *      §8.1, §9); afterwards it is taken and counted as other_path.
  *      Multi-path handshake (BRIEF §2, with conf.conn.multipath_handshake):
  *      a connection has up to QB_CONN_MAX_PATHS paths. A server tells them
- *      apart by the peer's address and port (the same relay, if any): a
+ *      apart by the peer's address and port (the same relay, if any) and
+ *      its own address the datagram reached, each its own credit: a
  *      datagram from a new one takes the next free path id, its headers
  *      built as for an accepted Initial (none free: dropped, path_full). A
  *      client tells them apart by its own address the datagram reached (the
@@ -126,6 +135,11 @@ enum qb_engine_drop {
 	QB_ENGINE_DROP_NO_PATH,       /* its path headers could not be built */
 	QB_ENGINE_DROP_PATH_FULL,     /* multi-path: a new path and no free path id, or
 	                               * a client's datagram on none of its addresses */
+	QB_ENGINE_DROP_PATH_MTU,      /* its path would leave less than 1200 bytes of
+	                               * QUIC per datagram (qb_engine_quic_room) */
+	QB_ENGINE_DROP_UNVALIDATED,   /* server, one path: from another address pair
+	                               * than the connection's before its handshake
+	                               * completed (RFC 9000 §8.1, §9) */
 	QB_ENGINE_DROP__COUNT
 };
 
@@ -282,10 +296,23 @@ unsigned int qb_engine_poll(struct qb_engine_worker *w, uint64_t now);
 unsigned int qb_engine_worker_poll(struct qb_worker *wk, uint64_t tsc);
 
 /*
+ * The most QUIC bytes a datagram of w carries on a path to a peer of family
+ * (QB_AF_INET or QB_AF_INET6), direct or relayed: conf.mtu minus the forward
+ * header of a relayed path (26 bytes over IPv4, 74 over IPv6; BRIEF §2).
+ * Below QB_BURST_QUIC_MIN (1200, RFC 9000 §14.1, the least qb_conn_send
+ * writes into) the path cannot carry QUIC and is refused where it would be
+ * made: qb_engine_connect* return NULL, and a server drops the datagram
+ * that would open it (drops[QB_ENGINE_DROP_PATH_MTU]). Callers use it to say
+ * why.
+ */
+unsigned int qb_engine_quic_room(const struct qb_engine_worker *w, int family, bool relayed);
+
+/*
  * Client: opens a connection to dst:dport through next hop dst_mac from our
  * address for dst, seeded with seed (its first DCID and CIDs derive from
  * it). Its first flight goes out at the next turn. NULL when no slot is free,
- * we have no address of dst's family, or the connection cannot be made.
+ * we have no address of dst's family, the path's MTU leaves less than 1200
+ * bytes of QUIC (qb_engine_quic_room), or the connection cannot be made.
  */
 struct qb_engine_conn *qb_engine_connect(struct qb_engine_worker *w, const struct qb_ipaddr *dst,
                                          uint16_t dport, const struct rte_ether_addr *dst_mac,
@@ -296,8 +323,11 @@ struct qb_engine_conn *qb_engine_connect(struct qb_engine_worker *w, const struc
  * is non-NULL (BRIEF §2): every datagram goes to the relay (next hop dst_mac
  * is then the relay's) with a forward header naming dst:dport as the
  * destination's outer endpoint, and the answers come back forwarded, so the
- * worker must have accept_relayed. The relay must be of dst's family. NULL
- * also when relay is given without accept_relayed.
+ * worker must have accept_relayed. The relay must be of dst's family. The
+ * source address is ours for the relay (the packets' IP destination), not
+ * for dst. NULL also when relay is given without accept_relayed, or when
+ * conf.mtu leaves less than 1200 bytes of QUIC behind the forward header
+ * (qb_engine_quic_room: mtu 1226 over IPv4, 1274 over IPv6 at least).
  */
 struct qb_engine_conn *qb_engine_connect_via(struct qb_engine_worker *w,
                                              const struct qb_ipaddr *dst, uint16_t dport,

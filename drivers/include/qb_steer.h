@@ -55,7 +55,9 @@ enum qb_steer_drop {
 	QB_SDROP_STUN,              /* STUN on a relay listener (not answered) */
 	QB_SDROP_NO_NEIGH,          /* relay: next hop MAC unknown */
 	QB_SDROP_NO_HEADROOM,       /* relay/reply: headers do not fit */
-	QB_SDROP_REPLY_RELAYED,     /* a VN/reset would go back over a relay: not sent */
+	QB_SDROP_REPLY_RELAYED,     /* a VN/reset cannot go back the way its trigger came
+	                             * (a forward header of another family than its
+	                             * datagram): not sent */
 	QB_SDROP__COUNT
 };
 

@@ -193,7 +193,15 @@ dcid_of(const uint8_t *p, size_t len, size_t cid_len, size_t *dcid_len)
 	return p + 6;
 }
 
-/* Turn m around: its payload becomes reply[0..n), sent back to its source. */
+/*
+ * Turn m around: its payload becomes reply[0..n), sent back to its source.
+ * A trigger that came through a relay (a forward header addressed to us) is
+ * answered the way it came, as a connection on that path would answer
+ * (qb_path_addrs_from_rx, qb_path_fwd_hdr): to the relay that sent it on
+ * to us, behind a forward header naming the peer, so that a client behind
+ * a relay gets its Version Negotiation (RFC 9000 §6.1) or stateless reset
+ * (§10.3) as a direct one does, under the same rate limit.
+ */
 static void
 send_reply(struct qb_dispatch *d, struct rte_mbuf *m, struct qb_rx_dgram *dg, const uint8_t *reply,
            size_t n, struct rte_mbuf **tx, unsigned int *n_tx)
@@ -201,18 +209,42 @@ send_reply(struct qb_dispatch *d, struct rte_mbuf *m, struct qb_rx_dgram *dg, co
 	struct rte_ether_addr sender;
 	struct qb_pkt_info info = dg->info;
 	bool v6 = info.src.family == QB_AF_INET6;
+	uint8_t fwd[QB_FWD_MAX_LEN];
+	size_t flen = 0, room;
 	enum qb_steer_drop why;
-	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *p;
 
-	/* A reply on a relayed path would need a forward header: not sent. */
-	if (dg->relayed || d->addrs == NULL || n > dg->len) {
+	if (d->addrs == NULL || n == 0 || n > dg->len) {
 		drop(d, m, QB_SDROP_REPLY_RELAYED);
 		return;
 	}
+	if (dg->relayed) {
+		struct qb_path_addrs pa;
+		struct qb_fwd_hdr h;
+		int k = -1;
+
+		if (qb_path_addrs_from_rx(dg, &pa) == 0 &&
+		    qb_path_fwd_hdr(&pa, &info.dst, info.dport, &h) == 0)
+			k = qb_fwd_hdr_encode(fwd, sizeof(fwd), &h, reply[0]);
+		if (k <= 0) {
+			drop(d, m, QB_SDROP_REPLY_RELAYED);
+			return;
+		}
+		flen = (size_t)k;
+	}
+	/* Written in place: the reply is never longer than the trigger's
+	 * QUIC bytes, but our forward header may be longer than the one
+	 * received (both ends relayed): take the difference from the tail. */
+	room = rte_pktmbuf_data_len(m) - info.payload_off;
+	if (flen + n > room && rte_pktmbuf_append(m, (uint16_t)(flen + n - room)) == NULL) {
+		drop(d, m, QB_SDROP_NO_HEADROOM);
+		return;
+	}
+	p = rte_pktmbuf_mtod(m, uint8_t *);
 	rte_ether_addr_copy((const struct rte_ether_addr *)(p + 6), &sender);
-	/* The reply is never longer than the trigger: write it in place. */
-	memcpy(p + info.payload_off, reply, n);
-	info.payload_len = (uint16_t)n;
+	memcpy(p + info.payload_off, fwd, flen);
+	memcpy(p + info.payload_off + flen, reply, n);
+	info.payload_len = (uint16_t)(flen + n);
 	why = qb_relay_rewrite(m, &info, d->addrs, NULL, &sender, &dg->info.dst, info.dport,
 	                       &dg->info.src, info.sport, v6 ? d->hw_cksum_v6 : d->hw_cksum_v4);
 	if (why != QB_SDROP_NONE) {

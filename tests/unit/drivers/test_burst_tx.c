@@ -229,13 +229,56 @@ Test(burst_tx, mtu_and_forward_header_bound_the_cap)
 	struct qb_fwd_hdr v6;
 
 	fwd_both_relayed(&v6, true);
-	path(&p, QB_AF_INET6, 0, true, 1280 - 48, &v6);
+	path(&p, QB_AF_INET6, 0, true, 1300, &v6);
+	cr_assert_eq(qb_burst_quic_room(&p), 1300 - 74);
 	cr_assert_eq(qb_burst_tx(&txq, &p, 1, 1452, tb_fill_fn, &f, 0, NULL), 1);
-	cr_assert_eq(f.caps[0], 1280 - 48 - 74, "path MTU minus the forward header");
+	cr_assert_eq(f.caps[0], 1300 - 74, "path MTU minus the forward header");
 	cr_assert_eq(qb_burst_tx(&txq, &p, 1, 1000, tb_fill_fn, &f, 0, NULL), 1);
 	cr_assert_eq(f.caps[1], 1000 - 74, "max_segment_size minus the forward header");
 	struct qb_udp_tmpl t = p.udp;
 	cr_assert_eq(qb_burst_path_init(&p, &t, 74, &v6), QB_ERR_ARG, "no room past the header");
+}
+
+/*
+ * A path whose MTU leaves less than 1200 bytes of QUIC past the forward
+ * header is refused where it is made: the connection core writes nothing
+ * into less (RFC 9000 §14.1), so a worker would poll it forever for
+ * datagrams that never come. The boundary, exactly, on each header stack.
+ */
+static void
+check_quic_floor(int family, const struct qb_fwd_hdr *fwd, uint16_t fwd_len)
+{
+	struct qb_burst_path p;
+	struct qb_udp_tmpl t;
+	uint16_t least = (uint16_t)(QB_BURST_QUIC_MIN + fwd_len);
+
+	tmpl(&t, family, 0, true);
+	memset(&p, 0xa5, sizeof(p));
+	cr_assert_eq(qb_burst_path_init(&p, &t, (uint16_t)(least - 1), fwd), QB_ERR_ARG,
+	             "mtu %u with a %u-byte forward header", least - 1, fwd_len);
+	cr_assert_eq(qb_burst_path_init(&p, &t, least, fwd), 0, "mtu %u", least);
+	cr_assert_eq(qb_burst_quic_room(&p), QB_BURST_QUIC_MIN);
+	cr_assert_eq(p.fwd_len, fwd_len);
+}
+
+Test(burst_tx, path_init_refuses_less_than_1200_bytes_of_quic)
+{
+	struct qb_fwd_hdr v4, v6;
+	struct qb_burst_path p;
+	struct qb_udp_tmpl t;
+
+	fwd_both_relayed(&v4, false);
+	fwd_both_relayed(&v6, true);
+	cr_assert_eq(QB_BURST_QUIC_MIN, 1200);
+	check_quic_floor(QB_AF_INET, NULL, 0);
+	check_quic_floor(QB_AF_INET6, NULL, 0);
+	check_quic_floor(QB_AF_INET, &v4, 26);
+	check_quic_floor(QB_AF_INET6, &v6, 74);
+	/* IPv6's minimum link MTU (1280) carries a direct path but not a
+	 * relayed one: 1232 bytes of UDP payload, 1158 past 74 bytes. */
+	tmpl(&t, QB_AF_INET6, 0, true);
+	cr_assert_eq(qb_burst_path_init(&p, &t, 1280 - 48, NULL), 0);
+	cr_assert_eq(qb_burst_path_init(&p, &t, 1280 - 48, &v6), QB_ERR_ARG);
 }
 
 /* ---- frames on the wire ---- */
