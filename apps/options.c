@@ -78,6 +78,10 @@ qb_usage(const char *prog)
 	       "                         handshake, the others validate after it and carry\n"
 	       "                         data too (up to 4 paths); the server takes them\n"
 	       "                         (default: one path)\n"
+	       "  --mtu=BYTES            server and client: the largest UDP payload sent,\n"
+	       "                         forward header included (1200..1452, default\n"
+	       "                         1452); a relayed path needs 1226 over IPv4, 1274\n"
+	       "                         over IPv6 (1200 bytes of QUIC behind the header)\n"
 	       "  --keylog=FILE          TLS secrets in SSLKEYLOGFILE format (default: the\n"
 	       "                         SSLKEYLOGFILE variable, if set)\n"
 	       "  --qlog-dir=DIR         one <ODCID>.sqlog qlog file per connection\n"
@@ -220,6 +224,7 @@ enum opt_id {
 	OPT_RELAY,
 	OPT_ACCEPT_RELAYED,
 	OPT_MULTIPATH,
+	OPT_MTU,
 };
 
 struct opt_def {
@@ -260,6 +265,7 @@ static const struct opt_def opt_defs[] = {
         {"relay", OPT_RELAY, true},
         {"accept-relayed", OPT_ACCEPT_RELAYED, false},
         {"multipath", OPT_MULTIPATH, false},
+        {"mtu", OPT_MTU, true},
 };
 
 /*
@@ -509,6 +515,11 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 	case OPT_MULTIPATH:
 		o->multipath = true;
 		break;
+	case OPT_MTU:
+		if (parse_u64(v, QB_QUIC_MTU_MIN, QB_QUIC_MTU_MAX, &u) != 0)
+			return bad(d->name, v, "not a UDP payload size (1200..1452)");
+		o->mtu = (uint16_t)u;
+		break;
 	case OPT_CRYPTO: {
 		int b = qb_crypto_backend_parse(v);
 
@@ -586,6 +597,8 @@ check(struct qb_opts *o)
 		return bad("multipath", NULL, "server and client only");
 	if (o->multipath && o->relay.family != 0)
 		return bad("multipath", NULL, "not with --relay (one path through the relay)");
+	if (o->mtu != 0 && o->mode != QB_MODE_SERVER && o->mode != QB_MODE_CLIENT)
+		return bad("mtu", NULL, "server and client only");
 	if (o->mode == QB_MODE_SERVER) {
 		if (o->listen_port == 0)
 			return bad("listen", NULL, "missing: server needs --listen=PORT");

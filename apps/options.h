@@ -96,7 +96,14 @@ struct qb_opts {
 	 * takes a connection's datagrams from several client addresses as its
 	 * paths; the client opens one path per --ip of the server's family. */
 	bool multipath;
+	/* server, client: the engine's largest UDP payload (0: its default,
+	 * 1452); a relayed path takes its forward header from it. */
+	uint16_t mtu;
 };
+
+/* --mtu's range: RFC 9000 §14.1's 1200 up to the engine's default. */
+#define QB_QUIC_MTU_MIN 1200
+#define QB_QUIC_MTU_MAX 1452
 
 /* Prints the usage text to stdout. */
 void qb_usage(const char *prog);

@@ -606,6 +606,7 @@ quic_init(struct qb_app *app, bool server)
 		        .addrs = &app->addrs,
 		        .udp_port = server ? o->listen_port
 		                           : (uint16_t)(49152 + rte_rand_max(65535 - 49152)),
+		        .mtu = o->mtu,
 		        .hw_cksum = app->port.tx_cksum_ipv4,
 		        /* A client's answers come back forwarded through its relay. */
 		        .accept_relayed = server ? o->accept_relayed : o->relay.family != 0,
@@ -646,6 +647,20 @@ quic_init(struct qb_app *app, bool server)
 		st->wstats[i] = &st->w[i]->wk.stats;
 	}
 	app->wstats = st->wstats;
+	/* A relaying listener whose --mtu leaves less than 1200 bytes of QUIC
+	 * behind a forward header refuses those paths (counted as path_mtu):
+	 * say so at start rather than only in the drop counts. */
+	if (server && o->accept_relayed) {
+		unsigned int r4 = qb_engine_quic_room(st->w[0], QB_AF_INET, true);
+		unsigned int r6 = qb_engine_quic_room(st->w[0], QB_AF_INET6, true);
+
+		if (r6 < QB_BURST_QUIC_MIN)
+			fprintf(stderr,
+			        "qburst: warning: --mtu=%u leaves %u bytes of QUIC behind the "
+			        "forward header of a relayed IPv6 path%s: such paths are refused\n",
+			        st->w[0]->cf.mtu, r6,
+			        r4 < QB_BURST_QUIC_MIN ? " (and of an IPv4 one)" : "");
+	}
 	return 0;
 nomem:
 	fprintf(stderr, "qburst: %s: out of memory\n", server ? "server" : "client");
@@ -822,6 +837,21 @@ quic_summary(struct qb_app *app, double secs)
 		printf("\n  QUIC datagrams in through a relay: %" PRIu64
 		       "  from another path: %" PRIu64 "  handed over: %" PRIu64,
 		       in, other, hand);
+	}
+	/* The engine's drops by reason, where there were any (a relayed path
+	 * refused for its MTU, a datagram from an unvalidated address...). */
+	uint64_t ed[QB_ENGINE_DROP__COUNT] = {0}, any = 0;
+
+	for (unsigned int i = 0; i < app->nb_workers; i++)
+		for (unsigned int r = 0; st->w[i] != NULL && r < QB_ENGINE_DROP__COUNT; r++) {
+			ed[r] += st->w[i]->st.drops[r];
+			any += st->w[i]->st.drops[r];
+		}
+	if (any > 0) {
+		printf("\n  QUIC datagrams dropped by the engine:");
+		for (unsigned int r = 0; r < QB_ENGINE_DROP__COUNT; r++)
+			if (ed[r] > 0)
+				printf(" %s=%" PRIu64, qb_engine_drop_name(r), ed[r]);
 	}
 	if (app->opts.multipath) {
 		uint64_t in[QB_CONN_MAX_PATHS], out[QB_CONN_MAX_PATHS], opened, failed;
