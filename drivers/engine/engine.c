@@ -233,7 +233,7 @@ same_path(const struct qb_engine_conn *ec, unsigned int id, const struct qb_path
  */
 static int
 path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *m,
-        const struct qb_rx_dgram *dg)
+        const struct qb_rx_dgram *dg, bool *fresh)
 {
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 	struct qb_path_addrs got;
@@ -265,8 +265,32 @@ path_rx(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 		return -1 - (rc == QB_ERR_NOBUF ? QB_ENGINE_DROP_PATH_MTU : QB_ENGINE_DROP_NO_PATH);
 	}
 	ec->live[i] = true;
-	qb_count(&w->st.paths_new, 1);
+	*fresh = true;
 	return (int)i;
+}
+
+/*
+ * After the first datagram of a server path taken by path_rx: the core
+ * keeps a new path only when a packet of it was authentic (it forgets one
+ * that opened nothing, a forged or corrupted datagram from anywhere), and
+ * so does the worker: a path the core does not know would be offered to
+ * qb_conn_send at every turn, which refuses it with no reason to wait for
+ * (the connection would never go idle), and would hold one of the
+ * connection's path ids.
+ */
+static void
+path_rx_done(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id)
+{
+	struct qb_conn_path_info pi;
+
+	if (qb_conn_path_info(ec->conn, id, &pi) == 0 && pi.state != QB_PATH_UNKNOWN) {
+		qb_count(&w->st.paths_new, 1);
+		return;
+	}
+	ec->live[id] = false;
+	memset(&ec->addrs[id], 0, sizeof(ec->addrs[id]));
+	memset(&ec->local[id], 0, sizeof(ec->local[id]));
+	memset(&ec->path[id], 0, sizeof(ec->path[id]));
 }
 
 /* Hands m's datagram to ec's connection, then frees m. */
@@ -275,10 +299,11 @@ deliver(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
         const struct qb_rx_dgram *dg)
 {
 	struct qb_path_addrs got;
+	bool fresh = false;
 	int id = 0;
 
 	if (w->cf.conn.multipath_handshake) {
-		id = path_rx(w, ec, m, dg);
+		id = path_rx(w, ec, m, dg, &fresh);
 		if (id < 0) {
 			edrop(w, (enum qb_engine_drop)(-1 - id));
 			rte_pktmbuf_free(m);
@@ -308,7 +333,11 @@ deliver(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 	}
 	if (qb_conn_recv(ec->conn, (uint32_t)id, dg->data, dg->len, w->now) != 0) {
 		edrop(w, QB_ENGINE_DROP_CLOSED);
+		if (fresh)
+			path_rx_done(w, ec, (unsigned int)id);
 	} else {
+		if (fresh)
+			path_rx_done(w, ec, (unsigned int)id);
 		qb_count(&w->st.dgrams_in, 1);
 		qb_count(&w->st.path_in[id], 1);
 		if (dg->relayed)

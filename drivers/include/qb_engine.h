@@ -56,7 +56,8 @@
  *      apart by the peer's address and port (the same relay, if any) and
  *      its own address the datagram reached, each its own credit: a
  *      datagram from a new one takes the next free path id, its headers
- *      built as for an accepted Initial (none free: dropped, path_full). A
+ *      built as for an accepted Initial (none free: dropped, path_full),
+ *      kept only if the core kept the path (a packet of it was authentic). A
  *      client tells them apart by its own address the datagram reached (the
  *      server's is the same on every path); it opens its paths with
  *      qb_engine_connect_multi. The routing needs nothing more: a second

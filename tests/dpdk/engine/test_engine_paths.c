@@ -8,7 +8,9 @@
  *    a connection that can never send;
  *  - a server credits a datagram only to the path it came by (RFC 9000
  *    §8.1): before validation, a datagram of the connection from another
- *    address does not raise path 0's anti-amplification credit;
+ *    address does not raise path 0's anti-amplification credit; with the
+ *    multi-path handshake it gets a path of its own, and one that opens
+ *    nothing leaves no path behind that the worker would poll forever;
  *  - a relaying listener answers an unknown version (Version Negotiation)
  *    and an unknown short-header CID (stateless reset, rate-limited) that
  *    came through a relay the way they came: to the relay, behind a
@@ -422,6 +424,106 @@ Test(engine_paths, server_credits_only_the_path_a_datagram_came_by, .timeout = 6
 	qb_engine_poll(&srv, now);
 	cr_assert_eq(srv.st.other_path, 1, "after validation: taken, answered on path 0");
 	cr_assert_eq(srv.st.drops[QB_ENGINE_DROP_UNVALIDATED], 1);
+	teardown();
+}
+
+/*
+ * Client and server exchange frames until both completed the handshake;
+ * returns the server's connection and, in *later, a copy (in the server's
+ * pool) of a client datagram sent after the client completed.
+ */
+static struct qb_engine_conn *
+handshake(struct qb_engine_conn *ec, uint64_t *now, struct rte_mbuf **later)
+{
+	struct qb_engine_conn *sec = NULL;
+	struct rte_mbuf *ms[64];
+	uint64_t t0 = *now;
+	unsigned int n;
+
+	*later = NULL;
+	while (*now - t0 < 10 * SEC) {
+		*now = qb_engine_now_ns();
+		qb_engine_poll(&cli, *now);
+		while ((n = take(P_CLI, ms, 64)) > 0)
+			for (unsigned int i = 0; i < n; i++) {
+				if (*later == NULL && qb_conn_handshake_complete(ec->conn))
+					*later = rte_pktmbuf_copy(ms[i], nodes[P_SRV].pool, 0,
+					                          UINT32_MAX);
+				give(P_SRV, ms[i]);
+			}
+		qb_engine_poll(&srv, *now);
+		while ((n = take(P_SRV, ms, 64)) > 0)
+			for (unsigned int i = 0; i < n; i++)
+				give(P_CLI, ms[i]);
+		sec = server_conn();
+		if (*later != NULL && sec != NULL && qb_conn_handshake_complete(sec->conn))
+			break;
+	}
+	cr_assert(sec != NULL && qb_conn_handshake_complete(sec->conn), "handshake");
+	cr_assert_not_null(*later);
+	return sec;
+}
+
+/*
+ * With the multi-path handshake a server gives each new address pair its
+ * own path id, so what comes from there is credited to that path only; and
+ * a datagram from a new address that opens nothing (forged, corrupted)
+ * leaves no path behind in the worker either: the core forgot it, and a
+ * path only the worker knew would be offered to qb_conn_send at every turn
+ * for nothing, the connection never going idle.
+ */
+Test(engine_paths, multipath_server_new_address_gets_its_own_path, .timeout = 60)
+{
+	struct qb_conn_path_info p0, p0b, p1;
+	struct qb_engine_conn *ec, *sec;
+	struct rte_mbuf *later, *bad;
+	size_t len;
+	uint64_t now;
+
+	setup_with(0, 0, 0);
+	srv.cf.conn.multipath_handshake = true;
+	now = qb_engine_now_ns();
+	ec = qb_engine_connect(&cli, &ip_srv, SRV_PORT, &nodes[P_SRV].pa.mac, 8, now);
+	cr_assert_not_null(ec);
+	sec = handshake(ec, &now, &later);
+	qb_engine_poll(&srv, now);
+	free_all(P_SRV);
+	cr_assert_eq(qb_conn_path_info(sec->conn, 0, &p0), 0);
+	cr_assert_eq(srv.st.paths_new, 0);
+
+	/* Corrupted (its last bytes, inside the AEAD tag), from elsewhere. */
+	bad = rte_pktmbuf_copy(later, nodes[P_SRV].pool, 0, UINT32_MAX);
+	cr_assert_not_null(bad);
+	uint8_t *d = payload(bad, &len);
+	d[len - 1] ^= 0x5a;
+	readdress(bad, &nodes[P_CLI].pa.mac, &nodes[P_SRV].pa.mac, &ip_other, CLI_PORT + 1, &ip_srv,
+	          SRV_PORT);
+	give(P_SRV, bad);
+	qb_engine_poll(&srv, now);
+	cr_assert_eq(qb_conn_path_info(sec->conn, 1, &p1), 0);
+	cr_assert_eq(p1.state, QB_PATH_UNKNOWN, "the core forgot the path");
+	cr_assert_not(sec->live[1], "and so did the worker");
+	cr_assert_eq(srv.st.paths_new, 0);
+	qb_engine_poll(&srv, now);
+	cr_assert_not(sec->ready, "nothing to send: the connection waits");
+	cr_assert_eq(qb_conn_path_info(sec->conn, 0, &p0b), 0);
+	cr_assert_eq(p0b.bytes_recv, p0.bytes_recv, "no credit to path 0");
+
+	/* The same datagram intact from there: a path of its own, which its
+	 * bytes are credited to (RFC 9000 §8.1), not path 0. */
+	payload(later, &len);
+	readdress(later, &nodes[P_CLI].pa.mac, &nodes[P_SRV].pa.mac, &ip_other, CLI_PORT + 1,
+	          &ip_srv, SRV_PORT);
+	give(P_SRV, later);
+	qb_engine_poll(&srv, now);
+	cr_assert_eq(qb_conn_path_info(sec->conn, 1, &p1), 0);
+	cr_assert_neq(p1.state, QB_PATH_UNKNOWN);
+	cr_assert(sec->live[1]);
+	cr_assert_eq(srv.st.paths_new, 1);
+	cr_assert_eq(p1.bytes_recv, len);
+	cr_assert_eq(qb_conn_path_info(sec->conn, 0, &p0b), 0);
+	cr_assert_eq(p0b.bytes_recv, p0.bytes_recv);
+	cr_assert(qb_ipaddr_equal(&sec->addrs[1].peer, &ip_other));
 	teardown();
 }
 
