@@ -176,9 +176,10 @@ qb_engine_quic_room(const struct qb_engine_worker *w, int family, bool relayed)
  * The headers of ec's path id from local:lport to ec->addrs[id] (its peer,
  * or its relay on a relayed path, with the forward header) through next hop
  * dst_mac; local is recorded as ours on the path. 0, QB_ERR_NOBUF when our
- * MTU leaves less than 1200 bytes of QUIC on it (a relayed path's forward
- * header takes 26 or 74 bytes: qb_burst_path_init refuses it, and the
- * connection could send nothing there), or another negative enum qb_err.
+ * MTU (a relayed path's forward header takes 26 or 74 bytes of it:
+ * qb_burst_path_init refuses it) or the pool's mbufs leave less than 1200
+ * bytes of QUIC on it, where the connection could send nothing, or another
+ * negative enum qb_err.
  */
 static int
 path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id,
@@ -204,7 +205,15 @@ path_setup(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int i
 	if (rc != 0)
 		return rc;
 	ec->local[id] = *local;
-	return qb_burst_path_init(&ec->path[id], &t, w->cf.mtu, pa->relayed ? &fh : NULL);
+	rc = qb_burst_path_init(&ec->path[id], &t, w->cf.mtu, pa->relayed ? &fh : NULL);
+	if (rc != 0)
+		return rc;
+	/* The mbufs bound a datagram too (qb_burst_tx): their data room past
+	 * the headers must hold 1200 bytes of QUIC as well. */
+	if (rte_pktmbuf_data_room_size(w->cf.pool) <
+	    (unsigned int)qb_burst_headroom(&ec->path[id]) + QB_BURST_QUIC_MIN)
+		return QB_ERR_NOBUF;
+	return 0;
 }
 
 /*

@@ -137,7 +137,8 @@ enum qb_engine_drop {
 	QB_ENGINE_DROP_PATH_FULL,     /* multi-path: a new path and no free path id, or
 	                               * a client's datagram on none of its addresses */
 	QB_ENGINE_DROP_PATH_MTU,      /* its path would leave less than 1200 bytes of
-	                               * QUIC per datagram (qb_engine_quic_room) */
+	                               * QUIC per datagram (qb_engine_quic_room, or
+	                               * the pool's data room) */
 	QB_ENGINE_DROP_UNVALIDATED,   /* server, one path: from another address pair
 	                               * than the connection's before its handshake
 	                               * completed (RFC 9000 §8.1, §9) */
@@ -313,7 +314,8 @@ unsigned int qb_engine_quic_room(const struct qb_engine_worker *w, int family, b
  * address for dst, seeded with seed (its first DCID and CIDs derive from
  * it). Its first flight goes out at the next turn. NULL when no slot is free,
  * we have no address of dst's family, the path's MTU leaves less than 1200
- * bytes of QUIC (qb_engine_quic_room), or the connection cannot be made.
+ * bytes of QUIC (qb_engine_quic_room), or so does the pool's data room past
+ * the path's headers, or the connection cannot be made.
  */
 struct qb_engine_conn *qb_engine_connect(struct qb_engine_worker *w, const struct qb_ipaddr *dst,
                                          uint16_t dport, const struct rte_ether_addr *dst_mac,

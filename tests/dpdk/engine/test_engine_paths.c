@@ -335,6 +335,40 @@ Test(engine_paths, relayed_path_below_1200_bytes_of_quic_is_refused, .timeout = 
 	teardown();
 }
 
+/* The mbufs bound a datagram as the MTU does: a pool too small is refused too. */
+Test(engine_paths, pool_too_small_for_1200_bytes_of_quic_is_refused, .timeout = 60)
+{
+	static struct qb_engine_worker w2;
+	struct qb_engine_conf c2;
+	struct rte_mempool *small;
+	struct qb_engine_conn *ec;
+	uint64_t now;
+
+	setup_with(0, 0, 0);
+	now = qb_engine_now_ns();
+	/* Past the 42 bytes of IPv4/UDP/Ethernet headers: 1199, then 1200. */
+	small = rte_pktmbuf_pool_create("qb_pt_small", 63, 0, 0, 42 + 1199, (int)rte_socket_id());
+	cr_assert_not_null(small);
+	c2 = cli.cf;
+	c2.pool = small;
+	c2.udp_port = CLI_PORT + 2;
+	cr_assert_eq(qb_engine_worker_init(&w2, &c2), 0);
+	cr_assert_null(qb_engine_connect(&w2, &ip_srv, SRV_PORT, &nodes[P_SRV].pa.mac, 9, now),
+	               "a path whose mbufs hold 1199 bytes of QUIC");
+	qb_engine_worker_fini(&w2);
+	rte_mempool_free(small);
+	small = rte_pktmbuf_pool_create("qb_pt_small2", 63, 0, 0, 42 + 1200, (int)rte_socket_id());
+	cr_assert_not_null(small);
+	c2.pool = small;
+	cr_assert_eq(qb_engine_worker_init(&w2, &c2), 0);
+	ec = qb_engine_connect(&w2, &ip_srv, SRV_PORT, &nodes[P_SRV].pa.mac, 9, now);
+	cr_assert_not_null(ec);
+	qb_engine_conn_free(&w2, ec);
+	qb_engine_worker_fini(&w2);
+	rte_mempool_free(small);
+	teardown();
+}
+
 /* ---- 2. credit only on the path a datagram came by ----------------------- */
 
 Test(engine_paths, server_credits_only_the_path_a_datagram_came_by, .timeout = 60)
