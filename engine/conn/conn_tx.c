@@ -25,9 +25,10 @@ struct tx {
 	bool wrote_initial; /* an Initial packet went into the datagram */
 	struct qb_pkt_enc e;
 	uint64_t now;
-	bool eliciting_ok; /* congestion window and pacer allow ack-eliciting data */
-	bool need_pad;     /* the datagram must reach 1200 bytes */
-	int last_ep;       /* epoch of the last packet written, -1 none */
+	bool eliciting_ok;     /* congestion window and pacer allow ack-eliciting data */
+	bool initial_ack_only; /* the datagram is below 1200 bytes: an ACK-only Initial at most */
+	bool need_pad;         /* the datagram must reach 1200 bytes */
+	int last_ep;           /* epoch of the last packet written, -1 none */
 	/* PATH_RESPONSE / PATH_CHALLENGE in the open packet: they count as
 	 * sent only once it is sealed (path_frames_done()). */
 	bool response_written, challenge_written;
@@ -38,6 +39,15 @@ static bool
 ep_usable(const struct qb_conn *c, int ep)
 {
 	return !c->discarded[ep] && qb_crypto_key_present(c->txk[ep]);
+}
+
+/* CRYPTO data of space ep not yet sent, or lost. */
+static bool
+crypto_to_send(const struct qb_conn *c, int ep)
+{
+	const struct qb_sbuf *b = &c->cs[ep].tx;
+
+	return b->lost != 0 || b->sent < b->end;
 }
 
 static bool
@@ -66,6 +76,8 @@ ep_has_data(struct tx *t, int ep)
 		return false;
 	if (c->rx[ep].ack_pending && qb_rx_ack_due(&c->rx[ep], t->now))
 		return true;
+	if (ep == CONN_EP_INITIAL && t->initial_ack_only)
+		return false;
 	if (qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0)
 		return true;
 	if (!t->eliciting_ok)
@@ -132,6 +144,8 @@ write_ack(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 	if (qb_pkt_enc_ack(&t->e, ar, n, delay, NULL, NULL) != 0)
 		return;
 	qb_rx_on_ack_sent(&c->rx[ep]);
+	if (ep == CONN_EP_APP)
+		c->acks_waited = 0;
 	struct conn_frec *r = conn_frec_add(c, head);
 	if (r != NULL) {
 		r->kind = FREC_ACK;
@@ -236,6 +250,25 @@ path_frames_done(struct tx *t, bool sent)
 	t->response_written = t->challenge_written = false;
 }
 
+/* A STREAM frame carrying the first `taken` bytes of span sp went into the
+ * packet whose frame records start at *head (a record is free). */
+static void
+stream_sent(struct qb_conn *c, struct qb_send_span *sp, size_t taken, uint32_t *head)
+{
+	struct conn_frec *r = conn_frec_add(c, head);
+
+	if (taken < sp->len) {
+		sp->len = taken;
+		sp->fin = false;
+	}
+	qb_streams_send_commit(c->streams, sp);
+	r->kind = FREC_STREAM;
+	r->id = sp->stream_id;
+	r->offset = sp->offset;
+	r->len = sp->len;
+	r->fin = sp->fin;
+}
+
 /* Ack-eliciting frames of the packet; returns true if any was written. */
 static bool
 write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
@@ -295,17 +328,7 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 		if (qb_pkt_enc_stream(e, sp.stream_id, sp.offset, sp.data, sp.len, sp.fin,
 		                      &taken) != 0)
 			break;
-		if (taken < sp.len) {
-			sp.len = taken;
-			sp.fin = false;
-		}
-		r = conn_frec_add(c, head);
-		qb_streams_send_commit(c->streams, &sp);
-		r->kind = FREC_STREAM;
-		r->id = sp.stream_id;
-		r->offset = sp.offset;
-		r->len = sp.len;
-		r->fin = sp.fin;
+		stream_sent(c, &sp, taken, head);
 		(*nrec)++;
 		any = true;
 	}
@@ -332,6 +355,9 @@ begin_packet(struct tx *t, int ep)
 	        dcid_len, c->scid, c->scid_len, c->token, c->token_len, pn, pn_len);
 }
 
+static void packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head,
+                        bool eliciting, bool padded, bool probe);
+
 /* Seals the open packet and records it; returns 0 or an error. */
 static int
 finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, bool probe)
@@ -350,12 +376,23 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 	                          lay.pn, lay.payload_len);
 	if (n < 0)
 		return n; /* cannot happen with a present key; the datagram is dropped */
-	c->next_pn[ep] = lay.pn + 1;
+	packet_sent(t, ep, lay.pn, lay.len, head, eliciting, padded, probe);
+	return 0;
+}
+
+/* A packet of space ep was sealed: its number is used, recovery records it. */
+static void
+packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head, bool eliciting,
+            bool padded, bool probe)
+{
+	struct qb_conn *c = t->c;
+
+	c->next_pn[ep] = pn + 1;
 	c->st.pkts_sent++;
 	t->last_ep = ep;
 	struct qb_sent_info info = {
-	        .pn = lay.pn,
-	        .size = (uint32_t)lay.len,
+	        .pn = pn,
+	        .size = (uint32_t)len,
 	        .frames = head,
 	        .ack_eliciting = eliciting,
 	        .in_flight = eliciting || padded,
@@ -375,7 +412,6 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 		c->sent_handshake_pkt = true;
 	if (ep == CONN_EP_INITIAL)
 		t->wrote_initial = true;
-	return 0;
 }
 
 /* One packet of space ep; false when nothing was written. */
@@ -386,7 +422,10 @@ write_packet(struct tx *t, int ep, bool is_last)
 	uint32_t head = 0;
 	unsigned nrec = 0;
 	bool probe = qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
+	bool data_ok = t->eliciting_ok || probe;
 
+	if (ep == CONN_EP_INITIAL && t->initial_ack_only)
+		probe = data_ok = false; /* §14.1: an ack-eliciting Initial needs 1200 bytes */
 	conn_mem_reserve(c, ep);
 	if (begin_packet(t, ep) != 0)
 		return false;
@@ -394,7 +433,7 @@ write_packet(struct tx *t, int ep, bool is_last)
 		write_ack(t, ep, &head, &nrec);
 	bool eliciting = false;
 	/* Data only into a packet the sent records can track (probes included). */
-	if ((t->eliciting_ok || probe) && qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
+	if (data_ok && qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
 		eliciting = write_data(t, ep, &head, &nrec);
 	if (probe && !eliciting) {
 		/* RFC 9002 §6.2.4: a probe with no data is a PING. */
@@ -428,6 +467,99 @@ write_packet(struct tx *t, int ep, bool is_last)
 	bool sent = finish_packet(t, ep, head, eliciting, padded, probe) == 0;
 	path_frames_done(t, sent);
 	return sent;
+}
+
+/*
+ * Whether the 1-RTT ACK can stay out of this packet: nothing pending, or only
+ * packets that elicit none (the peer's own ACKs: RFC 9000 §13.2.1, they are
+ * acknowledged along with later ack-eliciting packets). Those still go out
+ * in every CONN_ACK_LAG-th packet, so the peer can prune the ranges it
+ * acknowledges (§13.2.4).
+ */
+static bool
+ack_can_wait(const struct qb_conn *c)
+{
+	const struct qb_rx_space *rx = &c->rx[CONN_EP_APP];
+
+	return !rx->ack_pending || (rx->unacked_eliciting == 0 && c->acks_waited < CONN_ACK_LAG);
+}
+
+/*
+ * Whether the datagram can be the fast path's one 1-RTT packet of stream data
+ * (send_stream_fast): nothing else is due in any space, not even an ACK or a
+ * probe, and qlog does not want the plaintext.
+ */
+static bool
+fast_path_ok(struct tx *t, const bool has[CONN_NEP], int last, bool probe)
+{
+	struct qb_conn *c = t->c;
+
+	return last == CONN_EP_APP && !has[CONN_EP_INITIAL] && !has[CONN_EP_HANDSHAKE] &&
+	       t->eliciting_ok && !probe && !t->need_pad && !CONN_QLOG(c) && ack_can_wait(c) &&
+	       !(c->is_server && c->hs_done_pending) && !path_frames_pending(t->path) &&
+	       !conn_cid_pending(c) &&
+	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL)) ==
+	               QB_STREAMS_TX_DATA &&
+	       !crypto_to_send(c, CONN_EP_APP) && c->frec_free != 0 &&
+	       qb_recovery_can_send(&c->rec, QB_PN_APP);
+}
+
+/*
+ * The common datagram, fast (BRIEF §6, build rate): one 1-RTT packet whose
+ * only frame is a STREAM frame filling it (RFC 9000 §19.8: no Length, the
+ * data runs to the end). The short header comes from a template of the
+ * path's DCID (qb_pkt_enc_short_stream_tmpl), and the frame header is sealed
+ * together with the data straight from the send buffer
+ * (qb_crypto_protect_gap, borrowing the span's gap; qb_crypto_protect_from
+ * for read-only memory): no encoder, no plaintext copy. The same bytes as
+ * write_packet() would give. Returns the packet's length, or 0 for the
+ * general path (a span too short to fill the packet: more frames follow it
+ * there) with nothing changed.
+ */
+static int
+send_stream_fast(struct tx *t, uint8_t *buf, size_t cap)
+{
+	struct qb_conn *c = t->c;
+	const uint64_t pn = c->next_pn[CONN_EP_APP];
+	const size_t pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id, pn);
+	const size_t hdr = 1 + t->dcid_len + pn_len;
+	struct qb_pkt_short_tmpl tmpl;
+	struct qb_pkt_layout lay;
+	struct qb_send_span sp;
+	size_t room, h0, taken;
+	uint32_t head = 0;
+	int n;
+
+	if (cap < QB_PKT_SHORT_TMPL_MIN_CAP || cap < hdr + QB_AEAD_TAG_LEN + 64)
+		return 0;
+	room = cap - hdr - QB_AEAD_TAG_LEN;
+	if (!qb_streams_send_peek(c->streams, room, &sp) || sp.len == 0)
+		return 0;
+	h0 = 1 + qb_varint_len(sp.stream_id) + (sp.offset ? qb_varint_len(sp.offset) : 0);
+	if (sp.len + h0 < room)
+		return 0;
+	if (qb_pkt_short_tmpl_init(&tmpl, t->dcid, t->dcid_len, false, c->tx_phase != 0) != 0)
+		return 0;
+	n = qb_pkt_enc_short_stream_tmpl(&tmpl, buf, cap, pn, pn_len, sp.stream_id, sp.offset,
+	                                 sp.len, sp.fin, &taken, &lay);
+	if (n < 0)
+		return 0;
+	/* The frame header's bytes: what goes before the data in the plaintext. */
+	size_t head_len = lay.payload_len - taken;
+	if (sp.gap >= head_len)
+		n = qb_crypto_protect_gap(c->txk[CONN_EP_APP], buf, lay.pn_offset, pn_len, pn,
+		                          head_len, (uint8_t *)(uintptr_t)sp.data, taken);
+	else
+		n = qb_crypto_protect_from(c->txk[CONN_EP_APP], buf, lay.pn_offset, pn_len, pn,
+		                           head_len, sp.data, taken);
+	if (n < 0)
+		return 0; /* cannot happen with a present key */
+	stream_sent(c, &sp, taken, &head);
+	packet_sent(t, CONN_EP_APP, pn, lay.len, head, true, false, false);
+	c->st.pkts_sent_direct++;
+	if (c->rx[CONN_EP_APP].ack_pending)
+		c->acks_waited++;
+	return n;
 }
 
 /* A packet of PADDING only, when the planned last packet turned out empty. */
@@ -561,10 +693,16 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 	if (cap > c->peer_max_udp)
 		cap = (size_t)c->peer_max_udp;
 	if (c->is_server && !t.path->validated) {
-		/* RFC 9000 §8.1: at most 3x the bytes received before validation;
-		 * the handshake path holds its Initials back below 1200 bytes. */
+		/* RFC 9000 §8.1: at most 3x the bytes received before validation.
+		 * §14.1 pads only datagrams with an ack-eliciting Initial to 1200
+		 * bytes: such an Initial waits for that much credit, Handshake
+		 * data (with an ACK-only Initial) goes in whatever is left. */
 		bool hs = (int)path_id == c->hs_path;
-		if (conn_path_amp_blocked(c, path_id, hs ? QB_MIN_INITIAL_DGRAM : TX_MIN_PROBE)) {
+		bool hs_data = hs && ep_usable(c, CONN_EP_HANDSHAKE) &&
+		               (crypto_to_send(c, CONN_EP_HANDSHAKE) ||
+		                qb_recovery_probes(&c->rec, QB_PN_HANDSHAKE) > 0);
+		if (conn_path_amp_blocked(c, path_id,
+		                          hs && !hs_data ? QB_MIN_INITIAL_DGRAM : TX_MIN_PROBE)) {
 			if (hs)
 				qb_recovery_set_amplification_limited(&c->rec, true, now);
 			*why = QB_WHY_AMPLIFICATION;
@@ -573,6 +711,7 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		uint64_t credit = 3 * t.path->rx_bytes - t.path->tx_bytes;
 		if (credit < cap)
 			cap = (size_t)credit;
+		t.initial_ack_only = cap < QB_MIN_INITIAL_DGRAM;
 	}
 	t.dcid = conn_path_dcid(c, path_id, &t.dcid_len);
 	if (t.dcid == NULL) {
@@ -622,13 +761,18 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		for (int ep = 0; ep < CONN_NEP; ep++)
 			if ((has[ep] = ep_has_data(&t, ep)))
 				last = ep;
-		qb_pkt_enc_init(&t.e, buf, cap);
-		for (int ep = 0; ep <= last; ep++)
-			if (has[ep])
-				write_packet(&t, ep, ep == last);
-		if (t.need_pad && qb_pkt_enc_len(&t.e) < QB_MIN_INITIAL_DGRAM)
-			pad_datagram(&t);
-		len = (int)qb_pkt_enc_len(&t.e);
+		len = 0;
+		if (fast_path_ok(&t, has, last, probe))
+			len = send_stream_fast(&t, buf, cap);
+		if (len == 0) {
+			qb_pkt_enc_init(&t.e, buf, cap);
+			for (int ep = 0; ep <= last; ep++)
+				if (has[ep])
+					write_packet(&t, ep, ep == last);
+			if (t.need_pad && qb_pkt_enc_len(&t.e) < QB_MIN_INITIAL_DGRAM)
+				pad_datagram(&t);
+			len = (int)qb_pkt_enc_len(&t.e);
+		}
 		if (len == 0) {
 			/* Why nothing: what the caller waits for. */
 			if (!ep_usable(c, CONN_EP_APP) &&
