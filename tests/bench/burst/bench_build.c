@@ -48,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/aead.h>
 #include <openssl/aes.h>
@@ -61,6 +60,7 @@
 #include <intel-ipsec-mb.h>
 #endif
 
+#include "bench_build.h"
 #include "build_conn.h"
 #include "qb_burst.h"
 #include "qb_net.h"
@@ -70,12 +70,6 @@
 #include "qburst/crypto_select.h"
 #include "qburst/frame.h"
 #include "qburst/packet.h"
-#include "qburst/tls.h"
-
-#define BURST    32
-#define DCID_LEN 8
-#define SRC_SIZE 65536 /* stream bytes cycle through this window */
-#define MAX_PKT  1500
 
 /* ---- the datagram source: what the connection core's send does for 1-RTT data ---- */
 
@@ -294,7 +288,7 @@ bare_imb(uint8_t *pkt, size_t len, uint64_t pn)
 
 /* ---- harness ---- */
 
-static uint64_t
+uint64_t
 now_ns(void)
 {
 	struct timespec ts;
@@ -325,12 +319,12 @@ struct backend {
 	struct qb_crypto_key key;
 };
 
-static struct qb_port port;
-static struct qb_lcore_stats stats;
+struct qb_port port;
+struct qb_lcore_stats stats;
 /* GAP bytes of room before the window: what qb_crypto_protect_gap borrows. */
 #define GAP 64
 static uint8_t src_room[GAP + SRC_SIZE + MAX_PKT];
-static uint8_t *const src_data = src_room + GAP;
+uint8_t *const src_data = src_room + GAP;
 
 /* A TX that keeps the first frame of the burst for the self-check, frees the rest. */
 static struct rte_mbuf *kept;
@@ -403,7 +397,7 @@ fill_bare(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 	return (int)cap;
 }
 
-static uint8_t engine_buf[MAX_PKT] __rte_aligned(64);
+uint8_t engine_buf[MAX_PKT] __rte_aligned(64);
 
 /*
  * The variants, timed in this order in every round. A burst variant sends
@@ -432,76 +426,14 @@ static const struct {
 	qb_burst_fill_fn fill;
 	bool burst;
 } variants[V_N] = {
-        [V_BARE] = {"bare", NULL, false},         [V_COPY] = {"copy", fill_stream, true},
-        [V_FROM] = {"from", fill_fast, true},     [V_GAP] = {"gap", fill_gap, true},
-        [V_TMPL] = {"tmpl", fill_tmpl, true},     [V_ECOPY] = {"ecopy", fill_stream, false},
-        [V_EFROM] = {"efrom", fill_fast, false},  [V_EGAP] = {"egap", fill_gap, false},
-        [V_ETMPL] = {"etmpl", fill_tmpl, false},  [V_DRIVER] = {"driver", fill_bare, true},
-        [V_CONN] = {"conn", bconn_fill, true},    [V_CCOPY] = {"ccopy", bconn_fill, true},
-        [V_ECONN] = {"econn", bconn_fill, false},
+        [V_BARE] = {"bare", NULL, false},        [V_COPY] = {"copy", fill_stream, true},
+        [V_FROM] = {"from", fill_fast, true},    [V_GAP] = {"gap", fill_gap, true},
+        [V_TMPL] = {"tmpl", fill_tmpl, true},    [V_ECOPY] = {"ecopy", fill_stream, false},
+        [V_EFROM] = {"efrom", fill_fast, false}, [V_EGAP] = {"egap", fill_gap, false},
+        [V_ETMPL] = {"etmpl", fill_tmpl, false}, [V_DRIVER] = {"driver", fill_bare, true},
+        [V_CONN] = {"conn", NULL, true},         [V_CCOPY] = {"ccopy", NULL, true},
+        [V_ECONN] = {"econn", NULL, false},
 };
-
-/* ---- the connection core as the fill (build_conn.h) ---- */
-
-static unsigned int conn_ack_every = 128; /* datagrams between the peer's ACKs */
-static uint32_t conn_chunk = 4096;        /* stream pool chunk size */
-static struct qb_tls_ctx *tls_c, *tls_s;
-static char keylog[64];
-/* The peer's ACKs during the timed rounds: qb_conn_recv ns and datagrams acked. */
-static bool conn_timing;
-static uint64_t conn_ack_ns, conn_ack_pkts;
-
-static void
-conn_ack(struct bconn *bc)
-{
-	unsigned int n = bconn_unacked(bc);
-	uint64_t ns = bconn_ack(bc);
-
-	if (conn_timing) {
-		conn_ack_ns += ns;
-		conn_ack_pkts += n;
-	}
-}
-
-/*
- * n datagrams of a conn variant; only the bursts (or fills) are timed, in
- * segments that end when an ACK is due, the ACK and the send buffer's
- * top-up running between them. *ns gets the timed total.
- */
-static unsigned int
-run_conn(enum variant v, struct bconn *bc, const struct qb_burst_txq *q,
-         const struct qb_burst_path *p, size_t size, int bursts, uint64_t *ns)
-{
-	unsigned int sent = 0, per = variants[v].burst ? BURST : 1;
-	int calls = variants[v].burst ? bursts : bursts * BURST;
-	uint64_t t = 0;
-	uint32_t w;
-
-	for (int i = 0; i < calls;) {
-		if (bconn_unacked(bc) + per > conn_ack_every) {
-			conn_ack(bc);
-			continue;
-		}
-		uint64_t t0 = now_ns();
-		if (variants[v].burst) {
-			do {
-				sent += qb_burst_tx(q, p, BURST, size, bconn_fill, bc, t0, NULL);
-				i++;
-			} while (i < calls && bconn_unacked(bc) + BURST <= conn_ack_every);
-		} else {
-			do {
-				sent += bconn_fill(bc, engine_buf, size, t0, &w) > 0;
-				i++;
-			} while (i < calls && bconn_unacked(bc) + 1 <= conn_ack_every);
-		}
-		t += now_ns() - t0;
-	}
-	*ns = t;
-	return sent;
-}
-
-/* The conn variants' connections: data referenced (conn, econn) or copied (ccopy). */
-static struct bconn *conn_ref, *conn_copy;
 
 static unsigned int run_plain(enum variant v, struct backend *b, const struct qb_burst_txq *q,
                               const struct qb_burst_path *p, struct src *s, size_t size, int bursts,
@@ -519,10 +451,12 @@ run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
 	uint64_t t0 = now_ns();
 	unsigned int sent;
 
-	if (v == V_CONN || v == V_ECONN)
-		return run_conn(v, conn_ref, q, p, size, bursts, ns);
+	if (v == V_CONN)
+		return bb_conn_run(BB_CONN, q, p, size, bursts, ns);
 	if (v == V_CCOPY)
-		return run_conn(v, conn_copy, q, p, size, bursts, ns);
+		return bb_conn_run(BB_CCOPY, q, p, size, bursts, ns);
+	if (v == V_ECONN)
+		return bb_conn_run(BB_ECONN, q, p, size, bursts, ns);
 	sent = run_plain(v, b, q, p, s, size, bursts, t0);
 	*ns = now_ns() - t0;
 	return sent;
@@ -556,127 +490,10 @@ run_plain(enum variant v, struct backend *b, const struct qb_burst_txq *q,
 /* BUILD_PROFILE=variant: run only that one, untimed (for perf or callgrind). */
 static const char *profile;
 
-/* ---- the conn variants' set-up and self-check ---- */
-
-/* A TX that keeps the whole burst for the conn self-check. */
-static struct rte_mbuf *kept_all[BURST];
-static uint16_t kept_n;
-static uint16_t
-keep_all_tx(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **m, uint16_t n)
-{
-	(void)port_id;
-	(void)queue_id;
-	memcpy(kept_all, m, n * sizeof(*m));
-	kept_n = n;
-	return n;
-}
-
-/* What one configuration's conn self-check saw, printed after the table. */
-#define MAX_NOTES 16
-static char notes[MAX_NOTES][320];
-static int n_notes;
-
-/*
- * Before timing: one burst of the connection through qb_burst_tx into
- * captured mbufs (valid UDP/IPv4 frames, checksums verified on the software
- * path), each datagram checked by bconn_check (one 1-RTT packet of exactly
- * size bytes that opens with the server's key from the key log, its STREAM
- * frames carrying the source's bytes); then a burst's worth of the fill
- * alone into one buffer (econn), checked alike.
- */
-static int
-conn_self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t size,
-                struct bconn *bc, struct bconn_tally *tally)
-{
-	const struct qb_burst_io io = {qb_burst_io_dpdk.alloc, keep_all_tx, qb_burst_io_dpdk.free};
-	struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, &io};
-	char err[200] = "";
-	int rc = 0;
-
-	memset(tally, 0, sizeof(*tally));
-	bconn_ack(bc); /* the first datagram then carries the ACK frame of its ACK */
-	bconn_check_begin(bc);
-	kept_n = 0;
-	if (qb_burst_tx(&q, p, BURST, size, bconn_fill, bc, 0, NULL) != BURST || kept_n != BURST) {
-		fprintf(stderr, "bench_build: conn sent %u of %d\n", kept_n, BURST);
-		rc = -1;
-	}
-	for (unsigned int i = 0; i < kept_n; i++) {
-		struct qb_pkt_info info;
-
-		if (rc != 0)
-			break;
-		if (t->hw_cksum)
-			kept_all[i]->ol_flags |=
-			        RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-		if (qb_net_parse(kept_all[i], NULL, &info) != QB_DROP_NONE) {
-			fprintf(stderr, "bench_build: conn datagram %u: bad UDP/IPv4 frame\n", i);
-			rc = -1;
-			break;
-		}
-		uint8_t *d = rte_pktmbuf_mtod_offset(kept_all[i], uint8_t *, info.payload_off);
-		if (bconn_check(bc, d, info.payload_len, size, tally, err, sizeof(err)) != 0) {
-			fprintf(stderr, "bench_build: conn datagram %u: %s\n", i, err);
-			rc = -1;
-		}
-	}
-	rte_pktmbuf_free_bulk(kept_all, kept_n);
-	bconn_check_begin(bc);
-	for (int i = 0; i < BURST && rc == 0; i++) {
-		uint32_t w = 0;
-		int n = bconn_fill(bc, engine_buf, size, 0, &w);
-
-		if (n <= 0 ||
-		    bconn_check(bc, engine_buf, (size_t)n, size, tally, err, sizeof(err)) != 0) {
-			fprintf(stderr, "bench_build: econn datagram %d (%d bytes, why %#x): %s\n",
-			        i, n, w, err);
-			rc = -1;
-		}
-	}
-	bconn_ack(bc);
-	return rc;
-}
-
-static struct bconn *
-conn_make(struct backend *b, bool ref)
-{
-	struct bconn_opts o = {.backend = b->id,
-	                       .ref = ref,
-	                       .window = src_data,
-	                       .window_size = SRC_SIZE,
-	                       .chunk_size = conn_chunk,
-	                       .ack_every = conn_ack_every};
-	char err[200] = "";
-	struct bconn *bc = bconn_new(tls_c, tls_s, keylog, &o, err, sizeof(err));
-
-	if (bc == NULL) {
-		fprintf(stderr, "bench_build: conn set-up (%s): %s\n", b->name, err);
-		exit(1);
-	}
-	return bc;
-}
-
-static void
-conn_note(struct backend *b, bool hw, size_t size, const char *what, struct bconn *bc,
-          const struct bconn_tally *t)
-{
-	uint64_t cwnd, srtt;
-
-	bconn_cc(bc, &cwnd, &srtt);
-	if (n_notes < MAX_NOTES)
-		snprintf(notes[n_notes++], sizeof(notes[0]),
-		         "%s %zu %s, %s: %u/%u datagrams checked (%u one STREAM frame only, %u two "
-		         "at a chunk boundary, %u ACK+STREAM, %u padded; pn length %u); cwnd %.0f "
-		         "KiB, srtt %.1f us before timing",
-		         b->name, size, hw ? "offload" : "software", what, t->dgrams, 2 * BURST,
-		         t->one_stream, t->two_stream, t->with_ack, t->padded, t->pn_len,
-		         (double)cwnd / 1024, (double)srtt / 1e3);
-}
-
-/* Median ns/packet of each variant; *ack_ns: the conn's ACK receipt per data packet. */
+/* Median ns/packet of each variant; ack_ns / write_ns: bb_conn_end's. */
 static void
 measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double *med,
-        double *ack_ns)
+        double *ack_ns, double *write_ns)
 {
 	const struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, NULL};
 	struct src s = {.key = &b->key, .data = src_data, .dcid = {1, 2, 3, 4, 5, 6, 7, 8}};
@@ -699,21 +516,15 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 	if (qb_udp_tmpl_init(&t, &port.mac, &dst, 0, &sip, 4433, &dip, 443, hw) != 0 ||
 	    qb_burst_path_init(&p, &t, (uint16_t)size, NULL) != 0)
 		abort();
-	conn_ref = conn_make(b, true);
-	conn_copy = conn_make(b, false);
-	struct bconn_tally tr, tc;
 	if (self_check(b, &t, &p, size, fill_stream) != 0 ||
 	    self_check(b, &t, &p, size, fill_fast) != 0 ||
 	    self_check(b, &t, &p, size, fill_gap) != 0 ||
 	    self_check(b, &t, &p, size, fill_tmpl) != 0 ||
-	    conn_self_check(&t, &p, size, conn_ref, &tr) != 0 ||
-	    conn_self_check(&t, &p, size, conn_copy, &tc) != 0) {
+	    bb_conn_begin(b->id, b->name, hw, &t, &p, size) != 0) {
 		fprintf(stderr, "bench_build: self-check failed (%s, %zu, %s)\n", b->name, size,
 		        hw ? "offload" : "software");
 		exit(1);
 	}
-	conn_note(b, hw, size, "conn/econn", conn_ref, &tr);
-	conn_note(b, hw, size, "ccopy", conn_copy, &tc);
 	/* Warm every path (caches, pool, branch predictors) before timing. */
 	uint64_t ns;
 	for (int i = 0; i < V_N; i++)
@@ -726,12 +537,10 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 					            &ns);
 		for (int i = 0; i < V_N; i++)
 			free(v[i]);
-		bconn_free(conn_ref);
-		bconn_free(conn_copy);
+		bb_conn_end(ack_ns, write_ns);
 		return;
 	}
-	conn_timing = true;
-	conn_ack_ns = conn_ack_pkts = 0;
+	bb_conn_timing(true);
 	for (int k = 0; k < rounds; k++) {
 		for (int i = 0; i < V_N; i++) {
 			unsigned int sent =
@@ -745,64 +554,12 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 			}
 		}
 	}
-	conn_timing = false;
-	*ack_ns = conn_ack_pkts ? (double)conn_ack_ns / (double)conn_ack_pkts : 0;
+	bb_conn_timing(false);
+	bb_conn_end(ack_ns, write_ns);
 	for (int i = 0; i < V_N; i++) {
 		med[i] = median(v[i], rounds);
 		free(v[i]);
 	}
-	bconn_free(conn_ref);
-	bconn_free(conn_copy);
-}
-
-/* BUILD_CONN_ACK / BUILD_CONN_CHUNK, and the TLS contexts of the conn pairs. */
-static int
-conn_setup(void)
-{
-	static const char *const alpn[] = {"hq-interop"};
-	const char *e;
-	char err[256] = "";
-	int fd;
-
-	if ((e = getenv("BUILD_CONN_ACK")) != NULL) {
-		long a = strtol(e, NULL, 10);
-		conn_ack_every = a < BURST ? BURST : (unsigned int)(a + BURST - 1) / BURST * BURST;
-	}
-	if ((e = getenv("BUILD_CONN_CHUNK")) != NULL) {
-		long c = strtol(e, NULL, 10);
-		if (c < 64 || c > SRC_SIZE || (c & (c - 1)) != 0) {
-			fprintf(stderr, "bench_build: BUILD_CONN_CHUNK: a power of two, 64..%d\n",
-			        SRC_SIZE);
-			return -1;
-		}
-		conn_chunk = (uint32_t)c;
-	}
-	snprintf(keylog, sizeof(keylog), "/tmp/bench_build_keylog_XXXXXX");
-	fd = mkstemp(keylog);
-	if (fd < 0) {
-		perror("bench_build: mkstemp");
-		return -1;
-	}
-	close(fd);
-	/* Both ends log to one file: the secrets of the newest pair are its last lines. */
-	for (int server = 0; server < 2; server++) {
-		struct qb_tls_ctx_config cfg = {
-		        .role = server ? QB_TLS_SERVER : QB_TLS_CLIENT,
-		        .alpn = alpn,
-		        .alpn_count = 1,
-		        .selfsigned_name = "localhost",
-		        .keylog_file = keylog,
-		};
-		struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
-
-		if (ctx == NULL) {
-			fprintf(stderr, "bench_build: qb_tls_ctx_new: %s\n", err);
-			unlink(keylog);
-			return -1;
-		}
-		*(server ? &tls_s : &tls_c) = ctx;
-	}
-	return 0;
 }
 
 int
@@ -868,7 +625,7 @@ main(int argc, char **argv)
 		if (qb_crypto_key_init(&be[i].key, QB_AEAD_AES128GCM, QB_CRYPTO_QUIC_V1, secret,
 		                       sizeof(secret), be[i].id) != 0)
 			return 1;
-	if (conn_setup() != 0)
+	if (bb_conn_setup() != 0)
 		return 1;
 
 	printf("Build rate: AES-128-GCM 1-RTT STREAM packets built by qb_burst_tx into mbufs,\n"
@@ -888,60 +645,54 @@ main(int argc, char **argv)
 	       "engine conn = conn's fill alone into one buffer. The peer's ACK (a 1-RTT ACK\n"
 	       "packet built from the client's key in the key log, qb_conn_recv) and the send\n"
 	       "buffer's top-up run every %u datagrams outside the timed segments; ACK rx =\n"
-	       "its qb_conn_recv ns per data packet acknowledged (mean, conn+econn). Bench\n"
+	       "its qb_conn_recv ns per data packet acknowledged (mean, conn+econn); ccopy\n"
+	       "write = the copying top-up's ns per data packet (not in ccopy's time). Bench\n"
 	       "config: client limits 2^50 (max_data, max_stream_data), cubic grown in slow\n"
 	       "start before timing, the connection's clock %llu ns per datagram and ACKs\n"
 	       "%llu us after the last packet (pacing never binds), key updates off.\n\n",
-	       BURST, port.name, rounds, bursts * BURST, SRC_SIZE, conn_chunk, conn_ack_every,
-	       (unsigned long long)BCONN_STEP_NS, (unsigned long long)BCONN_ACK_DELAY_NS / 1000);
+	       BURST, port.name, rounds, bursts * BURST, SRC_SIZE, bb_conn_chunk(),
+	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS,
+	       (unsigned long long)BCONN_ACK_DELAY_NS / 1000);
 	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
 	       "| ratio | tmpl | tmpl Mpps | **tmpl ratio** | engine copy | engine gap | engine tmpl "
 	       "| driver | conn | conn Mpps | **conn ratio** | ccopy | ccopy ratio | engine conn "
-	       "| ACK rx |\n");
+	       "| ACK rx | ccopy write |\n");
 	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:"
-	       "|--:|--:|--:|--:|--:|--:|--:|\n");
+	       "|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int i = 0; i < nb; i++)
 		for (int sz = 0; sz < 2; sz++)
 			for (int hw = 1; hw >= 0; hw--) {
 				size_t size = sz == 0 ? 1200 : 1452;
-				double r[V_N], ack = 0;
+				double r[V_N], ack = 0, wr = 0;
 
 				if ((only_backend != NULL &&
 				     strcmp(only_backend, be[i].name) != 0) ||
 				    (only_path != NULL &&
 				     strcmp(only_path, hw ? "offload" : "software") != 0))
 					continue;
-				measure(&be[i], hw, size, rounds, bursts, r, &ack);
+				measure(&be[i], hw, size, rounds, bursts, r, &ack, &wr);
 				if (profile != NULL)
 					continue;
 				printf("| %s | %zu | %s | %.1f | %.1f | %.3f | %.1f | %.3f | %.1f | %.3f "
 				       "| %.1f | %.2f | **%.3f** | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f "
-				       "| **%.3f** | %.1f | %.3f | %.1f | %.1f |\n",
+				       "| **%.3f** | %.1f | %.3f | %.1f | %.1f | %.1f |\n",
 				       be[i].name, size, hw ? "offload" : "software", r[V_BARE],
 				       r[V_COPY], r[V_BARE] / r[V_COPY], r[V_FROM],
 				       r[V_BARE] / r[V_FROM], r[V_GAP], r[V_BARE] / r[V_GAP],
 				       r[V_TMPL], 1e3 / r[V_TMPL], r[V_BARE] / r[V_TMPL],
 				       r[V_ECOPY], r[V_EGAP], r[V_ETMPL], r[V_DRIVER], r[V_CONN],
 				       1e3 / r[V_CONN], r[V_BARE] / r[V_CONN], r[V_CCOPY],
-				       r[V_BARE] / r[V_CCOPY], r[V_ECONN], ack);
+				       r[V_BARE] / r[V_CCOPY], r[V_ECONN], ack, wr);
 				fflush(stdout);
 			}
-	if (profile == NULL && n_notes > 0) {
-		printf("\nconn self-checks (one burst through qb_burst_tx, then %d fills into a "
-		       "buffer, per connection; each datagram one 1-RTT packet of the row's size that "
-		       "opens with SERVER_TRAFFIC_SECRET_0 as AES-128-GCM):\n",
-		       BURST);
-		for (int i = 0; i < n_notes; i++)
-			printf("- %s\n", notes[i]);
-	}
+	if (profile == NULL)
+		bb_conn_print_notes();
 	printf("\ndrops: no_mbuf %" PRIu64 " tx_full %" PRIu64 "\n", stats.drops[QB_DROP_NO_MBUF],
 	       stats.drops[QB_DROP_TX_FULL]);
 	for (int i = 0; i < nb; i++)
 		qb_crypto_key_clear(&be[i].key);
 	EVP_AEAD_CTX_cleanup(&ssl_aead);
-	qb_tls_ctx_free(tls_c);
-	qb_tls_ctx_free(tls_s);
-	unlink(keylog);
+	bb_conn_teardown();
 #ifdef QB_HAVE_IPSECMB
 	if (imb != NULL)
 		free_mb_mgr(imb);

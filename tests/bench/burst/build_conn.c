@@ -301,7 +301,7 @@ refill(struct bconn *b)
 /* ---- the peer's ACKs ---------------------------------------------------------- */
 
 uint64_t
-bconn_ack(struct bconn *b)
+bconn_ack(struct bconn *b, uint64_t *write_ns)
 {
 	static uint8_t pkt[256];
 	struct qb_ack_range r = {.smallest = 0, .largest = b->next_pn - 1};
@@ -309,6 +309,8 @@ bconn_ack(struct bconn *b)
 	struct qb_pkt_layout l;
 	struct qb_pkt_enc e;
 
+	if (write_ns != NULL)
+		*write_ns = 0;
 	if (b->unacked == 0)
 		return 0;
 	/* RFC 9000 §17.3.1, §19.3: one range, everything the server sent in
@@ -339,6 +341,8 @@ bconn_ack(struct bconn *b)
 	b->unacked = 0;
 	b->acks++;
 	refill(b);
+	if (write_ns != NULL)
+		*write_ns = clock_now() - t1;
 	return t1 - t0;
 }
 
@@ -417,7 +421,7 @@ warm_up(struct bconn *b, char *err, size_t err_len)
 			if (bconn_fill(b, d, sizeof(d), 0, &why) <= 0)
 				break;
 		}
-		bconn_ack(b);
+		bconn_ack(b, NULL);
 	}
 	fail(err, err_len, "the congestion window stayed at %llu bytes", (unsigned long long)cwnd);
 	return -1;
@@ -439,8 +443,10 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 	if (b->o.ack_every == 0)
 		b->o.ack_every = 1;
 	b->now = 1000 * MS;
-	/* Room for four ACK intervals, at least 1 MiB, in whole chunks. */
-	b->sndbuf = 4 * per_ack > (1u << 20) ? 4 * per_ack : (1u << 20);
+	/* Room for two ACK intervals, in whole chunks: data written (copied)
+	 * at one ACK goes out before the next but one, still in the cache, as
+	 * an application's freshly written data would. */
+	b->sndbuf = 2 * per_ack;
 	b->sndbuf = (b->sndbuf + o->chunk_size - 1) & ~(uint64_t)(o->chunk_size - 1);
 	/* The connections' keys are made with the process default backend. */
 	if (qb_crypto_set_default_backend(o->backend) != 0) {
@@ -493,7 +499,7 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 	refill(b);
 	if (probe_pn(b, err, err_len) != 0)
 		goto bad;
-	bconn_ack(b);
+	bconn_ack(b, NULL);
 	if (warm_up(b, err, err_len) != 0)
 		goto bad;
 	return b;

@@ -25,8 +25,8 @@
  *     last packet it covers (the smoothed RTT, hence a pacing rate far above
  *     the build rate);
  *   - key updates are pushed beyond the run (key_update_packets 2^40);
- *   - the send buffer is topped up after each ACK, outside the timed
- *     region, either by reference (qb_streams_write_ref on a constant
+ *   - the send buffer (two ACK intervals) is topped up after each ACK,
+ *     outside the timed region, either by reference (qb_streams_write_ref on a constant
  *     window: whole chunks point into it) or by copy (qb_conn_stream_write
  *     into pool chunks).
  */
@@ -84,11 +84,11 @@ unsigned int bconn_unacked(const struct bconn *b);
  * The peer's ACK of every packet sent so far (one 1-RTT packet, one ACK
  * frame [0, largest]) through qb_conn_recv(), then the send buffer topped
  * up. Returns the ns spent in qb_conn_recv() alone (0 when nothing was
- * unacknowledged). Exits the process when the server did not take it as
- * expected (state not open, bytes still in flight: the bench's packet
- * number bookkeeping would be wrong).
+ * unacknowledged); *write_ns (may be NULL) gets the top-up's ns. Exits the process when the server
+ * did not take it as expected (state not open, bytes still in flight: the bench's packet number
+ * bookkeeping would be wrong).
  */
-uint64_t bconn_ack(struct bconn *b);
+uint64_t bconn_ack(struct bconn *b, uint64_t *write_ns);
 
 /*
  * Before a burst whose datagrams will be checked: where the next datagram

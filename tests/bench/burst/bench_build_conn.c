@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * bench_build's conn variants (bench_build.h): the connection pairs of
+ * build_conn.h per table row, their self-check on real mbufs, and the timed
+ * runs, with the peer's ACKs and the send buffer's top-up between the timed
+ * segments.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_mbuf.h>
+
+#include "bench_build.h"
+#include "build_conn.h"
+#include "qb_net.h"
+#include "qburst/tls.h"
+
+static unsigned int ack_every = 128; /* datagrams between the peer's ACKs */
+static uint32_t chunk = 4096;        /* stream pool chunk size (the workers') */
+static struct qb_tls_ctx *tls_c, *tls_s;
+static char keylog[64];
+
+/* The row's connections: data referenced (conn, econn) or copied (ccopy). */
+static struct bconn *conn_ref, *conn_copy;
+
+/* During the timed rounds: the ACKs' qb_conn_recv ns and the datagrams they
+ * acknowledged (ref connection), the copy top-ups' ns and datagrams. */
+static bool timing;
+static uint64_t ack_ns, ack_pkts, write_ns, write_pkts;
+
+unsigned int
+bb_conn_ack_every(void)
+{
+	return ack_every;
+}
+
+uint32_t
+bb_conn_chunk(void)
+{
+	return chunk;
+}
+
+int
+bb_conn_setup(void)
+{
+	static const char *const alpn[] = {"hq-interop"};
+	const char *e;
+	char err[256] = "";
+	int fd;
+
+	if ((e = getenv("BUILD_CONN_ACK")) != NULL) {
+		long a = strtol(e, NULL, 10);
+		ack_every = a < BURST ? BURST : (unsigned int)(a + BURST - 1) / BURST * BURST;
+	}
+	if ((e = getenv("BUILD_CONN_CHUNK")) != NULL) {
+		long c = strtol(e, NULL, 10);
+		if (c < 64 || c > SRC_SIZE || (c & (c - 1)) != 0) {
+			fprintf(stderr, "bench_build: BUILD_CONN_CHUNK: a power of two, 64..%d\n",
+			        SRC_SIZE);
+			return -1;
+		}
+		chunk = (uint32_t)c;
+	}
+	snprintf(keylog, sizeof(keylog), "/tmp/bench_build_keylog_XXXXXX");
+	fd = mkstemp(keylog);
+	if (fd < 0) {
+		perror("bench_build: mkstemp");
+		return -1;
+	}
+	close(fd);
+	/* Both ends log to one file: the secrets of the newest pair are its last lines. */
+	for (int server = 0; server < 2; server++) {
+		struct qb_tls_ctx_config cfg = {
+		        .role = server ? QB_TLS_SERVER : QB_TLS_CLIENT,
+		        .alpn = alpn,
+		        .alpn_count = 1,
+		        .selfsigned_name = "localhost",
+		        .keylog_file = keylog,
+		};
+		struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
+
+		if (ctx == NULL) {
+			fprintf(stderr, "bench_build: qb_tls_ctx_new: %s\n", err);
+			bb_conn_teardown();
+			return -1;
+		}
+		*(server ? &tls_s : &tls_c) = ctx;
+	}
+	return 0;
+}
+
+void
+bb_conn_teardown(void)
+{
+	qb_tls_ctx_free(tls_c);
+	qb_tls_ctx_free(tls_s);
+	tls_c = tls_s = NULL;
+	if (keylog[0] != '\0')
+		unlink(keylog);
+	keylog[0] = '\0';
+}
+
+/* ---- the self-check ---- */
+
+/* A TX that keeps the whole burst. */
+static struct rte_mbuf *kept[BURST];
+static uint16_t kept_n;
+static uint16_t
+keep_tx(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **m, uint16_t n)
+{
+	(void)port_id;
+	(void)queue_id;
+	memcpy(kept, m, n * sizeof(*m));
+	kept_n = n;
+	return n;
+}
+
+/* What one row's self-checks saw, printed after the table. */
+#define MAX_NOTES 16
+static char notes[MAX_NOTES][320];
+static int n_notes;
+
+/*
+ * Before timing: one burst of the connection through qb_burst_tx into
+ * captured mbufs (valid UDP/IPv4 frames, checksums verified on the software
+ * path), each datagram checked by bconn_check (one 1-RTT packet of exactly
+ * size bytes that opens with the server's key from the key log, its STREAM
+ * frames carrying the source's bytes); then a burst's worth of the fill
+ * alone into one buffer (econn), checked alike.
+ */
+static int
+self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t size,
+           struct bconn *bc, struct bconn_tally *tally)
+{
+	const struct qb_burst_io io = {qb_burst_io_dpdk.alloc, keep_tx, qb_burst_io_dpdk.free};
+	struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, &io};
+	char err[200] = "";
+	int rc = 0;
+
+	memset(tally, 0, sizeof(*tally));
+	bconn_ack(bc, NULL); /* the first datagram then carries the ACK frame of its ACK */
+	bconn_check_begin(bc);
+	kept_n = 0;
+	if (qb_burst_tx(&q, p, BURST, size, bconn_fill, bc, 0, NULL) != BURST || kept_n != BURST) {
+		fprintf(stderr, "bench_build: conn sent %u of %d\n", kept_n, BURST);
+		rc = -1;
+	}
+	for (unsigned int i = 0; i < kept_n && rc == 0; i++) {
+		struct qb_pkt_info info;
+
+		if (t->hw_cksum)
+			kept[i]->ol_flags |=
+			        RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+		if (qb_net_parse(kept[i], NULL, &info) != QB_DROP_NONE) {
+			fprintf(stderr, "bench_build: conn datagram %u: bad UDP/IPv4 frame\n", i);
+			rc = -1;
+			break;
+		}
+		uint8_t *d = rte_pktmbuf_mtod_offset(kept[i], uint8_t *, info.payload_off);
+		if (bconn_check(bc, d, info.payload_len, size, tally, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bench_build: conn datagram %u: %s\n", i, err);
+			rc = -1;
+		}
+	}
+	rte_pktmbuf_free_bulk(kept, kept_n);
+	bconn_check_begin(bc);
+	for (int i = 0; i < BURST && rc == 0; i++) {
+		uint32_t w = 0;
+		int n = bconn_fill(bc, engine_buf, size, 0, &w);
+
+		if (n <= 0 ||
+		    bconn_check(bc, engine_buf, (size_t)n, size, tally, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bench_build: econn datagram %d (%d bytes, why %#x): %s\n",
+			        i, n, w, err);
+			rc = -1;
+		}
+	}
+	bconn_ack(bc, NULL);
+	return rc;
+}
+
+static void
+note(const char *name, bool hw, size_t size, const char *what, struct bconn *bc,
+     const struct bconn_tally *t)
+{
+	uint64_t cwnd, srtt;
+
+	bconn_cc(bc, &cwnd, &srtt);
+	if (n_notes < MAX_NOTES)
+		snprintf(notes[n_notes++], sizeof(notes[0]),
+		         "%s %zu %s, %s: %u/%u datagrams checked (%u one STREAM frame only, %u two "
+		         "at a chunk boundary, %u ACK+STREAM, %u padded; pn length %u); cwnd %.0f "
+		         "KiB, srtt %.1f us before timing",
+		         name, size, hw ? "offload" : "software", what, t->dgrams, 2 * BURST,
+		         t->one_stream, t->two_stream, t->with_ack, t->padded, t->pn_len,
+		         (double)cwnd / 1024, (double)srtt / 1e3);
+}
+
+void
+bb_conn_print_notes(void)
+{
+	if (n_notes == 0)
+		return;
+	printf("\nconn self-checks (one burst through qb_burst_tx, then %d fills into a buffer, "
+	       "per connection; each datagram one 1-RTT packet of the row's size that opens "
+	       "with SERVER_TRAFFIC_SECRET_0 as AES-128-GCM, STREAM frames of the source's "
+	       "bytes):\n",
+	       BURST);
+	for (int i = 0; i < n_notes; i++)
+		printf("- %s\n", notes[i]);
+}
+
+static struct bconn *
+make(enum qb_crypto_backend id, const char *name, bool ref)
+{
+	struct bconn_opts o = {.backend = id,
+	                       .ref = ref,
+	                       .window = src_data,
+	                       .window_size = SRC_SIZE,
+	                       .chunk_size = chunk,
+	                       .ack_every = ack_every};
+	char err[200] = "";
+	struct bconn *bc = bconn_new(tls_c, tls_s, keylog, &o, err, sizeof(err));
+
+	if (bc == NULL)
+		fprintf(stderr, "bench_build: conn set-up (%s): %s\n", name, err);
+	return bc;
+}
+
+int
+bb_conn_begin(enum qb_crypto_backend id, const char *name, bool hw, const struct qb_udp_tmpl *t,
+              const struct qb_burst_path *p, size_t size)
+{
+	struct bconn_tally tr, tc;
+
+	conn_ref = make(id, name, true);
+	conn_copy = make(id, name, false);
+	if (conn_ref == NULL || conn_copy == NULL || self_check(t, p, size, conn_ref, &tr) != 0 ||
+	    self_check(t, p, size, conn_copy, &tc) != 0)
+		return -1;
+	note(name, hw, size, "conn/econn", conn_ref, &tr);
+	note(name, hw, size, "ccopy", conn_copy, &tc);
+	return 0;
+}
+
+void
+bb_conn_timing(bool on)
+{
+	timing = on;
+	if (on)
+		ack_ns = ack_pkts = write_ns = write_pkts = 0;
+}
+
+void
+bb_conn_end(double *ack, double *write)
+{
+	*ack = ack_pkts ? (double)ack_ns / (double)ack_pkts : 0;
+	*write = write_pkts ? (double)write_ns / (double)write_pkts : 0;
+	bconn_free(conn_ref);
+	bconn_free(conn_copy);
+	conn_ref = conn_copy = NULL;
+}
+
+/* ---- the timed runs ---- */
+
+static void
+ack(struct bconn *bc)
+{
+	unsigned int n = bconn_unacked(bc);
+	uint64_t w, ns = bconn_ack(bc, &w);
+
+	if (!timing)
+		return;
+	if (bc == conn_ref) {
+		ack_ns += ns;
+		ack_pkts += n;
+	} else {
+		write_ns += w;
+		write_pkts += n;
+	}
+}
+
+/*
+ * Only the bursts (or fills) are timed, in segments that end when an ACK
+ * is due (every ack_every datagrams); the ACK and the top-up run between
+ * them. Two clock reads per segment: a fraction of a ns per datagram.
+ */
+unsigned int
+bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q, const struct qb_burst_path *p,
+            size_t size, int bursts, uint64_t *ns)
+{
+	struct bconn *bc = k == BB_CCOPY ? conn_copy : conn_ref;
+	const bool burst = k != BB_ECONN;
+	const unsigned int per = burst ? BURST : 1;
+	const int calls = burst ? bursts : bursts * BURST;
+	unsigned int sent = 0;
+	uint64_t t = 0;
+	uint32_t w;
+
+	for (int i = 0; i < calls;) {
+		if (bconn_unacked(bc) + per > ack_every) {
+			ack(bc);
+			continue;
+		}
+		uint64_t t0 = now_ns();
+		if (burst) {
+			do {
+				sent += qb_burst_tx(q, p, BURST, size, bconn_fill, bc, t0, NULL);
+				i++;
+			} while (i < calls && bconn_unacked(bc) + BURST <= ack_every);
+		} else {
+			do {
+				sent += bconn_fill(bc, engine_buf, size, t0, &w) > 0;
+				i++;
+			} while (i < calls && bconn_unacked(bc) + 1 <= ack_every);
+		}
+		t += now_ns() - t0;
+	}
+	*ns = t;
+	return sent;
+}
