@@ -31,7 +31,8 @@
  * reported apart, per data packet.
  *
  * Usage: bench_build EAL-ARGS -- [ROUNDS [BURSTS_PER_ROUND [BACKEND [PATH]]]]
- *   BACKEND boringssl|ipsecmb and PATH offload|software restrict the table.
+ *   BACKEND boringssl|ipsecmb (or all) and PATH offload|software restrict the
+ *   table.
  *   BUILD_PROFILE=<variant> (bare, copy, from, gap, tmpl, ecopy, efrom, egap,
  *   etmpl, driver, conn, ccopy, econn) in the environment runs only that
  *   variant, untimed, for perf record or callgrind (conn variants: with their
@@ -665,7 +666,7 @@ main(int argc, char **argv)
 				size_t size = sz == 0 ? 1200 : 1452;
 				double r[V_N], ack = 0, wr = 0;
 
-				if ((only_backend != NULL &&
+				if ((only_backend != NULL && strcmp(only_backend, "all") != 0 &&
 				     strcmp(only_backend, be[i].name) != 0) ||
 				    (only_path != NULL &&
 				     strcmp(only_path, hw ? "offload" : "software") != 0))
