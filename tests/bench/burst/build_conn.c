@@ -451,13 +451,13 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 	/* The connections' keys are made with the process default backend. */
 	if (qb_crypto_set_default_backend(o->backend) != 0) {
 		fail(err, err_len, "backend %s not registered", qb_crypto_backend_name(o->backend));
-		goto bad_pools;
+		goto bad;
 	}
 	if (qb_stream_pools_init(&b->pool_c, o->chunk_size, 256, 64) != 0 ||
 	    qb_stream_pools_init(&b->pool_s, o->chunk_size,
 	                         (uint32_t)(b->sndbuf / o->chunk_size) + 256, 64) != 0) {
 		fail(err, err_len, "qb_stream_pools_init failed");
-		goto bad_pools;
+		goto bad;
 	}
 	b->cfg_c = (struct qb_conn_config){.tls = cctx,
 	                                   .pools = &b->pool_c,
@@ -485,10 +485,16 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 	struct qb_conn_stats cst;
 	qb_conn_stats(b->c, &cst);
 	b->cpn = cst.pkts_sent + 1;
-	if ((cid = qb_conn_dcid(b->c, &b->to_s_len)) == NULL || b->to_s_len > 20 ||
-	    (memcpy(b->to_s, cid, b->to_s_len), (cid = qb_conn_dcid(b->s, &b->to_c_len)) == NULL) ||
+	/* The CIDs each side sends to now: the short headers' DCIDs, 8 bytes
+	 * (QB_CONN_CID_LEN_DEFAULT) as in the other variants. */
+	if ((cid = qb_conn_dcid(b->c, &b->to_s_len)) == NULL || b->to_s_len > 20) {
+		fail(err, err_len, "the client has no server CID");
+		goto bad;
+	}
+	memcpy(b->to_s, cid, b->to_s_len);
+	if ((cid = qb_conn_dcid(b->s, &b->to_c_len)) == NULL ||
 	    b->to_c_len != QB_CONN_CID_LEN_DEFAULT) {
-		fail(err, err_len, "connection IDs not as expected (8 bytes)");
+		fail(err, err_len, "the server's DCID is not 8 bytes");
 		goto bad;
 	}
 	memcpy(b->to_c, cid, b->to_c_len);
@@ -504,10 +510,7 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 		goto bad;
 	return b;
 bad:
-	bconn_free(b);
-	return NULL;
-bad_pools:
-	free(b);
+	bconn_free(b); /* what was not made is zero: each part frees as empty */
 	return NULL;
 }
 
