@@ -646,11 +646,12 @@ main(int argc, char **argv)
 	       "engine conn = conn's fill alone into one buffer. The peer's ACK (a 1-RTT ACK\n"
 	       "packet built from the client's key in the key log, qb_conn_recv) and the send\n"
 	       "buffer's top-up run every %u datagrams outside the timed segments; ACK rx =\n"
-	       "its qb_conn_recv ns per data packet acknowledged (mean, conn+econn); ccopy\n"
-	       "write = the copying top-up's ns per data packet (not in ccopy's time). Bench\n"
-	       "config: client limits 2^50 (max_data, max_stream_data), cubic grown in slow\n"
-	       "start before timing, the connection's clock %llu ns per datagram and ACKs\n"
-	       "%llu us after the last packet (pacing never binds), key updates off.\n\n",
+	       "its qb_conn_recv ns per data packet acknowledged (median over the ACKs of\n"
+	       "conn and econn); ccopy write = the copying top-up's ns per data packet (median,\n"
+	       "not in ccopy's time). Bench config: client limits 2^50 (max_data,\n"
+	       "max_stream_data), cubic grown in slow start before timing, the connection's\n"
+	       "clock %llu ns per datagram and ACKs %llu us after the last packet (pacing never\n"
+	       "binds), key updates off.\n\n",
 	       BURST, port.name, rounds, bursts * BURST, SRC_SIZE, bb_conn_chunk(),
 	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS,
 	       (unsigned long long)BCONN_ACK_DELAY_NS / 1000);

@@ -59,8 +59,9 @@ unsigned int bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q,
 /* From now on (counters reset), or no longer, count the ACKs' and top-ups' cost. */
 void bb_conn_timing(bool on);
 
-/* The row's end: qb_conn_recv ns of the ACKs per data packet (conn and
- * econn), the copy top-up's ns per data packet (ccopy); the pairs freed. */
+/* The row's end: qb_conn_recv ns of an ACK per data packet it acknowledged
+ * (conn and econn), the copy top-up's ns per data packet (ccopy), medians
+ * over the ACKs of the timed rounds; the pairs freed. */
 void bb_conn_end(double *ack_ns, double *write_ns);
 
 /* The self-checks' findings, after the table. */

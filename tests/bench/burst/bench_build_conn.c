@@ -25,10 +25,13 @@ static char keylog[64];
 /* The row's connections: data referenced (conn, econn) or copied (ccopy). */
 static struct bconn *conn_ref, *conn_copy;
 
-/* During the timed rounds: the ACKs' qb_conn_recv ns and the datagrams they
- * acknowledged (ref connection), the copy top-ups' ns and datagrams. */
+/* During the timed rounds, one sample per ACK: its qb_conn_recv ns per
+ * datagram it acknowledged (ref connection), and the copy top-up's ns per
+ * datagram (copy connection). Medians: a preempted ACK is one sample. */
+#define MAX_SAMPLES 65536
 static bool timing;
-static uint64_t ack_ns, ack_pkts, write_ns, write_pkts;
+static double ack_s[MAX_SAMPLES], write_s[MAX_SAMPLES];
+static int n_ack, n_write;
 
 unsigned int
 bb_conn_ack_every(void)
@@ -250,14 +253,31 @@ bb_conn_timing(bool on)
 {
 	timing = on;
 	if (on)
-		ack_ns = ack_pkts = write_ns = write_pkts = 0;
+		n_ack = n_write = 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 void
 bb_conn_end(double *ack, double *write)
 {
-	*ack = ack_pkts ? (double)ack_ns / (double)ack_pkts : 0;
-	*write = write_pkts ? (double)write_ns / (double)write_pkts : 0;
+	*ack = median(ack_s, n_ack);
+	*write = median(write_s, n_write);
 	bconn_free(conn_ref);
 	bconn_free(conn_copy);
 	conn_ref = conn_copy = NULL;
@@ -271,15 +291,12 @@ ack(struct bconn *bc)
 	unsigned int n = bconn_unacked(bc);
 	uint64_t w, ns = bconn_ack(bc, &w);
 
-	if (!timing)
+	if (!timing || n == 0)
 		return;
-	if (bc == conn_ref) {
-		ack_ns += ns;
-		ack_pkts += n;
-	} else {
-		write_ns += w;
-		write_pkts += n;
-	}
+	if (bc == conn_ref && n_ack < MAX_SAMPLES)
+		ack_s[n_ack++] = (double)ns / n;
+	else if (bc == conn_copy && n_write < MAX_SAMPLES)
+		write_s[n_write++] = (double)w / n;
 }
 
 /*
