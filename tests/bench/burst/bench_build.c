@@ -403,7 +403,8 @@ uint8_t engine_buf[MAX_PKT] __rte_aligned(64);
 /*
  * The variants, timed in this order in every round. A burst variant sends
  * bursts of BURST through qb_burst_tx with its fill; an engine variant (no
- * mbuf) calls the fill into one buffer; bare seals in place.
+ * mbuf) calls the fill into one buffer; bare seals in place; the conn
+ * variants' fill is bconn_fill (bench_build_conn.c runs them).
  */
 enum variant {
 	V_BARE,
@@ -436,33 +437,6 @@ static const struct {
         [V_ECONN] = {"econn", NULL, false},
 };
 
-static unsigned int run_plain(enum variant v, struct backend *b, const struct qb_burst_txq *q,
-                              const struct qb_burst_path *p, struct src *s, size_t size, int bursts,
-                              uint64_t now);
-
-/*
- * One variant's n packets; returns how many the PMD took (bursts) or n, and
- * in *ns the time they took (the whole call; conn variants: their timed
- * segments only).
- */
-static unsigned int
-run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
-            const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t *ns)
-{
-	uint64_t t0 = now_ns();
-	unsigned int sent;
-
-	if (v == V_CONN)
-		return bb_conn_run(BB_CONN, q, p, size, bursts, ns);
-	if (v == V_CCOPY)
-		return bb_conn_run(BB_CCOPY, q, p, size, bursts, ns);
-	if (v == V_ECONN)
-		return bb_conn_run(BB_ECONN, q, p, size, bursts, ns);
-	sent = run_plain(v, b, q, p, s, size, bursts, t0);
-	*ns = now_ns() - t0;
-	return sent;
-}
-
 static unsigned int
 run_plain(enum variant v, struct backend *b, const struct qb_burst_txq *q,
           const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t now)
@@ -486,6 +460,30 @@ run_plain(enum variant v, struct backend *b, const struct qb_burst_txq *q,
 	for (int i = 0; i < bursts * BURST; i++)
 		variants[v].fill(s, engine_buf, size, now, &w);
 	return (unsigned int)(bursts * BURST);
+}
+
+/*
+ * One variant's n packets; returns how many the PMD took (bursts) or n, and
+ * in *ns the time they took (the whole call; conn variants: their timed
+ * segments only).
+ */
+static unsigned int
+run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
+            const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t *ns)
+{
+	uint64_t t0;
+	unsigned int sent;
+
+	if (v == V_CONN)
+		return bb_conn_run(BB_CONN, q, p, size, bursts, ns);
+	if (v == V_CCOPY)
+		return bb_conn_run(BB_CCOPY, q, p, size, bursts, ns);
+	if (v == V_ECONN)
+		return bb_conn_run(BB_ECONN, q, p, size, bursts, ns);
+	t0 = now_ns();
+	sent = run_plain(v, b, q, p, s, size, bursts, t0);
+	*ns = now_ns() - t0;
+	return sent;
 }
 
 /* BUILD_PROFILE=variant: run only that one, untimed (for perf or callgrind). */
