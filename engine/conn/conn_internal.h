@@ -85,6 +85,10 @@ struct conn_acked_run {
  * the handshake path, the RTT estimate (loss detection per path, recovery.h)
  * are per path; packet numbers and congestion control are per connection.
  */
+/* The most 1-RTT packets that leave out an ACK of the peer's non-eliciting
+ * packets (conn_tx.c ack_can_wait()). */
+#define CONN_ACK_LAG 16
+
 struct conn_path {
 	bool known;               /* added (client) or a datagram came on it (server) */
 	bool validated;           /* §8: the peer proved it gets our datagrams here */
@@ -182,8 +186,9 @@ struct qb_conn {
 	/* Byte-sized fields of other concerns, here to fill the padding. */
 	uint8_t peer_ack_delay_exp;
 	bool eliciting_since_rx;
-	bool close_pending; /* CONNECTION_CLOSE to (re)send */
-	bool rx_authentic;  /* a packet of the datagram being processed was unprotected */
+	uint8_t acks_waited; /* 1-RTT packets sent since an ACK of non-eliciting ones was due */
+	bool close_pending;  /* CONNECTION_CLOSE to (re)send */
+	bool rx_authentic;   /* a packet of the datagram being processed was unprotected */
 	uint64_t peer_max_udp;
 
 	/* Lifecycle. */

@@ -132,6 +132,8 @@ write_ack(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 	if (qb_pkt_enc_ack(&t->e, ar, n, delay, NULL, NULL) != 0)
 		return;
 	qb_rx_on_ack_sent(&c->rx[ep]);
+	if (ep == CONN_EP_APP)
+		c->acks_waited = 0;
 	struct conn_frec *r = conn_frec_add(c, head);
 	if (r != NULL) {
 		r->kind = FREC_ACK;
@@ -236,6 +238,25 @@ path_frames_done(struct tx *t, bool sent)
 	t->response_written = t->challenge_written = false;
 }
 
+/* A STREAM frame carrying the first `taken` bytes of span sp went into the
+ * packet whose frame records start at *head (a record is free). */
+static void
+stream_sent(struct qb_conn *c, struct qb_send_span *sp, size_t taken, uint32_t *head)
+{
+	struct conn_frec *r = conn_frec_add(c, head);
+
+	if (taken < sp->len) {
+		sp->len = taken;
+		sp->fin = false;
+	}
+	qb_streams_send_commit(c->streams, sp);
+	r->kind = FREC_STREAM;
+	r->id = sp->stream_id;
+	r->offset = sp->offset;
+	r->len = sp->len;
+	r->fin = sp->fin;
+}
+
 /* Ack-eliciting frames of the packet; returns true if any was written. */
 static bool
 write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
@@ -295,17 +316,7 @@ write_data(struct tx *t, int ep, uint32_t *head, unsigned *nrec)
 		if (qb_pkt_enc_stream(e, sp.stream_id, sp.offset, sp.data, sp.len, sp.fin,
 		                      &taken) != 0)
 			break;
-		if (taken < sp.len) {
-			sp.len = taken;
-			sp.fin = false;
-		}
-		r = conn_frec_add(c, head);
-		qb_streams_send_commit(c->streams, &sp);
-		r->kind = FREC_STREAM;
-		r->id = sp.stream_id;
-		r->offset = sp.offset;
-		r->len = sp.len;
-		r->fin = sp.fin;
+		stream_sent(c, &sp, taken, head);
 		(*nrec)++;
 		any = true;
 	}
@@ -332,6 +343,9 @@ begin_packet(struct tx *t, int ep)
 	        dcid_len, c->scid, c->scid_len, c->token, c->token_len, pn, pn_len);
 }
 
+static void packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head,
+                        bool eliciting, bool padded, bool probe);
+
 /* Seals the open packet and records it; returns 0 or an error. */
 static int
 finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, bool probe)
@@ -350,12 +364,23 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 	                          lay.pn, lay.payload_len);
 	if (n < 0)
 		return n; /* cannot happen with a present key; the datagram is dropped */
-	c->next_pn[ep] = lay.pn + 1;
+	packet_sent(t, ep, lay.pn, lay.len, head, eliciting, padded, probe);
+	return 0;
+}
+
+/* A packet of space ep was sealed: its number is used, recovery records it. */
+static void
+packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head, bool eliciting,
+            bool padded, bool probe)
+{
+	struct qb_conn *c = t->c;
+
+	c->next_pn[ep] = pn + 1;
 	c->st.pkts_sent++;
 	t->last_ep = ep;
 	struct qb_sent_info info = {
-	        .pn = lay.pn,
-	        .size = (uint32_t)lay.len,
+	        .pn = pn,
+	        .size = (uint32_t)len,
 	        .frames = head,
 	        .ack_eliciting = eliciting,
 	        .in_flight = eliciting || padded,
@@ -375,7 +400,6 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 		c->sent_handshake_pkt = true;
 	if (ep == CONN_EP_INITIAL)
 		t->wrote_initial = true;
-	return 0;
 }
 
 /* One packet of space ep; false when nothing was written. */
@@ -428,6 +452,100 @@ write_packet(struct tx *t, int ep, bool is_last)
 	bool sent = finish_packet(t, ep, head, eliciting, padded, probe) == 0;
 	path_frames_done(t, sent);
 	return sent;
+}
+
+/*
+ * Whether the 1-RTT ACK can stay out of this packet: nothing pending, or only
+ * packets that elicit none (the peer's own ACKs: RFC 9000 §13.2.1, they are
+ * acknowledged along with later ack-eliciting packets). Those still go out
+ * in every CONN_ACK_LAG-th packet, so the peer can prune the ranges it
+ * acknowledges (§13.2.4).
+ */
+static bool
+ack_can_wait(const struct qb_conn *c)
+{
+	const struct qb_rx_space *rx = &c->rx[CONN_EP_APP];
+
+	return !rx->ack_pending || (rx->unacked_eliciting == 0 && c->acks_waited < CONN_ACK_LAG);
+}
+
+/*
+ * Whether the datagram can be the fast path's one 1-RTT packet of stream data
+ * (send_stream_fast): nothing else is due in any space, not even an ACK or a
+ * probe, and qlog does not want the plaintext.
+ */
+static bool
+fast_path_ok(struct tx *t, const bool has[CONN_NEP], int last, bool probe)
+{
+	struct qb_conn *c = t->c;
+
+	return last == CONN_EP_APP && !has[CONN_EP_INITIAL] && !has[CONN_EP_HANDSHAKE] &&
+	       t->eliciting_ok && !probe && !t->need_pad && !CONN_QLOG(c) && ack_can_wait(c) &&
+	       !(c->is_server && c->hs_done_pending) && !path_frames_pending(t->path) &&
+	       !conn_cid_pending(c) &&
+	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL)) ==
+	               QB_STREAMS_TX_DATA &&
+	       c->cs[CONN_EP_APP].tx.lost == 0 &&
+	       c->cs[CONN_EP_APP].tx.sent >= c->cs[CONN_EP_APP].tx.end && c->frec_free != 0 &&
+	       qb_recovery_can_send(&c->rec, QB_PN_APP);
+}
+
+/*
+ * The common datagram, fast (BRIEF §6, build rate): one 1-RTT packet whose
+ * only frame is a STREAM frame filling it (RFC 9000 §19.8: no Length, the
+ * data runs to the end). The short header comes from a template of the
+ * path's DCID (qb_pkt_enc_short_stream_tmpl), and the frame header is sealed
+ * together with the data straight from the send buffer
+ * (qb_crypto_protect_gap, borrowing the span's gap; qb_crypto_protect_from
+ * for read-only memory): no encoder, no plaintext copy. The same bytes as
+ * write_packet() would give. Returns the packet's length, or 0 for the
+ * general path (a span too short to fill the packet: more frames follow it
+ * there) with nothing changed.
+ */
+static int
+send_stream_fast(struct tx *t, uint8_t *buf, size_t cap)
+{
+	struct qb_conn *c = t->c;
+	const uint64_t pn = c->next_pn[CONN_EP_APP];
+	const size_t pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id, pn);
+	const size_t hdr = 1 + t->dcid_len + pn_len;
+	struct qb_pkt_short_tmpl tmpl;
+	struct qb_pkt_layout lay;
+	struct qb_send_span sp;
+	size_t room, h0, taken;
+	uint32_t head = 0;
+	int n;
+
+	if (cap < QB_PKT_SHORT_TMPL_MIN_CAP || cap < hdr + QB_AEAD_TAG_LEN + 64)
+		return 0;
+	room = cap - hdr - QB_AEAD_TAG_LEN;
+	if (!qb_streams_send_peek(c->streams, room, &sp) || sp.len == 0)
+		return 0;
+	h0 = 1 + qb_varint_len(sp.stream_id) + (sp.offset ? qb_varint_len(sp.offset) : 0);
+	if (sp.len + h0 < room)
+		return 0;
+	if (qb_pkt_short_tmpl_init(&tmpl, t->dcid, t->dcid_len, false, c->tx_phase != 0) != 0)
+		return 0;
+	n = qb_pkt_enc_short_stream_tmpl(&tmpl, buf, cap, pn, pn_len, sp.stream_id, sp.offset,
+	                                 sp.len, sp.fin, &taken, &lay);
+	if (n < 0)
+		return 0;
+	/* The frame header's bytes: what goes before the data in the plaintext. */
+	size_t head_len = lay.payload_len - taken;
+	if (sp.gap >= head_len)
+		n = qb_crypto_protect_gap(c->txk[CONN_EP_APP], buf, lay.pn_offset, pn_len, pn,
+		                          head_len, (uint8_t *)(uintptr_t)sp.data, taken);
+	else
+		n = qb_crypto_protect_from(c->txk[CONN_EP_APP], buf, lay.pn_offset, pn_len, pn,
+		                           head_len, sp.data, taken);
+	if (n < 0)
+		return 0; /* cannot happen with a present key */
+	stream_sent(c, &sp, taken, &head);
+	packet_sent(t, CONN_EP_APP, pn, lay.len, head, true, false, false);
+	c->st.pkts_sent_direct++;
+	if (c->rx[CONN_EP_APP].ack_pending)
+		c->acks_waited++;
+	return n;
 }
 
 /* A packet of PADDING only, when the planned last packet turned out empty. */
@@ -622,13 +740,18 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		for (int ep = 0; ep < CONN_NEP; ep++)
 			if ((has[ep] = ep_has_data(&t, ep)))
 				last = ep;
-		qb_pkt_enc_init(&t.e, buf, cap);
-		for (int ep = 0; ep <= last; ep++)
-			if (has[ep])
-				write_packet(&t, ep, ep == last);
-		if (t.need_pad && qb_pkt_enc_len(&t.e) < QB_MIN_INITIAL_DGRAM)
-			pad_datagram(&t);
-		len = (int)qb_pkt_enc_len(&t.e);
+		len = 0;
+		if (fast_path_ok(&t, has, last, probe))
+			len = send_stream_fast(&t, buf, cap);
+		if (len == 0) {
+			qb_pkt_enc_init(&t.e, buf, cap);
+			for (int ep = 0; ep <= last; ep++)
+				if (has[ep])
+					write_packet(&t, ep, ep == last);
+			if (t.need_pad && qb_pkt_enc_len(&t.e) < QB_MIN_INITIAL_DGRAM)
+				pad_datagram(&t);
+			len = (int)qb_pkt_enc_len(&t.e);
+		}
 		if (len == 0) {
 			/* Why nothing: what the caller waits for. */
 			if (!ep_usable(c, CONN_EP_APP) &&

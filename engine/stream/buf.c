@@ -89,6 +89,7 @@ chunk_new(struct qb_stream_pools *p, uint64_t base)
 	c->ext = NULL;
 	c->base = base;
 	c->valid = 0;
+	c->flags = 0;
 	return c;
 }
 
@@ -292,6 +293,14 @@ qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *dat
 		struct qb_chunk *t = sb->tail;
 		size_t n;
 
+		if (t != NULL && t->ext != NULL && sb->end < t->base + cs) {
+			/* A referenced chunk only partly filled: its bytes move
+			 * into its own data area, which takes the copy. Only when
+			 * a stream mixes both kinds of writes. */
+			memcpy(qb_chunk_data(t, cs), t->ext, (size_t)(sb->end - t->base));
+			t->ext = NULL;
+			t->flags = 0;
+		}
 		if (t == NULL || sb->end >= t->base + cs) {
 			/* Chunks stay aligned even when an emptied buffer restarts
 			 * mid-chunk; the bytes below `end` in it are unused. */
@@ -315,39 +324,52 @@ qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *dat
 }
 
 /*
- * Appends by reference: whole chunks of data are not copied but pointed to
- * (the caller keeps data valid and unchanged until they are freed: every
- * byte acknowledged, the stream reset, or the buffer freed). Bytes before
- * the first chunk boundary and after the last one are copied, so chunks
- * stay aligned and a chunk is either all copied or all referenced.
+ * Appends by reference: data is not copied but pointed to (the caller keeps
+ * data valid and unchanged until it is freed: every byte acknowledged, the
+ * stream reset, or the buffer freed), a chunk per chunk-aligned piece, the
+ * last one possibly partly filled. Bytes before the first chunk boundary are
+ * copied, so chunks stay aligned and a chunk is either all copied or all
+ * referenced, unless they continue the memory of a partly filled referenced
+ * chunk (the next piece of the same buffer): then that chunk takes them.
  */
 size_t
-qb_sbuf_append_ref(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data, size_t len)
+qb_sbuf_append_ref(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data, size_t len,
+                   bool writable)
 {
 	const uint32_t cs = p->chunk_size;
+	const uint32_t flags = writable ? QB_CHUNK_EXT_RW : 0;
 	size_t head = (size_t)((cs - (sb->end & (cs - 1))) & (cs - 1));
+	struct qb_chunk *t = sb->tail;
 	size_t done;
 
 	if (head > len)
 		head = len;
-	done = qb_sbuf_append(sb, p, data, head);
-	if (done < head)
-		return done;
-	while (len - done >= cs) {
+	if (head > 0 && t != NULL && t->ext != NULL && t->flags == flags && sb->end > t->base &&
+	    t->ext + (sb->end - t->base) == data) {
+		sb->end += head;
+		done = head;
+	} else {
+		done = qb_sbuf_append(sb, p, data, head);
+		if (done < head)
+			return done;
+	}
+	while (done < len) {
 		struct qb_chunk *c = chunk_new(p, sb->end);
+		size_t n = len - done < cs ? len - done : cs;
 
 		if (c == NULL)
 			return done;
 		c->ext = data + done;
+		c->flags = flags;
 		if (sb->tail == NULL)
 			sb->head = c;
 		else
 			sb->tail->next = c;
 		sb->tail = c;
-		sb->end += cs;
-		done += cs;
+		sb->end += n;
+		done += n;
 	}
-	return done + qb_sbuf_append(sb, p, data + done, len - done);
+	return done;
 }
 
 /* Where chunk c's bytes are. */
@@ -357,9 +379,26 @@ sbuf_data(struct qb_chunk *c, uint32_t cs)
 	return c->ext != NULL ? c->ext : qb_chunk_data(c, cs);
 }
 
+/*
+ * The bytes before byte `from` of chunk c that a sender may borrow
+ * (qb_crypto_protect_gap): in a pool chunk, the chunk's own memory before
+ * it (its header and bitmaps, or bytes before it: at least 48); in
+ * referenced memory, QB_SEND_GAP if the application allowed it, else none.
+ */
+static inline uint8_t
+sbuf_gap(const struct qb_chunk *c, uint32_t cs, uint32_t from)
+{
+	size_t before;
+
+	if (c->ext != NULL)
+		return (c->flags & QB_CHUNK_EXT_RW) ? QB_SEND_GAP : 0;
+	before = sizeof(*c) + 2 * sizeof(uint64_t) * qb_chunk_words(cs) + from;
+	return before < QB_SEND_GAP ? (uint8_t)before : QB_SEND_GAP;
+}
+
 bool
 qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, const uint8_t **data,
-                  size_t *len)
+                  size_t *len, uint8_t *gap)
 {
 	/* Acks may have moved past lost_lo (and freed its chunk) meanwhile. */
 	if (sb->lost_lo < sb->acked)
@@ -380,6 +419,7 @@ qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, co
 		to = bits_find(map_r(c, 1, cs), from, lim, false);
 		*off = c->base + from;
 		*data = sbuf_data(c, cs) + from;
+		*gap = sbuf_gap(c, cs, from);
 		*len = to - from;
 		return *len > 0;
 	}
@@ -388,10 +428,11 @@ qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, co
 }
 
 size_t
-qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, const uint8_t **data)
+qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, const uint8_t **data,
+                 uint8_t *gap)
 {
 	uint64_t stop = sb->end < limit ? sb->end : limit;
-	struct qb_chunk *c = sb->cur;
+	struct qb_chunk *c = sb->cur, *last;
 
 	if (sb->sent >= stop || max == 0)
 		return 0;
@@ -401,11 +442,19 @@ qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, co
 			return 0;
 		sb->cur = c;
 	}
-	if (stop > c->base + cs)
-		stop = c->base + cs;
+	/* A span ends at its chunk's end, unless the next chunks reference
+	 * the memory right after it (one qb_streams_write_ref of a large
+	 * buffer): then a packet's data is one piece, whatever the chunk size. */
+	last = c;
+	while (last->ext != NULL && last->next != NULL && last->next->ext == last->ext + cs &&
+	       stop > last->base + cs && last->base + cs - sb->sent < max)
+		last = last->next;
+	if (stop > last->base + cs)
+		stop = last->base + cs;
 	if (stop - sb->sent > max)
 		stop = sb->sent + max;
 	*data = sbuf_data(c, cs) + (sb->sent - c->base);
+	*gap = sbuf_gap(c, cs, (uint32_t)(sb->sent - c->base));
 	return (size_t)(stop - sb->sent);
 }
 

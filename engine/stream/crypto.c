@@ -86,12 +86,13 @@ qb_crypto_stream_send_peek(struct qb_crypto_stream *cs, const struct qb_stream_p
 	/* Asked for every datagram, and nearly always empty once the handshake is done. */
 	if (cs->tx.lost == 0 && cs->tx.sent >= cs->tx.end)
 		return false;
-	if (qb_sbuf_peek_lost(&cs->tx, csz, max_len, &out->offset, &out->data, &out->len)) {
+	if (qb_sbuf_peek_lost(&cs->tx, csz, max_len, &out->offset, &out->data, &out->len,
+	                      &out->gap)) {
 		out->retransmit = true;
 		return true;
 	}
 	out->offset = cs->tx.sent;
-	out->len = qb_sbuf_peek_new(&cs->tx, csz, UINT64_MAX, max_len, &out->data);
+	out->len = qb_sbuf_peek_new(&cs->tx, csz, UINT64_MAX, max_len, &out->data, &out->gap);
 	return out->len > 0;
 }
 

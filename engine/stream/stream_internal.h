@@ -28,9 +28,14 @@ struct qb_chunk {
 	const uint8_t *ext;
 	uint64_t base;
 	uint32_t valid; /* bit k: map k was zeroed (a map never written reads as 0) */
-	uint32_t pad;
+	uint32_t flags; /* QB_CHUNK_* */
 	uint64_t map[];
 };
+
+/* ext points into memory the application lets the sender borrow from
+ * (qb_streams_write_ref_gap): the QB_SEND_GAP bytes before any of its bytes
+ * are writable. */
+#define QB_CHUNK_EXT_RW 0x1u
 
 static inline uint32_t
 qb_chunk_words(uint32_t cs)
@@ -55,11 +60,13 @@ void qb_rbuf_free(struct qb_rbuf *rb, struct qb_stream_pools *p);
 size_t qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data,
                       size_t len);
 size_t qb_sbuf_append_ref(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *data,
-                          size_t len);
+                          size_t len, bool writable);
+/* The next lost / new span: *data, its length, and in *gap the bytes just
+ * before *data the sender may borrow (struct qb_send_span). */
 bool qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off,
-                       const uint8_t **data, size_t *len);
+                       const uint8_t **data, size_t *len, uint8_t *gap);
 size_t qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max,
-                        const uint8_t **data);
+                        const uint8_t **data, uint8_t *gap);
 void qb_sbuf_commit(struct qb_sbuf *sb, uint32_t cs, uint64_t off, size_t len);
 void qb_sbuf_on_acked(struct qb_sbuf *sb, struct qb_stream_pools *p, uint64_t off, uint64_t len);
 void qb_sbuf_on_lost(struct qb_sbuf *sb, uint32_t cs, uint64_t off, uint64_t len);

@@ -498,6 +498,10 @@ qb_streams_sched(struct qb_streams *m, struct qb_stream *s)
 	s->sq = (uint8_t)to;
 }
 
+/* stream_write's ref: copy, reference, reference with a writable gap. */
+#define STREAM_REF     1
+#define STREAM_REF_GAP 2
+
 static bool
 stream_span(struct qb_streams *m, struct qb_stream *s, size_t max_len, struct qb_send_span *out)
 {
@@ -509,7 +513,7 @@ stream_span(struct qb_streams *m, struct qb_stream *s, size_t max_len, struct qb
 	out->stream_id = s->id;
 	/* Lost data first: it was within the limits when first sent (none, mostly). */
 	if (sb->lost > 0 &&
-	    qb_sbuf_peek_lost(sb, cs, max_len, &out->offset, &out->data, &out->len)) {
+	    qb_sbuf_peek_lost(sb, cs, max_len, &out->offset, &out->data, &out->len, &out->gap)) {
 		out->retransmit = true;
 		out->fin =
 		        s->fin_pending && sb->sent == sb->end && out->offset + out->len == sb->end;
@@ -517,7 +521,7 @@ stream_span(struct qb_streams *m, struct qb_stream *s, size_t max_len, struct qb
 	}
 	limit = min_u64(s->tx_max, sb->sent + (m->tx.max - m->tx.used));
 	out->offset = sb->sent;
-	out->len = qb_sbuf_peek_new(sb, cs, limit, max_len, &out->data);
+	out->len = qb_sbuf_peek_new(sb, cs, limit, max_len, &out->data, &out->gap);
 	if (out->len > 0) {
 		out->fin = s->fin_pending && out->offset + out->len == sb->end;
 		return true;
@@ -644,7 +648,7 @@ qb_streams_on_data_lost(struct qb_streams *m, uint64_t id, uint64_t offset, uint
 /* --- Application send side ----------------------------------------------- */
 
 static int64_t
-stream_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin, bool ref)
+stream_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin, int ref)
 {
 	struct qb_stream *s = qb_streams_lookup(m, id);
 	uint64_t room = len;
@@ -659,8 +663,11 @@ stream_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
 	}
 	if (s->sb.end + min_u64(len, room) > QB_STREAM_MAX_OFFSET)
 		return QB_ERR_ARG;
-	took = (ref ? qb_sbuf_append_ref : qb_sbuf_append)(&s->sb, m->pools, data,
-	                                                   (size_t)min_u64(len, room));
+	if (ref)
+		took = qb_sbuf_append_ref(&s->sb, m->pools, data, (size_t)min_u64(len, room),
+		                          ref == STREAM_REF_GAP);
+	else
+		took = qb_sbuf_append(&s->sb, m->pools, data, (size_t)min_u64(len, room));
 	/* Short of the buffer limit: say when acks make room. (Short of pool
 	 * chunks is a global condition the application retries on its own.) */
 	if (took < len && took == room)
@@ -680,13 +687,19 @@ stream_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
 int64_t
 qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
 {
-	return stream_write(m, id, data, len, fin, false);
+	return stream_write(m, id, data, len, fin, 0);
 }
 
 int64_t
 qb_streams_write_ref(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len, bool fin)
 {
-	return stream_write(m, id, data, len, fin, true);
+	return stream_write(m, id, data, len, fin, STREAM_REF);
+}
+
+int64_t
+qb_streams_write_ref_gap(struct qb_streams *m, uint64_t id, uint8_t *data, size_t len, bool fin)
+{
+	return stream_write(m, id, data, len, fin, STREAM_REF_GAP);
 }
 
 void

@@ -271,6 +271,9 @@ void qb_conn_close_info(const struct qb_conn *c, struct qb_conn_close_info *out)
 
 struct qb_conn_stats {
 	uint64_t pkts_sent, pkts_recv, pkts_lost;
+	/* Of pkts_sent, 1-RTT packets of one STREAM frame sealed straight from
+	 * the send buffer (the fast path: no plaintext copy). */
+	uint64_t pkts_sent_direct;
 	uint64_t pkts_dropped;           /* undecryptable, duplicate, undecodable, no key */
 	uint64_t bytes_sent, bytes_recv; /* UDP payload bytes */
 	uint64_t dgrams_sent, dgrams_recv;

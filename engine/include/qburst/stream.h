@@ -97,7 +97,15 @@ struct qb_send_span {
 	size_t len;          /* bytes; 0 only for a FIN-only frame */
 	bool fin;            /* this frame carries the FIN bit */
 	bool retransmit;     /* data from lost ranges (sent before) */
+	/* Bytes just before data (<= QB_SEND_GAP) the sender may borrow until
+	 * its next call on the stream, restoring them (qb_crypto_protect_gap):
+	 * the chunk's own memory, or referenced memory the application lent
+	 * (qb_streams_write_ref_gap); 0 for other referenced memory. */
+	uint8_t gap;
 };
+
+/* The most a send span's gap is (bytes; the most qb_crypto_protect_gap borrows). */
+#define QB_SEND_GAP 64
 
 /* --- Crypto streams (RFC 9000 §7.5, §19.6): one per epoch ----------------- */
 
@@ -301,16 +309,28 @@ int qb_streams_read_consume(struct qb_streams *m, uint64_t id, size_t n, uint64_
 int64_t qb_streams_write(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
                          bool fin);
 /*
- * As qb_streams_write, but whole chunks of data are referenced, not copied
- * (the bytes before the first and after the last chunk boundary of the
- * stream are copied): for data that outlives the stream's need of it, such
- * as a mapped file. The caller keeps data valid and unchanged until the
+ * As qb_streams_write, but data is referenced, not copied (only the bytes
+ * up to the stream's next chunk boundary are, unless they continue the
+ * memory of the previous referenced write: a buffer written in pieces is
+ * never copied): for data that outlives the stream's need of it, such as a
+ * mapped file. The caller keeps data valid and unchanged until the
  * stream's send side no longer needs it: its state is Data Recvd or a reset
  * state (qb_streams_send_state), or the stream or qb_streams is gone. Same
  * returns as qb_streams_write.
  */
 int64_t qb_streams_write_ref(struct qb_streams *m, uint64_t id, const uint8_t *data, size_t len,
                              bool fin);
+/*
+ * As qb_streams_write_ref, for writable memory the engine may also borrow
+ * from: the QB_SEND_GAP bytes before data, and the data itself, are the
+ * caller's writable memory, and while the stream sends the engine may
+ * overwrite up to QB_SEND_GAP bytes just before the bytes of a packet and
+ * put them back before the send call returns (so a packet is sealed from
+ * the buffer in one pass: qb_crypto_protect_gap). Nothing else (another
+ * lcore) may read or write the buffer meanwhile. Same returns.
+ */
+int64_t qb_streams_write_ref_gap(struct qb_streams *m, uint64_t id, uint8_t *data, size_t len,
+                                 bool fin);
 /* Abandon sending: RESET_STREAM with error_code (RFC 9000 §3.1, §19.4). */
 int qb_streams_reset(struct qb_streams *m, uint64_t id, uint64_t error_code);
 /* Stop reading: incoming data is discarded from now on (its credit returned

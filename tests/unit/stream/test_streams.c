@@ -1045,6 +1045,78 @@ Test(streams, stop_sending_discards_until_the_final_size)
 
 /* write_ref: whole chunks point at the caller's bytes (new and retransmitted
  * data alike), the partial ones around them are copies; acks free them all. */
+Test(streams, write_ref_gap_lends_the_bytes_before_each_span)
+{
+	struct qb_stream_params pp = peer_params();
+	struct qb_streams *c = make(false, &pp);
+	static uint8_t room[QB_SEND_GAP + 3072];
+	uint8_t *data = room + QB_SEND_GAP;
+	struct qb_send_span sp[16], x;
+	uint64_t a;
+
+	memcpy(data, buf, 3072);
+	cr_assert_eq(qb_streams_open(c, true, &a), 0);
+	/* Chunk-aligned: every byte referenced, none copied (flow control: 4000). */
+	cr_assert_eq(qb_streams_write_ref_gap(c, a, data, 3072, true), 3072);
+	cr_assert_eq(send_spans(c, 1500, sp, 16), 3);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(sp[i].offset, 1500u * (unsigned)i);
+		cr_assert_eq(sp[i].data, data + sp[i].offset, "referenced, not copied");
+		cr_assert_eq(sp[i].gap, QB_SEND_GAP, "span %d lends %u bytes", i, sp[i].gap);
+	}
+	cr_assert_eq(sp[2].len, 72);
+	cr_assert(sp[2].fin);
+	/* A retransmission from the lent memory lends its bytes too. */
+	qb_streams_on_data_lost(c, a, 1000, 200, false);
+	cr_assert(qb_streams_send_peek(c, 1500, &x));
+	cr_assert(x.retransmit);
+	cr_assert_eq(x.data, data + 1000);
+	cr_assert_eq(x.gap, QB_SEND_GAP);
+	qb_streams_send_commit(c, &x);
+	qb_streams_on_data_acked(c, a, 0, 3072, true);
+	cr_assert_eq(qb_streams_send_state(c, a), QB_SEND_DATA_RECVD);
+	qb_streams_destroy(c);
+	cr_assert_eq(pools.chunks.in_use, 0);
+}
+
+Test(streams, write_ref_in_pieces_is_never_copied)
+{
+	struct qb_stream_params pp = peer_params();
+	struct qb_streams *c = make(false, &pp);
+	struct qb_send_span sp[16];
+	uint64_t a;
+
+	cr_assert_eq(qb_streams_open(c, true, &a), 0);
+	/* Three pieces of one buffer, none chunk-aligned: one span. */
+	cr_assert_eq(qb_streams_write_ref(c, a, buf, 700, false), 700);
+	cr_assert_eq(qb_streams_write_ref(c, a, buf + 700, 900, false), 900);
+	cr_assert_eq(qb_streams_write_ref(c, a, buf + 1600, 1400, false), 1400);
+	cr_assert_eq(send_spans(c, 4000, sp, 16), 1);
+	cr_assert_eq(sp[0].len, 3000);
+	cr_assert_eq(sp[0].data, buf, "not copied");
+	/* A copied write after a partly filled referenced chunk: the chunk's
+	 * bytes move into it, and every byte stays right. */
+	cr_assert_eq(qb_streams_write(c, a, buf + 3000, 100, true), 100);
+	cr_assert_eq(send_spans(c, 4000, sp, 16), 2, "up to the chunk boundary, then the rest");
+	cr_assert_eq(sp[0].offset, 3000);
+	cr_assert_eq(sp[0].len, 72);
+	cr_assert_arr_eq(sp[0].data, buf + 3000, 72);
+	cr_assert_neq(sp[0].data, buf + 3000, "a copy");
+	cr_assert_eq(sp[1].len, 28);
+	cr_assert_arr_eq(sp[1].data, buf + 3072, 28);
+	/* The referenced bytes of that chunk, lost and resent, from the copy. */
+	qb_streams_on_data_lost(c, a, 2500, 400, false);
+	cr_assert(qb_streams_send_peek(c, 4000, &sp[1]));
+	cr_assert_eq(sp[1].offset, 2500);
+	cr_assert_eq(sp[1].len, 400);
+	cr_assert_arr_eq(sp[1].data, buf + 2500, 400);
+	qb_streams_send_commit(c, &sp[1]);
+	qb_streams_on_data_acked(c, a, 0, 3100, true);
+	cr_assert_eq(qb_streams_send_state(c, a), QB_SEND_DATA_RECVD);
+	qb_streams_destroy(c);
+	cr_assert_eq(pools.chunks.in_use, 0);
+}
+
 Test(streams, write_ref_references_whole_chunks)
 {
 	struct qb_stream_params pp = peer_params();
@@ -1054,22 +1126,24 @@ Test(streams, write_ref_references_whole_chunks)
 
 	cr_assert_eq(qb_streams_open(c, true, &a), 0);
 	cr_assert_eq(qb_streams_write(c, a, buf, 100, false), 100);
-	/* 924 copied up to the 1024 boundary, [1024, 3072) referenced, 28 copied. */
+	/* 924 copied up to the 1024 boundary, [1024, 3100) referenced. */
 	cr_assert_eq(qb_streams_write_ref(c, a, buf + 100, 3000, true), 3000);
-	cr_assert_eq(send_spans(c, 2000, sp, 16), 4);
+	cr_assert_eq(send_spans(c, 2000, sp, 16), 3);
 	cr_assert_eq(sp[0].offset, 0);
 	cr_assert_eq(sp[0].len, 1024);
 	cr_assert_arr_eq(sp[0].data, buf, 1024);
 	cr_assert_neq(sp[0].data, buf, "the head is a copy");
+	cr_assert_eq(sp[0].gap, QB_SEND_GAP, "a pool chunk lends its own memory");
+	/* Referenced chunks that are adjacent in memory make one span. */
 	cr_assert_eq(sp[1].offset, 1024);
-	cr_assert_eq(sp[1].len, 1024);
-	cr_assert_eq(sp[1].data, buf + 1024, "a whole chunk is referenced");
-	cr_assert_eq(sp[2].data, buf + 2048);
-	cr_assert_eq(sp[3].offset, 3072);
-	cr_assert_eq(sp[3].len, 28);
-	cr_assert(sp[3].fin);
-	cr_assert_arr_eq(sp[3].data, buf + 3072, 28);
-	cr_assert_neq(sp[3].data, buf + 3072, "the tail is a copy");
+	cr_assert_eq(sp[1].len, 2000);
+	cr_assert_eq(sp[1].data, buf + 1024, "whole chunks are referenced");
+	cr_assert_eq(sp[1].gap, 0, "read-only memory: nothing to borrow");
+	/* The tail chunk is referenced too, partly filled. */
+	cr_assert_eq(sp[2].offset, 3024);
+	cr_assert_eq(sp[2].len, 76);
+	cr_assert(sp[2].fin);
+	cr_assert_eq(sp[2].data, buf + 3024);
 	/* A loss in a referenced chunk is resent from the caller's bytes. */
 	qb_streams_on_data_lost(c, a, 1500, 300, false);
 	cr_assert(qb_streams_send_peek(c, 2000, &x));
