@@ -23,9 +23,11 @@
  *
  * The connection core as the fill (build_conn.h): conn is qb_burst_tx whose
  * fill is a real server connection's qb_conn_send(), with the stream data
- * referenced in place (qb_streams_write_ref); ccopy the same with the data
- * copied into the stream's pool chunks (qb_conn_stream_write); econn the
- * fill alone into one buffer. Only the bursts are timed: the peer's ACK
+ * referenced in place and the bytes before it lent (qb_streams_write_ref_gap
+ * on a writable window); cref the same referenced read-only
+ * (qb_streams_write_ref); ccopy the same with the data copied into the
+ * stream's pool chunks (qb_conn_stream_write); econn conn's fill alone into
+ * one buffer. Only the bursts are timed: the peer's ACK
  * (qb_conn_recv of a 1-RTT ACK packet) and the send buffer's top-up run
  * between timed segments of BUILD_CONN_ACK datagrams; the ACK's cost is
  * reported apart, per data packet.
@@ -34,7 +36,7 @@
  *   BACKEND boringssl|ipsecmb (or all) and PATH offload|software restrict the
  *   table.
  *   BUILD_PROFILE=<variant> (bare, copy, from, gap, tmpl, ecopy, efrom, egap,
- *   etmpl, driver, conn, ccopy, econn) in the environment runs only that
+ *   etmpl, driver, conn, cref, ccopy, econn) in the environment runs only that
  *   variant, untimed, for perf record or callgrind (conn variants: with their
  *   ACKs). BUILD_CONN_ACK=<datagrams> (a multiple of 32; default 128) sets
  *   the ACK interval, BUILD_CONN_CHUNK=<bytes> the stream chunk size
@@ -418,6 +420,7 @@ enum variant {
 	V_ETMPL,
 	V_DRIVER,
 	V_CONN,
+	V_CREF,
 	V_CCOPY,
 	V_ECONN,
 	V_N
@@ -433,8 +436,8 @@ static const struct {
         [V_TMPL] = {"tmpl", fill_tmpl, true},    [V_ECOPY] = {"ecopy", fill_stream, false},
         [V_EFROM] = {"efrom", fill_fast, false}, [V_EGAP] = {"egap", fill_gap, false},
         [V_ETMPL] = {"etmpl", fill_tmpl, false}, [V_DRIVER] = {"driver", fill_bare, true},
-        [V_CONN] = {"conn", NULL, true},         [V_CCOPY] = {"ccopy", NULL, true},
-        [V_ECONN] = {"econn", NULL, false},
+        [V_CONN] = {"conn", NULL, true},         [V_CREF] = {"cref", NULL, true},
+        [V_CCOPY] = {"ccopy", NULL, true},       [V_ECONN] = {"econn", NULL, false},
 };
 
 static unsigned int
@@ -476,6 +479,8 @@ run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
 
 	if (v == V_CONN)
 		return bb_conn_run(BB_CONN, q, p, size, bursts, ns);
+	if (v == V_CREF)
+		return bb_conn_run(BB_CREF, q, p, size, bursts, ns);
 	if (v == V_CCOPY)
 		return bb_conn_run(BB_CCOPY, q, p, size, bursts, ns);
 	if (v == V_ECONN)
@@ -489,10 +494,10 @@ run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
 /* BUILD_PROFILE=variant: run only that one, untimed (for perf or callgrind). */
 static const char *profile;
 
-/* Median ns/packet of each variant; ack_ns / write_ns: bb_conn_end's. */
+/* Median ns/packet of each variant; ack_ns, write_ns, direct: bb_conn_end's. */
 static void
 measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double *med,
-        double *ack_ns, double *write_ns)
+        double *ack_ns, double *write_ns, double direct[3])
 {
 	const struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, NULL};
 	struct src s = {.key = &b->key, .data = src_data, .dcid = {1, 2, 3, 4, 5, 6, 7, 8}};
@@ -536,7 +541,7 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 					            &ns);
 		for (int i = 0; i < V_N; i++)
 			free(v[i]);
-		bb_conn_end(ack_ns, write_ns);
+		bb_conn_end(ack_ns, write_ns, direct);
 		return;
 	}
 	bb_conn_timing(true);
@@ -554,7 +559,7 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 		}
 	}
 	bb_conn_timing(false);
-	bb_conn_end(ack_ns, write_ns);
+	bb_conn_end(ack_ns, write_ns, direct);
 	for (int i = 0; i < V_N; i++) {
 		med[i] = median(v[i], rounds);
 		free(v[i]);
@@ -639,9 +644,12 @@ main(int argc, char **argv)
 	       "(no mbuf); driver = qb_burst_tx whose fill is the bare seal.\n"
 	       "conn: the fill is a real server connection's qb_conn_send (TLS-handshaken in\n"
 	       "memory, TLS_AES_128_GCM_SHA256, keys of the backend), one uni stream whose data\n"
-	       "is referenced (qb_streams_write_ref on a %d-byte window, %u-byte chunks);\n"
-	       "ccopy: the same with the data copied into pool chunks (qb_conn_stream_write);\n"
-	       "engine conn = conn's fill alone into one buffer. The peer's ACK (a 1-RTT ACK\n"
+	       "is referenced and its gap lent (qb_streams_write_ref_gap on a writable %d-byte\n"
+	       "window; %u-byte pool chunks); cref: the same referenced read-only\n"
+	       "(qb_streams_write_ref); ccopy: the same copied into pool chunks\n"
+	       "(qb_conn_stream_write); engine conn = conn's fill alone into one buffer; direct\n"
+	       "= share of conn's and econn's packets by qb_conn_send's fast path\n"
+	       "(pkts_sent_direct; cref's and ccopy's after the table). The peer's ACK (a 1-RTT ACK\n"
 	       "packet built from the client's key in the key log, qb_conn_recv) and the send\n"
 	       "buffer's top-up run every %u datagrams outside the timed segments; ACK rx =\n"
 	       "its qb_conn_recv ns per data packet acknowledged (median over the ACKs of\n"
@@ -655,34 +663,37 @@ main(int argc, char **argv)
 	       (unsigned long long)BCONN_ACK_DELAY_NS / 1000);
 	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
 	       "| ratio | tmpl | tmpl Mpps | **tmpl ratio** | engine copy | engine gap | engine tmpl "
-	       "| driver | conn | conn Mpps | **conn ratio** | ccopy | ccopy ratio | engine conn "
-	       "| ACK rx | ccopy write |\n");
+	       "| driver | conn | conn Mpps | **conn ratio** | cref | cref ratio | ccopy | ccopy ratio "
+	       "| engine conn | direct | ACK rx | ccopy write |\n");
 	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:"
-	       "|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	       "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int i = 0; i < nb; i++)
 		for (int sz = 0; sz < 2; sz++)
 			for (int hw = 1; hw >= 0; hw--) {
 				size_t size = sz == 0 ? 1200 : 1452;
-				double r[V_N], ack = 0, wr = 0;
+				double r[V_N], ack = 0, wr = 0, direct[3] = {0};
 
 				if ((only_backend != NULL && strcmp(only_backend, "all") != 0 &&
 				     strcmp(only_backend, be[i].name) != 0) ||
 				    (only_path != NULL &&
 				     strcmp(only_path, hw ? "offload" : "software") != 0))
 					continue;
-				measure(&be[i], hw, size, rounds, bursts, r, &ack, &wr);
+				measure(&be[i], hw, size, rounds, bursts, r, &ack, &wr, direct);
 				if (profile != NULL)
 					continue;
 				printf("| %s | %zu | %s | %.1f | %.1f | %.3f | %.1f | %.3f | %.1f | %.3f "
 				       "| %.1f | %.2f | **%.3f** | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f "
-				       "| **%.3f** | %.1f | %.3f | %.1f | %.1f | %.1f |\n",
+				       "| **%.3f** | %.1f | %.3f | %.1f | %.3f | %.1f | %.0f%% | %.1f "
+				       "| %.1f |\n",
 				       be[i].name, size, hw ? "offload" : "software", r[V_BARE],
 				       r[V_COPY], r[V_BARE] / r[V_COPY], r[V_FROM],
 				       r[V_BARE] / r[V_FROM], r[V_GAP], r[V_BARE] / r[V_GAP],
 				       r[V_TMPL], 1e3 / r[V_TMPL], r[V_BARE] / r[V_TMPL],
 				       r[V_ECOPY], r[V_EGAP], r[V_ETMPL], r[V_DRIVER], r[V_CONN],
-				       1e3 / r[V_CONN], r[V_BARE] / r[V_CONN], r[V_CCOPY],
-				       r[V_BARE] / r[V_CCOPY], r[V_ECONN], ack, wr);
+				       1e3 / r[V_CONN], r[V_BARE] / r[V_CONN], r[V_CREF],
+				       r[V_BARE] / r[V_CREF], r[V_CCOPY], r[V_BARE] / r[V_CCOPY],
+				       r[V_ECONN], 100 * direct[0], ack, wr);
+				bb_conn_note_direct(be[i].name, hw, size, direct);
 				fflush(stdout);
 			}
 	if (profile == NULL)

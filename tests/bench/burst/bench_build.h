@@ -31,9 +31,10 @@ uint64_t now_ns(void);              /* CLOCK_MONOTONIC */
 /* ---- the conn variants (bench_build_conn.c) ---- */
 
 enum bb_conn_kind {
-	BB_CONN,  /* qb_burst_tx, data referenced */
+	BB_CONN,  /* qb_burst_tx, data referenced and its gap lent (write_ref_gap) */
+	BB_CREF,  /* qb_burst_tx, data referenced read-only (write_ref) */
 	BB_CCOPY, /* qb_burst_tx, data copied into pool chunks */
-	BB_ECONN, /* the fill alone into engine_buf, data referenced */
+	BB_ECONN, /* the fill alone into engine_buf, data as conn's */
 };
 
 /* BUILD_CONN_ACK / BUILD_CONN_CHUNK from the environment, the TLS contexts
@@ -44,8 +45,8 @@ unsigned int bb_conn_ack_every(void);
 uint32_t bb_conn_chunk(void);
 
 /*
- * For one row of the table: both connections (referenced and copied data)
- * of backend id, each self-checked on path p (udp template t, datagrams of
+ * For one row of the table: the three connections (lent, referenced and
+ * copied data) of backend id, each self-checked on path p (udp template t, datagrams of
  * size bytes). 0, or -1 (the reason printed).
  */
 int bb_conn_begin(enum qb_crypto_backend id, const char *name, bool hw, const struct qb_udp_tmpl *t,
@@ -61,10 +62,14 @@ void bb_conn_timing(bool on);
 
 /* The row's end: qb_conn_recv ns of an ACK per data packet it acknowledged
  * (conn and econn), the copy top-up's ns per data packet (ccopy), medians
- * over the ACKs of the timed rounds; the pairs freed. */
-void bb_conn_end(double *ack_ns, double *write_ns);
+ * over the ACKs of the timed rounds; direct[3]: the share of each
+ * connection's timed packets (conn+econn, cref, ccopy) that took
+ * qb_conn_send's fast path; the pairs freed. */
+void bb_conn_end(double *ack_ns, double *write_ns, double direct[3]);
 
-/* The self-checks' findings, after the table. */
+/* The self-checks' findings and each connection's fast-path share
+ * (bb_conn_note_direct, after a row), printed after the table. */
+void bb_conn_note_direct(const char *name, bool hw, size_t size, const double direct[3]);
 void bb_conn_print_notes(void);
 
 #endif

@@ -22,11 +22,15 @@ static uint32_t chunk = 4096;        /* stream pool chunk size (the workers') */
 static struct qb_tls_ctx *tls_c, *tls_s;
 static char keylog[64];
 
-/* The row's connections: data referenced (conn, econn) or copied (ccopy). */
-static struct bconn *conn_ref, *conn_copy;
+/* The row's connections, by data source: lent (conn, econn), referenced
+ * read-only (cref), copied (ccopy); indexed by enum bconn_data. */
+static struct bconn *conns[3];
+static const char *const conn_names[3] = {"conn/econn", "cref", "ccopy"};
+/* Their packets and fast-path packets when the timed rounds began. */
+static uint64_t sent0[3], direct0[3];
 
 /* During the timed rounds, one sample per ACK: its qb_conn_recv ns per
- * datagram it acknowledged (ref connection), and the copy top-up's ns per
+ * datagram it acknowledged (lent connection), and the copy top-up's ns per
  * datagram (copy connection). Medians: a preempted ACK is one sample. */
 #define MAX_SAMPLES 65536
 static bool timing;
@@ -121,7 +125,7 @@ keep_tx(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **m, uint16_t n)
 }
 
 /* What one row's self-checks saw, printed after the table. */
-#define MAX_NOTES 16
+#define MAX_NOTES 64
 static char notes[MAX_NOTES][320];
 static int n_notes;
 
@@ -139,12 +143,14 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 {
 	const struct qb_burst_io io = {qb_burst_io_dpdk.alloc, keep_tx, qb_burst_io_dpdk.free};
 	struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, &io};
+	uint64_t sent, direct, sent1, direct1;
 	char err[200] = "";
 	int rc = 0;
 
 	memset(tally, 0, sizeof(*tally));
 	bconn_ack(bc, NULL); /* the first datagram then carries the ACK frame of its ACK */
 	bconn_check_begin(bc);
+	bconn_pkts(bc, &sent, &direct);
 	kept_n = 0;
 	if (qb_burst_tx(&q, p, BURST, size, bconn_fill, bc, 0, NULL) != BURST || kept_n != BURST) {
 		fprintf(stderr, "bench_build: conn sent %u of %d\n", kept_n, BURST);
@@ -180,6 +186,13 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 			rc = -1;
 		}
 	}
+	bconn_pkts(bc, &sent1, &direct1);
+	tally->direct = (unsigned int)(direct1 - direct);
+	if (rc == 0 && sent1 - sent != 2 * BURST) {
+		fprintf(stderr, "bench_build: %llu packets for %d datagrams\n",
+		        (unsigned long long)(sent1 - sent), 2 * BURST);
+		rc = -1;
+	}
 	bconn_ack(bc, NULL);
 	return rc;
 }
@@ -194,11 +207,22 @@ note(const char *name, bool hw, size_t size, const char *what, struct bconn *bc,
 	if (n_notes < MAX_NOTES)
 		snprintf(notes[n_notes++], sizeof(notes[0]),
 		         "%s %zu %s, %s: %u/%u datagrams checked (%u one STREAM frame only, %u two "
-		         "at a chunk boundary, %u ACK+STREAM, %u padded; pn length %u); cwnd %.0f "
-		         "KiB, srtt %.1f us before timing",
+		         "at a chunk boundary, %u ACK+STREAM, %u padded; pn length %u; %u by the "
+		         "fast path); cwnd %.0f KiB, srtt %.1f us before timing",
 		         name, size, hw ? "offload" : "software", what, t->dgrams, 2 * BURST,
-		         t->one_stream, t->two_stream, t->with_ack, t->padded, t->pn_len,
+		         t->one_stream, t->two_stream, t->with_ack, t->padded, t->pn_len, t->direct,
 		         (double)cwnd / 1024, (double)srtt / 1e3);
+}
+
+void
+bb_conn_note_direct(const char *name, bool hw, size_t size, const double direct[3])
+{
+	if (n_notes < MAX_NOTES)
+		snprintf(notes[n_notes++], sizeof(notes[0]),
+		         "%s %zu %s, timed: %.1f%% of conn/econn's packets by the fast path, "
+		         "%.1f%% of cref's, %.1f%% of ccopy's",
+		         name, size, hw ? "offload" : "software", 100 * direct[0], 100 * direct[1],
+		         100 * direct[2]);
 }
 
 void
@@ -216,10 +240,10 @@ bb_conn_print_notes(void)
 }
 
 static struct bconn *
-make(enum qb_crypto_backend id, const char *name, bool ref)
+make(enum qb_crypto_backend id, const char *name, enum bconn_data data)
 {
 	struct bconn_opts o = {.backend = id,
-	                       .ref = ref,
+	                       .data = data,
 	                       .window = src_data,
 	                       .window_size = SRC_SIZE,
 	                       .chunk_size = chunk,
@@ -236,15 +260,14 @@ int
 bb_conn_begin(enum qb_crypto_backend id, const char *name, bool hw, const struct qb_udp_tmpl *t,
               const struct qb_burst_path *p, size_t size)
 {
-	struct bconn_tally tr, tc;
+	for (int i = 0; i < 3; i++) {
+		struct bconn_tally tally;
 
-	conn_ref = make(id, name, true);
-	conn_copy = make(id, name, false);
-	if (conn_ref == NULL || conn_copy == NULL || self_check(t, p, size, conn_ref, &tr) != 0 ||
-	    self_check(t, p, size, conn_copy, &tc) != 0)
-		return -1;
-	note(name, hw, size, "conn/econn", conn_ref, &tr);
-	note(name, hw, size, "ccopy", conn_copy, &tc);
+		conns[i] = make(id, name, (enum bconn_data)i);
+		if (conns[i] == NULL || self_check(t, p, size, conns[i], &tally) != 0)
+			return -1;
+		note(name, hw, size, conn_names[i], conns[i], &tally);
+	}
 	return 0;
 }
 
@@ -252,8 +275,11 @@ void
 bb_conn_timing(bool on)
 {
 	timing = on;
-	if (on)
-		n_ack = n_write = 0;
+	if (!on)
+		return;
+	n_ack = n_write = 0;
+	for (int i = 0; i < 3; i++)
+		bconn_pkts(conns[i], &sent0[i], &direct0[i]);
 }
 
 static int
@@ -274,13 +300,18 @@ median(double *v, int n)
 }
 
 void
-bb_conn_end(double *ack, double *write)
+bb_conn_end(double *ack, double *write, double direct[3])
 {
 	*ack = median(ack_s, n_ack);
 	*write = median(write_s, n_write);
-	bconn_free(conn_ref);
-	bconn_free(conn_copy);
-	conn_ref = conn_copy = NULL;
+	for (int i = 0; i < 3; i++) {
+		uint64_t s, d;
+
+		bconn_pkts(conns[i], &s, &d);
+		direct[i] = s > sent0[i] ? (double)(d - direct0[i]) / (double)(s - sent0[i]) : 0;
+		bconn_free(conns[i]);
+		conns[i] = NULL;
+	}
 }
 
 /* ---- the timed runs ---- */
@@ -293,9 +324,9 @@ ack(struct bconn *bc)
 
 	if (!timing || n == 0)
 		return;
-	if (bc == conn_ref && n_ack < MAX_SAMPLES)
+	if (bc == conns[BCONN_LENT] && n_ack < MAX_SAMPLES)
 		ack_s[n_ack++] = (double)ns / n;
-	else if (bc == conn_copy && n_write < MAX_SAMPLES)
+	else if (bc == conns[BCONN_COPY] && n_write < MAX_SAMPLES)
 		write_s[n_write++] = (double)w / n;
 }
 
@@ -310,7 +341,9 @@ unsigned int
 bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q, const struct qb_burst_path *p,
             size_t size, int bursts, uint64_t *ns)
 {
-	struct bconn *bc = k == BB_CCOPY ? conn_copy : conn_ref;
+	struct bconn *bc = conns[k == BB_CREF    ? BCONN_REF
+	                         : k == BB_CCOPY ? BCONN_COPY
+	                                         : BCONN_LENT];
 	const bool burst = k != BB_ECONN;
 	const unsigned int per = burst ? BURST : 1;
 	const int calls = burst ? bursts : bursts * BURST;

@@ -44,7 +44,7 @@ struct bconn {
 	struct qb_crypto_key ckey, skey; /* 1-RTT: client's and server's write keys */
 	/* the self-check's expectations for the next datagram */
 	uint64_t chk_pn, chk_off;
-	bool chk_ack_ok;
+	bool ack_frame_ok; /* an ACK packet came since the server last sent an ACK frame */
 };
 
 static void
@@ -288,9 +288,14 @@ refill(struct bconn *b)
 
 	while (room > 0) {
 		uint64_t at = b->end % w, len = w - at < room ? w - at : room;
-		int64_t n =
-		        b->o.ref ? qb_streams_write_ref(m, b->sid, b->o.window + at, len, false)
-		                 : qb_conn_stream_write(b->s, b->sid, b->o.window + at, len, false);
+		int64_t n;
+
+		if (b->o.data == BCONN_LENT)
+			n = qb_streams_write_ref_gap(m, b->sid, b->o.window + at, len, false);
+		else if (b->o.data == BCONN_REF)
+			n = qb_streams_write_ref(m, b->sid, b->o.window + at, len, false);
+		else
+			n = qb_conn_stream_write(b->s, b->sid, b->o.window + at, len, false);
 		if (n != (int64_t)len)
 			die("the stream took less than its send buffer's room");
 		b->end += len;
@@ -340,6 +345,7 @@ bconn_ack(struct bconn *b, uint64_t *write_ns)
 	}
 	b->unacked = 0;
 	b->acks++;
+	b->ack_frame_ok = true;
 	refill(b);
 	if (write_ns != NULL)
 		*write_ns = clock_now() - t1;
@@ -529,6 +535,16 @@ bconn_free(struct bconn *b)
 }
 
 void
+bconn_pkts(const struct bconn *b, uint64_t *sent, uint64_t *direct)
+{
+	struct qb_conn_stats st;
+
+	qb_conn_stats(b->s, &st);
+	*sent = st.pkts_sent;
+	*direct = st.pkts_sent_direct;
+}
+
+void
 bconn_cc(const struct bconn *b, uint64_t *cwnd, uint64_t *srtt_ns)
 {
 	struct qb_conn_stats st;
@@ -548,7 +564,6 @@ bconn_check_begin(struct bconn *b)
 	qb_streams_get_fc(qb_conn_streams(b->s), &fc);
 	b->chk_pn = b->next_pn;
 	b->chk_off = fc.tx_used; /* one stream, nothing lost: its next offset */
-	b->chk_ack_ok = b->unacked == 0 && b->acks > 0;
 }
 
 int
@@ -594,8 +609,10 @@ bconn_check(struct bconn *b, uint8_t *d, size_t len, size_t size, struct bconn_t
 			return -1;
 		}
 		p += n;
-		if (f.type == QB_FT_ACK && i == 0 && b->chk_ack_ok) {
-			ack = true; /* of the peer's ACK packet, piggybacked */
+		if (f.type == QB_FT_ACK && i == 0 && b->ack_frame_ok &&
+		    f.ack.largest == b->cpn - 1) {
+			ack = true; /* of the peer's ACK packets, piggybacked */
+			b->ack_frame_ok = false;
 		} else if ((f.type & ~7ull) == QB_FT_STREAM && !pad && nstream < 2 &&
 		           (nstream == 0 || boundary)) {
 			if (f.stream.stream_id != b->sid || f.stream.offset != b->chk_off ||
@@ -632,6 +649,5 @@ bconn_check(struct bconn *b, uint8_t *d, size_t len, size_t size, struct bconn_t
 	t->padded += pad;
 	t->pn_len = (unsigned int)ch.pn_len;
 	b->chk_pn++;
-	b->chk_ack_ok = false;
 	return 0;
 }

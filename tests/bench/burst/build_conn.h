@@ -26,9 +26,11 @@
  *     the build rate);
  *   - key updates are pushed beyond the run (key_update_packets 2^40);
  *   - the send buffer (two ACK intervals) is topped up after each ACK,
- *     outside the timed region, either by reference (qb_streams_write_ref on a constant
- *     window: whole chunks point into it) or by copy (qb_conn_stream_write
- *     into pool chunks).
+ *     outside the timed region, from a constant window: lent
+ *     (qb_streams_write_ref_gap: referenced, and the engine may borrow the
+ *     bytes before a packet's data to seal in one pass), referenced
+ *     read-only (qb_streams_write_ref), or copied into pool chunks
+ *     (qb_conn_stream_write).
  */
 
 #include <stdbool.h>
@@ -43,13 +45,23 @@
 
 struct bconn;
 
+/* How the stream's data is written. */
+enum bconn_data {
+	BCONN_LENT, /* qb_streams_write_ref_gap: referenced, writable, its gap lent */
+	BCONN_REF,  /* qb_streams_write_ref: referenced, read-only */
+	BCONN_COPY, /* qb_conn_stream_write: copied into pool chunks */
+};
+
 struct bconn_opts {
 	enum qb_crypto_backend backend; /* of the connections' keys (made the default) */
-	bool ref;                       /* data referenced (write_ref), else copied */
-	const uint8_t *window;          /* stream byte at offset o is window[o % window_size] */
-	size_t window_size;             /* a multiple of chunk_size */
-	uint32_t chunk_size;            /* stream pool chunk (the workers use 4096) */
-	unsigned int ack_every;         /* datagrams between two ACKs (>= 1) */
+	enum bconn_data data;
+	/* Stream byte at offset o is window[o % window_size]; lent: the
+	 * QB_SEND_GAP bytes before window are writable too. Never changed
+	 * (the engine puts back what it borrows before qb_conn_send returns). */
+	uint8_t *window;
+	size_t window_size;     /* a multiple of chunk_size */
+	uint32_t chunk_size;    /* stream pool chunk (the workers use 4096) */
+	unsigned int ack_every; /* datagrams between two ACKs (>= 1) */
 };
 
 /* What the self-check saw in the datagrams it opened. */
@@ -57,9 +69,10 @@ struct bconn_tally {
 	unsigned int dgrams;     /* opened and checked */
 	unsigned int one_stream; /* exactly one frame: STREAM */
 	unsigned int two_stream; /* two STREAM frames: the first ended at a chunk boundary */
-	unsigned int with_ack;   /* an ACK frame first (the peer's ACK packet preceded) */
+	unsigned int with_ack;   /* an ACK frame first, of the peer's ACK packets */
 	unsigned int padded;     /* PADDING after a chunk boundary */
 	unsigned int pn_len;     /* packet number length of the last one */
+	unsigned int direct;     /* by qb_conn_send's fast path (pkts_sent_direct) */
 };
 
 /*
@@ -103,8 +116,9 @@ void bconn_check_begin(struct bconn *b);
  * number, that opens with the server's 1-RTT key (SERVER_TRAFFIC_SECRET_0,
  * AES-128-GCM, of the backend under test), whose frames are STREAM frames
  * of the server's stream carrying the window's bytes at the next stream
- * offset (two only when the first ends at a chunk boundary; an ACK frame
- * first only after the peer's ACK; PADDING only after a chunk boundary).
+ * offset (two only when the first ends at a chunk boundary; PADDING only
+ * after a chunk boundary; an ACK frame first, of the peer's ACK packets,
+ * once after each of them at most).
  * 0, or -1 with the reason in err.
  */
 int bconn_check(struct bconn *b, uint8_t *dgram, size_t len, size_t size, struct bconn_tally *t,
@@ -112,5 +126,9 @@ int bconn_check(struct bconn *b, uint8_t *dgram, size_t len, size_t size, struct
 
 /* The server's congestion window and smoothed RTT now. */
 void bconn_cc(const struct bconn *b, uint64_t *cwnd, uint64_t *srtt_ns);
+
+/* The server's packets sent so far, and of them those of the fast path
+ * (qb_conn_stats pkts_sent, pkts_sent_direct). */
+void bconn_pkts(const struct bconn *b, uint64_t *sent, uint64_t *direct);
 
 #endif
