@@ -25,9 +25,10 @@ struct tx {
 	bool wrote_initial; /* an Initial packet went into the datagram */
 	struct qb_pkt_enc e;
 	uint64_t now;
-	bool eliciting_ok; /* congestion window and pacer allow ack-eliciting data */
-	bool need_pad;     /* the datagram must reach 1200 bytes */
-	int last_ep;       /* epoch of the last packet written, -1 none */
+	bool eliciting_ok;     /* congestion window and pacer allow ack-eliciting data */
+	bool initial_ack_only; /* the datagram is below 1200 bytes: an ACK-only Initial at most */
+	bool need_pad;         /* the datagram must reach 1200 bytes */
+	int last_ep;           /* epoch of the last packet written, -1 none */
 	/* PATH_RESPONSE / PATH_CHALLENGE in the open packet: they count as
 	 * sent only once it is sealed (path_frames_done()). */
 	bool response_written, challenge_written;
@@ -38,6 +39,15 @@ static bool
 ep_usable(const struct qb_conn *c, int ep)
 {
 	return !c->discarded[ep] && qb_crypto_key_present(c->txk[ep]);
+}
+
+/* CRYPTO data of space ep not yet sent, or lost. */
+static bool
+crypto_to_send(const struct qb_conn *c, int ep)
+{
+	const struct qb_sbuf *b = &c->cs[ep].tx;
+
+	return b->lost != 0 || b->sent < b->end;
 }
 
 static bool
@@ -66,6 +76,8 @@ ep_has_data(struct tx *t, int ep)
 		return false;
 	if (c->rx[ep].ack_pending && qb_rx_ack_due(&c->rx[ep], t->now))
 		return true;
+	if (ep == CONN_EP_INITIAL && t->initial_ack_only)
+		return false;
 	if (qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0)
 		return true;
 	if (!t->eliciting_ok)
@@ -410,7 +422,10 @@ write_packet(struct tx *t, int ep, bool is_last)
 	uint32_t head = 0;
 	unsigned nrec = 0;
 	bool probe = qb_recovery_probes(&c->rec, (enum qb_pn_space)ep) > 0;
+	bool data_ok = t->eliciting_ok || probe;
 
+	if (ep == CONN_EP_INITIAL && t->initial_ack_only)
+		probe = data_ok = false; /* §14.1: an ack-eliciting Initial needs 1200 bytes */
 	conn_mem_reserve(c, ep);
 	if (begin_packet(t, ep) != 0)
 		return false;
@@ -418,7 +433,7 @@ write_packet(struct tx *t, int ep, bool is_last)
 		write_ack(t, ep, &head, &nrec);
 	bool eliciting = false;
 	/* Data only into a packet the sent records can track (probes included). */
-	if ((t->eliciting_ok || probe) && qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
+	if (data_ok && qb_recovery_can_send(&c->rec, (enum qb_pn_space)ep))
 		eliciting = write_data(t, ep, &head, &nrec);
 	if (probe && !eliciting) {
 		/* RFC 9002 §6.2.4: a probe with no data is a PING. */
@@ -485,8 +500,7 @@ fast_path_ok(struct tx *t, const bool has[CONN_NEP], int last, bool probe)
 	       !conn_cid_pending(c) &&
 	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL)) ==
 	               QB_STREAMS_TX_DATA &&
-	       c->cs[CONN_EP_APP].tx.lost == 0 &&
-	       c->cs[CONN_EP_APP].tx.sent >= c->cs[CONN_EP_APP].tx.end && c->frec_free != 0 &&
+	       !crypto_to_send(c, CONN_EP_APP) && c->frec_free != 0 &&
 	       qb_recovery_can_send(&c->rec, QB_PN_APP);
 }
 
@@ -679,10 +693,16 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 	if (cap > c->peer_max_udp)
 		cap = (size_t)c->peer_max_udp;
 	if (c->is_server && !t.path->validated) {
-		/* RFC 9000 §8.1: at most 3x the bytes received before validation;
-		 * the handshake path holds its Initials back below 1200 bytes. */
+		/* RFC 9000 §8.1: at most 3x the bytes received before validation.
+		 * §14.1 pads only datagrams with an ack-eliciting Initial to 1200
+		 * bytes: such an Initial waits for that much credit, Handshake
+		 * data (with an ACK-only Initial) goes in whatever is left. */
 		bool hs = (int)path_id == c->hs_path;
-		if (conn_path_amp_blocked(c, path_id, hs ? QB_MIN_INITIAL_DGRAM : TX_MIN_PROBE)) {
+		bool hs_data = hs && ep_usable(c, CONN_EP_HANDSHAKE) &&
+		               (crypto_to_send(c, CONN_EP_HANDSHAKE) ||
+		                qb_recovery_probes(&c->rec, QB_PN_HANDSHAKE) > 0);
+		if (conn_path_amp_blocked(c, path_id,
+		                          hs && !hs_data ? QB_MIN_INITIAL_DGRAM : TX_MIN_PROBE)) {
 			if (hs)
 				qb_recovery_set_amplification_limited(&c->rec, true, now);
 			*why = QB_WHY_AMPLIFICATION;
@@ -691,6 +711,7 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		uint64_t credit = 3 * t.path->rx_bytes - t.path->tx_bytes;
 		if (credit < cap)
 			cap = (size_t)credit;
+		t.initial_ack_only = cap < QB_MIN_INITIAL_DGRAM;
 	}
 	t.dcid = conn_path_dcid(c, path_id, &t.dcid_len);
 	if (t.dcid == NULL) {
