@@ -49,6 +49,15 @@ bb_conn_chunk(void)
 	return chunk;
 }
 
+/* The key log goes with the process, whichever way it exits. */
+static void
+keylog_unlink(void)
+{
+	if (keylog[0] != '\0')
+		unlink(keylog);
+	keylog[0] = '\0';
+}
+
 int
 bb_conn_setup(void)
 {
@@ -77,6 +86,7 @@ bb_conn_setup(void)
 		return -1;
 	}
 	close(fd);
+	atexit(keylog_unlink);
 	/* Both ends log to one file: the secrets of the newest pair are its last lines. */
 	for (int server = 0; server < 2; server++) {
 		struct qb_tls_ctx_config cfg = {
@@ -104,9 +114,7 @@ bb_conn_teardown(void)
 	qb_tls_ctx_free(tls_c);
 	qb_tls_ctx_free(tls_s);
 	tls_c = tls_s = NULL;
-	if (keylog[0] != '\0')
-		unlink(keylog);
-	keylog[0] = '\0';
+	keylog_unlink();
 }
 
 /* ---- the self-check ---- */
