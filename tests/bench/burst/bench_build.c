@@ -21,11 +21,26 @@
  * net_null advertises no offload: a bench-only switch) and on the software
  * checksum path.
  *
+ * The connection core as the fill (build_conn.h): conn is qb_burst_tx whose
+ * fill is a real server connection's qb_conn_send(), with the stream data
+ * referenced in place and the bytes before it lent (qb_streams_write_ref_gap
+ * on a writable window); cref the same referenced read-only
+ * (qb_streams_write_ref); ccopy the same with the data copied into the
+ * stream's pool chunks (qb_conn_stream_write); econn conn's fill alone into
+ * one buffer. Only the bursts are timed: the peer's ACK
+ * (qb_conn_recv of a 1-RTT ACK packet) and the send buffer's top-up run
+ * between timed segments of BUILD_CONN_ACK datagrams; the ACK's cost is
+ * reported apart, per data packet.
+ *
  * Usage: bench_build EAL-ARGS -- [ROUNDS [BURSTS_PER_ROUND [BACKEND [PATH]]]]
- *   BACKEND boringssl|ipsecmb and PATH offload|software restrict the table.
+ *   BACKEND boringssl|ipsecmb (or all) and PATH offload|software restrict the
+ *   table.
  *   BUILD_PROFILE=<variant> (bare, copy, from, gap, tmpl, ecopy, efrom, egap,
- *   etmpl, driver) in the environment runs only that variant, untimed, for
- *   perf record or callgrind.
+ *   etmpl, driver, conn, cref, ccopy, econn) in the environment runs only that
+ *   variant, untimed, for perf record or callgrind (conn variants: with their
+ *   ACKs). BUILD_CONN_ACK=<datagrams> (a multiple of 32; default 128) sets
+ *   the ACK interval, BUILD_CONN_CHUNK=<bytes> the stream chunk size
+ *   (default 4096, as the workers').
  *   e.g. bench_build -l 1 --no-huge -m 512 --no-pci --no-shconf \
  *        --file-prefix=bench_build --vdev=net_null0,no-rx=1 -- 101 64
  */
@@ -48,6 +63,8 @@
 #include <intel-ipsec-mb.h>
 #endif
 
+#include "bench_build.h"
+#include "build_conn.h"
 #include "qb_burst.h"
 #include "qb_net.h"
 #include "qb_port.h"
@@ -56,11 +73,6 @@
 #include "qburst/crypto_select.h"
 #include "qburst/frame.h"
 #include "qburst/packet.h"
-
-#define BURST    32
-#define DCID_LEN 8
-#define SRC_SIZE 65536 /* stream bytes cycle through this window */
-#define MAX_PKT  1500
 
 /* ---- the datagram source: what the connection core's send does for 1-RTT data ---- */
 
@@ -279,7 +291,7 @@ bare_imb(uint8_t *pkt, size_t len, uint64_t pn)
 
 /* ---- harness ---- */
 
-static uint64_t
+uint64_t
 now_ns(void)
 {
 	struct timespec ts;
@@ -310,12 +322,12 @@ struct backend {
 	struct qb_crypto_key key;
 };
 
-static struct qb_port port;
-static struct qb_lcore_stats stats;
+struct qb_port port;
+struct qb_lcore_stats stats;
 /* GAP bytes of room before the window: what qb_crypto_protect_gap borrows. */
 #define GAP 64
 static uint8_t src_room[GAP + SRC_SIZE + MAX_PKT];
-static uint8_t *const src_data = src_room + GAP;
+uint8_t *const src_data = src_room + GAP;
 
 /* A TX that keeps the first frame of the burst for the self-check, frees the rest. */
 static struct rte_mbuf *kept;
@@ -388,12 +400,13 @@ fill_bare(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 	return (int)cap;
 }
 
-static uint8_t engine_buf[MAX_PKT] __rte_aligned(64);
+uint8_t engine_buf[MAX_PKT] __rte_aligned(64);
 
 /*
  * The variants, timed in this order in every round. A burst variant sends
  * bursts of BURST through qb_burst_tx with its fill; an engine variant (no
- * mbuf) calls the fill into one buffer; bare seals in place.
+ * mbuf) calls the fill into one buffer; bare seals in place; the conn
+ * variants' fill is bconn_fill (bench_build_conn.c runs them).
  */
 enum variant {
 	V_BARE,
@@ -406,6 +419,10 @@ enum variant {
 	V_EGAP,
 	V_ETMPL,
 	V_DRIVER,
+	V_CONN,
+	V_CREF,
+	V_CCOPY,
+	V_ECONN,
 	V_N
 };
 
@@ -419,12 +436,13 @@ static const struct {
         [V_TMPL] = {"tmpl", fill_tmpl, true},    [V_ECOPY] = {"ecopy", fill_stream, false},
         [V_EFROM] = {"efrom", fill_fast, false}, [V_EGAP] = {"egap", fill_gap, false},
         [V_ETMPL] = {"etmpl", fill_tmpl, false}, [V_DRIVER] = {"driver", fill_bare, true},
+        [V_CONN] = {"conn", NULL, true},         [V_CREF] = {"cref", NULL, true},
+        [V_CCOPY] = {"ccopy", NULL, true},       [V_ECONN] = {"econn", NULL, false},
 };
 
-/* One variant's n packets; returns how many the PMD took (bursts) or n. */
 static unsigned int
-run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
-            const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t now)
+run_plain(enum variant v, struct backend *b, const struct qb_burst_txq *q,
+          const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t now)
 {
 	unsigned int sent = 0;
 	uint32_t w;
@@ -447,12 +465,39 @@ run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
 	return (unsigned int)(bursts * BURST);
 }
 
+/*
+ * One variant's n packets; returns how many the PMD took (bursts) or n, and
+ * in *ns the time they took (the whole call; conn variants: their timed
+ * segments only).
+ */
+static unsigned int
+run_variant(enum variant v, struct backend *b, const struct qb_burst_txq *q,
+            const struct qb_burst_path *p, struct src *s, size_t size, int bursts, uint64_t *ns)
+{
+	uint64_t t0;
+	unsigned int sent;
+
+	if (v == V_CONN)
+		return bb_conn_run(BB_CONN, q, p, size, bursts, ns);
+	if (v == V_CREF)
+		return bb_conn_run(BB_CREF, q, p, size, bursts, ns);
+	if (v == V_CCOPY)
+		return bb_conn_run(BB_CCOPY, q, p, size, bursts, ns);
+	if (v == V_ECONN)
+		return bb_conn_run(BB_ECONN, q, p, size, bursts, ns);
+	t0 = now_ns();
+	sent = run_plain(v, b, q, p, s, size, bursts, t0);
+	*ns = now_ns() - t0;
+	return sent;
+}
+
 /* BUILD_PROFILE=variant: run only that one, untimed (for perf or callgrind). */
 static const char *profile;
 
-/* Median ns/packet of each variant. */
+/* Median ns/packet of each variant; ack_ns, write_ns, direct: bb_conn_end's. */
 static void
-measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double *med)
+measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double *med,
+        double *ack_ns, double *write_ns, double direct[3])
 {
 	const struct qb_burst_txq q = {port.pool, port.port_id, 0, &stats, NULL};
 	struct src s = {.key = &b->key, .data = src_data, .dcid = {1, 2, 3, 4, 5, 6, 7, 8}};
@@ -478,31 +523,34 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 	if (self_check(b, &t, &p, size, fill_stream) != 0 ||
 	    self_check(b, &t, &p, size, fill_fast) != 0 ||
 	    self_check(b, &t, &p, size, fill_gap) != 0 ||
-	    self_check(b, &t, &p, size, fill_tmpl) != 0) {
+	    self_check(b, &t, &p, size, fill_tmpl) != 0 ||
+	    bb_conn_begin(b->id, b->name, hw, &t, &p, size) != 0) {
 		fprintf(stderr, "bench_build: self-check failed (%s, %zu, %s)\n", b->name, size,
 		        hw ? "offload" : "software");
 		exit(1);
 	}
 	/* Warm every path (caches, pool, branch predictors) before timing. */
+	uint64_t ns;
 	for (int i = 0; i < V_N; i++)
-		run_variant((enum variant)i, b, &q, &p, &s, size, bursts, 0);
+		run_variant((enum variant)i, b, &q, &p, &s, size, bursts, &ns);
 	if (profile != NULL) {
 		for (int i = 0; i < V_N; i++)
 			if (strcmp(profile, variants[i].name) == 0)
 				for (int k = 0; k < rounds; k++)
 					run_variant((enum variant)i, b, &q, &p, &s, size, bursts,
-					            0);
+					            &ns);
 		for (int i = 0; i < V_N; i++)
 			free(v[i]);
+		bb_conn_end(ack_ns, write_ns, direct);
 		return;
 	}
+	bb_conn_timing(true);
 	for (int k = 0; k < rounds; k++) {
 		for (int i = 0; i < V_N; i++) {
-			uint64_t t0 = now_ns();
 			unsigned int sent =
-			        run_variant((enum variant)i, b, &q, &p, &s, size, bursts, t0);
+			        run_variant((enum variant)i, b, &q, &p, &s, size, bursts, &ns);
 
-			v[i][k] = (double)(now_ns() - t0) / n;
+			v[i][k] = (double)ns / n;
 			if (sent != (unsigned int)n) {
 				fprintf(stderr, "bench_build: %s sent %u of %d\n", variants[i].name,
 				        sent, n);
@@ -510,6 +558,8 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 			}
 		}
 	}
+	bb_conn_timing(false);
+	bb_conn_end(ack_ns, write_ns, direct);
 	for (int i = 0; i < V_N; i++) {
 		med[i] = median(v[i], rounds);
 		free(v[i]);
@@ -579,6 +629,8 @@ main(int argc, char **argv)
 		if (qb_crypto_key_init(&be[i].key, QB_AEAD_AES128GCM, QB_CRYPTO_QUIC_V1, secret,
 		                       sizeof(secret), be[i].id) != 0)
 			return 1;
+	if (bb_conn_setup() != 0)
+		return 1;
 
 	printf("Build rate: AES-128-GCM 1-RTT STREAM packets built by qb_burst_tx into mbufs,\n"
 	       "UDP/IPv4/Ethernet, bursts of %d to %s; median ns/packet over %d rounds of\n"
@@ -589,40 +641,69 @@ main(int argc, char **argv)
 	       "qb_crypto_protect_gap (frame header borrowed into the room before the data,\n"
 	       "one out-of-place pass). tmpl: as gap, the header from the path's template\n"
 	       "(qb_pkt_enc_short_stream_tmpl). engine = the fill alone into one buffer\n"
-	       "(no mbuf); driver = qb_burst_tx whose fill is the bare seal.\n\n",
-	       BURST, port.name, rounds, bursts * BURST);
+	       "(no mbuf); driver = qb_burst_tx whose fill is the bare seal.\n"
+	       "conn: the fill is a real server connection's qb_conn_send (TLS-handshaken in\n"
+	       "memory, TLS_AES_128_GCM_SHA256, keys of the backend), one uni stream whose data\n"
+	       "is referenced and its gap lent (qb_streams_write_ref_gap on a writable %d-byte\n"
+	       "window; %u-byte pool chunks); cref: the same referenced read-only\n"
+	       "(qb_streams_write_ref); ccopy: the same copied into pool chunks\n"
+	       "(qb_conn_stream_write); engine conn = conn's fill alone into one buffer; direct\n"
+	       "= share of conn's and econn's packets by qb_conn_send's fast path\n"
+	       "(pkts_sent_direct; cref's and ccopy's after the table). The peer's ACK (a 1-RTT ACK\n"
+	       "packet built from the client's key in the key log, qb_conn_recv) and the send\n"
+	       "buffer's top-up run every %u datagrams outside the timed segments; ACK rx =\n"
+	       "its qb_conn_recv ns per data packet acknowledged (median over the ACKs of\n"
+	       "conn and econn); ccopy write = the copying top-up's ns per data packet (median,\n"
+	       "not in ccopy's time). Bench config: client limits 2^50 (max_data,\n"
+	       "max_stream_data), cubic grown in slow start before timing, the connection's\n"
+	       "clock %llu ns per datagram and ACKs %llu us after the last packet (pacing never\n"
+	       "binds), key updates off.\n\n",
+	       BURST, port.name, rounds, bursts * BURST, SRC_SIZE, bb_conn_chunk(),
+	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS,
+	       (unsigned long long)BCONN_ACK_DELAY_NS / 1000);
 	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
 	       "| ratio | tmpl | tmpl Mpps | **tmpl ratio** | engine copy | engine gap | engine tmpl "
-	       "| driver |\n");
-	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+	       "| driver | conn | conn Mpps | **conn ratio** | cref | cref ratio | ccopy | ccopy ratio "
+	       "| engine conn | direct | ACK rx | ccopy write |\n");
+	printf("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:"
+	       "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
 	for (int i = 0; i < nb; i++)
 		for (int sz = 0; sz < 2; sz++)
 			for (int hw = 1; hw >= 0; hw--) {
 				size_t size = sz == 0 ? 1200 : 1452;
-				double r[V_N];
+				double r[V_N], ack = 0, wr = 0, direct[3] = {0};
 
-				if ((only_backend != NULL &&
+				if ((only_backend != NULL && strcmp(only_backend, "all") != 0 &&
 				     strcmp(only_backend, be[i].name) != 0) ||
 				    (only_path != NULL &&
 				     strcmp(only_path, hw ? "offload" : "software") != 0))
 					continue;
-				measure(&be[i], hw, size, rounds, bursts, r);
+				measure(&be[i], hw, size, rounds, bursts, r, &ack, &wr, direct);
 				if (profile != NULL)
 					continue;
 				printf("| %s | %zu | %s | %.1f | %.1f | %.3f | %.1f | %.3f | %.1f | %.3f "
-				       "| %.1f | %.2f | **%.3f** | %.1f | %.1f | %.1f | %.1f |\n",
+				       "| %.1f | %.2f | **%.3f** | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f "
+				       "| **%.3f** | %.1f | %.3f | %.1f | %.3f | %.1f | %.0f%% | %.1f "
+				       "| %.1f |\n",
 				       be[i].name, size, hw ? "offload" : "software", r[V_BARE],
 				       r[V_COPY], r[V_BARE] / r[V_COPY], r[V_FROM],
 				       r[V_BARE] / r[V_FROM], r[V_GAP], r[V_BARE] / r[V_GAP],
 				       r[V_TMPL], 1e3 / r[V_TMPL], r[V_BARE] / r[V_TMPL],
-				       r[V_ECOPY], r[V_EGAP], r[V_ETMPL], r[V_DRIVER]);
+				       r[V_ECOPY], r[V_EGAP], r[V_ETMPL], r[V_DRIVER], r[V_CONN],
+				       1e3 / r[V_CONN], r[V_BARE] / r[V_CONN], r[V_CREF],
+				       r[V_BARE] / r[V_CREF], r[V_CCOPY], r[V_BARE] / r[V_CCOPY],
+				       r[V_ECONN], 100 * direct[0], ack, wr);
+				bb_conn_note_direct(be[i].name, hw, size, direct);
 				fflush(stdout);
 			}
+	if (profile == NULL)
+		bb_conn_print_notes();
 	printf("\ndrops: no_mbuf %" PRIu64 " tx_full %" PRIu64 "\n", stats.drops[QB_DROP_NO_MBUF],
 	       stats.drops[QB_DROP_TX_FULL]);
 	for (int i = 0; i < nb; i++)
 		qb_crypto_key_clear(&be[i].key);
 	EVP_AEAD_CTX_cleanup(&ssl_aead);
+	bb_conn_teardown();
 #ifdef QB_HAVE_IPSECMB
 	if (imb != NULL)
 		free_mb_mgr(imb);
