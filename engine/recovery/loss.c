@@ -351,9 +351,71 @@ pc_duration_of(const struct qb_recovery *rec, const struct qb_rtt *rtt)
 }
 
 /*
- * Appendix A.10 DetectAndRemoveLostPackets for the records of one path,
- * against that path's largest acknowledged packet and RTT. Returns the
- * path's loss_time (QB_TIME_NONE: none pending).
+ * How a record of a path is judged against the space's acknowledgments
+ * (see detect_lost_on_path()). Each rule is a packet threshold against a
+ * largest acknowledged packet and a time threshold; a rule never applies to
+ * a packet at or above its largest (nothing sent later was acknowledged).
+ */
+struct loss_rule {
+	uint64_t largest;   /* packets below it may be lost; QB_PN_NONE: none */
+	uint64_t pkt_limit; /* lost when pn + pkt_limit <= largest; 0: time only */
+	uint64_t delay;     /* lost when sent at least this long ago */
+};
+
+/* True when p is lost under rule at now; else *deadline is when it would be. */
+static bool
+rule_says_lost(const struct loss_rule *rl, const struct qb_sent_pkt *p, uint64_t now,
+               uint64_t *deadline)
+{
+	if (rl->largest == QB_PN_NONE || p->pn > rl->largest)
+		return false;
+	if (rl->pkt_limit != 0 && rl->largest - p->pn >= rl->pkt_limit)
+		return true;
+	if (now >= rl->delay && p->time_sent <= now - rl->delay)
+		return true;
+	if (sat_add(p->time_sent, rl->delay) < *deadline)
+		*deadline = sat_add(p->time_sent, rl->delay);
+	return false;
+}
+
+/*
+ * Appendix A.10 DetectAndRemoveLostPackets for the records of one path.
+ * RFC 9002 §6.1 assumes one path; here a record is judged by one of four
+ * rules (with one path only rules 1 and 3 apply, which are §6.1 exactly,
+ * since every acknowledged packet is then the path's own):
+ *
+ *  1. In flight, below the path's own largest acknowledged packet: §6.1.1
+ *     and §6.1.2 against that packet, with the path's RTT. Another path's
+ *     later packets say nothing of this one's delay, so they do not count.
+ *  2. In flight, sent before a packet of another path that was
+ *     acknowledged, but after the path's own largest acknowledged (or on a
+ *     path with none: being validated, or dead since): lost once it is one
+ *     PTO period of its path old (§6.2.1: smoothed_rtt + max(4 * rttvar,
+ *     kGranularity), plus max_ack_delay in the Application space). Its ACK
+ *     could have come back by then, and something sent after it did come
+ *     back. Without this rule such a packet would never be declared lost:
+ *     the space's PTO does not fire while other paths' ACKs arrive, so its
+ *     bytes would stay in flight for good.
+ *  3. Not in flight (ACK-only, PATH_CHALLENGE/PATH_RESPONSE probes), below
+ *     the path's own largest acknowledged packet: as rule 1 (§6.1).
+ *  4. Not in flight, sent before a packet of another path that was
+ *     acknowledged: forgotten (on_discarded, not counted as lost) once
+ *     kPacketThreshold packets behind the space's largest acknowledged or
+ *     the path's loss delay old, as with a single path. Such a record only
+ *     tells whether the peer got our ACK frame: nothing is retransmitted
+ *     or congestion controlled on its account (on_lost does nothing with
+ *     an ACK frame: a newer one is built from the received ranges), so
+ *     giving up on it early costs nothing, while a record never
+ *     acknowledged, say the probe of a path whose validation failed or was
+ *     lost, would otherwise hold the sent ring's tail forever: the ring
+ *     fills behind it and nothing more can be sent, with nothing in flight.
+ *
+ * Along a path's records (send order) the records below the path's largest
+ * acknowledged come first, and each rule's verdict goes from lost to not
+ * lost once, so the walk stops at the first record that is not lost yet
+ * and arms the timer for it; a later record that another rule condemns
+ * already waits for the next walk, which that earlier record's deadline
+ * bounds. Returns the path's loss_time (QB_TIME_NONE: none pending).
  */
 static uint64_t
 detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned path, uint64_t now,
@@ -363,11 +425,11 @@ detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned pa
 	struct qb_recovery_path_space *ps = &sp->path[path];
 	struct qb_sent_ring *r = &sp->sent;
 	struct qb_rtt *rtt = path_rtt(rec, path);
-	uint64_t loss_delay, loss_time = QB_TIME_NONE, run_start = 0, pc_duration;
+	uint64_t loss_delay, loss_time = QB_TIME_NONE, run_start = 0, pc_duration, pto;
 	bool run = false, acked_gap = false;
 	uint64_t seq;
 
-	if (ps->largest_acked == QB_PN_NONE)
+	if (sp->largest_acked == QB_PN_NONE)
 		return QB_TIME_NONE;
 	/* §6.1.2: 9/8 * max(smoothed_rtt, latest_rtt), at least kGranularity. */
 	loss_delay = rtt->latest > rtt->smoothed ? rtt->latest : rtt->smoothed;
@@ -375,23 +437,44 @@ detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned pa
 	if (loss_delay < QB_GRANULARITY_NS)
 		loss_delay = QB_GRANULARITY_NS;
 	pc_duration = pc_duration_of(rec, rtt);
+	/* §6.2.1: the path's PTO period, without backoff. */
+	pto = qb_rtt_pto_base(rtt);
+	if (space == QB_PN_APP)
+		pto = sat_add(pto, rec->max_ack_delay);
+
+	const struct loss_rule own = {ps->largest_acked, QB_PACKET_THRESHOLD, loss_delay};
+	const struct loss_rule cross = {sp->largest_acked, 0, pto};
+	const struct loss_rule any = {sp->largest_acked, QB_PACKET_THRESHOLD, loss_delay};
 
 	/* No live record of this path lies below ps->scan. */
 	for (seq = qb_sent_next_live(r, ps->scan > r->tail ? ps->scan : r->tail, NULL);
 	     seq < r->head; seq = qb_sent_next_live(r, seq + 1, &acked_gap)) {
 		struct qb_sent_pkt *p = qb_sent_at(r, seq);
-		bool by_time;
+		uint64_t deadline = QB_TIME_NONE;
+		bool lost, mine;
 
 		if (p->path != path)
 			continue; /* another path's: judged by its own walk */
-		if (p->pn > ps->largest_acked)
+		if (p->pn > sp->largest_acked)
+			break; /* nothing sent later was acknowledged */
+		mine = ps->largest_acked != QB_PN_NONE && p->pn <= ps->largest_acked;
+		if (mine)
+			lost = rule_says_lost(&own, p, now, &deadline);
+		else if (p->flags & QB_SENT_IN_FLIGHT)
+			lost = rule_says_lost(&cross, p, now, &deadline);
+		else
+			lost = rule_says_lost(&any, p, now, &deadline);
+		if (!lost) {
+			/* Not lost yet: arm the timer (see above). */
+			loss_time = deadline;
 			break;
-		by_time = now >= loss_delay && p->time_sent <= now - loss_delay;
-		if (!by_time && ps->largest_acked < p->pn + QB_PACKET_THRESHOLD) {
-			/* Not lost yet, nor is anything after it on this path:
-			 * arm the timer. */
-			loss_time = p->time_sent + loss_delay;
-			break;
+		}
+		if (!mine && !(p->flags & QB_SENT_IN_FLIGHT)) {
+			/* Rule 4: forgotten, not lost. */
+			if (rec->cb.on_discarded != NULL)
+				rec->cb.on_discarded(rec->cb.ctx, space, p);
+			take(sp, seq, p, false);
+			continue;
 		}
 		/*
 		 * §7.6.2: a run of lost ack-eliciting packets, sent after the

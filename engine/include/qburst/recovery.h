@@ -22,7 +22,13 @@
  * path (packet threshold) and with its own path's RTT (time threshold), so
  * the faster path's acknowledgments do not condemn the slower path's
  * packets in flight (RFC 9002 §6.1 assumes one path; its thresholds are
- * applied path by path). One congestion controller serves every path. A
+ * applied path by path). A packet sent after its path's largest
+ * acknowledged packet but before another path's is still judged, so that
+ * no record outlives its path's acknowledgments (a path being validated,
+ * or gone silent): in flight, it is lost once one PTO period of its path
+ * old (§6.2.1); not in flight (ACK-only, path probes), it is forgotten
+ * (on_discarded) as §6.1 would judge it with one path. One congestion
+ * controller serves every path. A
  * connection that only ever uses path 0 behaves exactly as RFC 9002.
  * Storage for received ranges and sent-packet records is provided by the
  * caller (from a pool sized at start-up) and must outlive the object.
@@ -244,7 +250,8 @@ uint64_t qb_ack_delay_decode(uint64_t field, uint8_t exponent);
  * valid during the call. on_acked: retire its frames (an ACK frame in it lets
  * the connection call qb_rx_on_ack_acked). on_lost: requeue its frames
  * (RFC 9002 §6: retransmit frames, not packets). on_discarded: free its frame
- * records without retransmitting (keys dropped, §6.4). A NULL hook is skipped.
+ * records without retransmitting (keys dropped, §6.4; or a packet not in
+ * flight that loss detection stops tracking, above). A NULL hook is skipped.
  */
 struct qb_recovery_cb {
 	void (*on_acked)(void *ctx, enum qb_pn_space space, const struct qb_sent_pkt *pkt);
@@ -344,7 +351,8 @@ void qb_recovery_set_path(struct qb_recovery *rec, struct qb_rtt *rtt, struct qb
  *     advanced in the frame samples its estimator from that packet, without
  *     ACK Delay (the delay field is the largest's, not that packet's);
  *   - loss detection (§6.1): thresholds against the path's own largest
- *     acknowledged packet and RTT;
+ *     acknowledged packet and RTT; beyond that packet, its PTO period
+ *     (in flight) or §6.1 against the space's largest (not in flight);
  *   - PTO (§6.2.1): one timer and backoff per connection; a space's period is
  *     the largest of the PTO periods of the paths with ack-eliciting packets
  *     in flight there, so a slow path's packets are not probed before their

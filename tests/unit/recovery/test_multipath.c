@@ -23,9 +23,10 @@ static struct qb_rtt rtt0, rtt1; /* path 0 (the connection's), path 1 (its own) 
 static struct qb_cc cc;
 
 static struct {
-	uint32_t acked, lost;
+	uint32_t acked, lost, forgotten;
 	uint64_t lost_pn[CAP];
 	uint8_t lost_path[CAP];
+	uint64_t forgotten_pn;
 } seen;
 
 static void
@@ -46,6 +47,15 @@ on_lost(void *ctx, enum qb_pn_space s, const struct qb_sent_pkt *p)
 	seen.lost_pn[seen.lost++ % CAP] = p->pn;
 }
 
+static void
+on_discarded(void *ctx, enum qb_pn_space s, const struct qb_sent_pkt *p)
+{
+	(void)ctx;
+	(void)s;
+	seen.forgotten++;
+	seen.forgotten_pn = p->pn;
+}
+
 /* A confirmed server connection; path 1 has an estimator of its own. */
 static void
 setup(void)
@@ -53,7 +63,7 @@ setup(void)
 	struct qb_sent_pkt *const storage[QB_PN_SPACE_COUNT] = {st[0], st[1], st[2]};
 	const uint32_t cap[QB_PN_SPACE_COUNT] = {CAP, CAP, CAP};
 	struct qb_recovery_config cfg = {.is_server = true, .max_ack_delay = 25 * MS};
-	struct qb_recovery_cb cb = {on_acked, on_lost, NULL, NULL};
+	struct qb_recovery_cb cb = {on_acked, on_lost, on_discarded, NULL};
 
 	memset(&seen, 0, sizeof(seen));
 	cr_assert_eq(qb_recovery_init(&rec, &cfg, storage, cap, &cb), 0);
@@ -128,9 +138,12 @@ Test(mp_loss, other_paths_acks_do_not_condemn_a_packet, .init = setup)
 	cr_assert_eq(rec.space[QB_PN_APP].path[1].largest_acked, QB_PN_NONE);
 	cr_assert_eq(rec.space[QB_PN_APP].largest_acked, 5, "the space's (pn encoding) is kept");
 	cr_assert_eq(cc.congestion_events, 0);
-	/* Path 1 has no acknowledged packet: no loss timer for it, the PTO runs. */
-	cr_assert_eq(rec.space[QB_PN_APP].loss_time, QB_TIME_NONE);
-	cr_assert_neq(qb_recovery_timer(&rec), QB_TIME_NONE);
+	/* Path 1 has no acknowledged packet: pn 0 is judged against path 0's
+	 * (sent later) by path 1's PTO period (kInitialRtt: no sample yet). */
+	uint64_t pto1 = qb_rtt_pto_base(&rtt1) + 25 * MS;
+	cr_assert_eq(pto1, 333 * MS + 4 * (333 * MS / 2) + 25 * MS);
+	cr_assert_eq(rec.space[QB_PN_APP].loss_time, pto1);
+	cr_assert_eq(qb_recovery_timer(&rec), pto1);
 	struct qb_pn_range r[2] = {{1, 5}, {0, 0}};
 	cr_assert_eq(ack(r, 2, 0, 50 * MS), 0);
 	cr_assert_eq(seen.acked, 6);
@@ -232,6 +245,105 @@ Test(mp_rtt, other_paths_sample_their_own_estimator, .init = setup)
 	cr_assert_eq(rtt0.latest, 30 * MS, "pn 4's sample, not pn 3's 40 ms");
 }
 
+/* A record neither ack-eliciting nor in flight, as a PATH_CHALLENGE probe. */
+static void
+send_probe(uint64_t pn, uint8_t path, uint64_t now)
+{
+	struct qb_sent_info si = {.pn = pn, .size = MDS, .path = path};
+
+	cr_assert_eq(qb_recovery_on_packet_sent(&rec, QB_PN_APP, &si, now), 0);
+}
+
+/*
+ * The stall of a multi-path transfer: path 1's first PATH_CHALLENGE is
+ * lost, path 1 gets no acknowledgment of its own, and the ring (CAP records)
+ * fills with path 0's packets behind the probe's record. Path 0's are all
+ * acknowledged, nothing is in flight, yet the ring's tail cannot pass the
+ * probe, so qb_recovery_can_send() would stay false for good. Not in
+ * flight, the probe is forgotten (on_discarded: no loss, no congestion
+ * signal) once kPacketThreshold packets behind the space's largest
+ * acknowledged (§6.1.1), as with one path.
+ */
+Test(mp_loss, unacknowledged_probe_does_not_pin_the_ring, .init = setup)
+{
+	send_probe(0, 1, 0);
+	for (uint64_t pn = 1; pn < CAP; pn++) {
+		send(pn, 0, pn * 1000);
+		if (pn % 2 == 0)
+			cr_assert_eq(ack1(1, pn, 0, 20 * MS + pn * 1000), 0);
+	}
+	cr_assert_eq(seen.forgotten, 1, "the probe's record stays");
+	cr_assert_eq(seen.forgotten_pn, 0);
+	cr_assert_eq(seen.lost, 0);
+	cr_assert_eq(rec.lost_count, 0);
+	cr_assert_eq(cc.congestion_events, 0);
+	cr_assert_eq(qb_recovery_outstanding(&rec, QB_PN_APP), 1, "pn %u only", CAP - 1);
+	send(CAP, 0, 30 * MS);
+	cr_assert(qb_recovery_can_send(&rec, QB_PN_APP));
+	/* Not yet 3 packets behind: the time threshold, path 1's own RTT. */
+	setup();
+	send_probe(0, 1, 0);
+	send(1, 0, 1000);
+	cr_assert_eq(ack1(1, 1, 0, 20 * MS), 0);
+	cr_assert_eq(seen.forgotten, 0);
+	uint64_t when = (333 * MS) * 9 / 8; /* kInitialRtt, no sample on path 1 */
+	cr_assert_eq(rec.space[QB_PN_APP].loss_time, when);
+	cr_assert_eq(qb_recovery_on_timeout(&rec, when - 1), QB_LD_NONE);
+	cr_assert_eq(qb_recovery_on_timeout(&rec, when), QB_LD_LOST);
+	cr_assert_eq(seen.forgotten, 1);
+	cr_assert_eq(qb_recovery_outstanding(&rec, QB_PN_APP), 0);
+	/* Below its own path's largest acknowledged: RFC 9002 §6.1, lost. */
+	setup();
+	send_probe(0, 1, 0);
+	for (uint64_t pn = 1; pn < 4; pn++)
+		send(pn, 1, pn * 1000);
+	cr_assert_eq(ack1(1, 3, 0, 20 * MS), 0);
+	cr_assert(was_lost(0));
+	cr_assert_eq(seen.forgotten, 0);
+	cr_assert_eq(cc.congestion_events, 0, "not in flight: no congestion signal");
+}
+
+/*
+ * Path 1 goes dark after carrying data: its packets in flight have no
+ * later packet of their own path acknowledged, and path 0's ACKs keep the
+ * space's PTO from firing. Each is declared lost once its path's PTO period
+ * has passed since it was sent, so its bytes leave the congestion window.
+ */
+Test(mp_loss, silent_path_in_flight_is_lost_after_its_pto, .init = setup)
+{
+	send(0, 0, 0);
+	cr_assert_eq(ack1(0, 0, 0, 20 * MS), 0); /* path 0: 20 ms */
+	send(1, 1, 20 * MS);
+	cr_assert_eq(ack1(0, 1, 0, 120 * MS), 0); /* path 1: 100 ms */
+	uint64_t pto1 = qb_rtt_pto_base(&rtt1) + 25 * MS;
+	cr_assert_eq(pto1, 100 * MS + 200 * MS + 25 * MS);
+	/* Path 1 dies; pns 2 and 3 on it, path 0 carries on every 10 ms. */
+	send(2, 1, 200 * MS);
+	send(3, 1, 210 * MS);
+	uint64_t pn = 4, t;
+	for (t = 220 * MS; t + 20 * MS < 200 * MS + pto1; t += 10 * MS) {
+		send(pn, 0, t);
+		cr_assert_eq(ack1(4, pn, 0, t + 20 * MS), 0);
+		pn++;
+	}
+	cr_assert_eq(seen.lost, 0, "lost before its path's PTO period");
+	cr_assert_eq(rec.space[QB_PN_APP].path[1].eliciting_in_flight, 2);
+	cr_assert_eq(rec.space[QB_PN_APP].loss_time, 200 * MS + pto1);
+	cr_assert_eq(qb_recovery_timer(&rec), 200 * MS + pto1);
+	cr_assert_eq(qb_recovery_on_timeout(&rec, 200 * MS + pto1), QB_LD_LOST);
+	cr_assert_eq(seen.lost, 1);
+	cr_assert(was_lost(2));
+	cr_assert_eq(seen.lost_path[0], 1);
+	cr_assert_eq(rec.space[QB_PN_APP].loss_time, 210 * MS + pto1);
+	/* The next ACK of path 0 past that time takes pn 3 too. */
+	send(pn, 0, 210 * MS + pto1);
+	cr_assert_eq(ack1(4, pn, 0, 230 * MS + pto1), 0);
+	cr_assert(was_lost(3));
+	cr_assert_eq(rec.space[QB_PN_APP].path[1].eliciting_in_flight, 0);
+	cr_assert_eq(cc.bytes_in_flight, 0);
+	cr_assert_eq(qb_recovery_outstanding(&rec, QB_PN_APP), 0);
+}
+
 /* §6.2.1: a space's PTO period is the largest of its paths' in flight. */
 Test(mp_pto, slowest_path_in_flight_sets_the_period, .init = setup)
 {
@@ -247,9 +359,15 @@ Test(mp_pto, slowest_path_in_flight_sets_the_period, .init = setup)
 	send(3, 1, 201 * MS);
 	send(4, 0, 202 * MS);
 	cr_assert_eq(qb_recovery_timer(&rec), 202 * MS + pto1, "path 1 in flight too");
-	cr_assert_eq(ack1(3, 3, 0, 300 * MS), 0); /* path 1 empty again */
+	/* Path 1 empty again (pn 2 with it: unacknowledged here, it would be
+	 * lost, its path's PTO period having passed since it was sent). */
+	struct qb_pn_range r[2] = {{3, 3}, {2, 2}};
+	cr_assert_eq(ack(r, 2, 0, 300 * MS), 0);
+	cr_assert_eq(seen.lost, 0);
 	cr_assert_eq(rec.space[QB_PN_APP].path[1].eliciting_in_flight, 0);
-	cr_assert_eq(rec.space[QB_PN_APP].path[0].eliciting_in_flight, 2);
+	cr_assert_eq(rec.space[QB_PN_APP].path[0].eliciting_in_flight, 1);
+	pto0 = qb_rtt_pto_base(&rtt0) + 25 * MS; /* pn 2 sampled path 0 (100 ms) */
+	cr_assert_eq(rtt0.latest, 100 * MS);
 	cr_assert_eq(qb_recovery_timer(&rec), 202 * MS + pto0);
 	cr_assert_eq(qb_recovery_pto(&rec, QB_PN_APP), pto0, "the connection's estimator");
 }
