@@ -94,16 +94,15 @@ timer_arm(struct qb_engine_worker *w, struct qb_engine_conn *ec)
 
 /* ---- connections -------------------------------------------------------- */
 
-/* What the fill callback sends for: a connection and one of its paths. */
+/* What the fill callback sends for: a connection's burst on one of its paths. */
 struct fill_ctx {
-	struct qb_conn *conn;
-	uint32_t path;
+	struct qb_conn_burst b;
 };
 
 static int
 fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 {
-	const struct fill_ctx *fc = arg;
+	struct fill_ctx *fc = arg;
 
 	/* A burst after a short first datagram (an ACK) offers a cap below
 	 * what the connection accepts: end the burst there, nothing amiss. */
@@ -111,7 +110,8 @@ fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 		*why = 0;
 		return 0;
 	}
-	return qb_conn_send(fc->conn, fc->path, buf, cap, now, why);
+	(void)now; /* the burst's, given to qb_conn_burst_begin */
+	return qb_conn_burst_send(&fc->b, buf, cap, why);
 }
 
 static int
@@ -520,14 +520,16 @@ static bool
 tx_path(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id, uint64_t now,
         unsigned int *total, uint32_t *why)
 {
-	struct fill_ctx fc = {.conn = ec->conn, .path = id};
+	struct fill_ctx fc;
 
 	for (unsigned int b = 0; b < ENGINE_TX_BUDGET; b++) {
 		unsigned int n;
 
 		*why = 0;
+		qb_conn_burst_begin(&fc.b, ec->conn, id, QB_ENGINE_BURST, now);
 		n = qb_burst_tx(&w->txq, &ec->path[id], QB_ENGINE_BURST, w->cf.mtu, fill, &fc, now,
 		                why);
+		qb_conn_burst_end(&fc.b);
 		*total += n;
 		if (n > 0) {
 			qb_count(&w->st.bursts, 1);

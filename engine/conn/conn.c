@@ -66,7 +66,8 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	c->cfg = *cfg;
 	config_defaults(&c->cfg);
 	if (c->cfg.cid_len > QB_MAX_CID_LEN || !qb_version_supported(c->cfg.version) ||
-	    (c->cfg.max_sent_packets & (c->cfg.max_sent_packets - 1)) != 0)
+	    (c->cfg.max_sent_packets & (c->cfg.max_sent_packets - 1)) != 0 ||
+	    c->cfg.pacer_burst > 1024)
 		goto fail;
 	c->is_server = is_server;
 	c->version = c->cfg.version;
@@ -108,7 +109,7 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	qb_rtt_init(&c->rtt, 0);
 	if (qb_cc_init(&c->cc, c->cfg.cc_algo, QB_MIN_INITIAL_DGRAM, now) != 0)
 		goto fail;
-	qb_pacer_init(&c->pacer, QB_MIN_INITIAL_DGRAM, 0, now);
+	qb_pacer_init(&c->pacer, QB_MIN_INITIAL_DGRAM, c->cfg.pacer_burst, now);
 	qb_recovery_set_path(&c->rec, &c->rtt, &c->cc);
 
 	struct qb_streams_config scfg = {

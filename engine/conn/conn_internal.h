@@ -235,6 +235,30 @@ void conn_mem_discard(struct qb_conn *c, int ep);
 uint64_t conn_mem_trim_deadline(struct qb_conn *c);
 void conn_mem_on_timeout(struct qb_conn *c, uint64_t now);
 
+/* conn_tx.c */
+int conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
+              uint32_t *why, struct qb_conn_burst *b);
+void conn_packet_sent(struct qb_conn *c, int ep, unsigned path_id, uint64_t now, uint64_t pn,
+                      size_t len, uint32_t head, bool eliciting, bool padded, bool probe);
+void conn_dgram_sent(struct qb_conn *c, struct conn_path *p, size_t len, uint64_t now);
+bool conn_ack_can_wait(const struct qb_conn *c);
+
+/* conn_burst.c: the send fast path. The most packets a burst takes one
+ * send-buffer span for. */
+#define CONN_BURST_RUN 64
+/*
+ * One full 1-RTT packet (cap bytes) of the span's bytes from *used on: the
+ * template's header, one STREAM frame sealed straight from the send buffer,
+ * its frame record and sent record (a frame record must be free). *used
+ * grows by the data carried. Returns the packet's length, or 0 when the
+ * bytes left do not fill it (nothing changed).
+ */
+int conn_stream_slice(struct qb_conn *c, unsigned path_id, uint64_t now,
+                      const struct qb_pkt_short_tmpl *tmpl, const struct qb_send_span *sp,
+                      size_t *used, uint8_t *buf, size_t cap);
+/* The first `used` bytes of span sp were sent: tell the stream. */
+void conn_span_commit(struct qb_conn *c, const struct qb_send_span *sp, size_t used);
+
 /* conn_rec.c */
 void conn_frec_init(struct qb_conn *c);
 struct conn_frec *conn_frec_add(struct qb_conn *c, uint32_t *head);

@@ -381,35 +381,47 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 }
 
 /* A packet of space ep was sealed: its number is used, recovery records it. */
-static void
-packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head, bool eliciting,
-            bool padded, bool probe)
+void
+conn_packet_sent(struct qb_conn *c, int ep, unsigned path_id, uint64_t now, uint64_t pn, size_t len,
+                 uint32_t head, bool eliciting, bool padded, bool probe)
 {
-	struct qb_conn *c = t->c;
-
 	c->next_pn[ep] = pn + 1;
 	c->st.pkts_sent++;
-	t->last_ep = ep;
-	struct qb_sent_info info = {
-	        .pn = pn,
-	        .size = (uint32_t)len,
-	        .frames = head,
-	        .ack_eliciting = eliciting,
-	        .in_flight = eliciting || padded,
-	        .path = (uint8_t)t->path_id, /* loss detection is per path */
-	};
-	if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, t->now) != 0)
-		conn_frec_free_list(c, head); /* an ACK-only packet the ring had no room for */
-	if (info.in_flight && !probe)
-		qb_pacer_on_sent(&c->pacer, info.size, t->now);
+	if (eliciting) {
+		/* loss detection is per path */
+		if (qb_recovery_on_eliciting_sent(&c->rec, (enum qb_pn_space)ep, pn, (uint32_t)len,
+		                                  head, (uint8_t)path_id, now) != 0)
+			conn_frec_free_list(c, head); /* cannot happen: the caller checked */
+	} else {
+		struct qb_sent_info info = {
+		        .pn = pn,
+		        .size = (uint32_t)len,
+		        .frames = head,
+		        .in_flight = padded,
+		        .path = (uint8_t)path_id,
+		};
+		if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, now) != 0)
+			conn_frec_free_list(c,
+			                    head); /* an ACK-only packet the ring had no room for */
+	}
+	if ((eliciting || padded) && !probe)
+		qb_pacer_on_sent(&c->pacer, (uint32_t)len, now);
 	if (eliciting) {
 		/* RFC 9000 §10.1: the first ack-eliciting packet after a receipt restarts it. */
 		if (!c->eliciting_since_rx)
-			c->last_activity = t->now;
+			c->last_activity = now;
 		c->eliciting_since_rx = true;
 	}
 	if (ep == CONN_EP_HANDSHAKE)
 		c->sent_handshake_pkt = true;
+}
+
+static void
+packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head, bool eliciting,
+            bool padded, bool probe)
+{
+	conn_packet_sent(t->c, ep, t->path_id, t->now, pn, len, head, eliciting, padded, probe);
+	t->last_ep = ep;
 	if (ep == CONN_EP_INITIAL)
 		t->wrote_initial = true;
 }
@@ -476,8 +488,8 @@ write_packet(struct tx *t, int ep, bool is_last)
  * in every CONN_ACK_LAG-th packet, so the peer can prune the ranges it
  * acknowledges (§13.2.4).
  */
-static bool
-ack_can_wait(const struct qb_conn *c)
+bool
+conn_ack_can_wait(const struct qb_conn *c)
 {
 	const struct qb_rx_space *rx = &c->rx[CONN_EP_APP];
 
@@ -495,7 +507,7 @@ fast_path_ok(struct tx *t, const bool has[CONN_NEP], int last, bool probe)
 	struct qb_conn *c = t->c;
 
 	return last == CONN_EP_APP && !has[CONN_EP_INITIAL] && !has[CONN_EP_HANDSHAKE] &&
-	       t->eliciting_ok && !probe && !t->need_pad && !CONN_QLOG(c) && ack_can_wait(c) &&
+	       t->eliciting_ok && !probe && !t->need_pad && !CONN_QLOG(c) && conn_ack_can_wait(c) &&
 	       !(c->is_server && c->hs_done_pending) && !path_frames_pending(t->path) &&
 	       !conn_cid_pending(c) &&
 	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL)) ==
@@ -506,59 +518,50 @@ fast_path_ok(struct tx *t, const bool has[CONN_NEP], int last, bool probe)
 
 /*
  * The common datagram, fast (BRIEF §6, build rate): one 1-RTT packet whose
- * only frame is a STREAM frame filling it (RFC 9000 §19.8: no Length, the
- * data runs to the end). The short header comes from a template of the
- * path's DCID (qb_pkt_enc_short_stream_tmpl), and the frame header is sealed
- * together with the data straight from the send buffer
- * (qb_crypto_protect_gap, borrowing the span's gap; qb_crypto_protect_from
- * for read-only memory): no encoder, no plaintext copy. The same bytes as
- * write_packet() would give. Returns the packet's length, or 0 for the
- * general path (a span too short to fill the packet: more frames follow it
- * there) with nothing changed.
+ * only frame is a STREAM frame filling it (conn_stream_slice()). Returns the
+ * packet's length, or 0 for the general path (a span too short to fill the
+ * packet: more frames follow it there) with nothing changed. In a burst (b)
+ * the span is taken for the datagrams that follow too: b slices it
+ * (conn_burst.c) and commits it to the stream when the run ends.
  */
 static int
-send_stream_fast(struct tx *t, uint8_t *buf, size_t cap)
+send_stream_fast(struct tx *t, uint8_t *buf, size_t cap, struct qb_conn_burst *b)
 {
 	struct qb_conn *c = t->c;
-	const uint64_t pn = c->next_pn[CONN_EP_APP];
-	const size_t pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id, pn);
+	const size_t pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id,
+	                                         c->next_pn[CONN_EP_APP]);
 	const size_t hdr = 1 + t->dcid_len + pn_len;
-	struct qb_pkt_short_tmpl tmpl;
-	struct qb_pkt_layout lay;
+	struct qb_pkt_short_tmpl tmpl_local, *tmpl = b != NULL ? &b->tmpl : &tmpl_local;
 	struct qb_send_span sp;
-	size_t room, h0, taken;
-	uint32_t head = 0;
+	size_t room, h0, used = 0;
+	bool run = b != NULL && b->left > 1;
 	int n;
 
 	if (cap < QB_PKT_SHORT_TMPL_MIN_CAP || cap < hdr + QB_AEAD_TAG_LEN + 64)
 		return 0;
 	room = cap - hdr - QB_AEAD_TAG_LEN;
-	if (!qb_streams_send_peek(c->streams, room, &sp) || sp.len == 0)
+	if (!qb_streams_send_peek(c->streams,
+	                          run ? room * (b->left < CONN_BURST_RUN ? b->left : CONN_BURST_RUN)
+	                              : room,
+	                          &sp) ||
+	    sp.len == 0)
 		return 0;
 	h0 = 1 + qb_varint_len(sp.stream_id) + (sp.offset ? qb_varint_len(sp.offset) : 0);
 	if (sp.len + h0 < room)
 		return 0;
-	if (qb_pkt_short_tmpl_init(&tmpl, t->dcid, t->dcid_len, false, c->tx_phase != 0) != 0)
+	if (qb_pkt_short_tmpl_init(tmpl, t->dcid, t->dcid_len, false, c->tx_phase != 0) != 0)
 		return 0;
-	n = qb_pkt_enc_short_stream_tmpl(&tmpl, buf, cap, pn, pn_len, sp.stream_id, sp.offset,
-	                                 sp.len, sp.fin, &taken, &lay);
-	if (n < 0)
+	n = conn_stream_slice(c, t->path_id, t->now, tmpl, &sp, &used, buf, cap);
+	if (n <= 0)
 		return 0;
-	/* The frame header's bytes: what goes before the data in the plaintext. */
-	size_t head_len = lay.payload_len - taken;
-	if (sp.gap >= head_len)
-		n = qb_crypto_protect_gap(c->txk[CONN_EP_APP], buf, lay.pn_offset, pn_len, pn,
-		                          head_len, (uint8_t *)(uintptr_t)sp.data, taken);
-	else
-		n = qb_crypto_protect_from(c->txk[CONN_EP_APP], buf, lay.pn_offset, pn_len, pn,
-		                           head_len, sp.data, taken);
-	if (n < 0)
-		return 0; /* cannot happen with a present key */
-	stream_sent(c, &sp, taken, &head);
-	packet_sent(t, CONN_EP_APP, pn, lay.len, head, true, false, false);
-	c->st.pkts_sent_direct++;
-	if (c->rx[CONN_EP_APP].ack_pending)
-		c->acks_waited++;
+	t->last_ep = CONN_EP_APP;
+	if (run && used < sp.len) {
+		b->span = sp;
+		b->used = used;
+		b->fast = true;
+	} else {
+		conn_span_commit(c, &sp, used);
+	}
 	return n;
 }
 
@@ -669,9 +672,9 @@ send_path_probe(struct tx *t, uint8_t *buf, size_t cap)
 /* The smallest 3x credit a probe of a new path is sent with (§8.2.1). */
 #define TX_MIN_PROBE 64
 
-static int
+int
 conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
-          uint32_t *why)
+          uint32_t *why, struct qb_conn_burst *b)
 {
 	struct tx t = {.c = c, .now = now, .last_ep = -1, .path_id = path_id};
 	uint32_t dummy;
@@ -763,7 +766,7 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 				last = ep;
 		len = 0;
 		if (fast_path_ok(&t, has, last, probe))
-			len = send_stream_fast(&t, buf, cap);
+			len = send_stream_fast(&t, buf, cap, b);
 		if (len == 0) {
 			qb_pkt_enc_init(&t.e, buf, cap);
 			for (int ep = 0; ep <= last; ep++)
@@ -792,20 +795,27 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 	}
 	if (t.wrote_initial)
 		t.path->initial_sent = true;
+	conn_dgram_sent(c, t.path, (size_t)len, now);
+	return len;
+}
+
+/* A datagram of len bytes went out on path p. */
+void
+conn_dgram_sent(struct qb_conn *c, struct conn_path *p, size_t len, uint64_t now)
+{
 	c->st.dgrams_sent++;
 	c->st.bytes_sent += (uint64_t)len;
-	t.path->tx_bytes += (uint64_t)len;
-	t.path->dgrams_sent++;
+	p->tx_bytes += (uint64_t)len;
+	p->dgrams_sent++;
 	if (len > 0 && c->pacing_next <= now)
 		c->pacing_next = QB_TIME_NONE;
-	return len;
 }
 
 int
 qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
              uint32_t *why)
 {
-	int len = conn_send(c, path_id, buf, cap, now, why);
+	int len = conn_send(c, path_id, buf, cap, now, why, NULL);
 	if (CONN_QLOG(c) && len > 0)
 		qb_qlog_conn_sync(c, now);
 	return len;

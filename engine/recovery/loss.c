@@ -270,13 +270,58 @@ qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
 	return !rec->space[space].discarded && !qb_sent_full(&rec->space[space].sent);
 }
 
+/*
+ * Records a packet checked by the caller. Scalar arguments, not struct
+ * qb_sent_info: reading the info's flag bytes back with one wider load
+ * right after the caller stored them one by one waited for the stores to
+ * reach the cache (perf: a quarter of the function's time in the build-rate
+ * bench).
+ */
+static inline int
+sent_record(struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn, uint32_t size,
+            uint32_t frames, bool eliciting, bool in_flight, uint8_t path, uint64_t now)
+{
+	struct qb_recovery_space *sp = &rec->space[space];
+	struct qb_sent_pkt *p;
+
+	if (qb_sent_full(&sp->sent)) {
+		/* Not recorded (the caller sends it only if it is ACK-only),
+		 * but sent: the peer may acknowledge it, and that must not read
+		 * as an ACK of a packet never sent (RFC 9000 §13.1). */
+		sp->sent.next_pn = pn + 1;
+		return QB_ERR_NOMEM;
+	}
+	p = qb_sent_push(&sp->sent);
+	p->pn = pn;
+	p->time_sent = now;
+	p->size = size;
+	p->frames = frames;
+	p->skip = 0;
+	p->flags = (uint8_t)((eliciting ? QB_SENT_ACK_ELICITING : 0) |
+	                     (in_flight ? QB_SENT_IN_FLIGHT : 0));
+	p->path = path;
+	sp->path_mask |= (uint8_t)(1u << path);
+	sp->sent.next_pn = pn + 1;
+	if (eliciting && rec->probes[space] > 0)
+		rec->probes[space]--;
+	if (in_flight) {
+		if (eliciting) {
+			sp->time_of_last_ack_eliciting = now;
+			sp->eliciting_in_flight++;
+			sp->path[path].eliciting_in_flight++;
+		}
+		if (rec->cc != NULL)
+			qb_cc_on_packet_sent(rec->cc, size, now);
+		set_loss_detection_timer(rec, now);
+	}
+	return 0;
+}
+
 int
 qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
                            const struct qb_sent_info *info, uint64_t now)
 {
 	struct qb_recovery_space *sp;
-	struct qb_sent_pkt *p;
-	bool in_flight;
 
 	if ((unsigned)space >= QB_PN_SPACE_COUNT || info == NULL)
 		return QB_ERR_ARG;
@@ -286,39 +331,23 @@ qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
 	if (info->pn < sp->sent.next_pn || info->pn >= (1ull << 62) ||
 	    info->path >= QB_RECOVERY_MAX_PATHS)
 		return QB_ERR_ARG;
-	if (qb_sent_full(&sp->sent)) {
-		/* Not recorded (the caller sends it only if it is ACK-only),
-		 * but sent: the peer may acknowledge it, and that must not read
-		 * as an ACK of a packet never sent (RFC 9000 §13.1). */
-		sp->sent.next_pn = info->pn + 1;
-		return QB_ERR_NOMEM;
-	}
 	/* An ack-eliciting packet always counts in flight (§2). */
-	in_flight = info->in_flight || info->ack_eliciting;
-	p = qb_sent_push(&sp->sent);
-	p->pn = info->pn;
-	p->time_sent = now;
-	p->size = info->size;
-	p->frames = info->frames;
-	p->skip = 0;
-	p->flags = (uint8_t)((info->ack_eliciting ? QB_SENT_ACK_ELICITING : 0) |
-	                     (in_flight ? QB_SENT_IN_FLIGHT : 0));
-	p->path = info->path;
-	sp->path_mask |= (uint8_t)(1u << info->path);
-	sp->sent.next_pn = info->pn + 1;
-	if (info->ack_eliciting && rec->probes[space] > 0)
-		rec->probes[space]--;
-	if (in_flight) {
-		if (info->ack_eliciting) {
-			sp->time_of_last_ack_eliciting = now;
-			sp->eliciting_in_flight++;
-			sp->path[info->path].eliciting_in_flight++;
-		}
-		if (rec->cc != NULL)
-			qb_cc_on_packet_sent(rec->cc, info->size, now);
-		set_loss_detection_timer(rec, now);
-	}
-	return 0;
+	return sent_record(rec, space, info->pn, info->size, info->frames, info->ack_eliciting,
+	                   info->in_flight || info->ack_eliciting, info->path, now);
+}
+
+int
+qb_recovery_on_eliciting_sent(struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn,
+                              uint32_t size, uint32_t frames, uint8_t path, uint64_t now)
+{
+	if ((unsigned)space >= QB_PN_SPACE_COUNT)
+		return QB_ERR_ARG;
+	if (rec->space[space].discarded)
+		return QB_ERR_STATE;
+	if (pn < rec->space[space].sent.next_pn || pn >= (1ull << 62) ||
+	    path >= QB_RECOVERY_MAX_PATHS)
+		return QB_ERR_ARG;
+	return sent_record(rec, space, pn, size, frames, true, true, path, now);
 }
 
 /* Takes a live record out of the ring, keeping the space's counters right. */

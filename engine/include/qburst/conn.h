@@ -72,6 +72,7 @@
 
 #include "qburst/cid.h"
 #include "qburst/error.h"
+#include "qburst/frame.h"
 #include "qburst/stream.h"
 #include "qburst/tls.h"
 
@@ -116,6 +117,9 @@ struct qb_conn_config {
 	uint64_t send_buffer_max;   /* per-stream send buffer: 0 = pool only */
 	uint32_t max_local_streams; /* local streams at once: 1024 */
 	uint32_t max_sent_packets;  /* 1-RTT packets outstanding (power of 2): 8192 */
+	/* Packets the pacer lets out at one time (its bucket, RFC 9002 §7.7:
+	 * bursts SHOULD stay within the initial window): 10 (QB_PACER_BURST). */
+	uint32_t pacer_burst;
 	/* 1-RTT packets sent with one key before a key update starts by itself;
 	 * 0: half the AEAD's confidentiality limit (RFC 9001 §6.6). */
 	uint64_t key_update_packets;
@@ -218,6 +222,32 @@ int qb_conn_recv(struct qb_conn *c, uint32_t path_id, uint8_t *dgram, size_t len
  */
 int qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
                  uint32_t *why);
+
+/*
+ * A burst of datagrams on one path (BRIEF §2): qb_conn_burst_begin(), then
+ * qb_conn_burst_send() once per datagram (at most max, each into its own
+ * buffer, as qb_conn_send(c, path_id, buf, cap, now, why) would write it),
+ * then qb_conn_burst_end(). No other call on the connection may come in
+ * between. A run of full 1-RTT packets of stream data is cut from one
+ * send-buffer span with the connection's checks made once, and the stream
+ * learns what was sent at the end of the run: so qb_conn_burst_end() is
+ * required. Fields private; the struct lives on the caller's stack.
+ */
+struct qb_conn_burst {
+	struct qb_conn *c;
+	uint64_t now;
+	uint32_t path_id;
+	uint32_t left; /* datagrams the caller may still ask for */
+	bool fast;     /* a run is under way */
+	size_t used;   /* bytes of span sent by the run */
+	struct qb_send_span span;
+	struct qb_pkt_short_tmpl tmpl;
+};
+void qb_conn_burst_begin(struct qb_conn_burst *b, struct qb_conn *c, uint32_t path_id, unsigned max,
+                         uint64_t now);
+/* One datagram: the length, or 0 with *why, or QB_ERR_ARG; as qb_conn_send(). */
+int qb_conn_burst_send(struct qb_conn_burst *b, uint8_t *buf, size_t cap, uint32_t *why);
+void qb_conn_burst_end(struct qb_conn_burst *b);
 
 /* The next time qb_conn_on_timeout() must be called (ns), or UINT64_MAX. */
 uint64_t qb_conn_deadline(struct qb_conn *c);

@@ -397,6 +397,10 @@ bool qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
  */
 int qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
                                const struct qb_sent_info *info, uint64_t now);
+/* The same for an ack-eliciting packet (so in flight), by value: the send
+ * fast path's form. Same returns. */
+int qb_recovery_on_eliciting_sent(struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn,
+                                  uint32_t size, uint32_t frames, uint8_t path, uint64_t now);
 
 /*
  * OnAckReceived (Appendix A.7): removes newly acknowledged packets (on_acked),

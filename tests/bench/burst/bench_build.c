@@ -656,10 +656,12 @@ main(int argc, char **argv)
 	       "conn and econn); ccopy write = the copying top-up's ns per data packet (median,\n"
 	       "not in ccopy's time). Bench config: client limits 2^50 (max_data,\n"
 	       "max_stream_data), cubic grown in slow start before timing, the connection's\n"
-	       "clock %llu ns per datagram and ACKs %llu us after the last packet (pacing never\n"
-	       "binds), key updates off.\n\n",
+	       "clock %llu ns per datagram, moved once per burst of qb_conn_burst_* (one now per\n"
+	       "burst, as in the workers), the pacer's bucket %d packets (default 10) so a burst\n"
+	       "can be the driver's %d, ACKs %llu us after the last packet (pacing never binds),\n"
+	       "key updates off.\n\n",
 	       BURST, port.name, rounds, bursts * BURST, SRC_SIZE, bb_conn_chunk(),
-	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS,
+	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS, BCONN_PACER_BURST, BURST,
 	       (unsigned long long)BCONN_ACK_DELAY_NS / 1000);
 	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
 	       "| ratio | tmpl | tmpl Mpps | **tmpl ratio** | engine copy | engine gap | engine tmpl "

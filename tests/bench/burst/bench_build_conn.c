@@ -18,7 +18,10 @@
 #include "qburst/tls.h"
 
 static unsigned int ack_every = 128; /* datagrams between the peer's ACKs */
-static uint32_t chunk = 4096;        /* stream pool chunk size (the workers') */
+/* The fills go through qb_conn_burst_* as the engine's workers send; with
+ * BUILD_CONN_SINGLE=1, one qb_conn_send per datagram. */
+static bool bursts_on = true;
+static uint32_t chunk = 4096; /* stream pool chunk size (the workers') */
 static struct qb_tls_ctx *tls_c, *tls_s;
 static char keylog[64];
 
@@ -66,6 +69,8 @@ bb_conn_setup(void)
 	char err[256] = "";
 	int fd;
 
+	if ((e = getenv("BUILD_CONN_SINGLE")) != NULL && strcmp(e, "0") != 0)
+		bursts_on = false;
 	if ((e = getenv("BUILD_CONN_ACK")) != NULL) {
 		long a = strtol(e, NULL, 10);
 		ack_every = a < BURST ? BURST : (unsigned int)(a + BURST - 1) / BURST * BURST;
@@ -160,7 +165,12 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 	bconn_check_begin(bc);
 	bconn_pkts(bc, &sent, &direct);
 	kept_n = 0;
-	if (qb_burst_tx(&q, p, BURST, size, bconn_fill, bc, 0, NULL) != BURST || kept_n != BURST) {
+	if (bursts_on)
+		bconn_burst_begin(bc, BURST);
+	unsigned int nb = qb_burst_tx(&q, p, BURST, size, bconn_fill, bc, 0, NULL);
+	if (bursts_on)
+		bconn_burst_end(bc);
+	if (nb != BURST || kept_n != BURST) {
 		fprintf(stderr, "bench_build: conn sent %u of %d\n", kept_n, BURST);
 		rc = -1;
 	}
@@ -183,6 +193,8 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 	}
 	rte_pktmbuf_free_bulk(kept, kept_n);
 	bconn_check_begin(bc);
+	if (bursts_on)
+		bconn_burst_begin(bc, BURST);
 	for (int i = 0; i < BURST && rc == 0; i++) {
 		uint32_t w = 0;
 		int n = bconn_fill(bc, engine_buf, size, 0, &w);
@@ -194,6 +206,8 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 			rc = -1;
 		}
 	}
+	if (bursts_on)
+		bconn_burst_end(bc);
 	bconn_pkts(bc, &sent1, &direct1);
 	tally->direct = (unsigned int)(direct1 - direct);
 	if (rc == 0 && sent1 - sent != 2 * BURST) {
@@ -368,13 +382,24 @@ bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q, const struct qb_b
 		uint64_t t0 = now_ns();
 		if (burst) {
 			do {
+				if (bursts_on)
+					bconn_burst_begin(bc, BURST);
 				sent += qb_burst_tx(q, p, BURST, size, bconn_fill, bc, t0, NULL);
+				if (bursts_on)
+					bconn_burst_end(bc);
 				i++;
 			} while (i < calls && bconn_unacked(bc) + BURST <= ack_every);
 		} else {
 			do {
-				sent += bconn_fill(bc, engine_buf, size, t0, &w) == (int)size;
-				i++;
+				if (bursts_on)
+					bconn_burst_begin(bc, BURST);
+				for (int j = 0;
+				     j < BURST && i < calls && bconn_unacked(bc) + 1 <= ack_every;
+				     j++, i++)
+					sent += bconn_fill(bc, engine_buf, size, t0, &w) ==
+					        (int)size;
+				if (bursts_on)
+					bconn_burst_end(bc);
 			} while (i < calls && bconn_unacked(bc) + 1 <= ack_every);
 		}
 		t += now_ns() - t0;

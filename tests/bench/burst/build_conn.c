@@ -45,6 +45,10 @@ struct bconn {
 	/* the self-check's expectations for the next datagram */
 	uint64_t chk_pn, chk_off;
 	bool ack_frame_ok; /* an ACK packet came since the server last sent an ACK frame */
+	/* The server's burst (qb_conn_burst_*) between bconn_burst_begin/end. */
+	struct qb_conn_burst cb;
+	bool in_burst;
+	unsigned int burst_n; /* datagrams of the burst so far */
 };
 
 static void
@@ -365,14 +369,38 @@ bconn_fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 {
 	struct bconn *b = arg;
 
+	int n;
+
 	(void)now;
-	b->now += BCONN_STEP_NS;
-	int n = qb_conn_send(b->s, 0, buf, cap, b->now, why);
+	if (b->in_burst) {
+		n = qb_conn_burst_send(&b->cb, buf, cap, why);
+		b->burst_n += n > 0;
+	} else {
+		b->now += BCONN_STEP_NS;
+		n = qb_conn_send(b->s, 0, buf, cap, b->now, why);
+	}
 	if (n > 0) {
 		b->next_pn++; /* one 1-RTT packet per datagram once the handshake is over */
 		b->unacked++;
 	}
 	return n;
+}
+
+void
+bconn_burst_begin(struct bconn *b, unsigned int max)
+{
+	qb_conn_burst_begin(&b->cb, b->s, 0, max, b->now);
+	b->in_burst = true;
+	b->burst_n = 0;
+}
+
+void
+bconn_burst_end(struct bconn *b)
+{
+	qb_conn_burst_end(&b->cb);
+	b->in_burst = false;
+	/* The clock moves as it did per datagram, once per burst. */
+	b->now += BCONN_STEP_NS * (b->burst_n ? b->burst_n : 1);
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -478,6 +506,8 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 	                                   .pools = &b->pool_s,
 	                                   .seed = 12,
 	                                   .send_buffer_max = b->sndbuf,
+	                                   /* bursts the size of the driver's */
+	                                   .pacer_burst = BCONN_PACER_BURST,
 	                                   .key_update_packets = UINT64_C(1) << 40};
 	b->c = qb_conn_client_new(&b->cfg_c, b->now);
 	if (b->c == NULL) {

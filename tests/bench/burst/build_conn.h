@@ -41,6 +41,7 @@
 #include "qburst/tls.h"
 
 #define BCONN_STEP_NS      1000ull  /* fake clock per datagram built */
+#define BCONN_PACER_BURST  39 /* pacer bucket, packets of 1200 B (default 10): 32 x 1452 B fit */
 #define BCONN_ACK_DELAY_NS 10000ull /* from the last packet to its ACK */
 
 struct bconn;
@@ -89,6 +90,15 @@ void bconn_free(struct bconn *b);
 /* qb_burst_fill_fn: one qb_conn_send() of the server (the driver's now is
  * ignored: the connection runs on the bench's fake clock). */
 int bconn_fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why);
+
+/*
+ * Between these, bconn_fill is qb_conn_burst_send() of one server burst of
+ * at most max datagrams (as the engine's workers send: all at one `now`);
+ * outside, one qb_conn_send() per fill. The fake clock moves by
+ * BCONN_STEP_NS per datagram at the burst's end.
+ */
+void bconn_burst_begin(struct bconn *b, unsigned int max);
+void bconn_burst_end(struct bconn *b);
 
 /* Datagrams built since the last ACK. */
 unsigned int bconn_unacked(const struct bconn *b);

@@ -56,6 +56,7 @@ struct h_pair {
 	struct qb_sim_link *sim;
 	uint64_t now;
 	uint64_t rng;
+	unsigned burst; /* 0: qb_conn_send; else bursts of this many (qb_conn_burst_*) */
 	uint8_t buf[H_MTU];
 };
 
@@ -185,6 +186,34 @@ h_flush(struct h_pair *p, struct qb_conn *c, struct h_link *l)
 	if (c == NULL)
 		return;
 	for (int i = 0; i < 100000; i++) {
+		if (p->burst != 0) {
+			/* As qb_burst_tx drives it: each datagram's cap is the
+			 * size of the one before, and a shorter one ends it. */
+			struct qb_conn_burst b;
+			size_t cap = H_MTU - 28;
+			unsigned k;
+
+			qb_conn_burst_begin(&b, c, 0, p->burst, p->now);
+			for (k = 0; k < p->burst; k++) {
+				if (cap < QB_MIN_INITIAL_DGRAM)
+					break; /* after a short first one (the engine's fill) */
+				n = qb_conn_burst_send(&b, p->buf, cap, &why);
+				cr_assert_geq(n, 0, "qb_conn_burst_send: %d", n);
+				cr_assert_leq((size_t)n, cap);
+				if (n == 0)
+					break;
+				h_put(p, l, p->buf, (size_t)n);
+				if (k > 0 && (size_t)n < cap) {
+					k++;
+					break;
+				}
+				cap = (size_t)n;
+			}
+			qb_conn_burst_end(&b);
+			if (k == 0)
+				return;
+			continue;
+		}
 		n = qb_conn_send(c, 0, p->buf, H_MTU - 28, p->now, &why);
 		cr_assert_geq(n, 0, "qb_conn_send: %d", n);
 		if (n == 0)

@@ -390,7 +390,7 @@ gap_step(struct h_pair *p, void *arg)
 }
 
 static void
-gap_transfer(uint64_t seed, double loss, uint64_t size, double min_direct)
+gap_transfer(uint64_t seed, double loss, uint64_t size, double min_direct, unsigned burst)
 {
 	uint8_t *data = gap_room + QB_SEND_GAP;
 	struct gap_xfer g = {.x = &x, .data = data};
@@ -400,6 +400,7 @@ gap_transfer(uint64_t seed, double loss, uint64_t size, double min_direct)
 	cr_assert_leq(size, GAP_MAX_SIZE);
 	setup_pair(&p, seed);
 	p.to_s.loss = p.to_c.loss = loss;
+	p.burst = burst;
 	memset(&x, 0, sizeof(x));
 	x.size = size;
 	x.nstreams = 1;
@@ -426,14 +427,14 @@ gap_transfer(uint64_t seed, double loss, uint64_t size, double min_direct)
 
 Test(conn_transfer, lent_buffer_sealed_in_place_no_loss)
 {
-	gap_transfer(120, 0, 8u << 20, 0.9);
+	gap_transfer(120, 0, 8u << 20, 0.9, 0);
 }
 
 Test(conn_transfer, lent_buffer_sealed_in_place_2pct_loss)
 {
 	/* Retransmissions come from the lent buffer too; ACK-carrying packets
 	 * (the peer's window updates are ack-eliciting) take the general path. */
-	gap_transfer(121, 0.02, 4u << 20, 0.8);
+	gap_transfer(121, 0.02, 4u << 20, 0.8, 0);
 }
 
 /* Data the stream copied into its chunks takes the fast path too, except in
@@ -448,5 +449,50 @@ Test(conn_transfer, copied_data_mostly_fast)
 	qb_conn_stats(p.c, &st);
 	cr_assert_geq(st.pkts_sent_direct * 2, st.pkts_sent, "%lu of %lu packets direct",
 	              (unsigned long)st.pkts_sent_direct, (unsigned long)st.pkts_sent);
+	h_fini(&p);
+}
+
+/*
+ * The same through qb_conn_burst_*: runs of packets cut from one span. The
+ * bytes, the lent memory, the loss recovery and the share of fast packets
+ * must come out as with one qb_conn_send per datagram.
+ */
+Test(conn_transfer, burst_lent_buffer_no_loss)
+{
+	gap_transfer(130, 0, 8u << 20, 0.9, 32);
+}
+
+Test(conn_transfer, burst_lent_buffer_2pct_loss)
+{
+	gap_transfer(131, 0.02, 4u << 20, 0.8, 32);
+}
+
+Test(conn_transfer, burst_copied_data_ten_mb_2pct_loss_many_streams)
+{
+	struct h_pair p;
+
+	setup_pair(&p, 132);
+	p.burst = 16;
+	p.to_s.loss = p.to_c.loss = 0.02;
+	x_run(&p, &x, 1u << 20, 10, 300000 * H_MS);
+	h_fini(&p);
+}
+
+Test(conn_transfer, burst_runs_stop_for_key_updates)
+{
+	struct h_pair p;
+	struct qb_conn_stats a, b;
+
+	h_init(&p, 133);
+	p.cfg_c.key_update_packets = 300;
+	p.burst = 64;
+	h_start(&p);
+	cr_assert(h_run(&p, 10000 * H_MS, h_confirmed, NULL), "handshake");
+	x_run(&p, &x, 2u << 20, 1, 60000 * H_MS);
+	h_run(&p, 500 * H_MS, NULL, NULL);
+	qb_conn_stats(p.c, &a);
+	qb_conn_stats(p.s, &b);
+	cr_assert_geq(a.key_updates, 4, "client updated %lu times", (unsigned long)a.key_updates);
+	cr_assert_eq(b.key_updates, a.key_updates);
 	h_fini(&p);
 }
