@@ -31,6 +31,7 @@ static const char *const drop_names[QB_ENGINE_DROP__COUNT] = {
         [QB_ENGINE_DROP_PATH_FULL] = "path_full",
         [QB_ENGINE_DROP_PATH_MTU] = "path_mtu",
         [QB_ENGINE_DROP_UNVALIDATED] = "unvalidated_path",
+        [QB_ENGINE_DROP_UNKNOWN_SERVER] = "unknown_server",
 };
 
 const char *
@@ -335,6 +336,13 @@ deliver(struct qb_engine_worker *w, struct qb_engine_conn *ec, struct rte_mbuf *
 		 */
 		if (!ec->client && !qb_conn_handshake_complete(ec->conn)) {
 			edrop(w, QB_ENGINE_DROP_UNVALIDATED);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		/* §9: a client MUST discard packets from an unknown server
+		 * address (it never learns another one: no preferred_address). */
+		if (ec->client) {
+			edrop(w, QB_ENGINE_DROP_UNKNOWN_SERVER);
 			rte_pktmbuf_free(m);
 			return;
 		}

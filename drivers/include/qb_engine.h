@@ -50,7 +50,8 @@
  *      in the core, so a server drops (unvalidated_path) what comes from
  *      another address pair (our address, the peer's endpoint, the relay)
  *      until its handshake completed, which validated path 0 (RFC 9000
- *      §8.1, §9); afterwards it is taken and counted as other_path.
+ *      §8.1, §9); afterwards it is taken and counted as other_path. A
+ *      client drops them all (unknown_server: RFC 9000 §9).
  *      Multi-path handshake (BRIEF §2, with conf.conn.multipath_handshake):
  *      a connection has up to QB_CONN_MAX_PATHS paths. A server tells them
  *      apart by the peer's address and port (the same relay, if any) and
@@ -130,18 +131,20 @@
  * (the dispatch counts its own reasons in d->stats.drops, qb_steer.h).
  */
 enum qb_engine_drop {
-	QB_ENGINE_DROP_CONN_FULL = 0, /* no connection slot, or a table refused its CIDs */
-	QB_ENGINE_DROP_NOT_INITIAL,   /* qb_conn_server_new refused the accepted datagram */
-	QB_ENGINE_DROP_CLOSED,        /* the connection refused it (closed) */
-	QB_ENGINE_DROP_NO_PATH,       /* its path headers could not be built */
-	QB_ENGINE_DROP_PATH_FULL,     /* multi-path: a new path and no free path id, or
-	                               * a client's datagram on none of its addresses */
-	QB_ENGINE_DROP_PATH_MTU,      /* its path would leave less than 1200 bytes of
-	                               * QUIC per datagram (qb_engine_quic_room, or
-	                               * the pool's data room) */
-	QB_ENGINE_DROP_UNVALIDATED,   /* server, one path: from another address pair
-	                               * than the connection's before its handshake
-	                               * completed (RFC 9000 §8.1, §9) */
+	QB_ENGINE_DROP_CONN_FULL = 0,  /* no connection slot, or a table refused its CIDs */
+	QB_ENGINE_DROP_NOT_INITIAL,    /* qb_conn_server_new refused the accepted datagram */
+	QB_ENGINE_DROP_CLOSED,         /* the connection refused it (closed) */
+	QB_ENGINE_DROP_NO_PATH,        /* its path headers could not be built */
+	QB_ENGINE_DROP_PATH_FULL,      /* multi-path: a new path and no free path id, or
+	                                * a client's datagram on none of its addresses */
+	QB_ENGINE_DROP_PATH_MTU,       /* its path would leave less than 1200 bytes of
+	                                * QUIC per datagram (qb_engine_quic_room, or
+	                                * the pool's data room) */
+	QB_ENGINE_DROP_UNVALIDATED,    /* server, one path: from another address pair
+	                                * than the connection's before its handshake
+	                                * completed (RFC 9000 §8.1, §9) */
+	QB_ENGINE_DROP_UNKNOWN_SERVER, /* client, one path: from another address pair
+	                                * than the server's (RFC 9000 §9: MUST discard) */
 	QB_ENGINE_DROP__COUNT
 };
 

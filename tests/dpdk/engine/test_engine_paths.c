@@ -462,6 +462,53 @@ Test(engine_paths, server_credits_only_the_path_a_datagram_came_by, .timeout = 6
 }
 
 /*
+ * RFC 9000 §9: a client MUST discard packets from an unknown server
+ * address. A datagram of the server's, replayed to the client as if from
+ * another address, is dropped by the worker before the connection sees it.
+ */
+Test(engine_paths, client_discards_datagrams_from_an_unknown_server_address, .timeout = 60)
+{
+	struct rte_mbuf *ms[64], *copy = NULL;
+	struct qb_engine_conn *ec;
+	uint64_t now, t0;
+	unsigned int n;
+
+	setup_with(0, 0, 0);
+	now = qb_engine_now_ns();
+	ec = qb_engine_connect(&cli, &ip_srv, SRV_PORT, &nodes[P_SRV].pa.mac, 6, now);
+	cr_assert_not_null(ec);
+	for (t0 = now; now - t0 < 10 * SEC && !qb_conn_handshake_complete(ec->conn);) {
+		now = qb_engine_now_ns();
+		qb_engine_poll(&cli, now);
+		while ((n = take(P_CLI, ms, 64)) > 0)
+			for (unsigned int i = 0; i < n; i++)
+				give(P_SRV, ms[i]);
+		qb_engine_poll(&srv, now);
+		while ((n = take(P_SRV, ms, 64)) > 0)
+			for (unsigned int i = 0; i < n; i++) {
+				if (copy == NULL)
+					copy = rte_pktmbuf_copy(ms[i], nodes[P_CLI].pool, 0,
+					                        UINT32_MAX);
+				give(P_CLI, ms[i]);
+			}
+	}
+	cr_assert(qb_conn_handshake_complete(ec->conn), "handshake");
+	cr_assert_not_null(copy);
+	qb_engine_poll(&cli, now); /* what the server sent last */
+	while ((n = take(P_CLI, ms, 64)) > 0)
+		rte_pktmbuf_free_bulk(ms, n);
+	const uint64_t in = cli.st.dgrams_in;
+	readdress(copy, &nodes[P_SRV].pa.mac, &nodes[P_CLI].pa.mac, &ip_other, SRV_PORT, &ip_cli,
+	          CLI_PORT);
+	give(P_CLI, copy);
+	qb_engine_poll(&cli, now);
+	cr_assert_eq(cli.st.drops[QB_ENGINE_DROP_UNKNOWN_SERVER], 1, "dropped by the worker");
+	cr_assert_eq(cli.st.other_path, 0);
+	cr_assert_eq(cli.st.dgrams_in, in, "the connection never saw it");
+	teardown();
+}
+
+/*
  * Client and server exchange frames until both completed the handshake;
  * returns the server's connection and, in *later, a copy (in the server's
  * pool) of a client datagram sent after the client completed.
