@@ -27,8 +27,8 @@ qb_pacer_init(struct qb_pacer *p, uint32_t max_datagram_size, uint32_t burst_pac
 	return 0;
 }
 
-static void
-refill(struct qb_pacer *p, uint64_t now)
+void
+qb_pacer_refill(struct qb_pacer *p, uint64_t now)
 {
 	uint64_t el, room;
 
@@ -54,7 +54,7 @@ qb_pacer_set_rate(struct qb_pacer *p, uint64_t cwnd, uint64_t smoothed_rtt, uint
 {
 	unsigned __int128 r;
 
-	refill(p, now); /* credit earned so far at the old rate */
+	qb_pacer_refill(p, now); /* credit earned so far at the old rate */
 	if (smoothed_rtt == 0) {
 		p->rate = 0;
 		return;
@@ -70,7 +70,7 @@ qb_pacer_next_send_time(struct qb_pacer *p, uint64_t now)
 {
 	uint64_t need = (uint64_t)p->mds * NS_PER_S;
 
-	refill(p, now);
+	qb_pacer_refill(p, now);
 	if (p->rate == 0 || p->tokens >= need)
 		return now;
 	need -= p->tokens;
@@ -80,17 +80,8 @@ qb_pacer_next_send_time(struct qb_pacer *p, uint64_t now)
 uint32_t
 qb_pacer_quota(struct qb_pacer *p, uint64_t now)
 {
-	refill(p, now);
+	qb_pacer_refill(p, now);
 	if (p->rate == 0)
 		return p->burst_packets;
 	return (uint32_t)(p->tokens / ((uint64_t)p->mds * NS_PER_S));
-}
-
-void
-qb_pacer_on_sent(struct qb_pacer *p, uint32_t bytes, uint64_t now)
-{
-	uint64_t cost = (uint64_t)bytes * NS_PER_S;
-
-	refill(p, now);
-	p->tokens = p->tokens > cost ? p->tokens - cost : 0;
 }

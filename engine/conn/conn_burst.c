@@ -15,16 +15,17 @@
 
 #include "conn/conn_internal.h"
 
+/* A span's gap is what qb_crypto_protect_gap may borrow. */
+_Static_assert(QB_SEND_GAP <= QB_CRYPTO_GAP_MAX, "send gap beyond the protect gap");
+
 int
 conn_stream_slice(struct qb_conn *c, unsigned path_id, uint64_t now,
                   const struct qb_pkt_short_tmpl *tmpl, const struct qb_send_span *sp, size_t *used,
-                  uint8_t *buf, size_t cap)
+                  uint8_t *buf, size_t cap, size_t pn_len)
 {
 	const uint64_t pn = c->next_pn[CONN_EP_APP];
-	const size_t pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)path_id, pn);
 	const uint64_t offset = sp->offset + *used;
 	struct qb_pkt_layout lay;
-	struct conn_frec *r;
 	size_t taken, head_len;
 	uint32_t head = 0;
 	int n;
@@ -45,12 +46,8 @@ conn_stream_slice(struct qb_conn *c, unsigned path_id, uint64_t now,
 	if (n < 0)
 		return 0; /* cannot happen with a present key */
 	*used += taken;
-	r = conn_frec_add(c, &head); /* the caller checked one is free */
-	r->kind = FREC_STREAM;
-	r->id = sp->stream_id;
-	r->offset = offset;
-	r->len = taken;
-	r->fin = sp->fin && *used == sp->len;
+	/* The caller checked a record is free. */
+	conn_frec_stream(c, &head, sp->stream_id, offset, taken, sp->fin && *used == sp->len);
 	conn_packet_sent(c, CONN_EP_APP, path_id, now, pn, lay.len, head, true, false, false);
 	c->st.pkts_sent_direct++;
 	if (c->rx[CONN_EP_APP].ack_pending)
@@ -100,16 +97,27 @@ static int
 burst_next(struct qb_conn_burst *b, uint8_t *buf, size_t cap)
 {
 	struct qb_conn *c = b->c;
+	const struct qb_sent_ring *ring = &c->rec.space[QB_PN_APP].sent;
 	int n;
 
-	if (!qb_cc_can_send(&c->cc) || qb_pacer_next_send_time(&c->pacer, b->now) > b->now)
-		return 0; /* RFC 9002 §7, §7.7: qb_conn_send says why */
-	conn_mem_reserve(c, CONN_EP_APP);
-	if (c->frec_free == 0 || !qb_recovery_can_send(&c->rec, QB_PN_APP) ||
-	    !conn_ack_can_wait(c) ||
+	/* The run's packets share the first one's now: the pacer has nothing
+	 * to refill (qb_pacer_ready). RFC 9002 §7, §7.7; qb_conn_send says why
+	 * when the run ends here. */
+	if (cap != b->cap || !qb_cc_can_send(&c->cc) || !qb_pacer_ready(&c->pacer))
+		return 0;
+	/* Room for a sent record and a frame record, as conn_mem_reserve()
+	 * makes it (this is its common case, inline). */
+	if (ring->head - ring->tail > ring->mask ||
+	    c->frec_cap - c->frec_used < CONN_FREC_PER_PKT) {
+		conn_mem_reserve(c, CONN_EP_APP);
+		if (!qb_recovery_can_send(&c->rec, QB_PN_APP))
+			return 0;
+	}
+	if (c->frec_free == 0 || !conn_ack_can_wait(c) ||
 	    c->next_pn[CONN_EP_APP] - c->tx_phase_first_pn >= c->cfg.key_update_packets)
 		return 0;
-	n = conn_stream_slice(c, b->path_id, b->now, &b->tmpl, &b->span, &b->used, buf, cap);
+	n = conn_stream_slice(c, b->path_id, b->now, &b->tmpl, &b->span, &b->used, buf, cap,
+	                      b->pn_len);
 	if (n > 0)
 		conn_dgram_sent(c, &c->path[b->path_id], (size_t)n, b->now);
 	return n;

@@ -79,16 +79,16 @@ struct conn_acked_run {
 	uint64_t id, lo, hi;
 };
 
+/* The most 1-RTT packets that leave out an ACK of the peer's non-eliciting
+ * packets (conn_tx.c conn_ack_can_wait()). */
+#define CONN_ACK_LAG 16
+
 /*
  * One path (a pair of addresses the engine names by an id). Path validation,
  * the anti-amplification limit (RFC 9000 §8, §9) and, for paths other than
  * the handshake path, the RTT estimate (loss detection per path, recovery.h)
  * are per path; packet numbers and congestion control are per connection.
  */
-/* The most 1-RTT packets that leave out an ACK of the peer's non-eliciting
- * packets (conn_tx.c ack_can_wait()). */
-#define CONN_ACK_LAG 16
-
 struct conn_path {
 	bool known;               /* added (client) or a datagram came on it (server) */
 	bool validated;           /* §8: the peer proved it gets our datagrams here */
@@ -249,13 +249,14 @@ bool conn_ack_can_wait(const struct qb_conn *c);
 /*
  * One full 1-RTT packet (cap bytes) of the span's bytes from *used on: the
  * template's header, one STREAM frame sealed straight from the send buffer,
- * its frame record and sent record (a frame record must be free). *used
+ * its frame record and sent record (a frame record must be free), with a
+ * packet number of pn_len bytes (enough for it: qb_recovery_pn_len). *used
  * grows by the data carried. Returns the packet's length, or 0 when the
  * bytes left do not fill it (nothing changed).
  */
 int conn_stream_slice(struct qb_conn *c, unsigned path_id, uint64_t now,
                       const struct qb_pkt_short_tmpl *tmpl, const struct qb_send_span *sp,
-                      size_t *used, uint8_t *buf, size_t cap);
+                      size_t *used, uint8_t *buf, size_t cap, size_t pn_len);
 /* The first `used` bytes of span sp were sent: tell the stream. */
 void conn_span_commit(struct qb_conn *c, const struct qb_send_span *sp, size_t used);
 
@@ -263,6 +264,9 @@ void conn_span_commit(struct qb_conn *c, const struct qb_send_span *sp, size_t u
 void conn_frec_init(struct qb_conn *c);
 struct conn_frec *conn_frec_add(struct qb_conn *c, uint32_t *head);
 void conn_frec_free_list(struct qb_conn *c, uint32_t head);
+/* A STREAM frame's record, added as conn_frec_add does; false if none is free. */
+bool conn_frec_stream(struct qb_conn *c, uint32_t *head, uint64_t id, uint64_t offset, uint64_t len,
+                      bool fin);
 /* Pass the pending acknowledged STREAM range (if any) to the stream layer. */
 void conn_acked_flush(struct qb_conn *c);
 extern const struct qb_recovery_cb conn_recovery_cb_tmpl;

@@ -120,9 +120,7 @@ frec_grow(struct qb_conn *c)
 static bool
 frec_wanted(const struct qb_conn *c, int ep)
 {
-	const struct qb_sbuf *ct = &c->cs[ep].tx;
-
-	return ep != CONN_EP_APP || ct->lost != 0 || ct->sent < ct->end || c->hs_done_pending ||
+	return ep != CONN_EP_APP || qb_crypto_stream_to_send(&c->cs[ep]) || c->hs_done_pending ||
 	       conn_cid_pending(c) || qb_streams_tx_status(c->streams) != 0;
 }
 

@@ -13,8 +13,10 @@
 #include "conn/conn_internal.h"
 
 /* ACK frames carry up to this many ranges (as many as the receiver keeps). */
-#define TX_ACK_RANGES CONN_RX_RANGES_MP
-#define TX_MIN_ROOM   24 /* below this a packet takes no more data frames */
+#define TX_ACK_RANGES     CONN_RX_RANGES_MP
+#define TX_MIN_ROOM       24 /* below this a packet takes no more data frames */
+/* The longest STREAM frame header: type, 8-byte id and offset (RFC 9000 §19.8). */
+#define TX_STREAM_HDR_MAX 17
 
 struct tx {
 	struct qb_conn *c;
@@ -39,15 +41,6 @@ static bool
 ep_usable(const struct qb_conn *c, int ep)
 {
 	return !c->discarded[ep] && qb_crypto_key_present(c->txk[ep]);
-}
-
-/* CRYPTO data of space ep not yet sent, or lost. */
-static bool
-crypto_to_send(const struct qb_conn *c, int ep)
-{
-	const struct qb_sbuf *b = &c->cs[ep].tx;
-
-	return b->lost != 0 || b->sent < b->end;
 }
 
 static bool
@@ -255,18 +248,12 @@ path_frames_done(struct tx *t, bool sent)
 static void
 stream_sent(struct qb_conn *c, struct qb_send_span *sp, size_t taken, uint32_t *head)
 {
-	struct conn_frec *r = conn_frec_add(c, head);
-
 	if (taken < sp->len) {
 		sp->len = taken;
 		sp->fin = false;
 	}
 	qb_streams_send_commit(c->streams, sp);
-	r->kind = FREC_STREAM;
-	r->id = sp->stream_id;
-	r->offset = sp->offset;
-	r->len = sp->len;
-	r->fin = sp->fin;
+	conn_frec_stream(c, head, sp->stream_id, sp->offset, sp->len, sp->fin);
 }
 
 /* Ack-eliciting frames of the packet; returns true if any was written. */
@@ -507,12 +494,12 @@ fast_path_ok(struct tx *t, const bool has[CONN_NEP], int last, bool probe)
 	struct qb_conn *c = t->c;
 
 	return last == CONN_EP_APP && !has[CONN_EP_INITIAL] && !has[CONN_EP_HANDSHAKE] &&
-	       t->eliciting_ok && !probe && !t->need_pad && !CONN_QLOG(c) && conn_ack_can_wait(c) &&
+	       t->eliciting_ok && !probe && !CONN_QLOG(c) && conn_ack_can_wait(c) &&
 	       !(c->is_server && c->hs_done_pending) && !path_frames_pending(t->path) &&
 	       !conn_cid_pending(c) &&
 	       (qb_streams_tx_status(c->streams) & (QB_STREAMS_TX_DATA | QB_STREAMS_TX_CTRL)) ==
 	               QB_STREAMS_TX_DATA &&
-	       !crypto_to_send(c, CONN_EP_APP) && c->frec_free != 0 &&
+	       !qb_crypto_stream_to_send(&c->cs[CONN_EP_APP]) && c->frec_free != 0 &&
 	       qb_recovery_can_send(&c->rec, QB_PN_APP);
 }
 
@@ -533,8 +520,10 @@ send_stream_fast(struct tx *t, uint8_t *buf, size_t cap, struct qb_conn_burst *b
 	const size_t hdr = 1 + t->dcid_len + pn_len;
 	struct qb_pkt_short_tmpl tmpl_local, *tmpl = b != NULL ? &b->tmpl : &tmpl_local;
 	struct qb_send_span sp;
-	size_t room, h0, used = 0;
-	bool run = b != NULL && b->left > 1;
+	size_t room, used = 0;
+	/* A run re-checks no amplification credit: only on a path that
+	 * needs none (RFC 9000 §8.1: the client's, or validated). */
+	bool run = b != NULL && b->left > 1 && (!c->is_server || t->path->validated);
 	int n;
 
 	if (cap < QB_PKT_SHORT_TMPL_MIN_CAP || cap < hdr + QB_AEAD_TAG_LEN + 64)
@@ -546,12 +535,11 @@ send_stream_fast(struct tx *t, uint8_t *buf, size_t cap, struct qb_conn_burst *b
 	                          &sp) ||
 	    sp.len == 0)
 		return 0;
-	h0 = 1 + qb_varint_len(sp.stream_id) + (sp.offset ? qb_varint_len(sp.offset) : 0);
-	if (sp.len + h0 < room)
-		return 0;
+	if (sp.len + TX_STREAM_HDR_MAX < room)
+		return 0; /* cannot fill the packet: conn_stream_slice would refuse it */
 	if (qb_pkt_short_tmpl_init(tmpl, t->dcid, t->dcid_len, false, c->tx_phase != 0) != 0)
 		return 0;
-	n = conn_stream_slice(c, t->path_id, t->now, tmpl, &sp, &used, buf, cap);
+	n = conn_stream_slice(c, t->path_id, t->now, tmpl, &sp, &used, buf, cap, pn_len);
 	if (n <= 0)
 		return 0;
 	t->last_ep = CONN_EP_APP;
@@ -559,6 +547,10 @@ send_stream_fast(struct tx *t, uint8_t *buf, size_t cap, struct qb_conn_burst *b
 		b->span = sp;
 		b->used = used;
 		b->fast = true;
+		b->cap = cap; /* clamped as qb_conn_send does: every packet of the run has it */
+		/* One length for the run's packet numbers: long enough for its last. */
+		b->pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id,
+		                               c->next_pn[CONN_EP_APP] + CONN_BURST_RUN);
 	} else {
 		conn_span_commit(c, &sp, used);
 	}
@@ -701,9 +693,14 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		 * bytes: such an Initial waits for that much credit, Handshake
 		 * data (with an ACK-only Initial) goes in whatever is left. */
 		bool hs = (int)path_id == c->hs_path;
+		/* Not while the Initial owes data (a lost ServerHello): the
+		 * client could not open Handshake packets without it. */
 		bool hs_data = hs && ep_usable(c, CONN_EP_HANDSHAKE) &&
-		               (crypto_to_send(c, CONN_EP_HANDSHAKE) ||
-		                qb_recovery_probes(&c->rec, QB_PN_HANDSHAKE) > 0);
+		               (qb_crypto_stream_to_send(&c->cs[CONN_EP_HANDSHAKE]) ||
+		                qb_recovery_probes(&c->rec, QB_PN_HANDSHAKE) > 0) &&
+		               !(ep_usable(c, CONN_EP_INITIAL) &&
+		                 (qb_crypto_stream_to_send(&c->cs[CONN_EP_INITIAL]) ||
+		                  qb_recovery_probes(&c->rec, QB_PN_INITIAL) > 0));
 		if (conn_path_amp_blocked(c, path_id,
 		                          hs && !hs_data ? QB_MIN_INITIAL_DGRAM : TX_MIN_PROBE)) {
 			if (hs)

@@ -15,7 +15,6 @@
 #include "qburst/varint.h"
 
 /* The most head bytes qb_crypto_protect_gap borrows (frame headers). */
-#define QB_CRYPTO_GAP_MAX 64
 
 /*
  * nonce = iv XOR the packet number left-padded to 12 bytes (RFC 9001 §5.3).

@@ -317,20 +317,30 @@ sent_record(struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn, uint32
 	return 0;
 }
 
+/* The checks of a packet to record: 0, QB_ERR_ARG or QB_ERR_STATE. */
+static int
+sent_check(const struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn, uint8_t path)
+{
+	if ((unsigned)space >= QB_PN_SPACE_COUNT)
+		return QB_ERR_ARG;
+	if (rec->space[space].discarded)
+		return QB_ERR_STATE;
+	if (pn < rec->space[space].sent.next_pn || pn >= (1ull << 62) ||
+	    path >= QB_RECOVERY_MAX_PATHS)
+		return QB_ERR_ARG;
+	return 0;
+}
+
 int
 qb_recovery_on_packet_sent(struct qb_recovery *rec, enum qb_pn_space space,
                            const struct qb_sent_info *info, uint64_t now)
 {
-	struct qb_recovery_space *sp;
+	int rc;
 
-	if ((unsigned)space >= QB_PN_SPACE_COUNT || info == NULL)
+	if (info == NULL)
 		return QB_ERR_ARG;
-	sp = &rec->space[space];
-	if (sp->discarded)
-		return QB_ERR_STATE;
-	if (info->pn < sp->sent.next_pn || info->pn >= (1ull << 62) ||
-	    info->path >= QB_RECOVERY_MAX_PATHS)
-		return QB_ERR_ARG;
+	if ((rc = sent_check(rec, space, info->pn, info->path)) != 0)
+		return rc;
 	/* An ack-eliciting packet always counts in flight (§2). */
 	return sent_record(rec, space, info->pn, info->size, info->frames, info->ack_eliciting,
 	                   info->in_flight || info->ack_eliciting, info->path, now);
@@ -340,14 +350,9 @@ int
 qb_recovery_on_eliciting_sent(struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn,
                               uint32_t size, uint32_t frames, uint8_t path, uint64_t now)
 {
-	if ((unsigned)space >= QB_PN_SPACE_COUNT)
-		return QB_ERR_ARG;
-	if (rec->space[space].discarded)
-		return QB_ERR_STATE;
-	if (pn < rec->space[space].sent.next_pn || pn >= (1ull << 62) ||
-	    path >= QB_RECOVERY_MAX_PATHS)
-		return QB_ERR_ARG;
-	return sent_record(rec, space, pn, size, frames, true, true, path, now);
+	int rc = sent_check(rec, space, pn, path);
+
+	return rc != 0 ? rc : sent_record(rec, space, pn, size, frames, true, true, path, now);
 }
 
 /* Takes a live record out of the ring, keeping the space's counters right. */

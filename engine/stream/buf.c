@@ -444,10 +444,13 @@ qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, co
 	}
 	/* A span ends at its chunk's end, unless the next chunks reference
 	 * the memory right after it (one qb_streams_write_ref of a large
-	 * buffer): then a packet's data is one piece, whatever the chunk size. */
+	 * buffer), lent the same way (the gap holds for the whole span: a
+	 * burst borrows bytes inside it): then a packet's data is one piece,
+	 * whatever the chunk size. */
 	last = c;
 	while (last->ext != NULL && last->next != NULL && last->next->ext == last->ext + cs &&
-	       stop > last->base + cs && last->base + cs - sb->sent < max)
+	       last->next->flags == last->flags && stop > last->base + cs &&
+	       last->base + cs - sb->sent < max)
 		last = last->next;
 	if (stop > last->base + cs)
 		stop = last->base + cs;

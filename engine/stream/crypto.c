@@ -84,7 +84,7 @@ qb_crypto_stream_send_peek(struct qb_crypto_stream *cs, const struct qb_stream_p
 
 	memset(out, 0, sizeof(*out));
 	/* Asked for every datagram, and nearly always empty once the handshake is done. */
-	if (cs->tx.lost == 0 && cs->tx.sent >= cs->tx.end)
+	if (!qb_crypto_stream_to_send(cs))
 		return false;
 	if (qb_sbuf_peek_lost(&cs->tx, csz, max_len, &out->offset, &out->data, &out->len,
 	                      &out->gap)) {

@@ -198,6 +198,29 @@ uint64_t qb_pacer_next_send_time(struct qb_pacer *p, uint64_t now);
 uint32_t qb_pacer_quota(struct qb_pacer *p, uint64_t now);
 
 /* A paced packet of `bytes` left at now. */
-void qb_pacer_on_sent(struct qb_pacer *p, uint32_t bytes, uint64_t now);
+/* Credit earned up to now (for the inline functions here). */
+void qb_pacer_refill(struct qb_pacer *p, uint64_t now);
+
+/* Inline: a burst's packets share one `now`, so only its first refills. */
+static inline void
+qb_pacer_on_sent(struct qb_pacer *p, uint32_t bytes, uint64_t now)
+{
+	uint64_t cost = (uint64_t)bytes * 1000000000ull;
+
+	if (now > p->last)
+		qb_pacer_refill(p, now);
+	p->tokens = p->tokens > cost ? p->tokens - cost : 0;
+}
+
+/*
+ * qb_pacer_next_send_time(p, now) <= now, inline, for a time no later than
+ * the pacer's last call (nothing to refill): the packets of a burst after
+ * its first.
+ */
+static inline bool
+qb_pacer_ready(const struct qb_pacer *p)
+{
+	return p->rate == 0 || p->tokens >= (uint64_t)p->mds * 1000000000ull;
+}
 
 #endif

@@ -240,6 +240,8 @@ struct qb_conn_burst {
 	uint32_t left; /* datagrams the caller may still ask for */
 	bool fast;     /* a run is under way */
 	size_t used;   /* bytes of span sent by the run */
+	size_t pn_len; /* the run's packet number length */
+	size_t cap;    /* the run's datagram size */
 	struct qb_send_span span;
 	struct qb_pkt_short_tmpl tmpl;
 };

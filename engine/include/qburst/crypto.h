@@ -287,8 +287,11 @@ int qb_crypto_protect_from(const struct qb_crypto_key *key, uint8_t *pkt, size_t
  * plaintext and the backend seals it in one pass straight into the packet
  * (the incremental AEAD calls a split plaintext needs cost more than the
  * copy on ipsec-mb). Nothing else may read those bytes meanwhile. Same
- * result, bytes and errors as qb_crypto_protect_from(); head_len <= 64.
+ * result, bytes and errors as qb_crypto_protect_from(); head_len <= QB_CRYPTO_GAP_MAX.
  */
+/* The most bytes qb_crypto_protect_gap borrows (its head_len). */
+#define QB_CRYPTO_GAP_MAX 64
+
 int qb_crypto_protect_gap(const struct qb_crypto_key *key, uint8_t *pkt, size_t pn_offset,
                           size_t pn_len, uint64_t pn, size_t head_len, uint8_t *src,
                           size_t src_len);

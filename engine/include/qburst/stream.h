@@ -100,7 +100,9 @@ struct qb_send_span {
 	/* Bytes just before data (<= QB_SEND_GAP) the sender may borrow until
 	 * its next call on the stream, restoring them (qb_crypto_protect_gap):
 	 * the chunk's own memory, or referenced memory the application lent
-	 * (qb_streams_write_ref_gap); 0 for other referenced memory. */
+	 * (qb_streams_write_ref_gap); 0 for other referenced memory. When not
+	 * 0, the same holds before every byte of the span (a sender cutting
+	 * it into packets borrows inside it). */
 	uint8_t gap;
 };
 
@@ -150,6 +152,12 @@ void qb_crypto_stream_on_acked(struct qb_crypto_stream *cs, struct qb_stream_poo
                                uint64_t offset, uint64_t len);
 void qb_crypto_stream_on_lost(struct qb_crypto_stream *cs, const struct qb_stream_pools *p,
                               uint64_t offset, uint64_t len);
+/* Crypto data to send: not sent yet, or lost (what send_peek would offer). */
+static inline bool
+qb_crypto_stream_to_send(const struct qb_crypto_stream *cs)
+{
+	return cs->tx.lost != 0 || cs->tx.sent < cs->tx.end;
+}
 /* Unacknowledged crypto data is outstanding (sent or not). */
 bool qb_crypto_stream_pending(const struct qb_crypto_stream *cs);
 

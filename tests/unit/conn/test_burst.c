@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Path bursts (qb_conn_burst_*) at their edges: a run of fast-path packets
+ * must keep every limit a datagram through qb_conn_send keeps: the 3x
+ * anti-amplification limit of an unvalidated server path (RFC 9000 §8.1),
+ * the peer's max_udp_payload_size (§18.2), and the memory the application
+ * did not lend (a span never borrows bytes in read-only memory).
+ */
+#include <sys/mman.h>
+
+#include "harness.h"
+
+/* One burst as qb_burst_tx drives it; returns the bytes sent, *most the
+ * largest datagram. */
+static size_t
+one_burst(struct qb_conn *c, uint64_t now, size_t cap, unsigned max, size_t *most)
+{
+	static uint8_t out[H_MTU];
+	struct qb_conn_burst b;
+	size_t total = 0;
+	uint32_t why;
+
+	qb_conn_burst_begin(&b, c, 0, max, now);
+	for (unsigned k = 0; k < max && cap >= QB_MIN_INITIAL_DGRAM; k++) {
+		int n = qb_conn_burst_send(&b, out, cap, &why);
+
+		cr_assert_geq(n, 0);
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if ((size_t)n > *most)
+			*most = (size_t)n;
+		if (k > 0 && (size_t)n < cap)
+			break;
+		cap = (size_t)n;
+	}
+	qb_conn_burst_end(&b);
+	return total;
+}
+
+/* A server with 0.5-RTT data (RFC 9000 §7: it may send 1-RTT data before
+ * the handshake completes) on its unvalidated path: 3x what it received. */
+Test(conn_burst, runs_keep_the_amplification_limit)
+{
+	static uint8_t d[H_MTU], data[200000];
+	struct h_pair p;
+	uint32_t why = 0;
+	size_t total = 0, most = 0;
+	uint64_t id;
+
+	h_init(&p, 3);
+	h_start(&p);
+	int n = qb_conn_send(p.c, 0, d, sizeof(d), p.now, &why);
+	cr_assert_geq(n, QB_MIN_INITIAL_DGRAM);
+	p.s = qb_conn_server_new(&p.cfg_s, d, (size_t)n, p.now);
+	cr_assert_not_null(p.s);
+	cr_assert_eq(qb_conn_recv(p.s, 0, d, (size_t)n, p.now), 0);
+	cr_assert_eq(qb_conn_stream_open(p.s, false, &id), 0);
+	cr_assert_gt(qb_conn_stream_write(p.s, id, data, sizeof(data), false), 0);
+	for (int round = 0; round < 5; round++)
+		total += one_burst(p.s, p.now, 1472, 32, &most);
+	struct qb_conn_stats st;
+	qb_conn_stats(p.s, &st);
+	cr_assert_gt(total, 2 * (size_t)n, "the server sent its flight and data");
+	cr_assert_leq(total, 3 * (size_t)n, "sent %zu for %d received", total, n);
+	cr_assert_eq(st.bytes_sent, total);
+	h_fini(&p);
+}
+
+/* The peer allows 1200-byte datagrams: a run keeps to them even when the
+ * caller offers more each time. */
+Test(conn_burst, runs_keep_the_peer_max_udp_payload)
+{
+	static uint8_t data[300000];
+	struct h_pair p;
+	size_t most = 0, total = 0;
+	uint64_t id;
+
+	h_init(&p, 9);
+	p.cfg_s.max_udp_payload = 1200;
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL), "handshake");
+	cr_assert_eq(qb_conn_stream_open(p.c, false, &id), 0);
+	cr_assert_gt(qb_conn_stream_write(p.c, id, data, sizeof(data), true), 0);
+	for (int round = 0; round < 4; round++) {
+		/* A caller that offers 1472 every time, not the last length. */
+		static uint8_t out[H_MTU];
+		struct qb_conn_burst b;
+		uint32_t why;
+
+		qb_conn_burst_begin(&b, p.c, 0, 16, p.now);
+		for (int k = 0; k < 16; k++) {
+			int n = qb_conn_burst_send(&b, out, 1472, &why);
+			cr_assert_geq(n, 0);
+			if (n == 0)
+				break;
+			total += (size_t)n;
+			if ((size_t)n > most)
+				most = (size_t)n;
+		}
+		qb_conn_burst_end(&b);
+	}
+	cr_assert_gt(total, 4 * 1200u, "data went out");
+	cr_assert_leq(most, 1200, "a datagram of %zu bytes", most);
+	h_fini(&p);
+}
+
+/*
+ * Lent memory (write_ref_gap) followed right after by read-only memory
+ * (write_ref): a span must not run from one into the other, or a burst
+ * cutting it into packets would borrow bytes inside the read-only part
+ * (SIGSEGV here, where it is mapped read-only). The peer gets every byte.
+ */
+Test(conn_burst, never_borrows_in_read_only_memory)
+{
+	const size_t pg = 4096, ro_len = 16 * pg;
+	struct h_pair p;
+	uint64_t id;
+	uint8_t *m;
+
+	h_init(&p, 7);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL), "handshake");
+	m = mmap(NULL, 2 * pg + ro_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(m != MAP_FAILED);
+	for (size_t i = 0; i < 2 * pg + ro_len; i++)
+		m[i] = (uint8_t)(i * 7);
+	uint8_t *lent = m + pg, *ro = m + 2 * pg;
+	cr_assert_eq(mprotect(ro, ro_len, PROT_READ), 0);
+	cr_assert_eq(qb_conn_stream_open(p.c, false, &id), 0);
+	cr_assert_eq(qb_streams_write_ref_gap(qb_conn_streams(p.c), id, lent, pg, false),
+	             (int64_t)pg);
+	cr_assert_eq(qb_streams_write_ref(qb_conn_streams(p.c), id, ro, ro_len, true),
+	             (int64_t)ro_len);
+	p.burst = 16;
+	h_run(&p, 2000 * H_MS, NULL, NULL);
+	/* Delivered: the server read the stream to its end. */
+	uint64_t got = 0, sid;
+	unsigned ev;
+	static uint8_t rd[65536];
+	while (qb_conn_stream_next_event(p.s, &sid, &ev))
+		for (;;) {
+			bool fin = false;
+			int64_t k =
+			        qb_conn_stream_read(p.s, sid, rd, sizeof(rd), &fin, NULL, p.now);
+			if (k <= 0)
+				break;
+			for (int64_t i = 0; i < k; i++)
+				cr_assert_eq(rd[i], (uint8_t)((pg + got + (uint64_t)i) * 7));
+			got += (uint64_t)k;
+		}
+	cr_assert_eq(got, pg + ro_len, "%lu bytes read", (unsigned long)got);
+	h_fini(&p);
+	munmap(m, 2 * pg + ro_len);
+}
