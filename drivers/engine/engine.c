@@ -534,9 +534,11 @@ tx_path(struct qb_engine_worker *w, struct qb_engine_conn *ec, unsigned int id, 
 		unsigned int n;
 
 		*why = 0;
-		qb_conn_burst_begin(&fc.b, ec->conn, id, QB_ENGINE_BURST, now);
-		n = qb_burst_tx(&w->txq, &ec->path[id], QB_ENGINE_BURST, w->cf.mtu, fill, &fc, now,
-		                why);
+		/* As many mbufs as the pacer and the window let the burst fill. */
+		unsigned int max = qb_conn_burst_quota(ec->conn, now, QB_ENGINE_BURST, w->cf.mtu);
+
+		qb_conn_burst_begin(&fc.b, ec->conn, id, max, now);
+		n = qb_burst_tx(&w->txq, &ec->path[id], max, w->cf.mtu, fill, &fc, now, why);
 		qb_conn_burst_end(&fc.b);
 		*total += n;
 		if (n > 0) {

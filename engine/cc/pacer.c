@@ -85,3 +85,17 @@ qb_pacer_quota(struct qb_pacer *p, uint64_t now)
 		return p->burst_packets;
 	return (uint32_t)(p->tokens / ((uint64_t)p->mds * NS_PER_S));
 }
+
+uint32_t
+qb_pacer_quota_of(struct qb_pacer *p, uint64_t now, uint32_t size)
+{
+	uint64_t need = (uint64_t)p->mds * NS_PER_S, cost = (uint64_t)(size ? size : 1) * NS_PER_S;
+
+	qb_pacer_refill(p, now);
+	if (p->rate == 0)
+		return p->burst_packets;
+	/* Each goes while a max_datagram_size of credit is left, and takes its size. */
+	if (p->tokens < need)
+		return 0;
+	return (uint32_t)((p->tokens - need) / cost + 1);
+}

@@ -152,3 +152,21 @@ qb_conn_burst_end(struct qb_conn_burst *b)
 	if (CONN_QLOG(b->c))
 		qb_qlog_conn_sync(b->c, b->now);
 }
+
+unsigned
+qb_conn_burst_quota(struct qb_conn *c, uint64_t now, unsigned max, size_t size)
+{
+	uint64_t room = c->cc.cwnd > c->cc.bytes_in_flight ? c->cc.cwnd - c->cc.bytes_in_flight : 0;
+	uint32_t sz = (uint32_t)(size < QB_MIN_INITIAL_DGRAM ? QB_MIN_INITIAL_DGRAM
+	                         : size > 65535              ? 65535
+	                                                     : size);
+	/* A packet goes while bytes_in_flight < cwnd: room / size, rounded up. */
+	uint64_t n = room / sz + (room % sz != 0);
+	uint32_t paced = qb_pacer_quota_of(&c->pacer, now, sz);
+
+	if (paced < n)
+		n = paced;
+	if (n < 1)
+		n = 1;
+	return n < max ? (unsigned)n : max;
+}

@@ -196,6 +196,8 @@ uint64_t qb_pacer_next_send_time(struct qb_pacer *p, uint64_t now);
 
 /* Whole packets of max_datagram_size the bucket allows right now. */
 uint32_t qb_pacer_quota(struct qb_pacer *p, uint64_t now);
+/* Packets of size bytes it lets go right now, one after the other. */
+uint32_t qb_pacer_quota_of(struct qb_pacer *p, uint64_t now, uint32_t size);
 
 /* A paced packet of `bytes` left at now. */
 /* Credit earned up to now (for the inline functions here). */

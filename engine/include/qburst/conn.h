@@ -251,6 +251,15 @@ void qb_conn_burst_begin(struct qb_conn_burst *b, struct qb_conn *c, uint32_t pa
 int qb_conn_burst_send(struct qb_conn_burst *b, uint8_t *buf, size_t cap, uint32_t *why);
 void qb_conn_burst_end(struct qb_conn_burst *b);
 
+/*
+ * How many datagrams of size bytes (the largest the caller will offer) a
+ * burst on the connection can fill at now as far as the pacer and the
+ * congestion window go (RFC 9002 §7, §7.7), at least 1 (ACKs and probes
+ * are held back by neither), at most max: a caller sizes its burst by it
+ * rather than take buffers (mbufs) it would give back unused.
+ */
+unsigned qb_conn_burst_quota(struct qb_conn *c, uint64_t now, unsigned max, size_t size);
+
 /* The next time qb_conn_on_timeout() must be called (ns), or UINT64_MAX. */
 uint64_t qb_conn_deadline(struct qb_conn *c);
 

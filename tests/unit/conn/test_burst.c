@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include "harness.h"
+#include "qburst/cc.h"
 
 /* One burst as qb_burst_tx drives it; returns the bytes sent, *most the
  * largest datagram. */
@@ -152,4 +153,35 @@ Test(conn_burst, never_borrows_in_read_only_memory)
 	cr_assert_eq(got, pg + ro_len, "%lu bytes read", (unsigned long)got);
 	h_fini(&p);
 	munmap(m, 2 * pg + ro_len);
+}
+
+/* The quota sizes a burst by the pacer's bucket and the window: the burst
+ * it announces goes out whole, and right after it only 1 is offered. */
+Test(conn_burst, quota_is_what_the_pacer_and_window_allow)
+{
+	static uint8_t data[300000];
+	struct h_pair p;
+	size_t most = 0;
+	uint64_t id;
+
+	h_init(&p, 11);
+	h_start(&p);
+	cr_assert(h_run(&p, 5000 * H_MS, h_confirmed, NULL), "handshake");
+	h_run(&p, 1000 * H_MS, NULL, NULL); /* the pacer's bucket refills */
+	cr_assert_eq(qb_conn_stream_open(p.c, false, &id), 0);
+	cr_assert_gt(qb_conn_stream_write(p.c, id, data, sizeof(data), true), 0);
+	struct qb_conn_stats st0, st1;
+	/* RFC 9002 §7.7: the bucket holds 10 packets (QB_PACER_BURST) of
+	 * 1200 bytes; each goes while 1200 bytes of credit are left. */
+	cr_assert_eq(qb_conn_burst_quota(p.c, p.now, 64, 1200), QB_PACER_BURST);
+	cr_assert_eq(qb_conn_burst_quota(p.c, p.now, 4, 1200), 4, "at most max");
+	unsigned q = qb_conn_burst_quota(p.c, p.now, 64, 1252);
+	cr_assert_eq(q, 9, "(12000 - 1200) / 1252 + 1: %u", q);
+	qb_conn_stats(p.c, &st0);
+	size_t bytes = one_burst(p.c, p.now, 1252, q, &most);
+	qb_conn_stats(p.c, &st1);
+	cr_assert_eq(st1.dgrams_sent - st0.dgrams_sent, q, "the whole quota went: %zu bytes",
+	             bytes);
+	cr_assert_eq(qb_conn_burst_quota(p.c, p.now, 64, 1252), 1, "the bucket is empty");
+	h_fini(&p);
 }
