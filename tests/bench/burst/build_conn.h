@@ -40,7 +40,7 @@
 #include "qburst/crypto.h"
 #include "qburst/tls.h"
 
-#define BCONN_STEP_NS      1000ull  /* fake clock per datagram built */
+#define BCONN_STEP_NS      1000ull /* fake clock per datagram built */
 #define BCONN_PACER_BURST  39 /* pacer bucket, packets of 1200 B (default 10): 32 x 1452 B fit */
 #define BCONN_ACK_DELAY_NS 10000ull /* from the last packet to its ACK */
 
