@@ -447,9 +447,9 @@ rule_says_lost(const struct loss_rule *rl, const struct qb_sent_pkt *p, uint64_t
  * Along a path's records (send order) the records below the path's largest
  * acknowledged come first, and each rule's verdict goes from lost to not
  * lost once, so the walk stops at the first record that is not lost yet
- * and arms the timer for it; a later record that another rule condemns
- * already waits for the next walk, which that earlier record's deadline
- * bounds. Returns the path's loss_time (QB_TIME_NONE: none pending).
+ * and arms the timer for it, unless that record is one of rule 4's, whose
+ * delay can outlast rule 2's: the walk goes on past it to the records
+ * after it. Returns the path's loss_time (QB_TIME_NONE: none pending).
  */
 static uint64_t
 detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned path, uint64_t now,
@@ -461,7 +461,7 @@ detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned pa
 	struct qb_rtt *rtt = path_rtt(rec, path);
 	uint64_t loss_delay, loss_time = QB_TIME_NONE, run_start = 0, pc_duration, pto;
 	bool run = false, acked_gap = false;
-	uint64_t seq;
+	uint64_t seq, kept = UINT64_MAX; /* the first rule-4 record passed over */
 
 	if (sp->largest_acked == QB_PN_NONE)
 		return QB_TIME_NONE;
@@ -500,7 +500,16 @@ detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned pa
 			lost = rule_says_lost(&any, p, now, &deadline);
 		if (!lost) {
 			/* Not lost yet: arm the timer (see above). */
-			loss_time = deadline;
+			if (deadline < loss_time)
+				loss_time = deadline;
+			if (!mine && !(p->flags & QB_SENT_IN_FLIGHT)) {
+				/* Rule 4's delay (9/8 RTT) can outlast rule 2's
+				 * (the PTO period) on a path of long steady RTT:
+				 * a later in-flight record may be due first. */
+				if (kept == UINT64_MAX)
+					kept = seq;
+				continue;
+			}
 			break;
 		}
 		if (!mine && !(p->flags & QB_SENT_IN_FLIGHT)) {
@@ -539,7 +548,7 @@ detect_lost_on_path(struct qb_recovery *rec, enum qb_pn_space space, unsigned pa
 			rec->cb.on_lost(rec->cb.ctx, space, p);
 		take(sp, seq, p, false);
 	}
-	ps->scan = seq;
+	ps->scan = kept < seq ? kept : seq; /* no live record of the path below it */
 	return loss_time;
 }
 

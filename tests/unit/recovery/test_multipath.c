@@ -447,3 +447,42 @@ Test(mp_rx, ranges_move_to_larger_storage)
 	cr_assert_eq(out[11].lo, 0);
 	cr_assert_eq(out[0].hi, 22);
 }
+
+/*
+ * Rules 2 and 4 on one path: an ACK-only record (rule 4: forgotten after a
+ * loss delay of its path, or 3 packets) sent just before an in-flight one
+ * (rule 2: lost after a PTO period of its path). On a path of long, steady
+ * RTT the loss delay (9/8 RTT) exceeds the PTO period (RTT + 4 RTTVAR +
+ * max_ack_delay), so the in-flight packet is due first: it must not wait
+ * for the ACK-only record ahead of it in the walk.
+ */
+Test(mp_loss, in_flight_record_is_not_held_by_an_ack_only_one_ahead, .init = setup)
+{
+	uint64_t pn = 0, t = 0;
+	struct qb_sent_info ack_only = {.size = 50, .path = 1};
+
+	send(pn, 0, t);
+	cr_assert_eq(ack1(pn, pn, 0, t + 20 * MS), 0);
+	pn++;
+	/* Path 1: 400 ms, steady, until RTTVAR is small. */
+	for (int i = 0; i < 16; i++, pn++) {
+		t += 1 * MS;
+		send(pn, 1, t);
+		t += 400 * MS;
+		cr_assert_eq(ack1(pn, pn, 0, t), 0);
+	}
+	uint64_t pto1 = qb_rtt_pto_base(&rtt1) + 25 * MS, loss_delay1 = 400 * MS / 8 * 9;
+	cr_assert_lt(pto1 + 2 * MS, loss_delay1, "pto %lu ms", (unsigned long)(pto1 / MS));
+	const uint64_t t0 = t + MS, a = pn, b = pn + 1, c = pn + 2;
+	ack_only.pn = a;
+	cr_assert_eq(qb_recovery_on_packet_sent(&rec, QB_PN_APP, &ack_only, t0), 0);
+	send(b, 1, t0 + MS);
+	send(c, 0, t0 + 2 * MS);
+	/* c acknowledged when b is a PTO period of path 1 old, a not a loss delay. */
+	uint64_t now = t0 + MS + pto1 + MS;
+	cr_assert_lt(now, t0 + loss_delay1);
+	cr_assert_eq(ack1(c, c, 0, now), 0);
+	cr_assert(was_lost(b), "the in-flight packet past its path's PTO period is lost");
+	cr_assert_eq(seen.forgotten, 0, "the ACK-only record is not due yet");
+	cr_assert_eq(rec.space[QB_PN_APP].loss_time, t0 + loss_delay1, "it arms the timer");
+}
