@@ -59,13 +59,6 @@ qb_cc_init(struct qb_cc *cc, const char *name, uint32_t max_datagram_size, uint6
 	return 0;
 }
 
-void
-qb_cc_on_packet_sent(struct qb_cc *cc, uint32_t bytes, uint64_t now)
-{
-	(void)now;
-	cc->bytes_in_flight += bytes;
-}
-
 static void
 leave_flight(struct qb_cc *cc, uint64_t bytes)
 {

@@ -238,10 +238,6 @@ void conn_mem_on_timeout(struct qb_conn *c, uint64_t now);
 /* conn_tx.c */
 int conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_t now,
               uint32_t *why, struct qb_conn_burst *b);
-void conn_packet_sent(struct qb_conn *c, int ep, unsigned path_id, uint64_t now, uint64_t pn,
-                      size_t len, uint32_t head, bool eliciting, bool padded, bool probe);
-void conn_dgram_sent(struct qb_conn *c, struct conn_path *p, size_t len, uint64_t now);
-bool conn_ack_can_wait(const struct qb_conn *c);
 
 /* conn_burst.c: the send fast path. The most packets a burst takes one
  * send-buffer span for. */
@@ -264,9 +260,6 @@ void conn_span_commit(struct qb_conn *c, const struct qb_send_span *sp, size_t u
 void conn_frec_init(struct qb_conn *c);
 struct conn_frec *conn_frec_add(struct qb_conn *c, uint32_t *head);
 void conn_frec_free_list(struct qb_conn *c, uint32_t head);
-/* A STREAM frame's record, added as conn_frec_add does; false if none is free. */
-bool conn_frec_stream(struct qb_conn *c, uint32_t *head, uint64_t id, uint64_t offset, uint64_t len,
-                      bool fin);
 /* Pass the pending acknowledged STREAM range (if any) to the stream layer. */
 void conn_acked_flush(struct qb_conn *c);
 extern const struct qb_recovery_cb conn_recovery_cb_tmpl;
@@ -315,6 +308,98 @@ static inline bool
 conn_closing(const struct qb_conn *c)
 {
 	return c->state >= QB_CONN_CLOSING;
+}
+
+/* ---- the per-packet bookkeeping of both send paths, inline (conn_burst.c's
+ * runs call it per packet) ---------------------------------------------- */
+
+/* A STREAM frame's record, added as conn_frec_add does; false if none is free. */
+static inline bool
+conn_frec_stream(struct qb_conn *c, uint32_t *head, uint64_t id, uint64_t offset, uint64_t len,
+                 bool fin)
+{
+	uint32_t i = c->frec_free;
+	struct conn_frec *r;
+
+	if (i == 0)
+		return false;
+	r = &c->frec[i - 1];
+	c->frec_free = r->next;
+	/* Every field a STREAM record is read by, and no more: no memset of
+	 * the control frame it does not use (one per data packet). */
+	r->next = *head;
+	r->kind = FREC_STREAM;
+	r->epoch = 0;
+	r->fin = fin;
+	r->id = id;
+	r->offset = offset;
+	r->len = len;
+	*head = i;
+	c->frec_used++;
+	return true;
+}
+
+/* A packet of space ep was sealed: its number is used, recovery records it. */
+static inline void
+conn_packet_sent(struct qb_conn *c, int ep, unsigned path_id, uint64_t now, uint64_t pn, size_t len,
+                 uint32_t head, bool eliciting, bool padded, bool probe)
+{
+	c->next_pn[ep] = pn + 1;
+	c->st.pkts_sent++;
+	if (eliciting) {
+		/* loss detection is per path */
+		if (qb_recovery_on_eliciting_sent(&c->rec, (enum qb_pn_space)ep, pn, (uint32_t)len,
+		                                  head, (uint8_t)path_id, now) != 0)
+			conn_frec_free_list(c, head); /* cannot happen: the caller checked */
+	} else {
+		struct qb_sent_info info = {
+		        .pn = pn,
+		        .size = (uint32_t)len,
+		        .frames = head,
+		        .in_flight = padded,
+		        .path = (uint8_t)path_id,
+		};
+		if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, now) != 0)
+			conn_frec_free_list(c,
+			                    head); /* an ACK-only packet the ring had no room for */
+	}
+	if ((eliciting || padded) && !probe)
+		qb_pacer_on_sent(&c->pacer, (uint32_t)len, now);
+	if (eliciting) {
+		/* RFC 9000 §10.1: the first ack-eliciting packet after a receipt restarts it. */
+		if (!c->eliciting_since_rx)
+			c->last_activity = now;
+		c->eliciting_since_rx = true;
+	}
+	if (ep == CONN_EP_HANDSHAKE)
+		c->sent_handshake_pkt = true;
+}
+
+/* A datagram of len bytes went out on path p. */
+static inline void
+conn_dgram_sent(struct qb_conn *c, struct conn_path *p, size_t len, uint64_t now)
+{
+	c->st.dgrams_sent++;
+	c->st.bytes_sent += (uint64_t)len;
+	p->tx_bytes += (uint64_t)len;
+	p->dgrams_sent++;
+	if (len > 0 && c->pacing_next <= now)
+		c->pacing_next = QB_TIME_NONE;
+}
+
+/*
+ * Whether the 1-RTT ACK can stay out of this packet: nothing pending, or only
+ * packets that elicit none (the peer's own ACKs: RFC 9000 §13.2.1, they are
+ * acknowledged along with later ack-eliciting packets). Those still go out
+ * in every CONN_ACK_LAG-th packet, so the peer can prune the ranges it
+ * acknowledges (§13.2.4).
+ */
+static inline bool
+conn_ack_can_wait(const struct qb_conn *c)
+{
+	const struct qb_rx_space *rx = &c->rx[CONN_EP_APP];
+
+	return !rx->ack_pending || (rx->unacked_eliciting == 0 && c->acks_waited < CONN_ACK_LAG);
 }
 
 #endif

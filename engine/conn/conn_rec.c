@@ -36,31 +36,6 @@ conn_frec_add(struct qb_conn *c, uint32_t *head)
 	return r;
 }
 
-bool
-conn_frec_stream(struct qb_conn *c, uint32_t *head, uint64_t id, uint64_t offset, uint64_t len,
-                 bool fin)
-{
-	uint32_t i = c->frec_free;
-	struct conn_frec *r;
-
-	if (i == 0)
-		return false;
-	r = &c->frec[i - 1];
-	c->frec_free = r->next;
-	/* Every field a STREAM record is read by, and no more: no memset of
-	 * the control frame it does not use (one per data packet). */
-	r->next = *head;
-	r->kind = FREC_STREAM;
-	r->epoch = 0;
-	r->fin = fin;
-	r->id = id;
-	r->offset = offset;
-	r->len = len;
-	*head = i;
-	c->frec_used++;
-	return true;
-}
-
 void
 conn_frec_free_list(struct qb_conn *c, uint32_t head)
 {

@@ -367,42 +367,6 @@ finish_packet(struct tx *t, int ep, uint32_t head, bool eliciting, bool padded, 
 	return 0;
 }
 
-/* A packet of space ep was sealed: its number is used, recovery records it. */
-void
-conn_packet_sent(struct qb_conn *c, int ep, unsigned path_id, uint64_t now, uint64_t pn, size_t len,
-                 uint32_t head, bool eliciting, bool padded, bool probe)
-{
-	c->next_pn[ep] = pn + 1;
-	c->st.pkts_sent++;
-	if (eliciting) {
-		/* loss detection is per path */
-		if (qb_recovery_on_eliciting_sent(&c->rec, (enum qb_pn_space)ep, pn, (uint32_t)len,
-		                                  head, (uint8_t)path_id, now) != 0)
-			conn_frec_free_list(c, head); /* cannot happen: the caller checked */
-	} else {
-		struct qb_sent_info info = {
-		        .pn = pn,
-		        .size = (uint32_t)len,
-		        .frames = head,
-		        .in_flight = padded,
-		        .path = (uint8_t)path_id,
-		};
-		if (qb_recovery_on_packet_sent(&c->rec, (enum qb_pn_space)ep, &info, now) != 0)
-			conn_frec_free_list(c,
-			                    head); /* an ACK-only packet the ring had no room for */
-	}
-	if ((eliciting || padded) && !probe)
-		qb_pacer_on_sent(&c->pacer, (uint32_t)len, now);
-	if (eliciting) {
-		/* RFC 9000 §10.1: the first ack-eliciting packet after a receipt restarts it. */
-		if (!c->eliciting_since_rx)
-			c->last_activity = now;
-		c->eliciting_since_rx = true;
-	}
-	if (ep == CONN_EP_HANDSHAKE)
-		c->sent_handshake_pkt = true;
-}
-
 static void
 packet_sent(struct tx *t, int ep, uint64_t pn, size_t len, uint32_t head, bool eliciting,
             bool padded, bool probe)
@@ -466,21 +430,6 @@ write_packet(struct tx *t, int ep, bool is_last)
 	bool sent = finish_packet(t, ep, head, eliciting, padded, probe) == 0;
 	path_frames_done(t, sent);
 	return sent;
-}
-
-/*
- * Whether the 1-RTT ACK can stay out of this packet: nothing pending, or only
- * packets that elicit none (the peer's own ACKs: RFC 9000 §13.2.1, they are
- * acknowledged along with later ack-eliciting packets). Those still go out
- * in every CONN_ACK_LAG-th packet, so the peer can prune the ranges it
- * acknowledges (§13.2.4).
- */
-bool
-conn_ack_can_wait(const struct qb_conn *c)
-{
-	const struct qb_rx_space *rx = &c->rx[CONN_EP_APP];
-
-	return !rx->ack_pending || (rx->unacked_eliciting == 0 && c->acks_waited < CONN_ACK_LAG);
 }
 
 /*
@@ -794,18 +743,6 @@ conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uint64_
 		t.path->initial_sent = true;
 	conn_dgram_sent(c, t.path, (size_t)len, now);
 	return len;
-}
-
-/* A datagram of len bytes went out on path p. */
-void
-conn_dgram_sent(struct qb_conn *c, struct conn_path *p, size_t len, uint64_t now)
-{
-	c->st.dgrams_sent++;
-	c->st.bytes_sent += (uint64_t)len;
-	p->tx_bytes += (uint64_t)len;
-	p->dgrams_sent++;
-	if (len > 0 && c->pacing_next <= now)
-		c->pacing_next = QB_TIME_NONE;
 }
 
 int
