@@ -12,9 +12,12 @@
 #
 # Environment: BUILD_ROUNDS (101), BUILD_BURSTS (64 bursts of 32 per round),
 # BUILD_BACKEND (boringssl|ipsecmb) and BUILD_PATH (offload|software) restrict
-# the table; BUILD_CONN_ACK (datagrams between ACKs, 128) and BUILD_CONN_CHUNK
-# (stream chunk bytes, 4096) set up the conn variants; BUILD_PROFILE=<variant>
-# runs one variant untimed (for perf).
+# the table; BUILD_CONN_ACK (datagrams between ACKs, 128), BUILD_CONN_CHUNK
+# (stream chunk bytes, 4096), BUILD_CONN_PACER (the server's pacer bucket in
+# packets, 39 so a burst can be 32; 10 is the connection's default, the
+# workers' bursts) and BUILD_CONN_SINGLE=1 (one qb_conn_send per datagram)
+# set up the conn variants; BUILD_PROFILE=<variant> runs one variant
+# untimed (for perf).
 set -euo pipefail
 bin=build/tests/bench/burst/bench_build
 [ -x "$bin" ] || { echo "missing $bin (ninja -C build)"; exit 1; }

@@ -657,11 +657,12 @@ main(int argc, char **argv)
 	       "not in ccopy's time). Bench config: client limits 2^50 (max_data,\n"
 	       "max_stream_data), cubic grown in slow start before timing, the connection's\n"
 	       "clock %llu ns per datagram, moved once per burst of qb_conn_burst_* (one now per\n"
-	       "burst, as in the workers), the pacer's bucket %d packets (default 10) so a burst\n"
-	       "can be the driver's %d, ACKs %llu us after the last packet (pacing never binds),\n"
+	       "burst, as in the workers, each as large as qb_conn_burst_quota allows up to %d),\n"
+	       "the pacer's bucket %u packets of 1200 B (BUILD_CONN_PACER; the connection's\n"
+	       "default is 10), ACKs %llu us after the last packet,\n"
 	       "key updates off.\n\n",
 	       BURST, port.name, rounds, bursts * BURST, SRC_SIZE, bb_conn_chunk(),
-	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS, BCONN_PACER_BURST, BURST,
+	       bb_conn_ack_every(), (unsigned long long)BCONN_STEP_NS, BURST, bb_conn_pacer(),
 	       (unsigned long long)BCONN_ACK_DELAY_NS / 1000);
 	printf("| backend | bytes | checksums | bare seal+HP | copy | ratio | from | ratio | gap "
 	       "| ratio | tmpl | tmpl Mpps | **tmpl ratio** | engine copy | engine gap | engine tmpl "

@@ -54,6 +54,8 @@ int bb_conn_begin(enum qb_crypto_backend id, const char *name, bool hw, const st
 
 /* bursts * BURST datagrams of kind k; returns how many were built and sent,
  * *ns the timed part (the ACKs and the send buffer's top-up excluded). */
+/* The server's pacer bucket in the conn variants (packets). */
+unsigned int bb_conn_pacer(void);
 unsigned int bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q,
                          const struct qb_burst_path *p, size_t size, int bursts, uint64_t *ns);
 

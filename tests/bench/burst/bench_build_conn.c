@@ -21,6 +21,8 @@ static unsigned int ack_every = 128; /* datagrams between the peer's ACKs */
 /* The fills go through qb_conn_burst_* as the engine's workers send; with
  * BUILD_CONN_SINGLE=1, one qb_conn_send per datagram. */
 static bool bursts_on = true;
+/* The server's pacer bucket (BUILD_CONN_PACER; 0: BCONN_PACER_BURST). */
+static uint32_t pacer;
 static uint32_t chunk = 4096; /* stream pool chunk size (the workers') */
 static struct qb_tls_ctx *tls_c, *tls_s;
 static char keylog[64];
@@ -71,6 +73,14 @@ bb_conn_setup(void)
 
 	if ((e = getenv("BUILD_CONN_SINGLE")) != NULL && strcmp(e, "0") != 0)
 		bursts_on = false;
+	if ((e = getenv("BUILD_CONN_PACER")) != NULL) {
+		long v = strtol(e, NULL, 10);
+		if (v < 2 || v > 1024) {
+			fprintf(stderr, "bench_build: BUILD_CONN_PACER: packets, 2..1024\n");
+			return -1;
+		}
+		pacer = (uint32_t)v;
+	}
 	if ((e = getenv("BUILD_CONN_ACK")) != NULL) {
 		long a = strtol(e, NULL, 10);
 		ack_every = a < BURST ? BURST : (unsigned int)(a + BURST - 1) / BURST * BURST;
@@ -165,13 +175,15 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 	bconn_check_begin(bc);
 	bconn_pkts(bc, &sent, &direct);
 	kept_n = 0;
+	/* As the workers: a burst as large as the pacer and window allow. */
+	unsigned int want = bursts_on ? bconn_quota(bc, size, BURST) : BURST;
 	if (bursts_on)
-		bconn_burst_begin(bc, BURST);
-	unsigned int nb = qb_burst_tx(&q, p, BURST, size, bconn_fill, bc, 0, NULL);
+		bconn_burst_begin(bc, want);
+	unsigned int nb = qb_burst_tx(&q, p, want, size, bconn_fill, bc, 0, NULL);
 	if (bursts_on)
 		bconn_burst_end(bc);
-	if (nb != BURST || kept_n != BURST) {
-		fprintf(stderr, "bench_build: conn sent %u of %d\n", kept_n, BURST);
+	if (nb != want || kept_n != want || want < 2) {
+		fprintf(stderr, "bench_build: conn sent %u of %u\n", kept_n, want);
 		rc = -1;
 	}
 	for (unsigned int i = 0; i < kept_n && rc == 0; i++) {
@@ -193,15 +205,16 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 	}
 	rte_pktmbuf_free_bulk(kept, kept_n);
 	bconn_check_begin(bc);
+	unsigned int want2 = bursts_on ? bconn_quota(bc, size, BURST) : BURST;
 	if (bursts_on)
-		bconn_burst_begin(bc, BURST);
-	for (int i = 0; i < BURST && rc == 0; i++) {
+		bconn_burst_begin(bc, want2);
+	for (unsigned int i = 0; i < want2 && rc == 0; i++) {
 		uint32_t w = 0;
 		int n = bconn_fill(bc, engine_buf, size, 0, &w);
 
 		if (n <= 0 ||
 		    bconn_check(bc, engine_buf, (size_t)n, size, tally, err, sizeof(err)) != 0) {
-			fprintf(stderr, "bench_build: econn datagram %d (%d bytes, why %#x): %s\n",
+			fprintf(stderr, "bench_build: econn datagram %u (%d bytes, why %#x): %s\n",
 			        i, n, w, err);
 			rc = -1;
 		}
@@ -210,9 +223,9 @@ self_check(const struct qb_udp_tmpl *t, const struct qb_burst_path *p, size_t si
 		bconn_burst_end(bc);
 	bconn_pkts(bc, &sent1, &direct1);
 	tally->direct = (unsigned int)(direct1 - direct);
-	if (rc == 0 && sent1 - sent != 2 * BURST) {
-		fprintf(stderr, "bench_build: %llu packets for %d datagrams\n",
-		        (unsigned long long)(sent1 - sent), 2 * BURST);
+	if (rc == 0 && sent1 - sent != nb + want2) {
+		fprintf(stderr, "bench_build: %llu packets for %u datagrams\n",
+		        (unsigned long long)(sent1 - sent), nb + want2);
 		rc = -1;
 	}
 	bconn_ack(bc, NULL);
@@ -247,15 +260,21 @@ bb_conn_note_direct(const char *name, bool hw, size_t size, const double direct[
 		         100 * direct[2]);
 }
 
+unsigned int
+bb_conn_pacer(void)
+{
+	return pacer ? pacer : BCONN_PACER_BURST;
+}
+
 void
 bb_conn_print_notes(void)
 {
 	if (n_notes == 0)
 		return;
-	printf("\nconn self-checks (one burst through qb_burst_tx, then %d fills into a buffer, "
-	       "per connection; each datagram one 1-RTT packet of the row's size that opens "
-	       "with SERVER_TRAFFIC_SECRET_0 as AES-128-GCM, STREAM frames of the source's "
-	       "bytes):\n",
+	printf("\nconn self-checks (one burst through qb_burst_tx, then a burst's fills into a "
+	       "buffer, as many as qb_conn_burst_quota allows up to %d, per connection; each "
+	       "datagram one 1-RTT packet of the row's size that opens with "
+	       "SERVER_TRAFFIC_SECRET_0 as AES-128-GCM, STREAM frames of the source's bytes):\n",
 	       BURST);
 	for (int i = 0; i < n_notes; i++)
 		printf("- %s\n", notes[i]);
@@ -269,7 +288,8 @@ make(enum qb_crypto_backend id, const char *name, enum bconn_data data)
 	                       .window = src_data,
 	                       .window_size = SRC_SIZE,
 	                       .chunk_size = chunk,
-	                       .ack_every = ack_every};
+	                       .ack_every = ack_every,
+	                       .pacer_burst = pacer};
 	char err[200] = "";
 	struct bconn *bc = bconn_new(tls_c, tls_s, keylog, &o, err, sizeof(err));
 
@@ -353,8 +373,9 @@ ack(struct bconn *bc)
 }
 
 /*
- * Only the bursts (or fills) are timed, in segments that end when an ACK
- * is due (every ack_every datagrams); the ACK and the top-up run between
+ * bursts * BURST datagrams, in bursts as large as qb_conn_burst_quota
+ * allows (up to BURST). Only the bursts (or fills) are timed, in segments
+ * that end when an ACK is due (every ack_every datagrams); the ACK and the top-up run between
  * them. Two clock reads per segment: a fraction of a ns per datagram. Only
  * datagrams of exactly size bytes count as sent (a burst's shorter last
  * one shows in the PMD's byte count, checked at the end).
@@ -368,7 +389,7 @@ bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q, const struct qb_b
 	                                         : BCONN_LENT];
 	const bool burst = k != BB_ECONN;
 	const unsigned int per = burst ? BURST : 1;
-	const int calls = burst ? bursts : bursts * BURST;
+	const int calls = bursts * BURST; /* datagrams */
 	const uint64_t bytes0 = stats.tx_bytes;
 	unsigned int sent = 0;
 	uint64_t t = 0;
@@ -382,19 +403,27 @@ bb_conn_run(enum bb_conn_kind k, const struct qb_burst_txq *q, const struct qb_b
 		uint64_t t0 = now_ns();
 		if (burst) {
 			do {
+				unsigned int mx = bursts_on ? bconn_quota(bc, size, BURST) : BURST,
+				             n;
+
+				if (mx > (unsigned int)(calls - i))
+					mx = (unsigned int)(calls - i);
 				if (bursts_on)
-					bconn_burst_begin(bc, BURST);
-				sent += qb_burst_tx(q, p, BURST, size, bconn_fill, bc, t0, NULL);
+					bconn_burst_begin(bc, mx);
+				n = qb_burst_tx(q, p, mx, size, bconn_fill, bc, t0, NULL);
 				if (bursts_on)
 					bconn_burst_end(bc);
-				i++;
+				sent += n;
+				i += n ? (int)n : 1;
 			} while (i < calls && bconn_unacked(bc) + BURST <= ack_every);
 		} else {
 			do {
+				unsigned int mx = bursts_on ? bconn_quota(bc, size, BURST) : BURST;
+
 				if (bursts_on)
-					bconn_burst_begin(bc, BURST);
-				for (int j = 0;
-				     j < BURST && i < calls && bconn_unacked(bc) + 1 <= ack_every;
+					bconn_burst_begin(bc, mx);
+				for (unsigned int j = 0;
+				     j < mx && i < calls && bconn_unacked(bc) + 1 <= ack_every;
 				     j++, i++)
 					sent += bconn_fill(bc, engine_buf, size, t0, &w) ==
 					        (int)size;

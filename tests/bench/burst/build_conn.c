@@ -386,6 +386,12 @@ bconn_fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
 	return n;
 }
 
+unsigned int
+bconn_quota(struct bconn *b, size_t size, unsigned int max)
+{
+	return qb_conn_burst_quota(b->s, b->now, max, size);
+}
+
 void
 bconn_burst_begin(struct bconn *b, unsigned int max)
 {
@@ -507,7 +513,8 @@ bconn_new(struct qb_tls_ctx *cctx, struct qb_tls_ctx *sctx, const char *keylog,
 	                                   .seed = 12,
 	                                   .send_buffer_max = b->sndbuf,
 	                                   /* bursts the size of the driver's */
-	                                   .pacer_burst = BCONN_PACER_BURST,
+	                                   .pacer_burst = o->pacer_burst ? o->pacer_burst
+	                                                                 : BCONN_PACER_BURST,
 	                                   .key_update_packets = UINT64_C(1) << 40};
 	b->c = qb_conn_client_new(&b->cfg_c, b->now);
 	if (b->c == NULL) {

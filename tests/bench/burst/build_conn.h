@@ -55,6 +55,7 @@ enum bconn_data {
 
 struct bconn_opts {
 	enum qb_crypto_backend backend; /* of the connections' keys (made the default) */
+	uint32_t pacer_burst; /* the server's pacer bucket, packets (0: BCONN_PACER_BURST) */
 	enum bconn_data data;
 	/* Stream byte at offset o is window[o % window_size]; lent: the
 	 * QB_SEND_GAP bytes before window are writable too. Never changed
@@ -99,6 +100,10 @@ int bconn_fill(void *arg, uint8_t *buf, size_t cap, uint64_t now, uint32_t *why)
  */
 void bconn_burst_begin(struct bconn *b, unsigned int max);
 void bconn_burst_end(struct bconn *b);
+
+/* The datagrams of size bytes the server's next burst may carry
+ * (qb_conn_burst_quota, as the workers size theirs), at most max. */
+unsigned int bconn_quota(struct bconn *b, size_t size, unsigned int max);
 
 /* Datagrams built since the last ACK. */
 unsigned int bconn_unacked(const struct bconn *b);
