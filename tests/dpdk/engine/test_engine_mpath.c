@@ -39,6 +39,7 @@
 #include <rte_udp.h>
 
 #include "qb_engine.h"
+#include "ring_node.h"
 #include "qb_port.h"
 
 #define NB_MBUF    8191
@@ -56,14 +57,7 @@ static const char request[] = "GET /file\r\n";
 static const char *const cli_ips[2] = {"198.18.6.2", "198.18.6.12"};
 static const char *const srv_ip = "198.18.6.1";
 
-struct node {
-	uint16_t port;
-	struct rte_mempool *pool;
-	struct rte_ring *rx, *tx;
-	struct qb_port_addrs pa;
-};
-
-static struct node nodes[P_N];
+static struct ring_node nodes[P_N];
 static struct qb_ipaddr cli_addr[2], srv_addr;
 static struct qb_engine_worker cli, srv;
 static struct qb_tls_ctx *ctx_s, *ctx_c;
@@ -99,36 +93,7 @@ static struct {
 static void
 node_up(unsigned int i, const char *const *ips, unsigned int n_ips)
 {
-	struct node *n = &nodes[i];
-	struct rte_ether_addr mac = {.addr_bytes = {0x02, 0, 0, 0, 6, (uint8_t)(i + 1)}};
-	struct rte_eth_conf conf = {0};
-	char name[32], net[32];
-	int port;
-
-	snprintf(name, sizeof(name), "qb_mp_pool%u", i);
-	n->pool = qb_pool_create(name, NB_MBUF, DATA_ROOM, (int)rte_socket_id());
-	snprintf(name, sizeof(name), "qb_mp_rx%u", i);
-	n->rx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	snprintf(name, sizeof(name), "qb_mp_tx%u", i);
-	n->tx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	cr_assert(n->pool != NULL && n->rx != NULL && n->tx != NULL);
-	snprintf(name, sizeof(name), "qb_mp_p%u", i);
-	port = rte_eth_from_rings(name, &n->rx, 1, &n->tx, 1, (unsigned int)rte_socket_id());
-	cr_assert_geq(port, 0);
-	n->port = (uint16_t)port;
-	cr_assert_eq(rte_eth_dev_configure(n->port, 1, 1, &conf), 0);
-	cr_assert_eq(rte_eth_rx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL, n->pool),
-	             0);
-	cr_assert_eq(rte_eth_tx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL), 0);
-	cr_assert_eq(rte_eth_dev_start(n->port), 0);
-	qb_port_addrs_init(&n->pa, &mac);
-	for (unsigned int k = 0; k < n_ips; k++) {
-		struct qb_ipnet in;
-
-		snprintf(net, sizeof(net), "%s/24", ips[k]);
-		cr_assert_eq(qb_ipnet_parse(net, &in), 0);
-		cr_assert_eq(qb_port_addrs_add(&n->pa, &in), 0);
-	}
+	ring_node_up(&nodes[i], "qb_mp", i, 6, ips, n_ips, 24, NB_MBUF, DATA_ROOM, RING_SIZE);
 }
 
 /* Which client address the IPv4/UDP frame m is from (dir 0) or to (dir 1); -1: none. */
@@ -249,8 +214,8 @@ setup(const char *tag)
 
 	snprintf(prefix, sizeof(prefix), "qb-mpath-%s-%d", tag, (int)getpid());
 	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
-	ctx_s = tls_ctx(QB_TLS_SERVER);
-	ctx_c = tls_ctx(QB_TLS_CLIENT);
+	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
+	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
 	node_up(P_CLI, cli_ips, 2);
 	node_up(P_SRV, &srv_ip, 1);
 	for (int k = 0; k < 2; k++)

@@ -36,6 +36,7 @@
 
 #include "qb_engine.h"
 #include "qb_port.h"
+#include "ring_node.h"
 
 #define NB_MBUF   2047
 #define RING_SIZE 1024
@@ -48,14 +49,7 @@
 
 enum { P_CLI, P_SRV, P_N };
 
-struct node {
-	uint16_t port;
-	struct rte_mempool *pool;
-	struct rte_ring *rx, *tx; /* the port's RX and TX rings */
-	struct qb_port_addrs pa;
-};
-
-static struct node nodes[P_N];
+static struct ring_node nodes[P_N];
 static struct qb_engine_worker cli, srv;
 static struct qb_tls_ctx *ctx_s, *ctx_c;
 static const uint8_t reset_key[QB_CID_RESET_KEY_LEN] = {0x5e, 0x7c, 0x01};
@@ -71,52 +65,11 @@ ip(const char *s)
 	return a;
 }
 
-static struct qb_tls_ctx *
-tls_ctx(enum qb_tls_role role)
-{
-	static const char *const alpn[] = {ALPN};
-	struct qb_tls_ctx_config cfg = {
-	        .role = role, .alpn = alpn, .alpn_count = 1, .selfsigned_name = "localhost"};
-	char err[256] = "";
-	struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
-
-	cr_assert_not_null(ctx, "qb_tls_ctx_new: %s", err);
-	return ctx;
-}
-
-/* Node i on its own ring port, with the addresses nets[0..n). */
+/* Node i on its own ring port, with the addresses ips[0..n) (/24). */
 static void
-node_up(unsigned int i, const char *const *nets, unsigned int n_nets)
+node_up(unsigned int i, const char *const *ips, unsigned int n_ips)
 {
-	struct node *n = &nodes[i];
-	struct rte_ether_addr mac = {.addr_bytes = {0x02, 0, 0, 0, 6, (uint8_t)(i + 1)}};
-	struct rte_eth_conf conf = {0};
-	char name[32];
-	int port;
-
-	snprintf(name, sizeof(name), "qb_pt_pool%u", i);
-	n->pool = qb_pool_create(name, NB_MBUF, DATA_ROOM, (int)rte_socket_id());
-	snprintf(name, sizeof(name), "qb_pt_rx%u", i);
-	n->rx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	snprintf(name, sizeof(name), "qb_pt_tx%u", i);
-	n->tx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	cr_assert(n->pool != NULL && n->rx != NULL && n->tx != NULL);
-	snprintf(name, sizeof(name), "qb_pt_p%u", i);
-	port = rte_eth_from_rings(name, &n->rx, 1, &n->tx, 1, (unsigned int)rte_socket_id());
-	cr_assert_geq(port, 0);
-	n->port = (uint16_t)port;
-	cr_assert_eq(rte_eth_dev_configure(n->port, 1, 1, &conf), 0);
-	cr_assert_eq(rte_eth_rx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL, n->pool),
-	             0);
-	cr_assert_eq(rte_eth_tx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL), 0);
-	cr_assert_eq(rte_eth_dev_start(n->port), 0);
-	qb_port_addrs_init(&n->pa, &mac);
-	for (unsigned int k = 0; k < n_nets; k++) {
-		struct qb_ipnet in;
-
-		cr_assert_eq(qb_ipnet_parse(nets[k], &in), 0);
-		cr_assert_eq(qb_port_addrs_add(&n->pa, &in), 0);
-	}
+	ring_node_up(&nodes[i], "qb_pt", i, 6, ips, n_ips, 24, NB_MBUF, DATA_ROOM, RING_SIZE);
 }
 
 /*
@@ -128,8 +81,8 @@ node_up(unsigned int i, const char *const *nets, unsigned int n_nets)
 static void
 setup_with(uint16_t srv_mtu, uint16_t cli_mtu, uint32_t reset_rate)
 {
-	static const char *const cli_nets[] = {"198.18.6.2/24", "198.18.7.2/24"};
-	static const char *const srv_nets[] = {"198.18.6.1/24"};
+	static const char *const cli_ips[] = {"198.18.6.2", "198.18.7.2"};
+	static const char *const srv_ips[] = {"198.18.6.1"};
 	char prefix[64];
 	char *argv[] = {"test_engine_paths",
 	                "-l",
@@ -146,10 +99,10 @@ setup_with(uint16_t srv_mtu, uint16_t cli_mtu, uint32_t reset_rate)
 
 	snprintf(prefix, sizeof(prefix), "qb-epaths-%d", (int)getpid());
 	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
-	ctx_s = tls_ctx(QB_TLS_SERVER);
-	ctx_c = tls_ctx(QB_TLS_CLIENT);
-	node_up(P_CLI, cli_nets, 2);
-	node_up(P_SRV, srv_nets, 1);
+	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
+	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
+	node_up(P_CLI, cli_ips, 2);
+	node_up(P_SRV, srv_ips, 1);
 	ip_cli = ip("198.18.6.2");
 	ip_cli2 = ip("198.18.7.2");
 	ip_srv = ip("198.18.6.1");

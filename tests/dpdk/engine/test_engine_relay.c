@@ -33,6 +33,7 @@
 #include <rte_udp.h>
 
 #include "qb_engine.h"
+#include "ring_node.h"
 #include "qb_neigh.h"
 #include "qb_port.h"
 
@@ -52,10 +53,7 @@ static const char request[] = "GET /50MB\r\n";
 static const char *const ips[P_N] = {"198.18.5.2", "198.18.5.1", "198.18.5.3"};
 
 struct node {
-	uint16_t port;
-	struct rte_mempool *pool;
-	struct rte_ring *rx, *tx; /* the port's RX and TX rings */
-	struct qb_port_addrs pa;
+	struct ring_node r;
 	struct qb_ipaddr ip;
 };
 
@@ -86,35 +84,8 @@ static struct {
 static void
 node_up(unsigned int i)
 {
-	struct node *n = &nodes[i];
-	struct rte_ether_addr mac = {.addr_bytes = {0x02, 0, 0, 0, 5, (uint8_t)(i + 1)}};
-	struct rte_eth_conf conf = {0};
-	char name[32], net[32];
-	struct qb_ipnet in;
-	int port;
-
-	snprintf(name, sizeof(name), "qb_rl_pool%u", i);
-	n->pool = qb_pool_create(name, NB_MBUF, DATA_ROOM, (int)rte_socket_id());
-	snprintf(name, sizeof(name), "qb_rl_rx%u", i);
-	n->rx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	snprintf(name, sizeof(name), "qb_rl_tx%u", i);
-	n->tx = rte_ring_create(name, RING_SIZE, rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
-	cr_assert(n->pool != NULL && n->rx != NULL && n->tx != NULL);
-	snprintf(name, sizeof(name), "qb_rl_p%u", i);
-	port = rte_eth_from_rings(name, &n->rx, 1, &n->tx, 1, (unsigned int)rte_socket_id());
-	cr_assert_geq(port, 0);
-	n->port = (uint16_t)port;
-	cr_assert_eq(rte_eth_dev_configure(n->port, 1, 1, &conf), 0);
-	cr_assert_eq(rte_eth_rx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL, n->pool),
-	             0);
-	cr_assert_eq(rte_eth_tx_queue_setup(n->port, 0, RING_SIZE, rte_socket_id(), NULL), 0);
-	cr_assert_eq(rte_eth_dev_start(n->port), 0);
-	/* Ring ports have an all-zero MAC: each node takes a local one. */
-	qb_port_addrs_init(&n->pa, &mac);
-	snprintf(net, sizeof(net), "%s/24", ips[i]);
-	cr_assert_eq(qb_ipnet_parse(net, &in), 0);
-	cr_assert_eq(qb_port_addrs_add(&n->pa, &in), 0);
-	n->ip = in.addr;
+	ring_node_up(&nodes[i].r, "qb_rl", i, 5, &ips[i], 1, 24, NB_MBUF, DATA_ROOM, RING_SIZE);
+	cr_assert_eq(qb_ipaddr_parse(ips[i], &nodes[i].ip), 0);
 }
 
 /*
@@ -161,14 +132,14 @@ switch_frames(void)
 	unsigned int moved = 0;
 
 	for (unsigned int i = 0; i < P_N; i++) {
-		unsigned int n = rte_ring_sc_dequeue_burst(nodes[i].tx, (void **)ms, 64, NULL);
+		unsigned int n = rte_ring_sc_dequeue_burst(nodes[i].r.tx, (void **)ms, 64, NULL);
 
 		for (unsigned int k = 0; k < n; k++) {
 			const struct rte_ether_addr *dst = rte_pktmbuf_mtod(ms[k], void *);
 			unsigned int to = P_N;
 
 			for (unsigned int j = 0; j < P_N; j++)
-				if (rte_is_same_ether_addr(dst, &nodes[j].pa.mac))
+				if (rte_is_same_ether_addr(dst, &nodes[j].r.pa.mac))
 					to = j;
 			if (to == P_N || to == i) {
 				rte_pktmbuf_free(ms[k]);
@@ -177,7 +148,7 @@ switch_frames(void)
 			sw.frames[i][to]++;
 			if (!sw.direct_ok || i == P_RLY || to == P_RLY)
 				inspect(ms[k]);
-			if (rte_ring_sp_enqueue(nodes[to].rx, ms[k]) != 0)
+			if (rte_ring_sp_enqueue(nodes[to].r.rx, ms[k]) != 0)
 				rte_pktmbuf_free(ms[k]);
 			moved++;
 		}
@@ -209,16 +180,16 @@ setup(void)
 
 	snprintf(prefix, sizeof(prefix), "qb-erelay-%d", (int)getpid());
 	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
-	ctx_s = tls_ctx(QB_TLS_SERVER);
-	ctx_c = tls_ctx(QB_TLS_CLIENT);
+	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
+	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
 	for (unsigned int i = 0; i < P_N; i++)
 		node_up(i);
 
 	struct qb_engine_conf cs = {
 	        .server = true,
-	        .port_id = nodes[P_SRV].port,
-	        .pool = nodes[P_SRV].pool,
-	        .addrs = &nodes[P_SRV].pa,
+	        .port_id = nodes[P_SRV].r.port,
+	        .pool = nodes[P_SRV].r.pool,
+	        .addrs = &nodes[P_SRV].r.pa,
 	        .udp_port = SRV_PORT,
 	        .accept_relayed = true,
 	        .conn = {.tls = ctx_s,
@@ -232,9 +203,9 @@ setup(void)
 	struct qb_engine_conf cc = cs;
 
 	cc.server = false;
-	cc.port_id = nodes[P_CLI].port;
-	cc.pool = nodes[P_CLI].pool;
-	cc.addrs = &nodes[P_CLI].pa;
+	cc.port_id = nodes[P_CLI].r.port;
+	cc.pool = nodes[P_CLI].r.pool;
+	cc.addrs = &nodes[P_CLI].r.pa;
 	cc.udp_port = CLI_PORT;
 	cc.conn = (struct qb_conn_config){.tls = ctx_c, .server_name = "localhost", .seed = 9};
 	cc.server_id = 2;
@@ -244,15 +215,15 @@ setup(void)
 
 	/* The relay: what --mode=relay builds, its neighbours static. */
 	qb_neigh_init(&rneigh);
-	cr_assert_eq(qb_neigh_add_static(&rneigh, &nodes[P_CLI].ip, &nodes[P_CLI].pa.mac), 0);
-	cr_assert_eq(qb_neigh_add_static(&rneigh, &nodes[P_SRV].ip, &nodes[P_SRV].pa.mac), 0);
+	cr_assert_eq(qb_neigh_add_static(&rneigh, &nodes[P_CLI].ip, &nodes[P_CLI].r.pa.mac), 0);
+	cr_assert_eq(qb_neigh_add_static(&rneigh, &nodes[P_SRV].ip, &nodes[P_SRV].r.pa.mac), 0);
 	cr_assert_eq(qb_dispatch_shared_init(&rsh, &steer, 64, (int)rte_socket_id(), "qb_rl_r"), 0);
 	struct qb_dispatch_conf rc = {
 	        .max_conns = 1,
 	        .max_initial = 1,
 	        .listener = {.cid_len = 8},
 	        .relay_port = RLY_PORT,
-	        .addrs = &nodes[P_RLY].pa,
+	        .addrs = &nodes[P_RLY].r.pa,
 	        .neigh = &rneigh,
 	        .seed = 3,
 	};
@@ -282,10 +253,10 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	/* Without a relaying listener the answers could not come back. */
 	srv.cf.accept_relayed = false;
 	cr_assert_null(qb_engine_connect_via(&srv, &nodes[P_CLI].ip, CLI_PORT, &relay, RLY_PORT,
-	                                     &nodes[P_RLY].pa.mac, 1, now));
+	                                     &nodes[P_RLY].r.pa.mac, 1, now));
 	srv.cf.accept_relayed = true;
 	ec = qb_engine_connect_via(&cli, &nodes[P_SRV].ip, SRV_PORT, &relay, RLY_PORT,
-	                           &nodes[P_RLY].pa.mac, 11, now);
+	                           &nodes[P_RLY].r.pa.mac, 11, now);
 	cr_assert_not_null(ec);
 	ec->user = &app_c;
 	cr_assert(ec->addrs[0].relayed);
@@ -294,7 +265,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 		now = qb_engine_now_ns();
 		qb_engine_poll(&cli, now);
 		switch_frames();
-		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].r.port, 0, RLY_PORT, now);
 		switch_frames();
 		qb_engine_poll(&srv, now);
 		switch_frames();
@@ -351,7 +322,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	for (t0 = now; (srv.n_conns || cli.n_conns) && now - t0 < TIMEOUT_NS;) {
 		now = qb_engine_now_ns();
 		qb_engine_poll(&cli, now);
-		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].r.port, 0, RLY_PORT, now);
 		qb_engine_poll(&srv, now);
 		switch_frames();
 	}
@@ -364,7 +335,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	 * recorded as direct and its answers carry no forward header. */
 	uint64_t s_relayed = srv.st.relayed_in, c_relayed = cli.st.relayed_in;
 	sw.direct_ok = true;
-	ec = qb_engine_connect(&cli, &nodes[P_SRV].ip, SRV_PORT, &nodes[P_SRV].pa.mac, 12, now);
+	ec = qb_engine_connect(&cli, &nodes[P_SRV].ip, SRV_PORT, &nodes[P_SRV].r.pa.mac, 12, now);
 	cr_assert_not_null(ec);
 	cr_assert_not(ec->addrs[0].relayed);
 	for (t0 = now; now - t0 < TIMEOUT_NS;) {
@@ -399,7 +370,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	}
 	cr_assert_eq(srv.n_conns + cli.n_conns, 0, "both ends closed");
 	while (switch_frames() > 0)
-		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].port, 0, RLY_PORT, now);
+		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].r.port, 0, RLY_PORT, now);
 	qb_engine_worker_drain(&srv);
 	qb_engine_worker_drain(&cli);
 	qb_engine_worker_fini(&srv);
@@ -409,16 +380,16 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 		unsigned int n;
 
 		do {
-			n = rte_eth_rx_burst(nodes[P_RLY].port, 0, ms, 64);
+			n = rte_eth_rx_burst(nodes[P_RLY].r.port, 0, ms, 64);
 			rte_pktmbuf_free_bulk(ms, n);
 		} while (n > 0);
 	}
 	qb_dispatch_free(rly);
 	qb_dispatch_shared_fini(&rsh);
 	for (unsigned int i = 0; i < P_N; i++)
-		cr_assert_eq(rte_mempool_avail_count(nodes[i].pool), nodes[i].pool->size,
-		             "pool %u: %u of %u", i, rte_mempool_avail_count(nodes[i].pool),
-		             nodes[i].pool->size);
+		cr_assert_eq(rte_mempool_avail_count(nodes[i].r.pool), nodes[i].r.pool->size,
+		             "pool %u: %u of %u", i, rte_mempool_avail_count(nodes[i].r.pool),
+		             nodes[i].r.pool->size);
 	qb_tls_ctx_free(ctx_s);
 	qb_tls_ctx_free(ctx_c);
 }

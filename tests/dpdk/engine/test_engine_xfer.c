@@ -121,8 +121,8 @@ setup(unsigned int nw)
 	struct rte_ring *c2s[MAX_WORK], *s2c[MAX_WORK];
 	char name[32];
 
-	ctx_s = tls_ctx(QB_TLS_SERVER);
-	ctx_c = tls_ctx(QB_TLS_CLIENT);
+	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
+	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
 	srv.pool = qb_pool_create("qb_eng_srv", NB_MBUF, DATA_ROOM, (int)rte_socket_id());
 	cli.pool = qb_pool_create("qb_eng_cli", NB_MBUF, DATA_ROOM, (int)rte_socket_id());
 	cr_assert(srv.pool != NULL && cli.pool != NULL);

@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "qb_engine.h"
+#include "ring_node.h"
 
 #ifndef XFER_ON_FIN
 #define XFER_ON_FIN(now) ((void)(now))
@@ -34,19 +35,6 @@ pat(uint64_t off)
 	uint64_t x = off * 0x9e3779b1u;
 
 	return (uint8_t)(x ^ (x >> 13) ^ (off >> 8));
-}
-
-static struct qb_tls_ctx *
-tls_ctx(enum qb_tls_role role)
-{
-	static const char *const alpn[] = {ALPN};
-	struct qb_tls_ctx_config cfg = {
-	        .role = role, .alpn = alpn, .alpn_count = 1, .selfsigned_name = "localhost"};
-	char err[256] = "";
-	struct qb_tls_ctx *ctx = qb_tls_ctx_new(&cfg, err, sizeof(err));
-
-	cr_assert_not_null(ctx, "qb_tls_ctx_new: %s", err);
-	return ctx;
 }
 
 static void
