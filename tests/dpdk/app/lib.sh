@@ -26,6 +26,16 @@ fail() {
 }
 
 # EAL flags that work without hugepages or PCI, unique per run.
+# A bad command line: exit 2 and one line on stderr containing WANT.
+expect2() { # WANT_SUBSTRING ARGS...
+	local want=$1 rc=0 err
+	shift
+	err=$("$QB" --no-huge --no-pci -- "$@" 2>&1 >/dev/null) || rc=$?
+	[ "$rc" -eq 2 ] || fail "$*: exit $rc, want 2"
+	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$*: not one line: $err"
+	case $err in *"$want"*) ;; *) fail "$*: '$err' lacks '$want'" ;; esac
+}
+
 eal() {
 	echo "--no-huge -m 512 --no-pci --no-shconf --file-prefix=qbt-$TAG-$RANDOM"
 }

@@ -16,14 +16,6 @@
 
 out=$("$QB" --help) || fail "--help exited $?"
 echo "$out" | grep -q -- "--mtu=BYTES" || fail "--help lacks --mtu"
-expect2() { # WANT_SUBSTRING ARGS...
-	local want=$1 rc=0 err
-	shift
-	err=$("$QB" --no-huge --no-pci -- "$@" 2>&1 >/dev/null) || rc=$?
-	[ "$rc" -eq 2 ] || fail "$*: exit $rc, want 2"
-	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$*: not one line: $err"
-	case $err in *"$want"*) ;; *) fail "$*: '$err' lacks '$want'" ;; esac
-}
 U=https://198.18.0.1:4433/f
 expect2 "--mtu=1199" --mode=client --ip=198.18.0.2 --mtu=1199 $U
 expect2 "--mtu=1453" --mode=client --ip=198.18.0.2 --mtu=1453 $U

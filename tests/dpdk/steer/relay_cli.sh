@@ -11,14 +11,6 @@ echo "$out" | grep -q -- "--listen=PORT" || fail "--help lacks --listen"
 echo "$out" | grep -q -- "--relay=IP:PORT" || fail "--help lacks --relay"
 echo "$out" | grep -q -- "--accept-relayed" || fail "--help lacks --accept-relayed"
 
-expect2() { # WANT_SUBSTRING ARGS...
-	local want=$1 rc=0 err
-	shift
-	err=$("$QB" --no-huge --no-pci -- "$@" 2>&1 >/dev/null) || rc=$?
-	[ "$rc" -eq 2 ] || fail "$*: exit $rc, want 2"
-	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] || fail "$*: not one line: $err"
-	case $err in *"$want"*) ;; *) fail "$*: '$err' lacks '$want'" ;; esac
-}
 expect2 "--listen: missing" --mode=relay --ip=198.18.0.1
 expect2 "--listen=0: not a port" --mode=relay --ip=198.18.0.1 --listen=0
 expect2 "--listen=70000: not a port" --mode=relay --ip=198.18.0.1 --listen=70000
