@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../unit/common/hex.h"
 #include "build_conn.h"
 #include "qburst/conn.h"
 #include "qburst/frame.h"
@@ -197,18 +198,6 @@ hs_run(struct bconn *b, char *err, size_t err_len)
 
 /* ---- keys from the key log -------------------------------------------------- */
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * The last secret logged under label (the newest connection's: both ends
  * append to one file, each secret appears twice), its client random into
@@ -232,9 +221,10 @@ keylog_last(const char *path, const char *label, uint8_t *secret, char *rnd, siz
 		memcpy(rnd, r, (size_t)(sp - r));
 		rnd[sp - r] = '\0';
 		n = 0;
-		for (const char *h = sp + 1;
-		     hexval(h[0]) >= 0 && hexval(h[1]) >= 0 && n < QB_CRYPTO_SECRET_MAX; h += 2)
-			secret[n++] = (uint8_t)(hexval(h[0]) << 4 | hexval(h[1]));
+		for (const char *h = sp + 1; qb_test_nibble(h[0]) >= 0 &&
+		                             qb_test_nibble(h[1]) >= 0 && n < QB_CRYPTO_SECRET_MAX;
+		     h += 2)
+			secret[n++] = (uint8_t)(qb_test_nibble(h[0]) << 4 | qb_test_nibble(h[1]));
 	}
 	fclose(f);
 	return n;

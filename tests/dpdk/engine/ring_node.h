@@ -68,6 +68,14 @@ ring_node_up(struct ring_node *n, const char *tag, unsigned int i, uint8_t mac4,
 	}
 }
 
+/* Every mbuf of node i's pool is back (none leaked by a run). */
+static inline void
+ring_node_check_pool(const struct ring_node *n, unsigned int i)
+{
+	cr_assert_eq(rte_mempool_avail_count(n->pool), n->pool->size, "pool %u: %u of %u", i,
+	             rte_mempool_avail_count(n->pool), n->pool->size);
+}
+
 /* A TLS context for role with one ALPN and a self-signed certificate. */
 static inline struct qb_tls_ctx *
 ring_tls_ctx(enum qb_tls_role role, const char *alpn_id)

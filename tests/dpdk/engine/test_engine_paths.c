@@ -220,9 +220,7 @@ teardown(void)
 	qb_engine_worker_fini(&srv);
 	qb_engine_worker_fini(&cli);
 	for (unsigned int i = 0; i < P_N; i++)
-		cr_assert_eq(rte_mempool_avail_count(nodes[i].pool), nodes[i].pool->size,
-		             "pool %u: %u of %u", i, rte_mempool_avail_count(nodes[i].pool),
-		             nodes[i].pool->size);
+		ring_node_check_pool(&nodes[i], i);
 	qb_tls_ctx_free(ctx_s);
 	qb_tls_ctx_free(ctx_c);
 }

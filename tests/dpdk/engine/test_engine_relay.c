@@ -387,9 +387,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	qb_dispatch_free(rly);
 	qb_dispatch_shared_fini(&rsh);
 	for (unsigned int i = 0; i < P_N; i++)
-		cr_assert_eq(rte_mempool_avail_count(nodes[i].r.pool), nodes[i].r.pool->size,
-		             "pool %u: %u of %u", i, rte_mempool_avail_count(nodes[i].r.pool),
-		             nodes[i].r.pool->size);
+		ring_node_check_pool(&nodes[i].r, i);
 	qb_tls_ctx_free(ctx_s);
 	qb_tls_ctx_free(ctx_c);
 }
