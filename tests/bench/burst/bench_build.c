@@ -308,9 +308,11 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double
-median(double *v, int n)
+double
+bb_median(double *v, int n)
 {
+	if (n == 0)
+		return 0;
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -561,7 +563,7 @@ measure(struct backend *b, bool hw, size_t size, int rounds, int bursts, double 
 	bb_conn_timing(false);
 	bb_conn_end(ack_ns, write_ns, direct);
 	for (int i = 0; i < V_N; i++) {
-		med[i] = median(v[i], rounds);
+		med[i] = bb_median(v[i], rounds);
 		free(v[i]);
 	}
 }

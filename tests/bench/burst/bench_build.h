@@ -27,6 +27,7 @@ extern struct qb_lcore_stats stats; /* qb_burst_tx's counters */
 extern uint8_t *const src_data;     /* the window: SRC_SIZE + MAX_PKT bytes */
 extern uint8_t engine_buf[MAX_PKT]; /* the engine variants' one buffer */
 uint64_t now_ns(void);              /* CLOCK_MONOTONIC */
+double bb_median(double *v, int n); /* sorts v; 0 when n is 0 */
 
 /* ---- the conn variants (bench_build_conn.c) ---- */
 

@@ -324,28 +324,11 @@ bb_conn_timing(bool on)
 		bconn_pkts(conns[i], &sent0[i], &direct0[i]);
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-	if (n == 0)
-		return 0;
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 void
 bb_conn_end(double *ack, double *write, double direct[3])
 {
-	*ack = median(ack_s, n_ack);
-	*write = median(write_s, n_write);
+	*ack = bb_median(ack_s, n_ack);
+	*write = bb_median(write_s, n_write);
 	for (int i = 0; i < 3; i++) {
 		uint64_t s, d;
 
