@@ -253,6 +253,9 @@ int conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, uin
 int conn_stream_slice(struct qb_conn *c, unsigned path_id, uint64_t now,
                       const struct qb_pkt_short_tmpl *tmpl, const struct qb_send_span *sp,
                       size_t *used, uint8_t *buf, size_t cap, size_t pn_len);
+/* A run of the burst b cuts span sp (conn_burst.c). */
+void conn_burst_run_start(struct qb_conn_burst *b, const struct qb_send_span *sp, size_t used,
+                          size_t cap, size_t pn_len);
 /* The first `used` bytes of span sp were sent: tell the stream. */
 void conn_span_commit(struct qb_conn *c, const struct qb_send_span *sp, size_t used);
 

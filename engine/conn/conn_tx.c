@@ -493,13 +493,12 @@ send_stream_fast(struct tx *t, uint8_t *buf, size_t cap, struct qb_conn_burst *b
 		return 0;
 	t->last_ep = CONN_EP_APP;
 	if (run && used < sp.len) {
-		b->span = sp;
-		b->used = used;
-		b->fast = true;
-		b->cap = cap; /* clamped as qb_conn_send does: every packet of the run has it */
-		/* One length for the run's packet numbers: long enough for its last. */
-		b->pn_len = qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id,
-		                               c->next_pn[CONN_EP_APP] + CONN_BURST_RUN);
+		/* cap is clamped as qb_conn_send does: every packet of the run
+		 * has it. One length for the run's packet numbers: long enough
+		 * for its last. */
+		conn_burst_run_start(b, &sp, used, cap,
+		                     qb_recovery_pn_len(&c->rec, QB_PN_APP, (uint8_t)t->path_id,
+		                                        c->next_pn[CONN_EP_APP] + CONN_BURST_RUN));
 	} else {
 		conn_span_commit(c, &sp, used);
 	}

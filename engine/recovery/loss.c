@@ -355,6 +355,24 @@ qb_recovery_on_eliciting_sent(struct qb_recovery *rec, enum qb_pn_space space, u
 	return rc != 0 ? rc : sent_record(rec, space, pn, size, frames, true, true, path, now);
 }
 
+void
+qb_recovery_run_end(struct qb_recovery *rec, enum qb_pn_space space, uint64_t last_pn,
+                    uint32_t count, uint64_t bytes, uint8_t path, uint64_t now)
+{
+	struct qb_recovery_space *sp = &rec->space[space];
+
+	/* What sent_record() does per packet beyond the slot, once. */
+	sp->path_mask |= (uint8_t)(1u << path);
+	sp->sent.next_pn = last_pn + 1;
+	rec->probes[space] = rec->probes[space] > count ? (uint8_t)(rec->probes[space] - count) : 0;
+	sp->time_of_last_ack_eliciting = now;
+	sp->eliciting_in_flight += count;
+	sp->path[path].eliciting_in_flight += count;
+	if (rec->cc != NULL)
+		qb_cc_on_packet_sent(rec->cc, (uint32_t)bytes, now);
+	set_loss_detection_timer(rec, now);
+}
+
 /* Takes a live record out of the ring, keeping the space's counters right. */
 static void
 take(struct qb_recovery_space *sp, uint64_t seq, struct qb_sent_pkt *p, bool acked)

@@ -230,4 +230,22 @@ qb_pacer_ready(const struct qb_pacer *p)
 	return p->rate == 0 || p->tokens >= (uint64_t)p->mds * 1000000000ull;
 }
 
+/*
+ * How many packets of size bytes qb_pacer_ready() lets go back to back at
+ * the pacer's last time (nothing refilled), each debited as
+ * qb_pacer_on_sent() would; UINT32_MAX when not paced.
+ */
+static inline uint32_t
+qb_pacer_ready_count(const struct qb_pacer *p, uint32_t size)
+{
+	uint64_t need = (uint64_t)p->mds * 1000000000ull, n;
+
+	if (p->rate == 0)
+		return UINT32_MAX;
+	if (p->tokens < need)
+		return 0;
+	n = (p->tokens - need) / ((uint64_t)(size ? size : 1) * 1000000000ull) + 1;
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
 #endif

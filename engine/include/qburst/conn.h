@@ -229,9 +229,10 @@ int qb_conn_send(struct qb_conn *c, uint32_t path_id, uint8_t *buf, size_t cap, 
  * buffer, as qb_conn_send(c, path_id, buf, cap, now, why) would write it),
  * then qb_conn_burst_end(). No other call on the connection may come in
  * between. A run of full 1-RTT packets of stream data is cut from one
- * send-buffer span with the connection's checks made once, and the stream
- * learns what was sent at the end of the run: so qb_conn_burst_end() is
- * required. Fields private; the struct lives on the caller's stack.
+ * send-buffer span with the connection's checks made once, and the stream,
+ * the loss recovery's counts, the congestion controller, the pacer and the
+ * statistics learn what was sent at the end of the run: so
+ * qb_conn_burst_end() is required. Fields private; the struct lives on the caller's stack.
  */
 struct qb_conn_burst {
 	struct qb_conn *c;
@@ -242,6 +243,8 @@ struct qb_conn_burst {
 	size_t used;   /* bytes of span sent by the run */
 	size_t pn_len; /* the run's packet number length */
 	size_t cap;    /* the run's datagram size */
+	uint32_t k;    /* packets of the run after its first, not yet counted in */
+	uint32_t kmax; /* how many the window, pacer, records, ACK lag allow */
 	struct qb_send_span span;
 	struct qb_pkt_short_tmpl tmpl;
 };

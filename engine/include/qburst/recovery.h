@@ -403,6 +403,47 @@ int qb_recovery_on_eliciting_sent(struct qb_recovery *rec, enum qb_pn_space spac
                                   uint32_t size, uint32_t frames, uint8_t path, uint64_t now);
 
 /*
+ * A run: ack-eliciting packets sent back to back in one space, on one path,
+ * at one now (the connection's path burst). Each is recorded by
+ * qb_recovery_run_add(), which only fills its ring slot; then
+ * qb_recovery_run_end() counts the run in once, leaving rec as count calls
+ * of qb_recovery_on_eliciting_sent() would have (in flight, the congestion
+ * controller's bytes, the timer). Nothing else may use rec in between. The
+ * caller guarantees what qb_recovery_on_eliciting_sent() would check: the
+ * space is not discarded, each pn is above the last recorded (and below
+ * 2^62), path < QB_RECOVERY_MAX_PATHS, no probe is owed in the space, and at
+ * most qb_recovery_run_room() records are added.
+ */
+static inline uint32_t
+qb_recovery_run_room(const struct qb_recovery *rec, enum qb_pn_space space)
+{
+	const struct qb_sent_ring *r = &rec->space[space].sent;
+
+	return (uint32_t)(r->mask + 1 - (r->head - r->tail));
+}
+
+static inline void
+qb_recovery_run_add(struct qb_recovery *rec, enum qb_pn_space space, uint64_t pn, uint32_t size,
+                    uint32_t frames, uint8_t path, uint64_t now)
+{
+	struct qb_sent_ring *r = &rec->space[space].sent;
+	struct qb_sent_pkt *p = &r->slots[r->head & r->mask];
+
+	r->head++;
+	p->pn = pn;
+	p->time_sent = now;
+	p->size = size;
+	p->frames = frames;
+	p->skip = 0;
+	p->flags = QB_SENT_ACK_ELICITING | QB_SENT_IN_FLIGHT;
+	p->path = path;
+}
+
+/* count records of bytes in all, the last numbered last_pn (count > 0). */
+void qb_recovery_run_end(struct qb_recovery *rec, enum qb_pn_space space, uint64_t last_pn,
+                         uint32_t count, uint64_t bytes, uint8_t path, uint64_t now);
+
+/*
  * OnAckReceived (Appendix A.7): removes newly acknowledged packets (on_acked),
  * samples the RTT, reacts to ECN-CE, detects losses (on_lost), feeds the
  * congestion controller, detects persistent congestion and re-arms the timer.

@@ -185,3 +185,103 @@ Test(conn_burst, quota_is_what_the_pacer_and_window_allow)
 	cr_assert_eq(qb_conn_burst_quota(p.c, p.now, 64, 1252), 1, "the bucket is empty");
 	h_fini(&p);
 }
+
+/* Two pairs alike up to the data: p sends it in one burst, o one datagram
+ * at a time through qb_conn_send at the same now. */
+static void
+twin_pairs(struct h_pair *p, struct h_pair *o, const uint8_t *data, size_t len)
+{
+	struct h_pair *pp[2] = {p, o};
+	uint64_t id;
+
+	for (int i = 0; i < 2; i++) {
+		h_init(pp[i], 12);
+		h_start(pp[i]);
+		cr_assert(h_run(pp[i], 5000 * H_MS, h_confirmed, NULL), "handshake");
+		h_run(pp[i], 1000 * H_MS, NULL, NULL); /* the pacer's bucket refills */
+		cr_assert_eq(qb_conn_stream_open(pp[i]->c, false, &id), 0);
+		cr_assert_gt(qb_conn_stream_write(pp[i]->c, id, data, len, true), 0);
+	}
+	cr_assert_eq(p->now, o->now);
+}
+
+/* A run counts its packets in at its end (run_count_in): the connection
+ * must then be as if each had gone through qb_conn_send: the same
+ * datagrams, statistics, bytes in flight, pacer credit (the next quota)
+ * and loss-detection deadline; and the peer reads every byte. */
+Test(conn_burst, a_run_leaves_the_connection_as_single_sends_do)
+{
+	static uint8_t data[50000];
+	static uint8_t out[H_MTU];
+	struct h_pair p, o;
+	struct qb_conn_burst b;
+	struct qb_conn_stats sp, so;
+	struct qb_conn_path_info ip, io;
+	size_t lp[16], lo[16];
+	unsigned np = 0, no = 0;
+	uint32_t why;
+	int n;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + (i >> 9));
+	twin_pairs(&p, &o, data, sizeof(data));
+	unsigned q = qb_conn_burst_quota(p.c, p.now, 16, H_MTU - 28);
+	qb_conn_burst_begin(&b, p.c, 0, 16, p.now);
+	while (np < 16 && (n = qb_conn_burst_send(&b, out, H_MTU - 28, &why)) > 0) {
+		lp[np++] = (size_t)n;
+		h_put(&p, &p.to_s, out, (size_t)n);
+	}
+	qb_conn_burst_end(&b);
+	while (no < 16 && (n = qb_conn_send(o.c, 0, out, H_MTU - 28, o.now, &why)) > 0) {
+		lo[no++] = (size_t)n;
+		h_put(&o, &o.to_s, out, (size_t)n);
+	}
+	/* (12000 - 1200) / 1472 + 1: the pacer's bucket ends both. */
+	cr_assert_eq(q, 8);
+	cr_assert_eq(np, q, "%u datagrams", np);
+	cr_assert_eq(np, no);
+	for (unsigned i = 0; i < np; i++)
+		cr_assert_eq(lp[i], lo[i], "datagram %u: %zu and %zu bytes", i, lp[i], lo[i]);
+	qb_conn_stats(p.c, &sp);
+	qb_conn_stats(o.c, &so);
+	cr_assert_gt(sp.pkts_sent_direct, np / 2, "the run was taken");
+	cr_assert_eq(sp.pkts_sent, so.pkts_sent);
+	cr_assert_eq(sp.pkts_sent_direct, so.pkts_sent_direct);
+	cr_assert_eq(sp.dgrams_sent, so.dgrams_sent);
+	cr_assert_eq(sp.bytes_sent, so.bytes_sent);
+	cr_assert_eq(sp.bytes_in_flight, so.bytes_in_flight);
+	cr_assert_eq(qb_conn_path_info(p.c, 0, &ip), 0);
+	cr_assert_eq(qb_conn_path_info(o.c, 0, &io), 0);
+	cr_assert_eq(ip.dgrams_sent, io.dgrams_sent);
+	cr_assert_eq(ip.bytes_sent, io.bytes_sent);
+	cr_assert_eq(qb_conn_burst_quota(p.c, p.now + 2 * H_MS, 64, 1200),
+	             qb_conn_burst_quota(o.c, o.now + 2 * H_MS, 64, 1200), "pacer credit");
+	cr_assert_eq(qb_conn_deadline(p.c), qb_conn_deadline(o.c), "loss detection timer");
+	/* Both peers get every byte, and the senders' books close alike. */
+	struct h_pair *pp[2] = {&p, &o};
+	for (int i = 0; i < 2; i++) {
+		static uint8_t rd[65536];
+		uint64_t got = 0, sid;
+		unsigned ev;
+
+		h_run(pp[i], 2000 * H_MS, NULL, NULL);
+		while (qb_conn_stream_next_event(pp[i]->s, &sid, &ev))
+			for (;;) {
+				bool fin = false;
+				int64_t k = qb_conn_stream_read(pp[i]->s, sid, rd, sizeof(rd), &fin,
+				                                NULL, pp[i]->now);
+				if (k <= 0)
+					break;
+				cr_assert_eq(memcmp(rd, data + got, (size_t)k), 0, "at %lu",
+				             (unsigned long)got);
+				got += (uint64_t)k;
+			}
+		cr_assert_eq(got, sizeof(data), "pair %d: %lu bytes read", i, (unsigned long)got);
+		qb_conn_stats(pp[i]->c, i == 0 ? &sp : &so);
+	}
+	cr_assert_eq(sp.bytes_in_flight, 0);
+	cr_assert_eq(so.bytes_in_flight, 0);
+	cr_assert_eq(sp.pkts_lost, 0);
+	h_fini(&p);
+	h_fini(&o);
+}

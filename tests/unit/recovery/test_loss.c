@@ -709,3 +709,49 @@ Test(model, arbitrary_ack_frames_keep_the_books)
 		cr_assert_gt(seen.lost, 100);
 	}
 }
+
+/* ---- runs (qb_recovery_run_*: the connection's path bursts) ---- */
+
+/* Packets 0-2 one by one on path 0, then 3-9 on path 1 at 5 ms: as a run
+ * when run, else one by one. */
+static void
+run_or_singles(bool run)
+{
+	make(true);
+	for (uint64_t pn = 0; pn < 3; pn++)
+		send(QB_PN_APP, pn, MS);
+	if (run) {
+		cr_assert_geq(qb_recovery_run_room(&rec, QB_PN_APP), 7);
+		for (uint64_t pn = 3; pn < 10; pn++)
+			qb_recovery_run_add(&rec, QB_PN_APP, pn, MDS, (uint32_t)pn, 1, 5 * MS);
+		qb_recovery_run_end(&rec, QB_PN_APP, 9, 7, 7 * MDS, 1, 5 * MS);
+	} else {
+		for (uint64_t pn = 3; pn < 10; pn++)
+			cr_assert_eq(qb_recovery_on_eliciting_sent(&rec, QB_PN_APP, pn, MDS,
+			                                           (uint32_t)pn, 1, 5 * MS),
+			             0);
+	}
+}
+
+Test(loss, a_run_records_as_single_sends_do)
+{
+	static struct qb_sent_pkt ring[CAP];
+	struct qb_recovery r;
+	struct qb_cc c;
+
+	run_or_singles(false);
+	memcpy(&r, &rec, sizeof(r));
+	memcpy(&c, &cc, sizeof(c));
+	memcpy(ring, st[QB_PN_APP], sizeof(ring));
+	run_or_singles(true);
+	cr_assert_eq(qb_recovery_run_room(&rec, QB_PN_APP), CAP - 10);
+	cr_assert_eq(memcmp(ring, st[QB_PN_APP], sizeof(ring)), 0, "the records");
+	cr_assert_eq(memcmp(&c, &cc, sizeof(c)), 0, "the congestion controller");
+	cr_assert_eq(memcmp(&r, &rec, sizeof(r)), 0, "the recovery state");
+	cr_assert_eq(cc.bytes_in_flight, 10 * MDS);
+	cr_assert_eq(rec.space[QB_PN_APP].path[1].eliciting_in_flight, 7);
+	/* And an ACK of them all finds every one. */
+	cr_assert_eq(ack1(QB_PN_APP, 0, 9, 0, 6 * MS), 0);
+	cr_assert_eq(seen.acked, 10);
+	cr_assert_eq(cc.bytes_in_flight, 0);
+}
