@@ -90,6 +90,7 @@ chunk_new(struct qb_stream_pools *p, uint64_t base)
 	c->base = base;
 	c->valid = 0;
 	c->flags = 0;
+	c->chain = 0;
 	return c;
 }
 
@@ -300,6 +301,7 @@ qb_sbuf_append(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t *dat
 			memcpy(qb_chunk_data(t, cs), t->ext, (size_t)(sb->end - t->base));
 			t->ext = NULL;
 			t->flags = 0;
+			t->chain = 0;
 		}
 		if (t == NULL || sb->end >= t->base + cs) {
 			/* Chunks stay aligned even when an emptied buffer restarts
@@ -361,6 +363,9 @@ qb_sbuf_append_ref(struct qb_sbuf *sb, struct qb_stream_pools *p, const uint8_t 
 			return done;
 		c->ext = data + done;
 		c->flags = flags;
+		if (sb->tail != NULL && sb->tail->ext != NULL && sb->tail->ext + cs == c->ext &&
+		    sb->tail->flags == flags)
+			c->chain = sb->tail->chain + (sb->tail->chain != UINT32_MAX);
 		if (sb->tail == NULL)
 			sb->head = c;
 		else
@@ -448,10 +453,18 @@ qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, co
 	 * burst borrows bytes inside it): then a packet's data is one piece,
 	 * whatever the chunk size. */
 	last = c;
-	while (last->ext != NULL && last->next != NULL && last->next->ext == last->ext + cs &&
-	       last->next->flags == last->flags && stop > last->base + cs &&
-	       last->base + cs - sb->sent < max)
-		last = last->next;
+	/* Each step of the walk below is a cache miss (perf: ~80 ns per span
+	 * of 10 chunks). When the tail's chain reaches back to c (one
+	 * qb_streams_write_ref of a large buffer, a mapped file), every chunk
+	 * from c on continues it: the walk would go on to the tail, or stop
+	 * where stop and max cut the span anyway. */
+	if (c->ext != NULL && sb->tail->chain >= (sb->tail->base - c->base) / cs)
+		last = sb->tail;
+	else
+		while (last->ext != NULL && last->next != NULL &&
+		       last->next->ext == last->ext + cs && last->next->flags == last->flags &&
+		       stop > last->base + cs && last->base + cs - sb->sent < max)
+			last = last->next;
 	if (stop > last->base + cs)
 		stop = last->base + cs;
 	if (stop - sb->sent > max)

@@ -29,6 +29,11 @@ struct qb_chunk {
 	uint64_t base;
 	uint32_t valid; /* bit k: map k was zeroed (a map never written reads as 0) */
 	uint32_t flags; /* QB_CHUNK_* */
+	/* Send side, referenced: how many chunks before this one continue
+	 * into it (each one's ext + chunk size is the next one's ext, same
+	 * flags), so that a span finds its end without walking the list
+	 * (qb_sbuf_peek_new); saturates. 0 for a pool chunk. */
+	uint32_t chain;
 	uint64_t map[];
 };
 
