@@ -432,6 +432,13 @@ qb_sbuf_peek_lost(struct qb_sbuf *sb, uint32_t cs, size_t max, uint64_t *off, co
 	return false;
 }
 
+/* Whether chunk c's referenced memory runs on to the end of the tail's. */
+static inline bool
+sbuf_in_tail_chain(const struct qb_sbuf *sb, const struct qb_chunk *c, uint32_t cs)
+{
+	return c->ext != NULL && sb->tail->chain >= (sb->tail->base - c->base) / cs;
+}
+
 size_t
 qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, const uint8_t **data,
                  uint8_t *gap)
@@ -441,7 +448,11 @@ qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, co
 
 	if (sb->sent >= stop || max == 0)
 		return 0;
-	if (c == NULL || c->base > sb->sent || c->base + cs <= sb->sent) {
+	/* sent left cur's chunk: when cur's memory runs on to the tail (its
+	 * chain), the bytes at sent are there, found without a walk to their
+	 * chunk (a cache miss per chunk); else look it up. */
+	if ((c == NULL || c->base > sb->sent || c->base + cs <= sb->sent) &&
+	    !(c != NULL && c->base <= sb->sent && sbuf_in_tail_chain(sb, c, cs))) {
 		c = sbuf_chunk(sb, cs, sb->sent);
 		if (c == NULL)
 			return 0;
@@ -458,7 +469,7 @@ qb_sbuf_peek_new(struct qb_sbuf *sb, uint32_t cs, uint64_t limit, size_t max, co
 	 * qb_streams_write_ref of a large buffer, a mapped file), every chunk
 	 * from c on continues it: the walk would go on to the tail, or stop
 	 * where stop and max cut the span anyway. */
-	if (c->ext != NULL && sb->tail->chain >= (sb->tail->base - c->base) / cs)
+	if (sbuf_in_tail_chain(sb, c, cs))
 		last = sb->tail;
 	else
 		while (last->ext != NULL && last->next != NULL &&

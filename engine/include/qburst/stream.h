@@ -81,12 +81,14 @@ struct qb_rbuf {
 struct qb_sbuf {
 	struct qb_chunk *head, *tail; /* contiguous chunks covering [acked, end) */
 	struct qb_chunk *hint;        /* last chunk touched by ack/loss lookups */
-	struct qb_chunk *cur;         /* chunk holding offset `sent`, or NULL */
-	uint64_t acked;               /* every byte below is acknowledged and freed */
-	uint64_t sent;                /* one past the highest byte ever sent */
-	uint64_t end;                 /* bytes written by the application */
-	uint64_t lost_lo;             /* no byte below is marked lost (if lost > 0) */
-	uint64_t lost;                /* bytes marked lost, not yet resent or acked */
+	/* The chunk holding offset `sent`, or one before it whose referenced
+	 * memory runs on past `sent` to the tail's end (qb_sbuf_peek_new), or NULL. */
+	struct qb_chunk *cur;
+	uint64_t acked;   /* every byte below is acknowledged and freed */
+	uint64_t sent;    /* one past the highest byte ever sent */
+	uint64_t end;     /* bytes written by the application */
+	uint64_t lost_lo; /* no byte below is marked lost (if lost > 0) */
+	uint64_t lost;    /* bytes marked lost, not yet resent or acked */
 };
 
 /* A piece of data to put in a STREAM or CRYPTO frame. */
