@@ -264,12 +264,6 @@ qb_recovery_move_space(struct qb_recovery *rec, enum qb_pn_space space, struct q
 	return qb_sent_move(&rec->space[space].sent, storage, cap);
 }
 
-bool
-qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
-{
-	return !rec->space[space].discarded && !qb_sent_full(&rec->space[space].sent);
-}
-
 /*
  * Records a packet checked by the caller. Scalar arguments, not struct
  * qb_sent_info: reading the info's flag bytes back with one wider load

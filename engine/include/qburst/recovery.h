@@ -378,8 +378,15 @@ void qb_recovery_set_max_ack_delay(struct qb_recovery *rec, uint64_t max_ack_del
 int qb_recovery_move_space(struct qb_recovery *rec, enum qb_pn_space space,
                            struct qb_sent_pkt *storage, uint32_t cap);
 
-/* True when a packet can be recorded in space (its ring is not full). */
-bool qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space);
+/* True when a packet can be recorded in space (its ring is not full).
+ * Inline: it is asked several times per datagram. */
+static inline bool
+qb_recovery_can_send(const struct qb_recovery *rec, enum qb_pn_space space)
+{
+	const struct qb_sent_ring *r = &rec->space[space].sent;
+
+	return !rec->space[space].discarded && r->head - r->tail <= r->mask;
+}
 
 /*
  * OnPacketSent (Appendix A.5). Packet numbers must increase within a space
