@@ -30,7 +30,7 @@ qb_pacer_init(struct qb_pacer *p, uint32_t max_datagram_size, uint32_t burst_pac
 void
 qb_pacer_refill(struct qb_pacer *p, uint64_t now)
 {
-	uint64_t el, room;
+	uint64_t el, room, earned;
 
 	if (now <= p->last)
 		return;
@@ -41,10 +41,12 @@ qb_pacer_refill(struct qb_pacer *p, uint64_t now)
 		return;
 	}
 	room = p->capacity - p->tokens;
-	if (el >= room / p->rate + 1)
+	/* A product, not room / rate: a division is ~40 cycles, and this runs
+	 * once per burst. Full when the credit earned reaches the room. */
+	if (__builtin_mul_overflow(el, p->rate, &earned) || earned >= room)
 		p->tokens = p->capacity;
 	else
-		p->tokens += el * p->rate;
+		p->tokens += earned;
 	if (p->tokens > p->capacity)
 		p->tokens = p->capacity;
 }
