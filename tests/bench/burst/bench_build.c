@@ -24,7 +24,8 @@
  * The connection core as the fill (build_conn.h): conn is qb_burst_tx whose
  * fill is a real server connection's qb_conn_send(), with the stream data
  * referenced in place and the bytes before it lent (qb_streams_write_ref_gap
- * on a writable window); cref the same referenced read-only
+ * on a writable, file-like window: bench_build_conn.c file_window()); cref
+ * the same referenced read-only
  * (qb_streams_write_ref); ccopy the same with the data copied into the
  * stream's pool chunks (qb_conn_stream_write); econn conn's fill alone into
  * one buffer. Only the bursts are timed: the peer's ACK
@@ -646,8 +647,10 @@ main(int argc, char **argv)
 	       "(no mbuf); driver = qb_burst_tx whose fill is the bare seal.\n"
 	       "conn: the fill is a real server connection's qb_conn_send (TLS-handshaken in\n"
 	       "memory, TLS_AES_128_GCM_SHA256, keys of the backend), one uni stream whose data\n"
-	       "is referenced and its gap lent (qb_streams_write_ref_gap on a writable %d-byte\n"
-	       "window; %u-byte pool chunks); cref: the same referenced read-only\n"
+	       "is referenced and its gap lent (qb_streams_write_ref_gap on a writable,\n"
+	       "file-like source: one long run of memory whose slices all map the same %d\n"
+	       "bytes, as warm as the other fills' window; %u-byte pool chunks); cref: the\n"
+	       "same referenced read-only\n"
 	       "(qb_streams_write_ref); ccopy: the same copied into pool chunks\n"
 	       "(qb_conn_stream_write); engine conn = conn's fill alone into one buffer; direct\n"
 	       "= share of conn's and econn's packets by qb_conn_send's fast path\n"
