@@ -112,17 +112,12 @@ conn_burst_run_start(struct qb_conn_burst *b, const struct qb_send_span *sp, siz
 	const struct qb_rx_space *rx = &c->rx[CONN_EP_APP];
 	uint64_t k = CONN_BURST_RUN - 1; /* pn_len was sized for this many */
 	uint64_t bif = c->cc.bytes_in_flight, lim, used_k;
-	uint32_t frec_room = c->frec_cap - c->frec_used;
+	uint32_t frec_room;
 
 	/* A packet goes while bytes in flight < cwnd: that many, rounded up. */
 	lim = bif < c->cc.cwnd ? (c->cc.cwnd - bif + cap - 1) / cap : 0;
 	k = lim < k ? lim : k;
 	lim = qb_pacer_ready_count(&c->pacer, (uint32_t)cap);
-	k = lim < k ? lim : k;
-	lim = qb_recovery_run_room(&c->rec, QB_PN_APP);
-	k = lim < k ? lim : k;
-	/* Each packet wants a whole packet's frame records free before it. */
-	lim = frec_room >= CONN_FREC_PER_PKT ? frec_room - CONN_FREC_PER_PKT + 1 : 0;
 	k = lim < k ? lim : k;
 	if (rx->ack_pending) {
 		lim = rx->unacked_eliciting == 0 && c->acks_waited < CONN_ACK_LAG
@@ -132,6 +127,19 @@ conn_burst_run_start(struct qb_conn_burst *b, const struct qb_send_span *sp, siz
 	}
 	used_k = c->next_pn[CONN_EP_APP] - c->tx_phase_first_pn;
 	lim = used_k < c->cfg.key_update_packets ? c->cfg.key_update_packets - used_k : 0;
+	k = lim < k ? lim : k;
+	/* The burst's datagrams left after the first (qb_conn_burst_send()
+	 * counts it off when conn_send() returns). */
+	lim = b->left > 0 ? b->left - 1u : 0;
+	k = lim < k ? lim : k;
+	/* The records grown for them, as qb_conn_send() would before each
+	 * packet: only what memory refuses (max_sent_packets) ends it here. */
+	conn_mem_reserve_run(c, (uint32_t)k);
+	frec_room = c->frec_cap - c->frec_used;
+	lim = qb_recovery_run_room(&c->rec, QB_PN_APP);
+	k = lim < k ? lim : k;
+	/* Each packet wants a whole packet's frame records free before it. */
+	lim = frec_room >= CONN_FREC_PER_PKT ? frec_room - CONN_FREC_PER_PKT + 1 : 0;
 	k = lim < k ? lim : k;
 	b->span = *sp;
 	b->used = used;

@@ -228,6 +228,9 @@ int conn_encode_tp(struct qb_conn *c, uint8_t *buf, size_t cap);
 int conn_mem_init(struct qb_conn *c, uint32_t caps[CONN_NEP]);
 /* Before a packet of space ep: a free sent record, a packet's frame records. */
 void conn_mem_reserve(struct qb_conn *c, int ep);
+/* Before a run of n 1-RTT packets (conn_burst.c): what conn_mem_reserve()
+ * would grow before each, grown at once. */
+void conn_mem_reserve_run(struct qb_conn *c, uint32_t n);
 /* After qb_recovery_discard_space(): free the space's ring. */
 void conn_mem_discard(struct qb_conn *c, int ep);
 /* The connection trims itself once per quiet period: when (QB_TIME_NONE:

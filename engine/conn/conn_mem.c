@@ -138,6 +138,23 @@ conn_mem_reserve(struct qb_conn *c, int ep)
 		;
 }
 
+/*
+ * A run's packets are recorded without conn_mem_reserve() (conn_burst.c
+ * burst_next()), so their records are made at its start: a free sent record
+ * for each, and a whole packet's frame records free before each (packet i
+ * of n finds n - i + CONN_FREC_PER_PKT - 1 free). Without it a run after
+ * qb_conn_trim() (a parked ring) would end after each packet while the ring
+ * and the table regrow, one qb_conn_send() at a time.
+ */
+void
+conn_mem_reserve_run(struct qb_conn *c, uint32_t n)
+{
+	while (qb_recovery_run_room(&c->rec, QB_PN_APP) < n && sent_grow(c, CONN_EP_APP))
+		;
+	while (c->frec_cap - c->frec_used < n + CONN_FREC_PER_PKT - 1 && frec_grow(c))
+		;
+}
+
 void
 conn_mem_discard(struct qb_conn *c, int ep)
 {

@@ -285,3 +285,71 @@ Test(conn_burst, a_run_leaves_the_connection_as_single_sends_do)
 	h_fini(&p);
 	h_fini(&o);
 }
+
+/*
+ * The window ends a run (RFC 9002 §7: a packet goes while bytes in flight
+ * are below it, so the last one may overshoot): a pacer bucket larger than
+ * the window and data referenced in one long piece, so one run cuts it.
+ * The run must send exactly what one qb_conn_send per datagram sends, and
+ * must have planned them all at its start (conn_burst_run_start()'s count:
+ * one short would end the run early and restart it through qb_conn_send,
+ * which the datagrams alone would not show). The second of quiet before
+ * trims the connection (qb_conn_trim(): a parked one-record ring, no frame
+ * records), so the run's records are grown at its start.
+ */
+Test(conn_burst, the_window_ends_a_run_where_single_sends_end)
+{
+	static uint8_t data[400000];
+	static uint8_t out[H_MTU];
+	struct h_pair p, o, *pp[2] = {&p, &o};
+	struct qb_conn_burst b;
+	struct qb_conn_stats sp, so;
+	unsigned np = 0, no = 0, kmax = 0;
+	uint32_t why;
+	uint64_t id;
+	int n;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 10));
+	for (int i = 0; i < 2; i++) {
+		h_init(pp[i], 14);
+		pp[i]->cfg_c.pacer_burst = 1000; /* the window binds, not the pacer */
+		h_start(pp[i]);
+		cr_assert(h_run(pp[i], 5000 * H_MS, h_confirmed, NULL), "handshake");
+		h_run(pp[i], 1000 * H_MS, NULL, NULL);
+		cr_assert_eq(qb_conn_stream_open(pp[i]->c, false, &id), 0);
+		cr_assert_eq(qb_streams_write_ref(qb_conn_streams(pp[i]->c), id, data, sizeof(data),
+		                                  true),
+		             (int64_t)sizeof(data));
+	}
+	cr_assert_eq(p.now, o.now);
+	qb_conn_stats(p.c, &sp);
+	cr_assert_eq(sp.bytes_in_flight, 0);
+	qb_conn_burst_begin(&b, p.c, 0, 64, p.now);
+	while (np < 64 && (n = qb_conn_burst_send(&b, out, H_MTU - 28, &why)) > 0) {
+		if (np++ == 0)
+			kmax = b.kmax;
+		h_put(&p, &p.to_s, out, (size_t)n);
+	}
+	qb_conn_burst_end(&b);
+	while (no < 64 && (n = qb_conn_send(o.c, 0, out, H_MTU - 28, o.now, &why)) > 0) {
+		no++;
+		h_put(&o, &o.to_s, out, (size_t)n);
+	}
+	cr_assert(why & QB_WHY_CONGESTION, "the window ended the single sends (why %#x)", why);
+	qb_conn_stats(p.c, &sp);
+	qb_conn_stats(o.c, &so);
+	/* ceil(cwnd / datagram): the last one takes in flight past cwnd. */
+	cr_assert_eq(no, (unsigned)((so.cwnd + (H_MTU - 28) - 1) / (H_MTU - 28)), "%u for cwnd %lu",
+	             no, (unsigned long)so.cwnd);
+	cr_assert_eq(np, no, "%u datagrams in the burst, %u one by one", np, no);
+	cr_assert_eq(kmax, no - 1, "the run planned %u after its first, of %u", kmax, no - 1);
+	cr_assert_eq(sp.pkts_sent_direct, np, "every one cut from the span");
+	cr_assert_eq(sp.pkts_sent, so.pkts_sent);
+	cr_assert_eq(sp.bytes_sent, so.bytes_sent);
+	cr_assert_eq(sp.bytes_in_flight, so.bytes_in_flight);
+	cr_assert_geq(sp.bytes_in_flight, sp.cwnd);
+	cr_assert_eq(qb_conn_deadline(p.c), qb_conn_deadline(o.c), "loss detection timer");
+	for (int i = 0; i < 2; i++)
+		h_fini(pp[i]);
+}
