@@ -12,6 +12,7 @@
 #include <rte_common.h>
 
 #include "options.h"
+#include "qburst/cc.h"
 
 static const char *const mode_names[] = {
         [QB_MODE_UDPGEN] = "udpgen", [QB_MODE_SINK] = "sink",     [QB_MODE_RELAY] = "relay",
@@ -82,6 +83,11 @@ qb_usage(const char *prog)
 	       "                         forward header included (1200..1452, default\n"
 	       "                         1452); a relayed path needs 1226 over IPv4, 1274\n"
 	       "                         over IPv6 (1200 bytes of QUIC behind the header)\n"
+	       "  --pacer-burst=N        server and client: the pacer's bucket, in packets of\n"
+	       "                         1200 bytes a connection may send back to back\n"
+	       "                         (1..1024, default 10, the initial window: RFC 9002\n"
+	       "                         §7.7); 32 or more lets a burst fill the worker's 32\n"
+	       "                         mbufs, where the network takes such bursts\n"
 	       "  --keylog=FILE          TLS secrets in SSLKEYLOGFILE format (default: the\n"
 	       "                         SSLKEYLOGFILE variable, if set)\n"
 	       "  --qlog-dir=DIR         one <ODCID>.sqlog qlog file per connection\n"
@@ -225,6 +231,7 @@ enum opt_id {
 	OPT_ACCEPT_RELAYED,
 	OPT_MULTIPATH,
 	OPT_MTU,
+	OPT_PACER_BURST,
 };
 
 struct opt_def {
@@ -266,6 +273,7 @@ static const struct opt_def opt_defs[] = {
         {"accept-relayed", OPT_ACCEPT_RELAYED, false},
         {"multipath", OPT_MULTIPATH, false},
         {"mtu", OPT_MTU, true},
+        {"pacer-burst", OPT_PACER_BURST, true},
 };
 
 /*
@@ -520,6 +528,11 @@ apply(struct qb_opts *o, const struct opt_def *d, const char *v, bool *mode_set,
 			return bad(d->name, v, "not a UDP payload size (1200..1452)");
 		o->mtu = (uint16_t)u;
 		break;
+	case OPT_PACER_BURST:
+		if (parse_u64(v, 1, QB_PACER_BURST_MAX, &u) != 0)
+			return bad(d->name, v, "not a packet count (1..1024)");
+		o->pacer_burst = (uint32_t)u;
+		break;
 	case OPT_CRYPTO: {
 		int b = qb_crypto_backend_parse(v);
 
@@ -599,6 +612,8 @@ check(struct qb_opts *o)
 		return bad("multipath", NULL, "not with --relay (one path through the relay)");
 	if (o->mtu != 0 && o->mode != QB_MODE_SERVER && o->mode != QB_MODE_CLIENT)
 		return bad("mtu", NULL, "server and client only");
+	if (o->pacer_burst != 0 && o->mode != QB_MODE_SERVER && o->mode != QB_MODE_CLIENT)
+		return bad("pacer-burst", NULL, "server and client only");
 	if (o->mode == QB_MODE_SERVER) {
 		if (o->listen_port == 0)
 			return bad("listen", NULL, "missing: server needs --listen=PORT");

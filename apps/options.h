@@ -99,6 +99,9 @@ struct qb_opts {
 	/* server, client: the engine's largest UDP payload (0: its default,
 	 * 1452); a relayed path takes its forward header from it. */
 	uint16_t mtu;
+	/* server, client: the pacer's bucket in packets (0: the engine's
+	 * default, 10; RFC 9002 §7.7). */
+	uint32_t pacer_burst;
 };
 
 /* --mtu's range: RFC 9000 §14.1's 1200 up to the engine's default. */

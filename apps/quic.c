@@ -612,6 +612,7 @@ quic_init(struct qb_app *app, bool server)
 		        .accept_relayed = server ? o->accept_relayed : o->relay.family != 0,
 		        .conn = {.tls = st->tls,
 		                 .cc_algo = o->cc,
+		                 .pacer_burst = o->pacer_burst,
 		                 .send_buffer_max = 4u << 20,
 		                 .reset_key = reset_key,
 		                 .multipath_handshake = o->multipath},

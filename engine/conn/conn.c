@@ -67,7 +67,7 @@ conn_alloc(const struct qb_conn_config *cfg, bool is_server, uint64_t now)
 	config_defaults(&c->cfg);
 	if (c->cfg.cid_len > QB_MAX_CID_LEN || !qb_version_supported(c->cfg.version) ||
 	    (c->cfg.max_sent_packets & (c->cfg.max_sent_packets - 1)) != 0 ||
-	    c->cfg.pacer_burst > 1024)
+	    c->cfg.pacer_burst > QB_PACER_BURST_MAX)
 		goto fail;
 	c->is_server = is_server;
 	c->version = c->cfg.version;

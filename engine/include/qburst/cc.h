@@ -173,9 +173,10 @@ qb_cc_in_recovery(const struct qb_cc *cc, uint64_t sent_time)
  * fills at rate = 1.25 * cwnd / smoothed_rtt. Only in-flight, non-probe
  * packets are paced; ACK-only packets and PTO probes bypass it. */
 
-#define QB_PACER_N_NUM 5 /* N = 5/4 */
-#define QB_PACER_N_DEN 4
-#define QB_PACER_BURST 10 /* default burst, packets */
+#define QB_PACER_N_NUM     5 /* N = 5/4 */
+#define QB_PACER_N_DEN     4
+#define QB_PACER_BURST     10   /* default burst, packets */
+#define QB_PACER_BURST_MAX 1024 /* the largest bucket a connection takes */
 
 struct qb_pacer {
 	uint64_t tokens;   /* credit, in bytes * 1e9 (so ns * bytes/s adds exactly) */

@@ -58,6 +58,10 @@ bad)
 	expect_bad "--dst-mac" -- $V4 --dst-mac=02:00:00:zz:00:01
 	expect_bad "--neigh" -- $V4 --neigh=198.18.0.2
 	expect_bad "--gateway" -- $V4 --gateway=2001:db8::1
+	expect_bad "--pacer-burst" -- --mode=server --pacer-burst=0
+	expect_bad "--pacer-burst" -- --mode=client --pacer-burst=1025
+	expect_bad "--pacer-burst" -- --mode=server --pacer-burst=32x
+	expect_bad "--pacer-burst" -- $V4 --pacer-burst=32
 	expect_bad "--pkt-size" -- $V4 --pkt-size=63
 	expect_bad "--pkt-size" -- $V4 --pkt-size=20000
 	expect_bad "--pkt-size" -- --mode=udpgen --ip=2001:db8::1/64 --dst-ip=2001:db8::2 --pkt-size=65
