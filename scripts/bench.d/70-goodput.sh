@@ -26,8 +26,10 @@
 #   ngtcp2: goodput = file bytes / client process lifetime; client CPU from
 #   /usr/bin/time (user + sys), server CPU as the change of utime + stime in
 #   /proc/PID/stat over the client's lifetime; per core = bytes / CPU-s.
-# usage: 70-goodput.sh [QBURST]   env: ROUNDS (3), MB (1000), VETH (1), DLDIR
+# usage: 70-goodput.sh [QBURST]   env: ROUNDS (3), MB (1000), VETH (1), DLDIR,
+#   QB_SERVER_ARGS (more options for the qburst server, e.g. --pacer-burst=32)
 set -u
+read -r -a SERVER_ARGS <<<"${QB_SERVER_ARGS:-}"
 QB=${1:-build/apps/qburst}
 ROUNDS=${ROUNDS:-3}
 MB=${MB:-1000}
@@ -139,7 +141,8 @@ run() {
 		"${snet[@]}" "$QB" -l 0 --no-huge -m 512 --no-pci --no-shconf \
 			--file-prefix=qbg-s-$TAG --vdev="$sdev" -- --mode=server --ip=$SRV/24 \
 			--listen=$PORT --www="$WORK/www" --duration=200 --stats-period=0 \
-			--stats-json="$WORK/server.json" >"$WORK/server.out" 2>"$WORK/server.err" &
+			--stats-json="$WORK/server.json" "${SERVER_ARGS[@]}" \
+			>"$WORK/server.out" 2>"$WORK/server.err" &
 	fi
 	SPID=$!
 	sleep 1
