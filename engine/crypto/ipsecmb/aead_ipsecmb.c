@@ -6,6 +6,8 @@
  * BoringSSL. The generic code builds nonces and applies masks; these calls
  * only cipher.
  */
+#include <string.h>
+
 #include "crypto/aead_backend.h"
 #include "crypto/ipsecmb/imb_aead.h"
 #include "qburst/crypto_select.h"
@@ -60,13 +62,27 @@ imb_seal(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *a
 	return 0;
 }
 
+/*
+ * Up to this many source bytes, copying them behind the head and sealing in
+ * place with the one-shot call beats ipsec-mb's incremental calls (init,
+ * two updates, finalize): build-rate bench, read-only references (cref),
+ * 1200 / 1452-byte packets: 193 -> 183 and 211 -> 208 ns. The copy grows
+ * with the size and the calls' cost does not: larger plaintexts take them.
+ */
+#define IMB_FROM_COPY_MAX 1536
+
 static int
 imb_seal_from(const struct qb_crypto_key *key, const uint8_t *nonce, const uint8_t *aad,
               size_t aad_len, uint8_t *buf, size_t head_len, const uint8_t *src, size_t src_len)
 {
 	const struct qb_imb_state *st = qb_aead_state_const(key);
 
-	qb_imb_gcm_seal_from(&st->gcm, nonce, aad, aad_len, buf, head_len, src, src_len);
+	if (src_len <= IMB_FROM_COPY_MAX) {
+		memcpy(buf + head_len, src, src_len);
+		qb_imb_gcm_seal(&st->gcm, nonce, aad, aad_len, buf, head_len + src_len);
+	} else {
+		qb_imb_gcm_seal_from(&st->gcm, nonce, aad, aad_len, buf, head_len, src, src_len);
+	}
 	return 0;
 }
 
