@@ -172,7 +172,8 @@ qb_udp_frame_init(struct qb_udp_frame *f, const struct qb_udp_tmpl *t, const voi
 {
 	if (f == NULL || t == NULL || (payload == NULL && len > 0) || len > QB_UDP_PAYLOAD_MAX)
 		return QB_ERR_ARG;
-	memset(f, 0, sizeof(*f));
+	/* Every field set, no memset first: a burst's first datagram builds
+	 * one (a `rep stos` of the whole struct cost ~7 ns per burst). */
 	memcpy(f->hdr, t->hdr, sizeof(f->hdr));
 	f->hdr_len = t->hdr_len;
 	f->l2_len = t->l2_len;
