@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Shows that a change to the send path changes no behaviour: the same
+# deterministic transfers (tests/unit/conn/trace_xfer.c) traced on this
+# tree's release build and on revision REV's, one line each (a hash of every
+# datagram's delivery time and size, and the final statistics), diffed.
+# Exit 0 when every line is equal, 1 when one differs (printed), 2 on a
+# build failure. REV is built in a temporary worktree under /tmp (removed
+# after); a REV older than the tool gets this tree's copy of it.
+# usage: scripts/trace-compare.sh REV   (e.g. HEAD~3, main)
+set -euo pipefail
+REV=${1:?usage: scripts/trace-compare.sh REV}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WT=$(mktemp -d /tmp/qb-trace-XXXXXX)
+trap 'git -C "$ROOT" worktree remove --force "$WT" >/dev/null 2>&1 || rm -rf "$WT"' EXIT
+
+tool() { # SRC_TREE BUILD_DIR -> trace lines on stdout
+	[ -f "$2/build.ninja" ] || meson setup "$2" "$1" --buildtype=release >/dev/null ||
+		{ echo "trace-compare: meson setup failed in $1" >&2; exit 2; }
+	ninja -C "$2" tests/unit/conn/trace_conn_xfer >/dev/null ||
+		{ echo "trace-compare: build failed in $1" >&2; exit 2; }
+	"$2/tests/unit/conn/trace_conn_xfer" --jobs 1 2>/dev/null | grep '^TRACE'
+}
+
+git -C "$ROOT" worktree add -q --detach "$WT" "$REV"
+if [ ! -f "$WT/tests/unit/conn/trace_xfer.c" ]; then
+	cp "$ROOT/tests/unit/conn/trace_xfer.c" "$WT/tests/unit/conn/"
+	printf "\nexecutable('trace_conn_xfer', files('trace_xfer.c'), %s\n\tbuild_by_default: false)\n" \
+		"dependencies: conn_test_deps," >>"$WT/tests/unit/conn/meson.build"
+fi
+tool "$ROOT" "$ROOT/build" >"$WT/new.txt"
+tool "$WT" "$WT/build" >"$WT/old.txt"
+n=$(wc -l <"$WT/new.txt")
+[ "$n" -gt 0 ] || { echo "trace-compare: no trace lines" >&2; exit 2; }
+if diff "$WT/old.txt" "$WT/new.txt"; then
+	echo "trace-compare: $n transfers, the same datagrams and statistics as $REV"
+else
+	echo "trace-compare: the lines above differ from $REV ('<' $REV, '>' this tree)"
+	exit 1
+fi
