@@ -14,7 +14,8 @@
 int
 qb_pacer_init(struct qb_pacer *p, uint32_t max_datagram_size, uint32_t burst_packets, uint64_t now)
 {
-	if (max_datagram_size == 0 || max_datagram_size > 65535 || burst_packets > 1024)
+	if (max_datagram_size == 0 || max_datagram_size > 65535 ||
+	    burst_packets > QB_PACER_BURST_MAX)
 		return QB_ERR_ARG;
 	if (burst_packets == 0)
 		burst_packets = QB_PACER_BURST;

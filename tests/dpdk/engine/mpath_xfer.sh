@@ -5,7 +5,8 @@
 # between two namespaces (198.18.9.0/24 only inside them; offloads off, as
 # net_af_packet needs).
 #   server 198.18.9.1            --multipath --listen=4433, one worker,
-#                                --pacer-burst=32 (bursts of the worker's 32)
+#                                --pacer-burst=32 (bursts of up to 26
+#                                1452-byte datagrams; 39 would fill 32)
 #                                (WORKERS=2: two, on lcores mapped onto the
 #                                two CPUs, BRIEF §9; the second path's
 #                                datagrams then often reach the other worker
