@@ -4,8 +4,9 @@
 # tree's release build and on revision REV's, one line each (a hash of every
 # datagram's delivery time and size, and the final statistics), diffed.
 # Exit 0 when every line is equal, 1 when one differs (printed), 2 on a
-# build failure. REV is built in a temporary worktree under /tmp (removed
-# after); a REV older than the tool gets this tree's copy of it.
+# build failure or a failed trace run (an assertion, a leak, a crash: its
+# last lines printed). REV is built in a temporary worktree under /tmp
+# (removed after); a REV older than the tool gets this tree's copy of it.
 # usage: scripts/trace-compare.sh REV   (e.g. HEAD~3, main)
 set -euo pipefail
 REV=${1:?usage: scripts/trace-compare.sh REV}
@@ -13,12 +14,16 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WT=$(mktemp -d /tmp/qb-trace-XXXXXX)
 trap 'git -C "$ROOT" worktree remove --force "$WT" >/dev/null 2>&1 || rm -rf "$WT"' EXIT
 
-tool() { # SRC_TREE BUILD_DIR -> trace lines on stdout
-	[ -f "$2/build.ninja" ] || meson setup "$2" "$1" --buildtype=release >/dev/null ||
-		{ echo "trace-compare: meson setup failed in $1" >&2; exit 2; }
-	ninja -C "$2" tests/unit/conn/trace_conn_xfer >/dev/null ||
-		{ echo "trace-compare: build failed in $1" >&2; exit 2; }
-	"$2/tests/unit/conn/trace_conn_xfer" --jobs 1 2>/dev/null | grep '^TRACE'
+tool() { # SRC_TREE BUILD_DIR OUT -> trace lines in OUT
+	[ -f "$2/build.ninja" ] || meson setup "$2" "$1" --buildtype=release >"$3.log" 2>&1 ||
+		{ tail -n 20 "$3.log" >&2; echo "trace-compare: meson setup failed in $1" >&2; exit 2; }
+	ninja -C "$2" tests/unit/conn/trace_conn_xfer >"$3.log" 2>&1 ||
+		{ tail -n 20 "$3.log" >&2; echo "trace-compare: build failed in $1" >&2; exit 2; }
+	# Its own status, not a pipeline's: a run that fails (and so may print
+	# every line yet) is not a difference.
+	"$2/tests/unit/conn/trace_conn_xfer" --jobs 1 >"$3.raw" 2>"$3.log" ||
+		{ tail -n 20 "$3.log" >&2; echo "trace-compare: the trace run failed in $1" >&2; exit 2; }
+	grep '^TRACE' "$3.raw" >"$3" || true
 }
 
 git -C "$ROOT" worktree add -q --detach "$WT" "$REV"
@@ -27,8 +32,8 @@ if [ ! -f "$WT/tests/unit/conn/trace_xfer.c" ]; then
 	printf "\nexecutable('trace_conn_xfer', files('trace_xfer.c'), %s\n\tbuild_by_default: false)\n" \
 		"dependencies: conn_test_deps," >>"$WT/tests/unit/conn/meson.build"
 fi
-tool "$ROOT" "$ROOT/build" >"$WT/new.txt"
-tool "$WT" "$WT/build" >"$WT/old.txt"
+tool "$ROOT" "$ROOT/build" "$WT/new.txt"
+tool "$WT" "$WT/build" "$WT/old.txt"
 n=$(wc -l <"$WT/new.txt")
 [ "$n" -gt 0 ] || { echo "trace-compare: no trace lines" >&2; exit 2; }
 if diff "$WT/old.txt" "$WT/new.txt"; then
