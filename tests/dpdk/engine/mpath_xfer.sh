@@ -5,8 +5,8 @@
 # between two namespaces (198.18.9.0/24 only inside them; offloads off, as
 # net_af_packet needs).
 #   server 198.18.9.1            --multipath --listen=4433, one worker,
-#                                --pacer-burst=32 (bursts of up to 26
-#                                1452-byte datagrams; 39 would fill 32)
+#                                --pacer-burst=39 (bursts of up to the
+#                                worker's 32 datagrams of 1452 bytes)
 #                                (WORKERS=2: two, on lcores mapped onto the
 #                                two CPUs, BRIEF §9; the second path's
 #                                datagrams then often reach the other worker
@@ -75,7 +75,7 @@ fi
 # shellcheck disable=SC2046
 ip netns exec "$NS" timeout -s KILL 150 "$QB" $(eal s "$SL") \
 	--vdev=net_af_packet0,iface=$VS,qpairs=$QP -- --mode=server --ip=$SRV/24 --listen=$PORT \
-	--multipath --pacer-burst=32 --www="$WORK/www" --stats-period=0 \
+	--multipath --pacer-burst=39 --www="$WORK/www" --stats-period=0 \
 	--stats-json="$WORK/server.json" \
 	>"$WORK/server.out" 2>"$WORK/server.err" &
 SPID=$!
