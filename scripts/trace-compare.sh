@@ -6,7 +6,8 @@
 # Exit 0 when every line is equal, 1 when one differs (printed), 2 on a
 # build failure or a failed trace run (an assertion, a leak, a crash: its
 # last lines printed). REV is built in a temporary worktree under /tmp
-# (removed after); a REV older than the tool gets this tree's copy of it.
+# (removed after) with this tree's copy of the tool. A REV git cannot find
+# exits 128 (git's status).
 # usage: scripts/trace-compare.sh REV   (e.g. HEAD~3, main)
 set -euo pipefail
 REV=${1:?usage: scripts/trace-compare.sh REV}
@@ -27,8 +28,10 @@ tool() { # SRC_TREE BUILD_DIR OUT -> trace lines in OUT
 }
 
 git -C "$ROOT" worktree add -q --detach "$WT" "$REV"
-if [ ! -f "$WT/tests/unit/conn/trace_xfer.c" ]; then
-	cp "$ROOT/tests/unit/conn/trace_xfer.c" "$WT/tests/unit/conn/"
+# The same tool on both sides: this tree's (an edit to it is then no
+# difference); REV without it gets its build line too.
+cp "$ROOT/tests/unit/conn/trace_xfer.c" "$WT/tests/unit/conn/"
+if ! grep -q trace_conn_xfer "$WT/tests/unit/conn/meson.build"; then
 	printf "\nexecutable('trace_conn_xfer', files('trace_xfer.c'), %s\n\tbuild_by_default: false)\n" \
 		"dependencies: conn_test_deps," >>"$WT/tests/unit/conn/meson.build"
 fi
