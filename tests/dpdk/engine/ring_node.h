@@ -8,8 +8,10 @@
 #define QB_TEST_RING_NODE_H
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_eth_ring.h>
 #include <rte_mbuf.h>
@@ -17,6 +19,7 @@
 
 #include <qburst/tls.h>
 
+#include "qb_engine.h"
 #include "qb_port.h"
 
 struct ring_node {
@@ -66,6 +69,29 @@ ring_node_up(struct ring_node *n, const char *tag, unsigned int i, uint8_t mac4,
 		cr_assert_eq(qb_ipnet_parse(net, &in), 0, "%s", net);
 		cr_assert_eq(qb_port_addrs_add(&n->pa, &in), 0);
 	}
+}
+
+/* EAL on lcore 0, no hugepages, no PCI, mem_mb MB, files prefixed by tag and the pid. */
+static inline void
+ring_eal_up(const char *prog, const char *tag, const char *mem_mb)
+{
+	char prefix[64];
+	char *argv[] = {(char *)prog,   "-l",       "0",           "--no-huge",     "-m",
+	                (char *)mem_mb, "--no-pci", "--no-shconf", "--file-prefix", prefix,
+	                "--log-level",  "3"};
+
+	snprintf(prefix, sizeof(prefix), "%s-%d", tag, (int)getpid());
+	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
+}
+
+/* Both ends' workers drained (mbufs they hold freed) and finished. */
+static inline void
+ring_workers_fini(struct qb_engine_worker *srv, struct qb_engine_worker *cli)
+{
+	qb_engine_worker_drain(srv);
+	qb_engine_worker_drain(cli);
+	qb_engine_worker_fini(srv);
+	qb_engine_worker_fini(cli);
 }
 
 /* Every mbuf of node i's pool is back (none leaked by a run). */

@@ -198,22 +198,10 @@ switch_frames(void)
 static void
 setup(const char *tag)
 {
-	char prefix[64];
-	char *argv[] = {"test_engine_mpath",
-	                "-l",
-	                "0",
-	                "--no-huge",
-	                "-m",
-	                "512",
-	                "--no-pci",
-	                "--no-shconf",
-	                "--file-prefix",
-	                prefix,
-	                "--log-level",
-	                "3"};
+	char name[48];
 
-	snprintf(prefix, sizeof(prefix), "qb-mpath-%s-%d", tag, (int)getpid());
-	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
+	snprintf(name, sizeof(name), "qb-mpath-%s", tag);
+	ring_eal_up("test_engine_mpath", name, "512");
 	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
 	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
 	node_up(P_CLI, cli_ips, 2);
@@ -356,10 +344,7 @@ teardown(struct qb_engine_conn *ec)
 	close_conn(ec);
 	while (switch_frames() > 0)
 		;
-	qb_engine_worker_drain(&srv);
-	qb_engine_worker_drain(&cli);
-	qb_engine_worker_fini(&srv);
-	qb_engine_worker_fini(&cli);
+	ring_workers_fini(&srv, &cli);
 	for (unsigned int i = 0; i < P_N; i++)
 		ring_node_check_pool(&nodes[i], i);
 	qb_tls_ctx_free(ctx_s);

@@ -83,22 +83,8 @@ setup_with(uint16_t srv_mtu, uint16_t cli_mtu, uint32_t reset_rate)
 {
 	static const char *const cli_ips[] = {"198.18.6.2", "198.18.7.2"};
 	static const char *const srv_ips[] = {"198.18.6.1"};
-	char prefix[64];
-	char *argv[] = {"test_engine_paths",
-	                "-l",
-	                "0",
-	                "--no-huge",
-	                "-m",
-	                "256",
-	                "--no-pci",
-	                "--no-shconf",
-	                "--file-prefix",
-	                prefix,
-	                "--log-level",
-	                "3"};
 
-	snprintf(prefix, sizeof(prefix), "qb-epaths-%d", (int)getpid());
-	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
+	ring_eal_up("test_engine_paths", "qb-epaths", "256");
 	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
 	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
 	node_up(P_CLI, cli_ips, 2);
@@ -215,10 +201,7 @@ teardown(void)
 {
 	free_all(P_CLI);
 	free_all(P_SRV);
-	qb_engine_worker_drain(&srv);
-	qb_engine_worker_drain(&cli);
-	qb_engine_worker_fini(&srv);
-	qb_engine_worker_fini(&cli);
+	ring_workers_fini(&srv, &cli);
 	for (unsigned int i = 0; i < P_N; i++)
 		ring_node_check_pool(&nodes[i], i);
 	qb_tls_ctx_free(ctx_s);

@@ -163,23 +163,9 @@ switch_frames(void)
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_engine_relay",
-	                "-l",
-	                "0",
-	                "--no-huge",
-	                "-m",
-	                "512",
-	                "--no-pci",
-	                "--no-shconf",
-	                "--file-prefix",
-	                prefix,
-	                "--log-level",
-	                "3"};
 	struct qb_steer steer = {.n_workers = 1, .cid_len = 8, .no_cids = true, .seed = 5};
 
-	snprintf(prefix, sizeof(prefix), "qb-erelay-%d", (int)getpid());
-	cr_assert_geq(rte_eal_init(RTE_DIM(argv), argv), 0, "rte_eal_init failed");
+	ring_eal_up("test_engine_relay", "qb-erelay", "512");
 	ctx_s = ring_tls_ctx(QB_TLS_SERVER, ALPN);
 	ctx_c = ring_tls_ctx(QB_TLS_CLIENT, ALPN);
 	for (unsigned int i = 0; i < P_N; i++)
@@ -371,10 +357,7 @@ Test(engine_relay, client_server_through_relay_50MB_byte_exact, .timeout = 150)
 	cr_assert_eq(srv.n_conns + cli.n_conns, 0, "both ends closed");
 	while (switch_frames() > 0)
 		qb_dispatch_poll(rly, &rstats, nodes[P_RLY].r.port, 0, RLY_PORT, now);
-	qb_engine_worker_drain(&srv);
-	qb_engine_worker_drain(&cli);
-	qb_engine_worker_fini(&srv);
-	qb_engine_worker_fini(&cli);
+	ring_workers_fini(&srv, &cli);
 	{
 		struct rte_mbuf *ms[64];
 		unsigned int n;
